@@ -1,0 +1,46 @@
+# Vox. `make run` starts the demo, `make test` installs what the tests need and runs
+# them all; see README.md.
+
+GO      ?= go
+BIN     := bin/vox
+NPM_DIR := testdata/tsc
+
+.PHONY: build run test test-go test-types deps bench lint clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/vox
+
+# Until the server lands, the demo is the seed's call played in virtual time.
+run: build
+	$(BIN) sim examples/seed/incoming.js --from 79112233444 --to 74012345678 \
+		--http 'https://portal.example/config*=examples/seed/config.json' \
+		--events examples/seed/timeline.jsonl
+
+# Everything the tests need is installed here, so a fresh Debian machine with Go
+# (and CI) needs nothing else.
+deps:
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+		(apt-get update && apt-get install -y nodejs npm)
+	@test -x $(NPM_DIR)/node_modules/.bin/tsc || (cd $(NPM_DIR) && npm ci --no-audit --no-fund)
+
+test: deps test-go test-types
+
+test-go:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+# The shipped TypeScript types must describe the API exactly: the sample scenarios
+# type-check, and the deliberately wrong ones must not.
+test-types:
+	cd $(NPM_DIR) && ./node_modules/.bin/tsc --noEmit -p .
+	cd $(NPM_DIR) && ./check-errors.sh
+
+bench:
+	$(GO) run ./bench/runtimebench
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin

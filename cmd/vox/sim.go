@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"vox/runtime"
+	"vox/sim"
+)
+
+type simFlags struct {
+	from, to, displayName, customData string
+	start                             string
+	answerAfter, hangupAfter          time.Duration
+	noAnswer, busy                    bool
+	fail                              []string
+	dtmf                              []string
+	messages                          []string
+	httpRequests                      []string
+	httpFiles                         []string
+	allowNet                          bool
+	events                            string
+	jsonLog                           bool
+	playback                          time.Duration
+	seed                              uint64
+	verbose                           bool
+}
+
+func newSimCommand() *cobra.Command {
+	var f simFlags
+	cmd := &cobra.Command{
+		Use:   "sim [flags] FILE...",
+		Short: "Play a whole call through a scenario in virtual time and print its session log",
+		Long: `sim runs the files as one scenario (in order, sharing one global scope) in a
+simulated call: the same runtime as a live call, with a virtual clock and simulated
+far ends, so a 60-second call finishes in milliseconds and needs no network.
+
+Exit status: 0 when the session ended without a scenario error, 1 when the
+scenario failed (the error, with file:line:column and stack, is also printed on
+stderr), 2 on bad usage or a missing file.`,
+		Example: `  vox sim incoming.js --from 79112233444 --to 74951234567
+  vox sim incoming.js --answer-after 3s --fail 486:phone67 --dtmf "1@3s,#@5s"
+  vox sim incoming.js --http 'https://portal.example/config*=config.json' --hangup-after 60s
+  vox sim incoming.js --http-request '5s={"COMMAND":"user","USER_ID":67}'
+  vox sim incoming.js --message 'user67@10s={"COMMAND":"hold"}' --events timeline.jsonl --json`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSim(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, args)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.from, "from", "79112233444", "the caller's number")
+	fl.StringVar(&f.to, "to", "74951234567", "the dialled number")
+	fl.StringVar(&f.displayName, "display-name", "", "the caller's display name (default: --from)")
+	fl.StringVar(&f.customData, "custom-data", "", "the session's custom data (VoxEngine.customData())")
+	fl.StringVar(&f.start, "start", "", "the virtual clock's start, RFC 3339 (default: now)")
+	fl.DurationVar(&f.answerAfter, "answer-after", sim.DefaultAnswerAfter, "how long outgoing calls ring before they answer")
+	fl.BoolVar(&f.noAnswer, "no-answer", false, "outgoing calls ring and never answer")
+	fl.BoolVar(&f.busy, "busy", false, "outgoing calls fail with 486 Busy Here")
+	fl.StringArrayVar(&f.fail, "fail", nil, "outgoing calls fail with CODE, or only those whose destination matches: CODE[:PATTERN] (repeatable)")
+	fl.DurationVar(&f.hangupAfter, "hangup-after", 0, "the caller hangs up this long after the start (default: when nothing else can happen)")
+	fl.StringArrayVar(&f.dtmf, "dtmf", nil, `digits the caller presses: "1@3s,#@5s" (repeatable)`)
+	fl.StringArrayVar(&f.messages, "message", nil, `an in-call message: CALL@TIME=TEXT, e.g. 'user67@10s={"COMMAND":"hold"}' (repeatable)`)
+	fl.StringArrayVar(&f.httpRequests, "http-request", nil, `a request into the session's access URL: TIME=CONTENT (repeatable)`)
+	fl.StringArrayVar(&f.httpFiles, "http", nil, "answer Net.httpRequestAsync for URLs matching URL_PATTERN with FILE: URL_PATTERN=FILE (repeatable)")
+	fl.BoolVar(&f.allowNet, "allow-net", false, "let requests no --http route answers reach the network")
+	fl.StringVar(&f.events, "events", "", "a JSON Lines timeline (see docs/sim.md)")
+	fl.BoolVar(&f.jsonLog, "json", false, "write the session log as JSON lines")
+	fl.DurationVar(&f.playback, "playback", sim.DefaultPlayback, "how long a URL that is not a local file plays")
+	fl.Uint64Var(&f.seed, "seed", 1, "seed for call and session ids")
+	fl.BoolVar(&f.verbose, "verbose", false, "also print the host's diagnostic log on stderr")
+	return cmd
+}
+
+func runSim(ctx context.Context, stdout, stderr io.Writer, f simFlags, args []string) error {
+	opts, err := f.options()
+	if err != nil {
+		return usageError{err}
+	}
+	sources, err := sim.ReadSources(args)
+	if err != nil {
+		return usageError{err}
+	}
+	opts.Dir = filepath.Dir(args[0])
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
+	if f.verbose {
+		opts.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	err = sim.Run(ctx, opts, sources, stdout)
+	var syntax *runtime.SyntaxError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &syntax):
+		fmt.Fprintln(stderr, err)
+		return exitError{exitFailed}
+	case errors.Is(err, runtime.ErrScenario):
+		fmt.Fprintln(stderr, err)
+		return exitError{exitFailed}
+	}
+	return err
+}
+
+func (f simFlags) options() (sim.Options, error) {
+	opts := sim.Options{
+		From: f.from, To: f.to, DisplayName: f.displayName, CustomData: f.customData,
+		AnswerAfter: f.answerAfter, HangupAfter: f.hangupAfter,
+		DefaultPlayback: f.playback, Seed: f.seed,
+	}
+	if f.jsonLog {
+		opts.LogFormat = runtime.LogJSON
+	}
+	if f.start != "" {
+		t, err := time.Parse(time.RFC3339, f.start)
+		if err != nil {
+			return opts, fmt.Errorf("--start: %w", err)
+		}
+		opts.Start = t
+	}
+	if f.events != "" {
+		file, err := os.Open(f.events)
+		if err != nil {
+			return opts, err
+		}
+		defer file.Close()
+		steps, err := sim.ReadTimeline(file, f.events)
+		if err != nil {
+			return opts, err
+		}
+		opts.Timeline = append(opts.Timeline, steps...)
+	}
+	// Flags come before the file's dial rules, so the command line wins.
+	var dials []sim.Step
+	for _, spec := range f.fail {
+		st, err := sim.ParseFail(spec)
+		if err != nil {
+			return opts, err
+		}
+		dials = append(dials, st)
+	}
+	if f.busy {
+		dials = append(dials, sim.Step{Action: sim.ActionDial, Fail: 486})
+	}
+	if f.noAnswer {
+		dials = append(dials, sim.Step{Action: sim.ActionDial, NoAnswer: true})
+	}
+	opts.Timeline = append(dials, opts.Timeline...)
+	for _, spec := range f.dtmf {
+		timed, err := sim.ParseTimed(spec)
+		if err != nil {
+			return opts, fmt.Errorf("--dtmf %w", err)
+		}
+		for _, t := range timed {
+			at, err := time.ParseDuration(t[1])
+			if err != nil {
+				return opts, fmt.Errorf("--dtmf %q: %w", spec, err)
+			}
+			opts.Timeline = append(opts.Timeline, sim.Step{At: sim.Duration(at), Action: sim.ActionDTMF, Call: "caller", Digits: t[0]})
+		}
+	}
+	for _, spec := range f.messages {
+		call, rest, ok1 := strings.Cut(spec, "@")
+		at, text, ok2 := strings.Cut(rest, "=")
+		d, err := time.ParseDuration(at)
+		if !ok1 || !ok2 || err != nil || text == "" {
+			return opts, fmt.Errorf("--message %q: want CALL@TIME=TEXT", spec)
+		}
+		opts.Timeline = append(opts.Timeline, sim.Step{At: sim.Duration(d), Action: sim.ActionMessage, Call: call, Text: text})
+	}
+	for _, spec := range f.httpRequests {
+		at, content, ok := strings.Cut(spec, "=")
+		d, err := time.ParseDuration(at)
+		if !ok || err != nil {
+			return opts, fmt.Errorf("--http-request %q: want TIME=CONTENT", spec)
+		}
+		opts.Timeline = append(opts.Timeline, sim.Step{At: sim.Duration(d), Action: sim.ActionHTTPRequest, Content: content})
+	}
+	files := &sim.HTTPFiles{}
+	for _, spec := range f.httpFiles {
+		r, err := sim.ParseHTTPRoute(spec)
+		if err != nil {
+			return opts, err
+		}
+		files.Routes = append(files.Routes, r)
+	}
+	if f.allowNet {
+		files.Fallback = &runtime.NetHTTP{}
+	}
+	opts.HTTP = files
+	for _, st := range opts.Timeline {
+		if err := sim.ValidateStep(st); err != nil {
+			return opts, err
+		}
+	}
+	return opts, nil
+}

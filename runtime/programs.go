@@ -1,0 +1,162 @@
+package runtime
+
+import (
+	"container/list"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/dop251/goja"
+	"github.com/dop251/goja/file"
+)
+
+// Program is a compiled scenario file. A Program is immutable and shared by every
+// session that runs it; goja programs are safe to share between runtimes.
+type Program struct {
+	Name string // file name used in errors and stacks
+	Hash string // hex SHA-256 of the source
+	prog *goja.Program
+}
+
+// SyntaxError is a scenario that does not compile, positioned at file:line:column.
+type SyntaxError struct {
+	File    string
+	Line    int
+	Column  int
+	Message string
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("%s:%d:%d: SyntaxError: %s", e.File, e.Line, e.Column, e.Message)
+}
+
+// Compile compiles one scenario file without caching it.
+func Compile(name, src string) (*Program, error) {
+	prog, err := goja.Compile(name, src, false)
+	if err != nil {
+		return nil, compileError(name, err)
+	}
+	sum := sha256.Sum256([]byte(src))
+	return &Program{Name: name, Hash: hex.EncodeToString(sum[:]), prog: prog}, nil
+}
+
+func compileError(name string, err error) error {
+	var ce *goja.CompilerSyntaxError
+	if errors.As(err, &ce) {
+		return positioned(name, ce.File, ce.Offset, ce.Message)
+	}
+	var re *goja.CompilerReferenceError
+	if errors.As(err, &re) {
+		return positioned(name, re.File, re.Offset, re.Message)
+	}
+	return fmt.Errorf("compile %s: %w", name, err)
+}
+
+func positioned(name string, f *file.File, offset int, msg string) *SyntaxError {
+	se := &SyntaxError{File: name, Message: msg}
+	if f != nil {
+		p := f.Position(offset)
+		se.Line, se.Column = p.Line, p.Column
+	}
+	return se
+}
+
+// ProgramCache compiles each distinct scenario file once and shares the result.
+// Entries are keyed by file name and content hash; entries no session holds are
+// kept on a bounded idle list and evicted oldest first.
+type ProgramCache struct {
+	mu      sync.Mutex
+	entries map[cacheKey]*cacheEntry
+	idle    *list.List // of *cacheEntry with refs == 0, oldest first
+	maxIdle int
+	compile int // compilations done, for tests and metrics
+}
+
+type cacheKey struct{ name, hash string }
+
+type cacheEntry struct {
+	key  cacheKey
+	prog *Program
+	refs int
+	elem *list.Element
+}
+
+// DefaultMaxIdlePrograms bounds how many unused compiled programs a cache keeps.
+const DefaultMaxIdlePrograms = 256
+
+// NewProgramCache returns a cache that keeps at most maxIdle unused programs
+// (DefaultMaxIdlePrograms when maxIdle <= 0).
+func NewProgramCache(maxIdle int) *ProgramCache {
+	if maxIdle <= 0 {
+		maxIdle = DefaultMaxIdlePrograms
+	}
+	return &ProgramCache{entries: map[cacheKey]*cacheEntry{}, idle: list.New(), maxIdle: maxIdle}
+}
+
+// Acquire returns the compiled program for name and src, compiling it on first use,
+// and holds it until Release. A syntax error is returned as *SyntaxError.
+func (c *ProgramCache) Acquire(name, src string) (*Program, error) {
+	sum := sha256.Sum256([]byte(src))
+	key := cacheKey{name, hex.EncodeToString(sum[:])}
+	c.mu.Lock()
+	if e, ok := c.entries[key]; ok {
+		c.hold(e)
+		c.mu.Unlock()
+		return e.prog, nil
+	}
+	c.mu.Unlock()
+
+	// Compile outside the lock: a 3000-line scenario takes milliseconds and other
+	// sessions should not wait on it. Two racing compilations of the same source
+	// are harmless; the first to finish wins.
+	prog, err := Compile(name, src)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[key]; ok {
+		c.hold(e)
+		return e.prog, nil
+	}
+	c.compile++
+	e := &cacheEntry{key: key, prog: prog, refs: 1}
+	c.entries[key] = e
+	return prog, nil
+}
+
+func (c *ProgramCache) hold(e *cacheEntry) {
+	if e.refs == 0 && e.elem != nil {
+		c.idle.Remove(e.elem)
+		e.elem = nil
+	}
+	e.refs++
+}
+
+// Release gives back a program taken with Acquire.
+func (c *ProgramCache) Release(p *Program) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[cacheKey{p.Name, p.Hash}]
+	if !ok || e.refs == 0 {
+		return
+	}
+	e.refs--
+	if e.refs > 0 {
+		return
+	}
+	e.elem = c.idle.PushBack(e)
+	for c.idle.Len() > c.maxIdle {
+		oldest := c.idle.Remove(c.idle.Front()).(*cacheEntry)
+		delete(c.entries, oldest.key)
+	}
+}
+
+// Stats reports how many programs are cached and how many compilations were done.
+func (c *ProgramCache) Stats() (cached, compiled int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries), c.compile
+}

@@ -1,0 +1,612 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/dop251/goja"
+
+	"vox/jsapi"
+)
+
+// SessionInfo names a session and what it belongs to, as Application.Started
+// reports it.
+type SessionInfo struct {
+	SessionID     string
+	AccountID     string
+	ApplicationID string
+	UserID        string
+	AccessURL     string // where the portal sends commands into the call (S20)
+	LogURL        string
+	CustomData    string
+}
+
+// Limits are a session's quotas. Voximplant's published limits are the anchor.
+type Limits struct {
+	CPUPerEvent time.Duration // CPU time one event callback may use
+	MaxTimers   int           // active setTimeout/setInterval timers
+	MaxHTTP     int           // HTTP requests in flight; more wait their turn
+	MaxHTTPWait int           // HTTP requests waiting for a slot; more fail at once
+	Memory      int64         // bytes a callback may grow the heap by, and one builtin may allocate
+	MaxQueue    int           // events waiting for the scenario; a flood beyond ends the session
+}
+
+// DefaultLimits are the quotas a session gets when Config.Limits leaves them zero.
+var DefaultLimits = Limits{
+	CPUPerEvent: time.Second,
+	MaxTimers:   100,
+	MaxHTTP:     3,
+	MaxHTTPWait: 64,
+	Memory:      16 << 20,
+	MaxQueue:    10000,
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.CPUPerEvent > 0 {
+		d.CPUPerEvent = l.CPUPerEvent
+	}
+	if l.MaxTimers > 0 {
+		d.MaxTimers = l.MaxTimers
+	}
+	if l.MaxHTTP > 0 {
+		d.MaxHTTP = l.MaxHTTP
+	}
+	if l.MaxHTTPWait > 0 {
+		d.MaxHTTPWait = l.MaxHTTPWait
+	}
+	if l.Memory > 0 {
+		d.Memory = l.Memory
+	}
+	if l.MaxQueue > 0 {
+		d.MaxQueue = l.MaxQueue
+	}
+	return d
+}
+
+// Config is everything a session needs. Programs and Clock are required; the rest
+// has working defaults.
+type Config struct {
+	Name     string     // the application or scenario, for "Loading scenario NAME"
+	Programs []*Program // run in order in one JS context, sharing one global scope
+	Info     SessionInfo
+	Clock    Clock
+	Log      *SessionLog // nil writes no session log
+	Dialer   Dialer      // nil fails every outgoing call with 404
+	HTTP     HTTPClient  // nil fails every Net.httpRequestAsync
+	Limits   Limits
+	Logger   *slog.Logger
+	// NewCallID makes ids for outgoing calls and HTTP requests; by default 32 random
+	// bytes in URL-safe base64, like the seed's.
+	NewCallID func() string
+	// IdleTimeout ends a session this long after its last call ended, if the
+	// scenario did not end it itself. Default one minute.
+	IdleTimeout time.Duration
+	// MaxDuration ends a session that runs this long. Default four hours.
+	MaxDuration time.Duration
+	// OnIdle is called on a VirtualClock when nothing is queued or scheduled: the
+	// simulation may make something happen (hang up the caller) and report true.
+	// Returning false ends the session.
+	OnIdle func() bool
+}
+
+// Session is one call session: one goroutine owns one fresh goja.Runtime, and
+// everything from outside reaches it as a job on its queue, delivered in order.
+type Session struct {
+	cfg     Config
+	limits  Limits
+	log     *SessionLog
+	logger  *slog.Logger
+	ctx     context.Context
+	cancel  context.CancelFunc
+	queue   *jobQueue
+	virtual *VirtualClock
+	done    chan struct{}
+
+	// Owned by the session goroutine.
+	vm         *goja.Runtime
+	dispatch   goja.Callable
+	watch      *watchdog
+	legs       map[string]*legState
+	legOrder   []string
+	timers     map[int64]*jsTimer
+	nextTimer  int64
+	http       httpState
+	closing    bool
+	terminated bool
+	idle       Timer
+	deadline   Timer
+	err        error
+	customData string
+}
+
+// ErrScenario marks a session that ended because its scenario failed: it threw,
+// did not compile or broke a quota.
+var ErrScenario = errors.New("scenario failed")
+
+// Start starts a session and delivers Application.Started. The session runs until
+// the scenario terminates it, its calls end and it idles out, it fails, or ctx is
+// cancelled.
+func Start(ctx context.Context, cfg Config) (*Session, error) {
+	if cfg.Clock == nil {
+		return nil, errors.New("start session: no clock")
+	}
+	if len(cfg.Programs) == 0 {
+		return nil, errors.New("start session: no scenario")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.NewCallID == nil {
+		cfg.NewCallID = randomCallID
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = time.Minute
+	}
+	if cfg.MaxDuration <= 0 {
+		cfg.MaxDuration = 4 * time.Hour
+	}
+	if cfg.Info.SessionID == "" {
+		cfg.Info.SessionID = randomCallID()
+	}
+	s := &Session{
+		cfg:        cfg,
+		limits:     cfg.Limits.withDefaults(),
+		log:        cfg.Log,
+		logger:     cfg.Logger.With("session", cfg.Info.SessionID, "account", cfg.Info.AccountID),
+		done:       make(chan struct{}),
+		legs:       map[string]*legState{},
+		timers:     map[int64]*jsTimer{},
+		customData: cfg.Info.CustomData,
+	}
+	s.queue = newJobQueue(s.limits.MaxQueue)
+	s.virtual, _ = cfg.Clock.(*VirtualClock)
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	s.post(s.boot)
+	go s.run()
+	return s, nil
+}
+
+// ID is the session's id.
+func (s *Session) ID() string { return s.cfg.Info.SessionID }
+
+// Done is closed when the session has ended.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err reports why the session failed, after Done: nil when it ended normally, an
+// error wrapping ErrScenario when the scenario failed.
+func (s *Session) Err() error {
+	<-s.done
+	return s.err
+}
+
+// Incoming hands the session the call that started it; the scenario sees it as
+// Application.CallAlerting.
+func (s *Session) Incoming(in Incoming) {
+	s.post(func() {
+		id := in.Leg.ID()
+		s.addLeg(&legState{leg: in.Leg, incoming: true})
+		headers := in.Headers
+		if headers == nil {
+			headers = map[string]string{}
+		}
+		s.deliver(map[string]any{
+			"name":        EventCallAlerting,
+			"id":          id,
+			"callerid":    in.CallerID,
+			"destination": in.Destination,
+			"displayName": in.DisplayName,
+			"fromURI":     in.FromURI,
+			"toURI":       in.ToURI,
+			"headers":     headers,
+		})
+	})
+}
+
+// HTTPRequest delivers a request made to the session's access URL (S20) as
+// Application.HttpRequest.
+func (s *Session) HTTPRequest(method, path, content string) {
+	s.post(func() {
+		s.deliver(map[string]any{"name": EventHTTPRequest, "method": method, "path": path, "content": content})
+	})
+}
+
+// Terminate ends the session from outside, as VoxEngine.terminate would.
+func (s *Session) Terminate(reason string) {
+	s.post(func() {
+		s.logf(KindSystem, "Session terminated from outside: %s", reason)
+		s.closing = true
+	})
+}
+
+func (s *Session) post(job func()) {
+	if !s.queue.push(job) && s.queue.overflowed() {
+		s.logger.Warn("session queue full; event dropped")
+	}
+}
+
+func (s *Session) now() time.Time { return s.cfg.Clock.Now() }
+
+func (s *Session) logf(kind, format string, args ...any) {
+	text := fmt.Sprintf(format, args...)
+	switch kind {
+	case KindError:
+		s.log.Error(s.now(), text)
+	case KindWarning:
+		s.log.Warning(s.now(), text)
+	default:
+		s.log.System(s.now(), text)
+	}
+}
+
+func (s *Session) run() {
+	defer close(s.done)
+	defer s.queue.close()
+	for !s.terminated {
+		job, ok := s.next()
+		if !ok {
+			break
+		}
+		job()
+		if s.queue.overflowed() && !s.terminated {
+			s.fail(&QuotaError{Reason: fmt.Sprintf("event queue limit: more than %d events waiting", s.limits.MaxQueue)})
+		}
+		if s.closing && !s.terminated {
+			s.finish(true)
+		}
+	}
+	if !s.terminated {
+		s.finish(false)
+	}
+}
+
+// next returns the next job. On a virtual clock, an empty queue moves time to the
+// next scheduled call; when nothing at all is scheduled, OnIdle decides.
+func (s *Session) next() (func(), bool) {
+	for {
+		if job, ok := s.queue.pop(); ok {
+			return job, true
+		}
+		if s.virtual != nil && s.http.inFlight == 0 {
+			if s.virtual.Step() {
+				continue
+			}
+			if s.cfg.OnIdle != nil && s.cfg.OnIdle() {
+				continue
+			}
+			return func() {
+				s.logf(KindSystem, "Nothing more can happen in this simulation: ending the session")
+				s.closing = true
+			}, true
+		}
+		select {
+		case <-s.queue.ready:
+		case <-s.ctx.Done():
+			return func() { s.closing = true }, true
+		}
+	}
+}
+
+// boot prepares the VM, runs the scenario's top level and sends Application.Started.
+func (s *Session) boot() {
+	s.deadline = s.cfg.Clock.AfterFunc(s.cfg.MaxDuration, func() {
+		s.post(func() {
+			s.logf(KindSystem, "Session reached its maximum duration of %s", s.cfg.MaxDuration)
+			s.closing = true
+		})
+	})
+	name := s.cfg.Name
+	if name == "" {
+		name = s.cfg.Programs[0].Name
+	}
+	s.logf(KindSystem, "Loading scenario %s", name)
+	s.vm = goja.New()
+	// The scenario sees no Go field names: params and events are plain objects.
+	s.vm.SetFieldNameMapper(goja.UncapFieldNameMapper())
+	s.vm.SetMaxCallStackSize(1000)
+	s.vm.SetTimeSource(s.now)
+	s.watch = newWatchdog(s.vm, s.limits.CPUPerEvent, s.limits.Memory)
+	var err error
+	s.watch.begin()
+	s.dispatch, err = jsapi.Install(s.vm, (*sessionHost)(s), jsapi.Options{MaxAlloc: s.limits.Memory})
+	s.watch.end()
+	if err != nil {
+		s.fail(fmt.Errorf("install the VoxEngine API: %w", err))
+		return
+	}
+	for _, p := range s.cfg.Programs {
+		if !s.runJS("loading "+p.Name, func() error {
+			_, err := s.vm.RunProgram(p.prog)
+			return err
+		}) {
+			return
+		}
+	}
+	started := map[string]any{
+		"name":          EventStarted,
+		"accessURL":     s.cfg.Info.AccessURL,
+		"accountId":     s.cfg.Info.AccountID,
+		"applicationId": s.cfg.Info.ApplicationID,
+		"logURL":        s.cfg.Info.LogURL,
+		"sessionId":     s.cfg.Info.SessionID,
+		"userId":        s.cfg.Info.UserID,
+	}
+	if s.customData != "" {
+		started["customData"] = s.customData
+	}
+	s.deliver(started)
+}
+
+// deliver sends one event to the VoxEngine layer and then to the scenario's own
+// onPhoneEvent, if it has one.
+func (s *Session) deliver(params map[string]any) {
+	if s.terminated || s.err != nil {
+		return
+	}
+	s.log.Event(s.now(), params)
+	name, _ := params["name"].(string)
+	s.runJS("handling "+name, func() error {
+		ev := jsapi.ToJS(s.vm, params)
+		if _, err := s.dispatch(goja.Undefined(), ev); err != nil {
+			return err
+		}
+		if fn, ok := goja.AssertFunction(s.vm.Get("onPhoneEvent")); ok {
+			if _, err := fn(goja.Undefined(), ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// runJS runs f under the watchdog and turns an uncaught error into a failed
+// session. It reports whether f succeeded.
+func (s *Session) runJS(what string, f func() error) bool {
+	s.watch.begin()
+	err := f()
+	quota := s.watch.end()
+	if err == nil {
+		return true
+	}
+	var interrupted *goja.InterruptedError
+	if errors.As(err, &interrupted) && quota != nil {
+		s.fail(fmt.Errorf("%s: %w", what, quota))
+		return false
+	}
+	s.fail(&ScriptError{What: what, Err: err})
+	return false
+}
+
+// fail logs why the scenario failed and ends the session without running more of it.
+func (s *Session) fail(err error) {
+	if s.err != nil {
+		return
+	}
+	s.err = fmt.Errorf("%w: %w", ErrScenario, err)
+	var quota *QuotaError
+	if errors.As(err, &quota) {
+		s.logf(KindError, "Scenario stopped: %s", err)
+	} else {
+		s.logf(KindError, "%s", err)
+	}
+	s.logger.Error("scenario failed", "err", err)
+	s.closing = true
+}
+
+// finish ends the session: the scenario hears Application.Terminating, every call
+// still up is hung up, timers and requests stop, and Application.Terminated ends it.
+// After a scenario failure no more of the scenario runs.
+func (s *Session) finish(runJS bool) {
+	runJS = runJS && s.err == nil && s.dispatch != nil
+	if runJS {
+		s.deliver(map[string]any{"name": EventTerminating})
+	}
+	s.terminated = true
+	code := 0
+	if s.err != nil {
+		code = 500
+	}
+	for _, id := range s.legOrder {
+		if st, ok := s.legs[id]; ok {
+			if err := st.leg.Hangup(s.ctx, code, nil); err != nil {
+				s.logger.Warn("hang up at session end", "call", id, "err", err)
+			}
+		}
+	}
+	s.legs, s.legOrder = map[string]*legState{}, nil
+	for id, t := range s.timers {
+		t.timer.Stop()
+		delete(s.timers, id)
+	}
+	if s.idle != nil {
+		s.idle.Stop()
+	}
+	if s.deadline != nil {
+		s.deadline.Stop()
+	}
+	s.cancel()
+	if runJS {
+		s.terminated = false
+		s.deliver(map[string]any{"name": EventTerminated})
+		s.terminated = true
+	}
+	if s.watch != nil {
+		s.watch.stop()
+	}
+	s.logf(KindSystem, "Session terminated")
+	s.logger.Debug("session ended")
+}
+
+func (s *Session) addLeg(st *legState) {
+	id := st.leg.ID()
+	s.legs[id] = st
+	s.legOrder = append(s.legOrder, id)
+	if s.idle != nil {
+		s.idle.Stop()
+		s.idle = nil
+	}
+	st.leg.Attach(legSink{s: s, id: id})
+}
+
+func (s *Session) removeLeg(id string) {
+	delete(s.legs, id)
+	for i, o := range s.legOrder {
+		if o == id {
+			s.legOrder = append(s.legOrder[:i], s.legOrder[i+1:]...)
+			break
+		}
+	}
+	if len(s.legs) == 0 && !s.terminated {
+		s.idle = s.cfg.Clock.AfterFunc(s.cfg.IdleTimeout, func() {
+			s.post(func() {
+				if len(s.legs) == 0 {
+					s.logf(KindSystem, "No calls for %s: ending the session", s.cfg.IdleTimeout)
+					s.closing = true
+				}
+			})
+		})
+	}
+}
+
+type legSink struct {
+	s  *Session
+	id string
+}
+
+func (k legSink) Post(ev Event) {
+	if ev.CallID == "" {
+		ev.CallID = k.id
+	}
+	k.s.post(func() { k.s.legEvent(ev) })
+}
+
+// eventsWithHeaders carry a headers object even when the leg had none, as the
+// seed's log shows.
+var eventsWithHeaders = map[string]bool{
+	EventRinging: true, EventAudioStarted: true, EventConnected: true,
+	EventFailed: true, EventDisconnected: true, EventMessageReceived: true,
+}
+
+func (s *Session) legEvent(ev Event) {
+	if s.terminated {
+		return
+	}
+	st, ok := s.legs[ev.CallID]
+	if !ok {
+		s.logger.Debug("event for a call the session no longer has", "event", ev.Name, "call", ev.CallID)
+		return
+	}
+	params := make(map[string]any, len(ev.Params)+2)
+	for k, v := range ev.Params {
+		params[k] = v
+	}
+	params["name"] = ev.Name
+	params["id"] = ev.CallID
+	if eventsWithHeaders[ev.Name] && params["headers"] == nil {
+		params["headers"] = map[string]string{}
+	}
+	switch ev.Name {
+	case EventConnected:
+		st.connected = s.now()
+	case EventDisconnected:
+		if _, ok := params["duration"]; !ok {
+			d := 0
+			if !st.connected.IsZero() {
+				d = int(s.now().Sub(st.connected).Round(time.Second) / time.Second)
+			}
+			params["duration"] = d
+		}
+		if _, ok := params["cost"]; !ok {
+			params["cost"] = 0.0
+		}
+		if _, ok := params["direction"]; !ok {
+			params["direction"] = direction(st)
+		}
+		s.removeLeg(ev.CallID)
+	case EventFailed:
+		if _, ok := params["code"]; !ok {
+			params["code"] = 500
+		}
+		if _, ok := params["reason"]; !ok {
+			params["reason"] = "Server Internal Error"
+		}
+		s.removeLeg(ev.CallID)
+	}
+	s.deliver(params)
+}
+
+// direction names a leg's billing direction in the seed's words.
+func direction(st *legState) string {
+	switch {
+	case st.incoming:
+		return "any Incoming VoIP"
+	case st.kind == DialPSTN:
+		return "pstn outgoing"
+	default:
+		return "any outgoing voip"
+	}
+}
+
+// ScriptError is an uncaught exception from a scenario, with its position and
+// JS stack.
+type ScriptError struct {
+	What string // what the session was doing: "handling Call.Connected"
+	Err  error
+}
+
+func (e *ScriptError) Unwrap() error { return e.Err }
+
+func (e *ScriptError) Error() string {
+	var ex *goja.Exception
+	if !errors.As(e.Err, &ex) {
+		return fmt.Sprintf("JS error while %s: %v", e.What, e.Err)
+	}
+	var b strings.Builder
+	frames := ex.Stack()
+	pos := ""
+	for _, f := range frames {
+		if p := f.Position(); p.Line > 0 {
+			pos = fmt.Sprintf("%s:%d:%d: ", f.SrcName(), p.Line, p.Column)
+			break
+		}
+	}
+	fmt.Fprintf(&b, "%sUncaught %s (while %s)", pos, exceptionMessage(ex), e.What)
+	for _, f := range frames {
+		p := f.Position()
+		fn := f.FuncName()
+		if fn == "" {
+			fn = "<anonymous>"
+		}
+		if p.Line > 0 {
+			fmt.Fprintf(&b, "\n    at %s (%s:%d:%d)", fn, f.SrcName(), p.Line, p.Column)
+		} else {
+			fmt.Fprintf(&b, "\n    at %s (%s)", fn, f.SrcName())
+		}
+	}
+	return b.String()
+}
+
+func exceptionMessage(ex *goja.Exception) string {
+	if obj, ok := ex.Value().(*goja.Object); ok {
+		name, msg := obj.Get("name"), obj.Get("message")
+		if name != nil && msg != nil && !goja.IsUndefined(name) {
+			return name.String() + ": " + msg.String()
+		}
+	}
+	if v := ex.Value(); v != nil {
+		return v.String()
+	}
+	return ex.Error()
+}
+
+func randomCallID() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
