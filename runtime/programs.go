@@ -10,6 +10,7 @@ import (
 
 	"github.com/dop251/goja"
 	"github.com/dop251/goja/file"
+	"github.com/dop251/goja/parser"
 )
 
 // Program is a compiled scenario file. A Program is immutable and shared by every
@@ -34,7 +35,21 @@ func (e *SyntaxError) Error() string {
 
 // Compile compiles one scenario file without caching it.
 func Compile(name, src string) (*Program, error) {
-	prog, err := goja.Compile(name, src, false)
+	// Parsing separately keeps the parser's positions, which goja.Compile drops.
+	ast, err := parser.ParseFile(nil, name, src, 0)
+	if err != nil {
+		var list parser.ErrorList
+		if errors.As(err, &list) && len(list) > 0 {
+			first := list[0]
+			se := &SyntaxError{File: name, Line: first.Position.Line, Column: first.Position.Column, Message: first.Message}
+			if len(list) > 1 {
+				se.Message += fmt.Sprintf(" (and %d more errors)", len(list)-1)
+			}
+			return nil, se
+		}
+		return nil, fmt.Errorf("parse %s: %w", name, err)
+	}
+	prog, err := goja.CompileAST(ast, false)
 	if err != nil {
 		return nil, compileError(name, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"time"
 
@@ -110,11 +111,14 @@ type Session struct {
 	done    chan struct{}
 
 	// Owned by the session goroutine.
-	vm         *goja.Runtime
-	dispatch   goja.Callable
-	watch      *watchdog
-	legs       map[string]*legState
-	legOrder   []string
+	vm       *goja.Runtime
+	dispatch goja.Callable
+	watch    *watchdog
+	legs     map[string]*legState
+	legOrder []string
+	// ended keeps calls that are over for the events that may still follow
+	// them: a recording is finished and reported after its call ended.
+	ended      map[string]*legState
 	timers     map[int64]*jsTimer
 	nextTimer  int64
 	http       httpState
@@ -124,16 +128,31 @@ type Session struct {
 	deadline   Timer
 	err        error
 	customData string
+	// rejected are promises rejected with no handler yet. One still unhandled
+	// when a callback (and the promise jobs it queued) has finished is an uncaught
+	// error, as an exception would be.
+	rejected []*goja.Promise
 }
 
 // ErrScenario marks a session that ended because its scenario failed: it threw,
 // did not compile or broke a quota.
 var ErrScenario = errors.New("scenario failed")
 
-// Start starts a session and delivers Application.Started. The session runs until
-// the scenario terminates it, its calls end and it idles out, it fails, or ctx is
-// cancelled.
+// Start creates a session and runs it: see New and Run.
 func Start(ctx context.Context, cfg Config) (*Session, error) {
+	s, err := New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.Run()
+	return s, nil
+}
+
+// New creates a session that does not run yet. What is posted to it before Run
+// (the incoming call, say) is delivered right after Application.Started, in
+// order; a simulation uses this to have its whole timeline in place before the
+// virtual clock can move.
+func New(ctx context.Context, cfg Config) (*Session, error) {
 	if cfg.Clock == nil {
 		return nil, errors.New("start session: no clock")
 	}
@@ -162,6 +181,7 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 		logger:     cfg.Logger.With("session", cfg.Info.SessionID, "account", cfg.Info.AccountID),
 		done:       make(chan struct{}),
 		legs:       map[string]*legState{},
+		ended:      map[string]*legState{},
 		timers:     map[int64]*jsTimer{},
 		customData: cfg.Info.CustomData,
 	}
@@ -169,9 +189,13 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 	s.virtual, _ = cfg.Clock.(*VirtualClock)
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	s.post(s.boot)
-	go s.run()
 	return s, nil
 }
+
+// Run starts the session's goroutine: the scenario loads and hears
+// Application.Started. The session runs until the scenario terminates it, its
+// calls end and it idles out, it fails, or its context is cancelled.
+func (s *Session) Run() { go s.run() }
 
 // ID is the session's id.
 func (s *Session) ID() string { return s.cfg.Info.SessionID }
@@ -311,6 +335,7 @@ func (s *Session) boot() {
 	s.vm.SetFieldNameMapper(goja.UncapFieldNameMapper())
 	s.vm.SetMaxCallStackSize(1000)
 	s.vm.SetTimeSource(s.now)
+	s.vm.SetPromiseRejectionTracker(s.trackRejection)
 	s.watch = newWatchdog(s.vm, s.limits.CPUPerEvent, s.limits.Memory)
 	var err error
 	s.watch.begin()
@@ -371,6 +396,11 @@ func (s *Session) runJS(what string, f func() error) bool {
 	s.watch.begin()
 	err := f()
 	quota := s.watch.end()
+	if err == nil && len(s.rejected) > 0 {
+		p := s.rejected[0]
+		s.rejected = nil
+		err = &RejectionError{Reason: p.Result()}
+	}
 	if err == nil {
 		return true
 	}
@@ -414,6 +444,7 @@ func (s *Session) finish(runJS bool) {
 	}
 	for _, id := range s.legOrder {
 		if st, ok := s.legs[id]; ok {
+			s.logf(KindSystem, "Hanging up call %s as the session ends", id)
 			if err := st.leg.Hangup(s.ctx, code, nil); err != nil {
 				s.logger.Warn("hang up at session end", "call", id, "err", err)
 			}
@@ -455,6 +486,9 @@ func (s *Session) addLeg(st *legState) {
 }
 
 func (s *Session) removeLeg(id string) {
+	if st, ok := s.legs[id]; ok {
+		s.ended[id] = st
+	}
 	delete(s.legs, id)
 	for i, o := range s.legOrder {
 		if o == id {
@@ -493,11 +527,17 @@ var eventsWithHeaders = map[string]bool{
 	EventFailed: true, EventDisconnected: true, EventMessageReceived: true,
 }
 
+// afterEnd are the events a call may still report once it has ended.
+var afterEnd = map[string]bool{EventRecordStopped: true}
+
 func (s *Session) legEvent(ev Event) {
 	if s.terminated {
 		return
 	}
 	st, ok := s.legs[ev.CallID]
+	if !ok && afterEnd[ev.Name] {
+		st, ok = s.ended[ev.CallID]
+	}
 	if !ok {
 		s.logger.Debug("event for a call the session no longer has", "event", ev.Name, "call", ev.CallID)
 		return
@@ -568,7 +608,7 @@ func (e *ScriptError) Error() string {
 		return fmt.Sprintf("JS error while %s: %v", e.What, e.Err)
 	}
 	var b strings.Builder
-	frames := ex.Stack()
+	frames := scenarioFrames(ex.Stack())
 	pos := ""
 	for _, f := range frames {
 		if p := f.Position(); p.Line > 0 {
@@ -590,6 +630,67 @@ func (e *ScriptError) Error() string {
 		}
 	}
 	return b.String()
+}
+
+func (s *Session) trackRejection(p *goja.Promise, op goja.PromiseRejectionOperation) {
+	switch op {
+	case goja.PromiseRejectionReject:
+		s.rejected = append(s.rejected, p)
+	case goja.PromiseRejectionHandle:
+		for i, r := range s.rejected {
+			if r == p {
+				s.rejected = append(s.rejected[:i], s.rejected[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// RejectionError is a promise rejected with no handler: an async function that
+// threw and nobody awaited.
+type RejectionError struct {
+	Reason goja.Value
+}
+
+// stackFrame matches one frame of a JS error's stack: "at name (file:line:col(pc))".
+var stackFrame = regexp.MustCompile(`at (\S+) \(([^()]+):(\d+):(\d+)(?:\(\d+\))?\)`)
+
+func (e *RejectionError) Error() string {
+	msg, stack := "undefined", ""
+	if e.Reason != nil {
+		msg = e.Reason.String()
+		if obj, ok := e.Reason.(*goja.Object); ok {
+			if st := obj.Get("stack"); st != nil && !goja.IsUndefined(st) {
+				stack = st.String()
+			}
+		}
+	}
+	var b strings.Builder
+	frames := stackFrame.FindAllStringSubmatch(stack, -1)
+	if len(frames) > 0 {
+		fmt.Fprintf(&b, "%s:%s:%s: ", frames[0][2], frames[0][3], frames[0][4])
+	}
+	fmt.Fprintf(&b, "Uncaught (in promise) %s", msg)
+	for _, f := range frames {
+		fmt.Fprintf(&b, "\n    at %s (%s:%s:%s)", f[1], f[2], f[3], f[4])
+	}
+	return b.String()
+}
+
+// scenarioFrames drops the frames of the VoxEngine layer and of Go functions: the
+// integrator debugs their own code. When nothing is left (a bug in the layer
+// itself), everything is kept.
+func scenarioFrames(frames []goja.StackFrame) []goja.StackFrame {
+	var own []goja.StackFrame
+	for _, f := range frames {
+		if name := f.SrcName(); name != jsapi.PreludeName && name != "<native>" {
+			own = append(own, f)
+		}
+	}
+	if len(own) == 0 {
+		return frames
+	}
+	return own
 }
 
 func exceptionMessage(ex *goja.Exception) string {

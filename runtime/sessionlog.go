@@ -147,11 +147,13 @@ func formatValue(b *strings.Builder, v any) {
 	case nil:
 		b.WriteString("NULL")
 	case string:
-		if len(v) > maxLoggedString {
-			fmt.Fprintf(b, "%s…(%d bytes)", v[:maxLoggedString], len(v))
+		// One happening per line: a value's own line breaks would split it.
+		s := lineBreaks.Replace(v)
+		if len(s) > maxLoggedString {
+			fmt.Fprintf(b, "%s…(%d bytes)", s[:maxLoggedString], len(v))
 			return
 		}
-		b.WriteString(v)
+		b.WriteString(s)
 	case bool:
 		b.WriteString(strconv.FormatBool(v))
 	case int:
@@ -196,6 +198,8 @@ func formatValue(b *strings.Builder, v any) {
 		fmt.Fprint(b, v)
 	}
 }
+
+var lineBreaks = strings.NewReplacer("\r\n", `\n`, "\n", `\n`, "\r", `\r`)
 
 func sortedKeys(m map[string]any) []string {
 	keys := make([]string, 0, len(m))

@@ -110,12 +110,14 @@ func (l *leg) end(event string, params map[string]any) {
 		return
 	}
 	l.stopTimers()
-	if l.recording != nil {
-		l.emitRecordStopped("Stopped by user")
-	}
 	l.state = stateEnded
 	l.sim.forget(l)
 	l.events.Post(runtime.Event{Name: event, CallID: l.id, Params: params})
+	if l.recording != nil {
+		// The recording is finished and reported after the call, as the seed's
+		// log shows.
+		l.emitRecordStopped("Stopped by user")
+	}
 }
 
 func (l *leg) stopTimers() {

@@ -127,8 +127,12 @@ func (s *Simulation) run(ctx context.Context, programs []*runtime.Program) error
 	caller := &leg{sim: s, id: s.incomingCallID(), dest: "caller", incoming: true, state: stateAlerting}
 	s.live = append(s.live, caller)
 	var err error
-	name := strings.TrimSuffix(filepath.Base(programs[0].Name), filepath.Ext(programs[0].Name))
-	s.session, err = runtime.Start(ctx, runtime.Config{
+	names := make([]string, len(programs))
+	for i, p := range programs {
+		names[i] = strings.TrimSuffix(filepath.Base(p.Name), filepath.Ext(p.Name))
+	}
+	name := strings.Join(names, ", ")
+	s.session, err = runtime.New(ctx, runtime.Config{
 		Name:     name,
 		Programs: programs,
 		Info: runtime.SessionInfo{
@@ -166,6 +170,7 @@ func (s *Simulation) run(ctx context.Context, programs []*runtime.Program) error
 		Headers:     map[string]string{"VI-Client-Type": "pstn"},
 	})
 	s.schedule()
+	s.session.Run()
 	return s.session.Err()
 }
 

@@ -1,0 +1,456 @@
+// Types of what a Vox call scenario sees: the VoxEngine layer
+// (jsapi/voxengine/*.js), the timers the runtime provides, and the engine
+// events delivered to onPhoneEvent (docs/engine-protocol.md).
+//
+// This file describes exactly what Vox implements, with Voximplant's names and
+// argument forms; a scenario that type-checks against it uses nothing Vox
+// lacks. Check a scenario with a tsconfig that lists this file, e.g.
+//   {"compilerOptions": {"noEmit": true, "lib": ["es2020"], "types": [],
+//    "allowJs": true, "checkJs": true}, "files": ["voxengine.d.ts", "scenario.js"]}
+
+// ---------------------------------------------------------------- events
+
+/** SIP headers as name → value, e.g. `{"X-Line": "2"}`. */
+type SipHeaders = { [name: string]: string };
+
+/** Names of the application (session) events, for VoxEngine.addEventListener. */
+declare const AppEvents: {
+  /** The session started; carries the session's ids and URLs. */
+  readonly Started: "Application.Started";
+  /** An incoming call arrived; its listener gets the new Call as `call`. */
+  readonly CallAlerting: "Application.CallAlerting";
+  /** A request came in on the session's access URL (S20). */
+  readonly HttpRequest: "Application.HttpRequest";
+  /** The session is about to end. */
+  readonly Terminating: "Application.Terminating";
+  /** The session ended; the last event a scenario sees. */
+  readonly Terminated: "Application.Terminated";
+};
+
+/** Names of the events of one call, for Call.addEventListener. */
+declare const CallEvents: {
+  /** The remote side is ringing (180) on an outgoing call. */
+  readonly Ringing: "Call.Ringing";
+  /** Media started: early media (183) or the answer of an outgoing call. */
+  readonly AudioStarted: "Call.AudioStarted";
+  /** The call was answered. */
+  readonly Connected: "Call.Connected";
+  /** An outgoing call could not be established; `code` is the SIP status. */
+  readonly Failed: "Call.Failed";
+  /** An established call ended. */
+  readonly Disconnected: "Call.Disconnected";
+  /** A startPlayback, say or progress tone finished, or could not play (`error`). */
+  readonly PlaybackFinished: "Call.PlaybackFinished";
+  /** Recording started; `url` is where the record will be. */
+  readonly RecordStarted: "Call.RecordStarted";
+  /** Recording stopped. */
+  readonly RecordStopped: "Call.RecordStopped";
+  /** A DTMF digit arrived (after handleTones(true)). */
+  readonly ToneReceived: "Call.ToneReceived";
+  /** An in-call message (SIP MESSAGE/INFO) arrived (S20). */
+  readonly MessageReceived: "Call.MessageReceived";
+};
+
+type AppEventName = (typeof AppEvents)[keyof typeof AppEvents];
+type CallEventName = (typeof CallEvents)[keyof typeof CallEvents];
+
+/** The params of each application event as the host sends them. */
+interface AppEventParams {
+  "Application.Started": {
+    accessURL: string;
+    accountId: number;
+    applicationId: number;
+    logURL: string;
+    sessionId: number;
+    userId: number;
+    /** The session's custom data, when the session was started with one. */
+    customData?: string;
+  };
+  "Application.CallAlerting": {
+    /** The new call's id. */
+    id: string;
+    callerid: string;
+    /** The dialled number. */
+    destination: string;
+    displayName: string;
+    fromURI: string;
+    toURI: string;
+    headers: SipHeaders;
+  };
+  "Application.HttpRequest": {
+    method: string;
+    path: string;
+    /** The request body. */
+    content: string;
+  };
+  "Application.Terminating": {};
+  "Application.Terminated": {};
+}
+
+/** The params of each call event as the host sends them (besides `id`). */
+interface CallEventParams {
+  "Call.Ringing": { headers: SipHeaders };
+  "Call.AudioStarted": { headers: SipHeaders };
+  "Call.Connected": {
+    headers: SipHeaders;
+    /** Custom data sent by the answering client, when it sent any. */
+    customData?: string;
+  };
+  "Call.Failed": {
+    /** SIP status code, e.g. 486 or 487. */
+    code: number;
+    /** SIP reason phrase, e.g. "Request Terminated". */
+    reason: string;
+    headers: SipHeaders;
+  };
+  "Call.Disconnected": {
+    /** Talk time in seconds. */
+    duration: number;
+    cost: number;
+    direction: string;
+    headers: SipHeaders;
+  };
+  "Call.PlaybackFinished": {
+    /** Set when the media could not be played. */
+    error?: string;
+  };
+  "Call.RecordStarted": { url: string };
+  "Call.RecordStopped": {
+    url: string;
+    /** Record length in seconds. */
+    duration: number;
+    cost: number;
+    reason: string;
+  };
+  "Call.ToneReceived": {
+    /** One of 0-9, *, #, A-D. */
+    tone: string;
+  };
+  "Call.MessageReceived": { text: string; headers: SipHeaders };
+}
+
+/** What an AppEvents.CallAlerting listener receives. */
+interface CallAlertingEvent {
+  name: "Application.CallAlerting";
+  /** The incoming call, in state ALERTING. */
+  call: Call;
+  callerid: string;
+  /** The dialled number. */
+  destination: string;
+  displayName: string;
+  headers: SipHeaders;
+  fromURI: string;
+  toURI: string;
+  customData?: string;
+}
+
+/** What a VoxEngine listener of each application event receives. */
+type AppEventMap = {
+  [K in AppEventName]: K extends "Application.CallAlerting" ? CallAlertingEvent : AppEventParams[K] & { name: K };
+};
+
+/** What a Call listener of event K receives: the host's params plus name, id and the Call. */
+type CallEvent<K extends CallEventName> = CallEventParams[K] & {
+  name: K;
+  /** The call's id. */
+  id: string;
+  /** The call the event is about. */
+  call: Call;
+};
+
+/**
+ * An event as the host delivers it to a scenario's global
+ * `function onPhoneEvent(event)`, after the VoxEngine listeners ran. It is
+ * the plain engine event: call events carry the call's `id`, not a Call.
+ */
+type PhoneEvent =
+  | { [K in AppEventName]: AppEventParams[K] & { name: K } }[AppEventName]
+  | { [K in CallEventName]: CallEventParams[K] & { name: K; id: string } }[CallEventName]
+  | ({ name: "Net.HttpRequestResult"; id: string } & Net.HttpRequestResult);
+
+// ---------------------------------------------------------------- Call
+
+/** Voximplant's call states; see Call.state. */
+type CallState = "ALERTING" | "PROGRESSING" | "CONNECTED" | "TERMINATED";
+
+/** StartPlaybackParameters of Call.startPlayback. */
+interface StartPlaybackParameters {
+  /** Play the media again and again until stopPlayback. Default false. */
+  loop?: boolean;
+}
+
+/** CallSayParameters of Call.say. */
+interface CallSayParameters {
+  /** The text-to-speech voice; the host's default when omitted. */
+  voice?: string;
+  /** @deprecated Voximplant's older name for `voice`. */
+  language?: string;
+}
+
+/** CallRecordParameters of Call.record. */
+interface CallRecordParameters {
+  /** Record each direction in its own channel. Default false (mixed). */
+  stereo?: boolean;
+}
+
+/**
+ * One leg of the session: the incoming call of AppEvents.CallAlerting or an
+ * outgoing call from VoxEngine.callUser/callSIP/callPSTN. Scenarios do not
+ * construct calls. A command on a call that is TERMINATED (after hangup,
+ * reject, Failed or Disconnected) does nothing and writes a warning.
+ */
+interface Call {
+  /** The call's id, unique in the session and used in the session log. */
+  id(): string;
+  /** Whether the call is incoming. */
+  incoming(): boolean;
+  /** The dialled number of an incoming call, or the user, SIP URI or number an outgoing call was placed to. */
+  number(): string;
+  /** The caller id; "" for an outgoing call placed without one. */
+  callerid(): string;
+  /** The caller's display name; "" for an outgoing call placed without one. */
+  displayName(): string;
+  /** Vox: a copy of the SIP headers the call arrived with ({} for an outgoing call). */
+  headers(): SipHeaders;
+  /** ALERTING (incoming, not answered), PROGRESSING (outgoing or early media), CONNECTED, TERMINATED. */
+  state(): CallState;
+  /**
+   * Gets, or with an argument sets and returns, the call's custom string.
+   * It is local to the session; a Connected event that carries customData replaces it.
+   */
+  customData(data?: string): string;
+
+  /** Adds a listener for one of CallEvents; an unknown event name throws a TypeError. */
+  addEventListener<K extends CallEventName>(event: K, listener: (event: CallEvent<K>) => unknown): void;
+  /** Removes one listener, or every listener of the event when none is given. */
+  removeEventListener<K extends CallEventName>(event: K, listener?: (event: CallEvent<K>) => unknown): void;
+
+  /** Answers an incoming call (200 OK). */
+  answer(extraHeaders?: SipHeaders): void;
+  /** Sends early media (183 with SDP) before answering, e.g. for a progress tone. */
+  startEarlyMedia(extraHeaders?: SipHeaders): void;
+  /** Ends an answered call, or cancels an outgoing one. */
+  hangup(extraHeaders?: SipHeaders): void;
+  /** Rejects an incoming call with a SIP status code; 486 Busy Here when code is omitted. */
+  reject(code?: number, extraHeaders?: SipHeaders): void;
+  /** @deprecated Voximplant's older name for reject. */
+  decline(code?: number, extraHeaders?: SipHeaders): void;
+
+  /**
+   * Plays the ringback tone of a country (ISO 3166 alpha-2: RU, UA, KZ, BY, DE,
+   * PL, IT, NL, ES, FR, US, CA, GB or UK), looped; an unknown code plays the US
+   * ringback and writes a warning. Call startEarlyMedia first on an unanswered call.
+   */
+  playProgressTone(country: string): void;
+  /** Plays an audio file or URL; CallEvents.PlaybackFinished follows. */
+  startPlayback(url: string, parameters?: StartPlaybackParameters): void;
+  /** @deprecated Use startPlayback(url, {loop}). */
+  startPlayback(url: string, loop: boolean): void;
+  /** Stops whatever is playing to the call. */
+  stopPlayback(): void;
+  /** Speaks the text with text to speech; CallEvents.PlaybackFinished follows. */
+  say(text: string, parameters?: CallSayParameters): void;
+  /** @deprecated Use say(text, {voice}). */
+  say(text: string, voice: string): void;
+
+  /** Starts recording the call; CallEvents.RecordStarted follows. */
+  record(parameters?: CallRecordParameters): void;
+  /** Vox: stops the recording started with record; CallEvents.RecordStopped follows. */
+  stopRecording(): void;
+
+  /** Starts (true, or no argument) or stops delivering CallEvents.ToneReceived. */
+  handleTones(handle?: boolean): void;
+  /** Sends DTMF digits to the remote side. */
+  sendDigits(digits: string): void;
+  /** Sends an in-call text message (SIP MESSAGE). */
+  sendMessage(text: string): void;
+}
+
+// ---------------------------------------------------------------- VoxEngine
+
+/** CallUserParameters of VoxEngine.callUser. */
+interface CallUserParameters {
+  /** The Vox user to call, e.g. "phone67" (a SIP phone) or "user67" (a web client). */
+  username: string;
+  callerid?: string;
+  displayName?: string;
+  extraHeaders?: SipHeaders;
+  video?: boolean;
+}
+
+/** CallSIPParameters of VoxEngine.callSIP. */
+interface CallSIPParameters {
+  callerid?: string;
+  displayName?: string;
+  headers?: SipHeaders;
+  video?: boolean;
+  /** User name for digest authentication. */
+  authUser?: string;
+  /** Password for digest authentication. */
+  password?: string;
+  /** Outbound proxy, e.g. "10.0.0.1:5060". */
+  outProxy?: string;
+}
+
+/** CallPSTNParameters of VoxEngine.callPSTN. */
+interface CallPSTNParameters {
+  /** Vox: SIP headers sent to the trunk. */
+  headers?: SipHeaders;
+}
+
+/** The session: application events, outgoing calls, media bridges, custom data. */
+declare namespace VoxEngine {
+  /** Adds a listener for one of AppEvents; an unknown event name throws a TypeError. */
+  function addEventListener<K extends AppEventName>(event: K, listener: (event: AppEventMap[K]) => unknown): void;
+  /** Removes one listener, or every listener of the event when none is given. */
+  function removeEventListener<K extends AppEventName>(event: K, listener?: (event: AppEventMap[K]) => unknown): void;
+
+  /** Calls a Vox user (a SIP phone or a web client) of the same account. */
+  function callUser(parameters: CallUserParameters): Call;
+  /** @deprecated Use callUser({username, callerid, displayName, extraHeaders, video}). */
+  function callUser(
+    username: string,
+    callerid?: string,
+    displayName?: string,
+    extraHeaders?: SipHeaders,
+    video?: boolean,
+  ): Call;
+
+  /** Calls a SIP URI, e.g. "sip:alice@example.org". */
+  function callSIP(to: string, parameters?: CallSIPParameters): Call;
+  /** @deprecated Use callSIP(to, {callerid, displayName, password, authUser, headers, video, outProxy}). */
+  function callSIP(
+    to: string,
+    callerid: string,
+    displayName?: string,
+    password?: string,
+    authUser?: string,
+    extraHeaders?: SipHeaders,
+    video?: boolean,
+    outProxy?: string,
+  ): Call;
+
+  /** Calls a phone number (international digits) through the account's trunk. */
+  function callPSTN(number: string, callerid: string, parameters?: CallPSTNParameters): Call;
+
+  /** Connects two calls' audio both ways. */
+  function sendMediaBetween(call1: Call, call2: Call): void;
+  /** Disconnects two calls' audio. */
+  function stopMediaBetween(call1: Call, call2: Call): void;
+
+  /** Ends the session; AppEvents.Terminating and Terminated follow. */
+  function terminate(): void;
+
+  /** Gets, or with an argument sets and returns, the session's custom string (kept with the call history). */
+  function customData(data?: string): string;
+}
+
+/**
+ * The engine protocol itself (docs/engine-protocol.md), for scenarios that speak
+ * it directly as the seed's did: they define a global `function
+ * onPhoneEvent(event: PhoneEvent)` and issue commands by name. Every command is
+ * written to the session log as "Executing JS command".
+ */
+declare namespace Engine {
+  /** Issues one engine command, such as `command("AcceptCall", {id, headers: null})`. Returns at once; results come as events. */
+  function command(name: string, ...params: Record<string, unknown>[]): void;
+  /** A fresh id for an outgoing call (CallUser, CallSIP, CallPSTN) or an HTTP request. */
+  function newCallId(): string;
+}
+
+/** The session log. */
+declare namespace Logger {
+  /** Writes a scenario line to the session log (S13). */
+  function write(text: unknown): void;
+}
+
+// ---------------------------------------------------------------- Net
+
+/** HTTP requests from the scenario. A sent request always completes with a result, never an exception. */
+declare namespace Net {
+  /** HttpRequestOptions. */
+  interface HttpRequestOptions {
+    /** GET (the default), POST, PUT, ... */
+    method?: string;
+    /** Request headers as name → value; arrays of "Name: value" or {name, value} are accepted as in older scenarios. */
+    headers?: { [name: string]: string } | string[] | { name: string; value: string }[];
+    /** The request body: a string, or bytes. */
+    postData?: string | number[];
+    /** Query parameters appended to the URL. */
+    params?: { [name: string]: string };
+    /** Seconds to wait for the response; the host's default (90) when omitted. */
+    timeout?: number;
+  }
+
+  /** HttpRequestResult. */
+  interface HttpRequestResult {
+    /** The HTTP status, or 0 / a negative code when no response came (-7 timeout, -1 unknown error, ...). */
+    code: number;
+    /** The response body. */
+    text: string;
+    /** The response headers. */
+    headers: { key: string; value: string }[];
+    /** The response headers as "Name: value" lines. */
+    raw_headers: string;
+    /** What went wrong, when the request failed. */
+    error?: string;
+  }
+
+  /** Performs a request; the Promise resolves with the result, also when the request failed. */
+  function httpRequestAsync(url: string, options?: HttpRequestOptions): Promise<HttpRequestResult>;
+  /** Performs a request and calls callback with the result. */
+  function httpRequest(url: string, callback: (result: HttpRequestResult) => void, options?: HttpRequestOptions): void;
+}
+
+// ---------------------------------------------------------------- modules
+
+/** Voximplant's module names, for require. */
+declare const Modules: {
+  readonly ACD: "acd";
+  readonly AI: "ai";
+  readonly ApplicationStorage: "applicationstorage";
+  readonly ASR: "asr";
+  readonly Avatar: "avatar";
+  readonly CallList: "calllist";
+  readonly Cartesia: "cartesia";
+  readonly Conference: "conference";
+  readonly Deepgram: "deepgram";
+  readonly ElevenLabs: "elevenlabs";
+  readonly Gemini: "gemini";
+  readonly Grok: "grok";
+  readonly IVR: "ivr";
+  readonly OpenAI: "openai";
+  readonly Player: "player";
+  readonly PushService: "pushservice";
+  readonly Recorder: "recorder";
+  readonly SmartQueue: "smartqueue";
+  readonly StreamingAgent: "streamingagent";
+  readonly Ultravox: "ultravox";
+  readonly VoximplantAPI: "voximplantapi";
+  readonly Yandex: "yandex";
+};
+
+/**
+ * Enables a module. No module is available in Vox yet: every call throws an
+ * Error naming the module (and writes a warning), which ends the call.
+ */
+declare function require(module: (typeof Modules)[keyof typeof Modules]): void;
+
+// ---------------------------------------------------------------- timers
+
+/**
+ * Runs callback once after delay milliseconds (0 when omitted), passing it any
+ * further arguments; returns the timer's id. A session may have at most 100
+ * active timers; one more throws a RangeError.
+ */
+declare function setTimeout<A extends unknown[]>(callback: (...args: A) => void, delay?: number, ...args: A): number;
+/** Cancels a timer set with setTimeout. */
+declare function clearTimeout(id?: number): void;
+/**
+ * Runs callback every delay milliseconds (at least 10), passing it any further
+ * arguments; returns the timer's id. It counts against the 100-timer limit until
+ * cleared.
+ */
+declare function setInterval<A extends unknown[]>(callback: (...args: A) => void, delay?: number, ...args: A): number;
+/** Cancels a timer set with setInterval. */
+declare function clearInterval(id?: number): void;

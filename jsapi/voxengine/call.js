@@ -1,0 +1,273 @@
+// The Call class: one leg of the session, incoming or outgoing. Every method
+// that acts on the leg issues one engine command (docs/engine-protocol.md), so
+// the session log shows exactly what the scenario asked for.
+
+const CallState = Object.freeze({
+  ALERTING: "ALERTING",
+  PROGRESSING: "PROGRESSING",
+  CONNECTED: "CONNECTED",
+  TERMINATED: "TERMINATED",
+});
+
+// Ringback tones as Cisco ToneScripts (S23), by ISO 3166 alpha-2 code. The
+// cadences follow the national tone plans collected with ITU-T E.180 (for
+// Russia and the other former-USSR networks 425 Hz, 1 s on, 4 s off, per the
+// Russian standard 45.223-2001; the UK double ring per BT SIN 350).
+const ringbackToneScripts = Object.freeze({
+  RU: "425@-19;*(1/4/1)",
+  UA: "425@-19;*(1/4/1)",
+  KZ: "425@-19;*(1/4/1)",
+  BY: "425@-19;*(1/4/1)",
+  DE: "425@-19;*(1/4/1)",
+  PL: "425@-19;*(1/4/1)",
+  IT: "425@-19;*(1/4/1)",
+  NL: "425@-19;*(1/4/1)",
+  ES: "425@-19;*(1.5/3/1)",
+  FR: "440@-19;*(1.5/3.5/1)",
+  US: "440@-19,480@-19;*(2/4/1+2)",
+  CA: "440@-19,480@-19;*(2/4/1+2)",
+  GB: "400@-19,450@-19;*(0.4/0.2/1+2,0.4/2/1+2)",
+});
+
+// Voximplant's examples use "UK" as well as the ISO code "GB".
+const countryAliases = Object.freeze({ UK: "GB" });
+
+// The tone played when a scenario names a country we have no preset for: a
+// caller waiting for an answer should hear some ringback rather than silence.
+const defaultRingbackCountry = "US";
+
+// deliverCallEvent(call, event) and isTerminatedCall(call) are VoxEngine's
+// private doors into a Call; they are set by the class's static block so the
+// scenario sees only the public methods.
+let deliverCallEvent;
+let isTerminatedCall;
+
+class Call {
+  #id;
+  #incoming;
+  #number;
+  #callerid;
+  #displayName;
+  #headers;
+  #customData;
+  #state;
+  #listeners = new ListenerRegistry("Call", CallEvents);
+
+  // info: {incoming, number, callerid, displayName, headers, customData}.
+  // Calls are made by VoxEngine (CallAlerting, callUser, callSIP, callPSTN);
+  // a scenario never constructs one. A missing string reads as "", as
+  // Voximplant's getters return strings.
+  constructor(id, info) {
+    this.#id = id;
+    this.#incoming = info.incoming;
+    this.#number = valueOrEmpty(info.number);
+    this.#callerid = valueOrEmpty(info.callerid);
+    this.#displayName = valueOrEmpty(info.displayName);
+    this.#headers = info.headers || {};
+    this.#customData = valueOrEmpty(info.customData);
+    this.#state = info.incoming ? CallState.ALERTING : CallState.PROGRESSING;
+  }
+
+  id() {
+    return this.#id;
+  }
+
+  incoming() {
+    return this.#incoming;
+  }
+
+  // number is the dialled number of an incoming call, or the user name, SIP
+  // URI or phone number an outgoing call was placed to.
+  number() {
+    return this.#number;
+  }
+
+  callerid() {
+    return this.#callerid;
+  }
+
+  displayName() {
+    return this.#displayName;
+  }
+
+  // headers returns a copy of the SIP headers the call arrived with (an
+  // outgoing call has none), so a scenario cannot rewrite the call's record.
+  headers() {
+    return Object.assign({}, this.#headers);
+  }
+
+  state() {
+    return this.#state;
+  }
+
+  // customData(data) sets, customData() gets the call's custom string. It is
+  // local to the session: the engine protocol has no per-call command for it.
+  customData(data) {
+    if (data !== undefined) {
+      this.#customData = String(data);
+    }
+    return this.#customData;
+  }
+
+  addEventListener(event, listener) {
+    this.#listeners.add(event, listener);
+  }
+
+  removeEventListener(event, listener) {
+    this.#listeners.remove(event, listener);
+  }
+
+  answer(extraHeaders) {
+    this.#command("AcceptCall", { headers: headersOrNull(extraHeaders) });
+  }
+
+  startEarlyMedia(extraHeaders) {
+    this.#command("StartAudio", { headers: headersOrNull(extraHeaders) });
+  }
+
+  // hangup ends an answered call or cancels an outgoing one. The leg counts as
+  // terminated at once, so a second hangup is a warning, not a second BYE.
+  hangup(extraHeaders) {
+    if (this.#command("HangupCall", { headers: headersOrNull(extraHeaders) })) {
+      this.#state = CallState.TERMINATED;
+    }
+  }
+
+  // reject answers an alerting call with a SIP final response (S24).
+  // Voximplant documents the code as required and gives no default; we send
+  // 486 Busy Here when it is missing, the usual "cannot take the call" answer.
+  reject(code, extraHeaders) {
+    const status = code === undefined || code === null ? 486 : code;
+    if (this.#command("HangupCall", { code: status, headers: headersOrNull(extraHeaders) })) {
+      this.#state = CallState.TERMINATED;
+    }
+  }
+
+  // decline is Voximplant's older name for reject.
+  decline(code, extraHeaders) {
+    this.reject(code, extraHeaders);
+  }
+
+  playProgressTone(country) {
+    let code = String(country === undefined ? "" : country).toUpperCase();
+    code = countryAliases[code] || code;
+    let script = ringbackToneScripts[code];
+    if (script === undefined) {
+      host.warn(
+        `Call ${this.#id}: no progress tone for country ${JSON.stringify(country)}, ` +
+          `playing the ${defaultRingbackCountry} ringback`,
+      );
+      script = ringbackToneScripts[defaultRingbackCountry];
+    }
+    this.#command("PlayToneScript", { script, loop: true });
+  }
+
+  // startPlayback(url, {loop}) or, in Voximplant's older form,
+  // startPlayback(url, loop).
+  startPlayback(url, parameters) {
+    let loop = false;
+    if (typeof parameters === "boolean") {
+      loop = parameters;
+    } else if (parameters !== null && typeof parameters === "object") {
+      loop = Boolean(parameters.loop);
+    }
+    this.#command("Play", { url: String(url), loop });
+  }
+
+  stopPlayback() {
+    this.#command("Stop", {});
+  }
+
+  // say(text, {voice}) or the older forms say(text, {language}) and
+  // say(text, language), where the second argument names the voice.
+  say(text, parameters) {
+    let voice = null;
+    if (typeof parameters === "string") {
+      voice = parameters;
+    } else if (parameters !== null && typeof parameters === "object") {
+      voice = firstDefined(parameters.voice, parameters.language, null);
+    }
+    this.#command("Say", { text: String(text), voice });
+  }
+
+  record(parameters) {
+    const stereo = parameters !== null && typeof parameters === "object" && Boolean(parameters.stereo);
+    this.#command("Record", { stereo });
+  }
+
+  stopRecording() {
+    this.#command("StopRecord", {});
+  }
+
+  // handleTones() with no argument turns tone delivery on: the only reason to
+  // call it bare is to start receiving CallEvents.ToneReceived.
+  handleTones(handle) {
+    this.#command("HandleTones", { handle: handle === undefined ? true : Boolean(handle) });
+  }
+
+  sendDigits(digits) {
+    this.#command("SendDigits", { digits: String(digits) });
+  }
+
+  sendMessage(text) {
+    this.#command("SendMessage", { text: String(text) });
+  }
+
+  // #deliver hands one engine event for this call to its listeners. The state
+  // is updated before the listeners run, so call.state() inside a
+  // Disconnected listener already reads TERMINATED.
+  #deliver(event) {
+    switch (event.name) {
+      case CallEvents.Ringing:
+      case CallEvents.AudioStarted:
+        if (this.#state === CallState.ALERTING) {
+          this.#state = CallState.PROGRESSING;
+        }
+        break;
+      case CallEvents.Connected:
+        this.#state = CallState.CONNECTED;
+        if (event.customData !== undefined) {
+          this.#customData = event.customData;
+        }
+        break;
+      case CallEvents.Failed:
+      case CallEvents.Disconnected:
+        this.#state = CallState.TERMINATED;
+        break;
+    }
+    this.#listeners.emit(event.name, Object.assign({}, event, { call: this }));
+  }
+
+  static {
+    deliverCallEvent = (call, event) => call.#deliver(event);
+    isTerminatedCall = (call) => call.#state === CallState.TERMINATED;
+  }
+
+  // #command issues name with {id, ...params} unless the call is over, in
+  // which case it warns and does nothing: a late command from a timer or a
+  // listener must not end the whole session. It reports whether it was sent.
+  #command(name, params) {
+    if (this.#state === CallState.TERMINATED) {
+      host.warn(`Call ${this.#id}: ${name} ignored, the call is already terminated`);
+      return false;
+    }
+    host.command(name, Object.assign({ id: this.#id }, params));
+    return true;
+  }
+}
+
+// headersOrNull passes SIP headers through and turns "none" into null, which
+// the session log prints as NULL, as in the seed.
+function headersOrNull(headers) {
+  return headers === undefined || headers === null ? null : headers;
+}
+
+// valueOrEmpty turns a missing string into "", so the getters always return
+// strings as Voximplant's do; voxengine.js uses it too.
+function valueOrEmpty(value) {
+  return value === undefined || value === null ? "" : String(value);
+}
+
+function firstDefined(...values) {
+  return values.find((v) => v !== undefined);
+}

@@ -1,0 +1,62 @@
+// Modules and require: Voximplant scenarios enable optional functionality
+// with require(Modules.X). The constants carry Voximplant's values so a
+// scenario's require line reads the same on both platforms.
+
+const Modules = Object.freeze({
+  ACD: "acd",
+  AI: "ai",
+  ApplicationStorage: "applicationstorage",
+  ASR: "asr",
+  Avatar: "avatar",
+  CallList: "calllist",
+  Cartesia: "cartesia",
+  Conference: "conference",
+  Deepgram: "deepgram",
+  ElevenLabs: "elevenlabs",
+  Gemini: "gemini",
+  Grok: "grok",
+  IVR: "ivr",
+  OpenAI: "openai",
+  Player: "player",
+  PushService: "pushservice",
+  Recorder: "recorder",
+  SmartQueue: "smartqueue",
+  StreamingAgent: "streamingagent",
+  Ultravox: "ultravox",
+  VoximplantAPI: "voximplantapi",
+  Yandex: "yandex",
+});
+
+// moduleInstallers maps a Modules value to the function that installs it on
+// global. A module Vox implements is registered here in one line, e.g.
+//   [Modules.Player, installPlayer],
+// and every other known module is refused by require with a clear error.
+const moduleInstallers = new Map([]);
+
+// Modules already installed in this session: require is idempotent.
+const installedModules = new Set();
+
+const moduleNames = new Map(Object.keys(Modules).map((k) => [Modules[k], k]));
+
+// require(module) installs a module, or throws an Error naming what is
+// missing. Scenarios usually call it on their first lines, so the error ends
+// the call at once with a message support can act on, instead of a
+// ReferenceError much later. The warning goes to the server log as well.
+function require(module) {
+  const install = moduleInstallers.get(module);
+  if (install !== undefined) {
+    if (!installedModules.has(module)) {
+      install();
+      installedModules.add(module);
+    }
+    return;
+  }
+  let message;
+  if (moduleNames.has(module)) {
+    message = `module Modules.${moduleNames.get(module)} is not available in Vox`;
+  } else {
+    message = `require: unknown module ${quoteValue(module)}; pass one of the Modules constants`;
+  }
+  host.warn(message);
+  throw new Error(message);
+}

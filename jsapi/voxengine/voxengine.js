@@ -1,0 +1,226 @@
+// VoxEngine: the session object (application events, outgoing calls, media
+// bridges, custom data), Logger, and the dispatcher the runtime feeds every
+// engine event through. This file is joined last and publishes the API.
+
+// Every Call of the session by id. Calls stay after they end: events such as
+// Call.RecordStopped may still arrive for a disconnected leg (see the seed).
+const sessionCalls = new Map();
+
+const appListeners = new ListenerRegistry("VoxEngine", AppEvents);
+
+// The session's custom data: set by Application.Started, changed by
+// VoxEngine.customData(data).
+let sessionCustomData = "";
+
+const VoxEngine = Object.freeze({
+  addEventListener(event, listener) {
+    appListeners.add(event, listener);
+  },
+
+  removeEventListener(event, listener) {
+    appListeners.remove(event, listener);
+  },
+
+  // callUser({username, callerid, displayName, extraHeaders, video}) or the
+  // older callUser(username, callerid, displayName, extraHeaders, video).
+  callUser(username, callerid, displayName, extraHeaders, video) {
+    const p = isParameterObject(username)
+      ? username
+      : { username, callerid, displayName, extraHeaders, video };
+    return placeCall("CallUser", p.username, {
+      username: p.username,
+      callerid: p.callerid,
+      displayName: p.displayName,
+      headers: p.extraHeaders,
+      video: p.video,
+    });
+  },
+
+  // callSIP(to, {callerid, displayName, headers, video, authUser, password,
+  // outProxy}) or, as Voximplant documents the older form, callSIP(to,
+  // callerid, displayName, password, authUser, extraHeaders, video, outProxy).
+  callSIP(to, callerid, displayName, password, authUser, extraHeaders, video, outProxy) {
+    const p = isParameterObject(callerid)
+      ? callerid
+      : { callerid, displayName, password, authUser, headers: extraHeaders, video, outProxy };
+    return placeCall("CallSIP", to, {
+      to,
+      callerid: p.callerid,
+      displayName: p.displayName,
+      headers: p.headers,
+      video: p.video,
+      authUser: p.authUser,
+      password: p.password,
+      outProxy: p.outProxy,
+    });
+  },
+
+  // callPSTN(number, callerid, {headers}). Voximplant's other parameters
+  // (amd, followDiversion) are not implemented; headers is a Vox addition
+  // that the engine protocol carries to the trunk.
+  callPSTN(number, callerid, parameters) {
+    const p = isParameterObject(parameters) ? parameters : {};
+    return placeCall("CallPSTN", number, {
+      number,
+      callerid,
+      headers: p.headers,
+    });
+  },
+
+  sendMediaBetween(call1, call2) {
+    bridgeCommand("SendMediaBetween", call1, call2);
+  },
+
+  stopMediaBetween(call1, call2) {
+    bridgeCommand("StopMediaBetween", call1, call2);
+  },
+
+  // terminate ends the session; the host then delivers Terminating and
+  // Terminated.
+  terminate() {
+    host.command("close");
+  },
+
+  // customData() gets, customData(data) sets the session's custom string;
+  // the host records a set value with the call history.
+  customData(data) {
+    if (data !== undefined) {
+      sessionCustomData = String(data);
+      host.command("SetCustomData", { data: sessionCustomData });
+    }
+    return sessionCustomData;
+  },
+});
+
+const Logger = Object.freeze({
+  // write adds a scenario line to the session log (S13).
+  write(text) {
+    host.log(String(text));
+  },
+});
+
+// placeCall issues an outgoing-call command with the engine protocol's two
+// params objects, {id} and the call parameters, and returns the new Call.
+// Missing parameters go out as null so the log shows NULL, as in the seed.
+function placeCall(command, number, params) {
+  const id = host.newCallId();
+  const call = new Call(id, {
+    incoming: false,
+    number,
+    callerid: params.callerid,
+    displayName: params.displayName,
+  });
+  sessionCalls.set(id, call);
+  const sent = {};
+  for (const key of Object.keys(params)) {
+    sent[key] = params[key] === undefined ? null : params[key];
+  }
+  host.command(command, { id }, sent);
+  return call;
+}
+
+function bridgeCommand(command, call1, call2) {
+  if (!(call1 instanceof Call) || !(call2 instanceof Call)) {
+    throw new TypeError(`VoxEngine.${command.charAt(0).toLowerCase()}${command.slice(1)}: both arguments must be Call objects`);
+  }
+  if (isTerminatedCall(call1) || isTerminatedCall(call2)) {
+    host.warn(`${command} ${call1.id()} ${call2.id()} ignored, a call is already terminated`);
+    return;
+  }
+  host.command(command, { id1: call1.id(), id2: call2.id() });
+}
+
+// isParameterObject tells the parameter-object form of a call from the older
+// positional one, whose first argument is a string.
+function isParameterObject(value) {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+// dispatch delivers one engine event to the VoxEngine layer. The runtime
+// calls it for every event before the scenario's own onPhoneEvent; what a
+// listener throws propagates to the runtime, which logs it and ends the call.
+function dispatch(event) {
+  const name = event === null || typeof event !== "object" ? undefined : event.name;
+  if (typeof name !== "string") {
+    host.warn(`event without a name ignored: ${String(event)}`);
+    return;
+  }
+  if (name === "Net.HttpRequestResult") {
+    deliverHttpResult(event);
+    return;
+  }
+  if (name.startsWith("Call.")) {
+    const call = sessionCalls.get(event.id);
+    if (call === undefined) {
+      // A call placed through Engine.command directly: the scenario's own
+      // onPhoneEvent handles its events.
+      return;
+    }
+    deliverCallEvent(call, event);
+    return;
+  }
+  if (name === AppEvents.CallAlerting) {
+    deliverCallAlerting(event);
+    return;
+  }
+  if (name === AppEvents.Started && event.customData !== undefined && event.customData !== null) {
+    sessionCustomData = String(event.customData);
+  }
+  if (name.startsWith("Application.")) {
+    appListeners.emit(name, Object.assign({}, event));
+    return;
+  }
+  host.warn(`unknown event ${name} ignored`);
+}
+
+// deliverCallAlerting makes the Call of an incoming INVITE and hands it to
+// the CallAlerting listeners, with the fields Voximplant's event carries.
+function deliverCallAlerting(event) {
+  const call = new Call(event.id, {
+    incoming: true,
+    number: event.destination,
+    callerid: event.callerid,
+    displayName: event.displayName,
+    headers: event.headers,
+    customData: event.customData,
+  });
+  sessionCalls.set(event.id, call);
+  appListeners.emit(AppEvents.CallAlerting, {
+    name: event.name,
+    call,
+    callerid: event.callerid,
+    destination: event.destination,
+    displayName: event.displayName,
+    headers: event.headers || {},
+    fromURI: event.fromURI,
+    toURI: event.toURI,
+    customData: event.customData,
+  });
+}
+
+// Engine is the engine protocol itself, for scenarios that speak it directly as the
+// seed's did: commands by name with params objects (docs/engine-protocol.md), ids
+// for new calls, and events through a global onPhoneEvent.
+const Engine = Object.freeze({
+  command(name, ...params) {
+    host.command(String(name), ...params);
+  },
+  newCallId() {
+    return host.newCallId();
+  },
+});
+
+// Publish the public API, and nothing else, on the scenario's global object.
+// Like built-ins, the names are writable and configurable but not enumerable.
+for (const [name, value] of Object.entries({
+  VoxEngine,
+  Engine,
+  AppEvents,
+  CallEvents,
+  Net,
+  Logger,
+  Modules,
+  require,
+})) {
+  Object.defineProperty(global, name, { value, writable: true, configurable: true, enumerable: false });
+}

@@ -1,0 +1,49 @@
+// Forwarding in TypeScript: a SIP trunk first, the PSTN as a fallback, with
+// the older positional forms a migrated scenario still uses.
+
+VoxEngine.addEventListener(AppEvents.Started, (e) => {
+  Logger.write(`session ${e.sessionId}, custom data "${VoxEngine.customData()}"`);
+});
+
+VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
+  const incoming: Call = e.call;
+  const viaSIP = VoxEngine.callSIP("sip:desk@pbx.example.com", {
+    callerid: e.callerid,
+    displayName: e.displayName,
+    headers: { "X-Original-To": e.destination },
+    authUser: "vox",
+    password: "secret",
+  });
+  viaSIP.addEventListener(CallEvents.Connected, () => {
+    incoming.answer();
+    VoxEngine.sendMediaBetween(incoming, viaSIP);
+  });
+  viaSIP.addEventListener(CallEvents.Failed, (f) => {
+    Logger.write(`SIP failed ${f.code} ${f.reason}`);
+    const viaPSTN = VoxEngine.callPSTN("74954451120", e.destination, { headers: { "X-Trunk": "main" } });
+    viaPSTN.addEventListener(CallEvents.Failed, (g) => incoming.reject(g.code));
+    viaPSTN.addEventListener(CallEvents.Connected, () => {
+      incoming.answer();
+      VoxEngine.sendMediaBetween(incoming, viaPSTN);
+    });
+  });
+  incoming.addEventListener(CallEvents.Disconnected, () => VoxEngine.terminate());
+
+  // Older positional forms still type-check (and are marked deprecated).
+  const legacy = VoxEngine.callSIP("sip:old@pbx.example.com", e.callerid, "Old", "pw", "user");
+  legacy.startPlayback("https://media.example.com/hold.mp3", true);
+  legacy.say("hello", "en_US_Female");
+  legacy.hangup();
+
+  try {
+    require(Modules.ApplicationStorage);
+  } catch (err) {
+    Logger.write(err);
+  }
+});
+
+Net.httpRequest("https://crm.example.com/ping", (r) => {
+  for (const h of r.headers) {
+    Logger.write(`${h.key}: ${h.value}`);
+  }
+});
