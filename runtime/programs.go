@@ -40,12 +40,9 @@ func Compile(name, src string) (*Program, error) {
 	if err != nil {
 		var list parser.ErrorList
 		if errors.As(err, &list) && len(list) > 0 {
+			// Later errors mostly follow from the first one; it is the one to fix.
 			first := list[0]
-			se := &SyntaxError{File: name, Line: first.Position.Line, Column: first.Position.Column, Message: first.Message}
-			if len(list) > 1 {
-				se.Message += fmt.Sprintf(" (and %d more errors)", len(list)-1)
-			}
-			return nil, se
+			return nil, &SyntaxError{File: name, Line: first.Position.Line, Column: first.Position.Column, Message: first.Message}
 		}
 		return nil, fmt.Errorf("parse %s: %w", name, err)
 	}
