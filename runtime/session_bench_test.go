@@ -1,0 +1,153 @@
+package runtime_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/dop251/goja"
+
+	"vox/bench/scenariogen"
+	"vox/runtime"
+)
+
+// These benchmarks run the seed-sized generated scenario (S12); `make bench`
+// reports the same figures as ratios against bare goja. Profile with
+//
+//	go test ./runtime -run '^$' -bench Session -cpuprofile cpu.out
+
+// markLog is a session log that signals when the scenario writes a line
+// containing mark, and discards the rest.
+type markLog struct {
+	mark []byte
+	hit  chan struct{}
+}
+
+func (m *markLog) Write(p []byte) (int, error) {
+	if bytes.Contains(p, m.mark) {
+		select {
+		case m.hit <- struct{}{}:
+		default:
+		}
+	}
+	return len(p), nil
+}
+
+func compileScenario(b *testing.B) *runtime.Program {
+	b.Helper()
+	p, err := runtime.Compile(scenariogen.Name, scenariogen.Generate(scenariogen.Options{}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+func startSession(b *testing.B, prog *runtime.Program, mark string) (*runtime.Session, chan struct{}) {
+	b.Helper()
+	m := &markLog{mark: []byte(mark), hit: make(chan struct{}, 1)}
+	s, err := runtime.Start(context.Background(), runtime.Config{
+		Programs:    []*runtime.Program{prog},
+		Clock:       runtime.RealClock{},
+		Log:         runtime.NewSessionLog(m, runtime.LogText),
+		HTTP:        scenariogen.Portal{},
+		Logger:      slog.New(slog.DiscardHandler),
+		IdleTimeout: time.Hour,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, m.hit
+}
+
+func wait(b *testing.B, s *runtime.Session, hit <-chan struct{}) {
+	select {
+	case <-hit:
+	case <-s.Done():
+		b.Fatalf("session ended early: %v", s.Err())
+	}
+}
+
+// BenchmarkSessionStart is runtime.Start until the scenario has handled
+// Application.Started; the bare peer is goja.New and RunProgram of the same
+// program with stand-in globals, and the same handler.
+func BenchmarkSessionStart(b *testing.B) {
+	prog := compileScenario(b)
+	b.Run("vox", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			s, hit := startSession(b, prog, scenariogen.StartedMark)
+			wait(b, s, hit)
+			b.StopTimer()
+			s.Terminate("benchmark")
+			<-s.Done()
+			b.StartTimer()
+		}
+	})
+	b.Run("bare", func(b *testing.B) {
+		host := goja.MustCompile("bare-host.js", scenariogen.BareHost, false)
+		bare := goja.MustCompile(scenariogen.Name, scenariogen.Generate(scenariogen.Options{}), false)
+		b.ReportAllocs()
+		for b.Loop() {
+			vm := goja.New()
+			for _, p := range []*goja.Program{host, bare} {
+				if _, err := vm.RunProgram(p); err != nil {
+					b.Fatal(err)
+				}
+			}
+			deliverBare(b, vm, map[string]any{"name": runtime.EventStarted, "sessionId": "bench", "accountId": "1"})
+		}
+	})
+}
+
+// BenchmarkSessionDispatch is one Application.HttpRequest from the post to the
+// end of the scenario's handler, in a session that stays alive.
+func BenchmarkSessionDispatch(b *testing.B) {
+	prog := compileScenario(b)
+	const content = `{"COMMAND":"wait","REASON":"bench"}`
+	b.Run("vox", func(b *testing.B) {
+		s, hit := startSession(b, prog, scenariogen.PortalMark)
+		defer func() {
+			s.Terminate("benchmark")
+			<-s.Done()
+		}()
+		b.ReportAllocs()
+		for b.Loop() {
+			s.HTTPRequest("POST", "/request/bench", content)
+			wait(b, s, hit)
+		}
+	})
+	b.Run("bare", func(b *testing.B) {
+		vm := goja.New()
+		for _, p := range []*goja.Program{
+			goja.MustCompile("bare-host.js", scenariogen.BareHost, false),
+			goja.MustCompile(scenariogen.Name, scenariogen.Generate(scenariogen.Options{}), false),
+		} {
+			if _, err := vm.RunProgram(p); err != nil {
+				b.Fatal(err)
+			}
+		}
+		ev := map[string]any{"name": runtime.EventHTTPRequest, "method": "POST", "path": "/request/bench", "content": content}
+		b.ReportAllocs()
+		for b.Loop() {
+			deliverBare(b, vm, ev)
+		}
+	})
+}
+
+func deliverBare(b *testing.B, vm *goja.Runtime, ev map[string]any) {
+	dispatch, ok := goja.AssertFunction(vm.Get("__dispatch"))
+	if !ok {
+		b.Fatal("no __dispatch")
+	}
+	obj := vm.NewObject()
+	for k, v := range ev {
+		if err := obj.Set(k, v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := dispatch(goja.Undefined(), obj); err != nil {
+		b.Fatal(err)
+	}
+}
