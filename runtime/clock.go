@@ -81,6 +81,16 @@ func (c *VirtualClock) Step() bool {
 	return true
 }
 
+// Next reports when the earliest pending call is due; ok is false when none is.
+func (c *VirtualClock) Next() (at time.Time, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.timers) == 0 {
+		return time.Time{}, false
+	}
+	return c.timers[0].at, true
+}
+
 // Pending reports how many calls are scheduled.
 func (c *VirtualClock) Pending() int {
 	c.mu.Lock()

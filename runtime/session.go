@@ -126,6 +126,7 @@ type Session struct {
 	terminated bool
 	idle       Timer
 	deadline   Timer
+	deadlineAt time.Time
 	err        error
 	customData string
 	// rejected are promises rejected with no handler yet. One still unhandled
@@ -298,7 +299,9 @@ func (s *Session) next() (func(), bool) {
 			return job, true
 		}
 		if s.virtual != nil && s.http.inFlight == 0 {
-			if s.virtual.Step() {
+			// The session's own deadline is always pending; reaching it is not
+			// something happening, so the simulation gets its say first.
+			if at, ok := s.virtual.Next(); ok && at.Before(s.deadlineAt) && s.virtual.Step() {
 				continue
 			}
 			if s.cfg.OnIdle != nil && s.cfg.OnIdle() {
@@ -319,6 +322,7 @@ func (s *Session) next() (func(), bool) {
 
 // boot prepares the VM, runs the scenario's top level and sends Application.Started.
 func (s *Session) boot() {
+	s.deadlineAt = s.now().Add(s.cfg.MaxDuration)
 	s.deadline = s.cfg.Clock.AfterFunc(s.cfg.MaxDuration, func() {
 		s.post(func() {
 			s.logf(KindSystem, "Session reached its maximum duration of %s", s.cfg.MaxDuration)

@@ -68,6 +68,7 @@ type Simulation struct {
 	records   int
 	dials     []dialRule
 	out       io.Writer
+	log       *runtime.SessionLog
 }
 
 type dialRule struct {
@@ -126,6 +127,7 @@ func newSimulation(opts Options, out io.Writer) *Simulation {
 func (s *Simulation) run(ctx context.Context, programs []*runtime.Program) error {
 	caller := &leg{sim: s, id: s.incomingCallID(), dest: "caller", incoming: true, state: stateAlerting}
 	s.live = append(s.live, caller)
+	s.log = runtime.NewSessionLog(s.out, s.opts.LogFormat)
 	var err error
 	names := make([]string, len(programs))
 	for i, p := range programs {
@@ -145,7 +147,7 @@ func (s *Simulation) run(ctx context.Context, programs []*runtime.Program) error
 			CustomData:    s.opts.CustomData,
 		},
 		Clock:     s.clock,
-		Log:       runtime.NewSessionLog(s.out, s.opts.LogFormat),
+		Log:       s.log,
 		Dialer:    s,
 		HTTP:      s.opts.HTTP,
 		Limits:    s.opts.Limits,
@@ -251,6 +253,7 @@ func (s *Simulation) idle() bool {
 	if len(s.live) == 0 {
 		return false
 	}
+	s.log.System(s.clock.Now(), "Simulation: nothing else is scheduled, so the calls still up hang up")
 	for _, l := range append([]*leg(nil), s.live...) {
 		if l.state == stateConnected || l.incoming {
 			l.end(runtime.EventDisconnected, nil)
