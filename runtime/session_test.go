@@ -1,0 +1,285 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// recordingLeg is a far end that remembers what the session asked of it. The real
+// far ends (SIP, WebRTC) come with their own issues; this one stands in for them
+// where the session itself is under test.
+type recordingLeg struct {
+	id string
+
+	mu     sync.Mutex
+	events EventSink
+	calls  []string
+}
+
+func (l *recordingLeg) did(what string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls = append(l.calls, what)
+	return nil
+}
+
+func (l *recordingLeg) done() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.calls...)
+}
+
+func (l *recordingLeg) ID() string { return l.id }
+func (l *recordingLeg) Attach(e EventSink) {
+	l.mu.Lock()
+	l.events = e
+	l.mu.Unlock()
+}
+func (l *recordingLeg) Answer(context.Context, map[string]string) error { return l.did("answer") }
+func (l *recordingLeg) StartEarlyMedia(context.Context, map[string]string) error {
+	return l.did("early")
+}
+func (l *recordingLeg) Hangup(_ context.Context, code int, _ map[string]string) error {
+	return l.did("hangup " + itoaCode(code))
+}
+func (l *recordingLeg) Play(_ context.Context, m Media) error    { return l.did("play " + m.URL) }
+func (l *recordingLeg) StopPlayback(context.Context) error       { return l.did("stop") }
+func (l *recordingLeg) HandleTones(context.Context, bool) error  { return l.did("tones") }
+func (l *recordingLeg) Record(context.Context, Recording) error  { return l.did("record") }
+func (l *recordingLeg) StopRecording(context.Context) error      { return l.did("stop record") }
+func (l *recordingLeg) SendDigits(context.Context, string) error { return l.did("digits") }
+func (l *recordingLeg) SendMessage(_ context.Context, t string) error {
+	return l.did("message " + t)
+}
+func (l *recordingLeg) SendMediaTo(_ context.Context, to Leg) error {
+	return l.did("media to " + to.ID())
+}
+func (l *recordingLeg) StopMediaTo(_ context.Context, to Leg) error {
+	return l.did("no media to " + to.ID())
+}
+
+func (l *recordingLeg) post(name string, params map[string]any) {
+	l.mu.Lock()
+	sink := l.events
+	l.mu.Unlock()
+	sink.Post(Event{Name: name, CallID: l.id, Params: params})
+}
+
+func itoaCode(c int) string {
+	if c == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; c > 0; c /= 10 {
+		b = append([]byte{byte('0' + c%10)}, b...)
+	}
+	return string(b)
+}
+
+// syncBuffer is a log sink tests can read while the session writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func startSession(t *testing.T, ctx context.Context, src string, cfg Config) (*Session, *syncBuffer) {
+	t.Helper()
+	prog, err := Compile("test.js", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &syncBuffer{}
+	cfg.Programs = []*Program{prog}
+	if cfg.Clock == nil {
+		cfg.Clock = RealClock{}
+	}
+	cfg.Log = NewSessionLog(log, LogText)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, log
+}
+
+// waitFor polls until the log contains want; bounded so a broken session fails the
+// test instead of hanging it.
+func waitFor(t *testing.T, log *syncBuffer, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(log.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("log never showed %q:\n%s", want, log.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func waitDone(t *testing.T, s *Session) {
+	t.Helper()
+	select {
+	case <-s.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("session did not end")
+	}
+}
+
+const answerAndWait = `
+VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
+	e.call.answer();
+	e.call.addEventListener(CallEvents.Connected, () => Logger.write("connected " + e.call.id()));
+	e.call.addEventListener(CallEvents.MessageReceived, (m) => e.call.sendMessage("echo " + m.text));
+});`
+
+// The log is written as the call goes, not at its end, and events from the leg's
+// own goroutines reach the scenario in order.
+func TestSessionLogsAsTheCallGoes(t *testing.T) {
+	s, log := startSession(t, context.Background(), answerAndWait, Config{})
+	leg := &recordingLeg{id: "in-1"}
+	s.Incoming(Incoming{Leg: leg, CallerID: "79112233444", Destination: "74951234567"})
+	waitFor(t, log, "Executing JS command: AcceptCall")
+	leg.post(EventConnected, nil)
+	waitFor(t, log, "connected in-1")
+	for _, text := range []string{"a", "b", "c"} {
+		leg.post(EventMessageReceived, map[string]any{"text": text})
+	}
+	waitFor(t, log, "echo c")
+	if got := strings.Join(leg.done(), ","); got != "answer,message echo a,message echo b,message echo c" {
+		t.Errorf("leg saw %s", got)
+	}
+	s.Terminate("test over")
+	waitDone(t, s)
+	if err := s.Err(); err != nil {
+		t.Errorf("Err() = %v", err)
+	}
+	if calls := leg.done(); calls[len(calls)-1] != "hangup 0" {
+		t.Errorf("the call was not hung up at the end: %v", calls)
+	}
+	if !strings.HasSuffix(log.String(), "Session terminated\n") {
+		t.Errorf("log does not end with Session terminated:\n%s", log.String())
+	}
+}
+
+// Cancelling the session's context (a server shutting down) ends it cleanly: the
+// scenario hears Terminating and the calls are hung up.
+func TestSessionEndsWithItsContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	s, log := startSession(t, ctx, answerAndWait+`
+VoxEngine.addEventListener(AppEvents.Terminating, () => Logger.write("cleaning up"));`, Config{})
+	leg := &recordingLeg{id: "in-1"}
+	s.Incoming(Incoming{Leg: leg})
+	waitFor(t, log, "AcceptCall")
+	cancel()
+	waitDone(t, s)
+	for _, want := range []string{"cleaning up", "Hanging up call in-1 as the session ends", "Session terminated"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+}
+
+// Without a dialer every outgoing call fails with 404, as an event, after the
+// command returned.
+func TestSessionWithoutDialerFailsCalls(t *testing.T) {
+	s, log := startSession(t, context.Background(), `
+VoxEngine.addEventListener(AppEvents.Started, () => {
+	const c = VoxEngine.callUser("user67", "74951234567");
+	Logger.write("state after the command: " + c.state());
+	c.addEventListener(CallEvents.Failed, (e) => { Logger.write("failed " + e.code + " " + e.reason); VoxEngine.terminate(); });
+});`, Config{})
+	waitDone(t, s)
+	for _, want := range []string{"state after the command: PROGRESSING", "failed 404 Not Found"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, log.String())
+		}
+	}
+}
+
+type refusingDialer struct{}
+
+func (refusingDialer) Dial(context.Context, DialRequest) (Leg, error) {
+	return nil, &DialError{Code: 403, Reason: "Forbidden"}
+}
+
+func TestSessionReportsDialerRefusal(t *testing.T) {
+	s, log := startSession(t, context.Background(), `
+VoxEngine.addEventListener(AppEvents.Started, () => {
+	VoxEngine.callPSTN("74951234567", "1").addEventListener(CallEvents.Failed, (e) => {
+		Logger.write("failed " + e.code + " " + e.reason);
+		VoxEngine.terminate();
+	});
+});`, Config{Dialer: refusingDialer{}})
+	waitDone(t, s)
+	if !strings.Contains(log.String(), "failed 403 Forbidden") {
+		t.Errorf("log:\n%s", log.String())
+	}
+}
+
+// A session whose scenario throws at its top level fails before any call and says
+// where.
+func TestSessionTopLevelError(t *testing.T) {
+	s, log := startSession(t, context.Background(), "var x = 1;\nundefinedFunction();\n", Config{})
+	waitDone(t, s)
+	err := s.Err()
+	if !errors.Is(err, ErrScenario) || !strings.Contains(err.Error(), "test.js:2:1") {
+		t.Errorf("Err() = %v", err)
+	}
+	if !strings.Contains(log.String(), "ReferenceError: undefinedFunction is not defined (while loading test.js)") {
+		t.Errorf("log:\n%s", log.String())
+	}
+}
+
+// A session that gets no call ends after its idle timeout.
+func TestSessionIdlesOut(t *testing.T) {
+	s, log := startSession(t, context.Background(), `
+VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => e.call.hangup());`, Config{IdleTimeout: 20 * time.Millisecond})
+	leg := &recordingLeg{id: "in-1"}
+	s.Incoming(Incoming{Leg: leg})
+	waitFor(t, log, "HangupCall")
+	leg.post(EventDisconnected, nil)
+	waitDone(t, s)
+	if !strings.Contains(log.String(), "No calls for 20ms: ending the session") {
+		t.Errorf("log:\n%s", log.String())
+	}
+}
+
+// A flood of events beyond the queue's limit ends the session instead of growing
+// without bound.
+func TestSessionQueueLimit(t *testing.T) {
+	block := make(chan struct{})
+	s, log := startSession(t, context.Background(), answerAndWait, Config{Limits: Limits{MaxQueue: 10}})
+	leg := &recordingLeg{id: "in-1"}
+	s.Incoming(Incoming{Leg: leg})
+	waitFor(t, log, "AcceptCall")
+	// Hold the session goroutine so the flood piles up in its queue.
+	s.post(func() { <-block })
+	for range 50 {
+		leg.post(EventMessageReceived, map[string]any{"text": "flood"})
+	}
+	close(block)
+	waitDone(t, s)
+	if err := s.Err(); !errors.Is(err, ErrScenario) || !strings.Contains(err.Error(), "event queue limit") {
+		t.Errorf("Err() = %v", err)
+	}
+}
