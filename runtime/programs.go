@@ -172,3 +172,6 @@ func (c *ProgramCache) Stats() (cached, compiled int) {
 	defer c.mu.Unlock()
 	return len(c.entries), c.compile
 }
+
+// Position is where the error is, for tools that show the offending line.
+func (e *SyntaxError) Position() (line, column int) { return e.Line, e.Column }
