@@ -2,136 +2,703 @@ package jsapi
 
 import (
 	"fmt"
+	"strings"
 	"sync"
+	"time"
 
+	"github.com/dlclark/regexp2/v2"
 	"github.com/dop251/goja"
 )
 
-// goja has no memory limit of its own, and Runtime.Interrupt cannot stop a Go
-// builtin that is already running, so a single call such as "x".repeat(1e9) would
-// allocate gigabytes before any watchdog could react. Each builtin that can allocate
-// much in one call is wrapped: the wrapper estimates the result's size from its
-// arguments and throws a RangeError instead of calling the original when the
-// estimate exceeds the session's budget.
-func guardAllocations(vm *goja.Runtime, limit int64) error {
-	g := &guard{vm: vm, limit: limit}
-	return g.install()
+// goja has no memory limit of its own, and Runtime.Interrupt only stops JS: a Go
+// builtin that is already running finishes first, however long it takes and
+// however much it allocates. So every builtin whose work is set by its arguments
+// rather than by memory the scenario already holds ("x".repeat(1e9),
+// indexOf on {length: 2**53}, JSON.stringify of a value that doubles at each
+// level) is guarded here: the guard estimates the work from the arguments and
+// throws a RangeError before calling the original, or makes the builtin call back
+// into JS often enough for the watchdog's interrupt to land. Builtins that
+// recurse on the Go stack (the JS parser behind eval, JSON.parse, the regexp
+// parsers) are guarded too: a Go stack overflow ends the whole process, not just
+// the call.
+
+// RegexpTimeout bounds one regular-expression match run by dlclark/regexp2, the
+// backtracking engine goja falls back to for patterns Go's linear-time regexp
+// cannot express (backreferences, lookaround). Interrupt cannot stop a match, so
+// without it /^(a+)+\1?$/ on forty a's and a b runs for minutes.
+const RegexpTimeout = time.Second
+
+func init() {
+	// The timeout is a package variable of regexp2 because goja compiles patterns
+	// itself and offers no way to pass options. Setting it process-wide is right
+	// here: goja is regexp2's only importer in Vox, so every regexp2 pattern in the
+	// process is a scenario's, and Voximplant's budget for any one scenario
+	// callback is one second of CPU. The clock is wall time, which is never less
+	// than the thread's CPU time, so no match can use more than that budget. It is
+	// set in init, before any program can be compiled, because regexp2 copies it
+	// into each pattern when the pattern is compiled.
+	regexp2.DefaultMatchTimeout = RegexpTimeout
 }
 
+// Cost model: what goja stores at least, in bytes, for
+const (
+	bytesPerChar    = 2  // a string character (UTF-16 in the worst case)
+	bytesPerSlot    = 16 // an array element or argument (a goja.Value interface)
+	bytesPerPiece   = 48 // a short string in an array (slot, string header, data)
+	maxNormalize    = 18 // characters one code point may become under NFKD (U+FDFA)
+	maxCaseChange   = 3  // characters one may become under toUpperCase ("ŉ" -> "ʼN")
+	maxNesting      = 1000
+	checkpointEvery = 32
+)
+
+// guard holds one session's limits for the wrappers of its VM.
 type guard struct {
-	vm    *goja.Runtime
-	limit int64
+	vm       *goja.Runtime
+	limit    int64 // bytes one builtin call may allocate
+	maxElems int64 // array length or argument count within limit
+	noop     goja.Callable
+	ticks    int
 }
 
-// bytesPerChar is what goja stores per character of a string in the worst case
-// (UTF-16).
-const bytesPerChar = 2
-
-// bytesPerSlot is what an array element costs at least (a goja.Value interface).
-const bytesPerSlot = 16
-
-func (g *guard) refuse(what string, size int64) {
-	panic(throwRange(g.vm, fmt.Sprintf("%s would allocate about %d MiB, over the session's memory limit of %d MiB", what, size>>20, g.limit>>20)))
-}
-
-// wrapMethod replaces obj[name] with a function that first runs check on the call.
-func (g *guard) wrapMethod(obj *goja.Object, name string, check func(this goja.Value, args []goja.Value)) error {
-	orig, ok := goja.AssertFunction(obj.Get(name))
-	if !ok {
-		return fmt.Errorf("guard %s: not a function", name)
+func guardAllocations(vm *goja.Runtime, limit int64) error {
+	g := &guard{vm: vm, limit: limit, maxElems: limit / bytesPerSlot}
+	noop, err := vm.RunProgram(noopProgram())
+	if err != nil {
+		return fmt.Errorf("guard builtins: %w", err)
 	}
-	wrapped := g.vm.ToValue(func(call goja.FunctionCall) goja.Value {
-		check(call.This, call.Arguments)
-		v, err := orig(call.This, call.Arguments...)
-		if err != nil {
-			panic(err)
-		}
-		return v
-	})
-	return obj.DefineDataProperty(name, wrapped, goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_FALSE)
-}
-
-func (g *guard) proto(ctor string) *goja.Object {
-	return g.vm.Get(ctor).ToObject(g.vm).Get("prototype").ToObject(g.vm)
-}
-
-func (g *guard) install() error {
-	strProto := g.proto("String")
-	if err := g.wrapMethod(strProto, "repeat", func(this goja.Value, args []goja.Value) {
-		n := int64(len(this.String()))
-		count := argInt(args, 0)
-		if n*count*bytesPerChar > g.limit {
-			g.refuse("String.prototype.repeat", n*count*bytesPerChar)
-		}
-	}); err != nil {
-		return err
-	}
-	for _, pad := range []string{"padStart", "padEnd"} {
-		if err := g.wrapMethod(strProto, pad, func(this goja.Value, args []goja.Value) {
-			if size := argInt(args, 0) * bytesPerChar; size > g.limit {
-				g.refuse("String.prototype."+pad, size)
+	g.noop, _ = goja.AssertFunction(noop)
+	for _, mg := range methodGuards {
+		obj := g.path(mg.path)
+		for _, name := range mg.names {
+			if err := g.wrapMethod(obj, mg.path, name, mg.check); err != nil {
+				return err
 			}
-		}); err != nil {
+		}
+	}
+	for _, cg := range constructorGuards {
+		if err := g.wrapConstructor(cg.name, cg.check); err != nil {
 			return err
 		}
 	}
-	arrProto := g.proto("Array")
-	if err := g.wrapMethod(arrProto, "fill", func(this goja.Value, args []goja.Value) {
-		if size := lengthOf(g.vm, this) * bytesPerSlot; size > g.limit {
-			g.refuse("Array.prototype.fill", size)
-		}
-	}); err != nil {
-		return err
-	}
-	if err := g.wrapMethod(arrProto, "join", func(this goja.Value, args []goja.Value) {
-		n := lengthOf(g.vm, this)
-		sep := int64(1)
-		if len(args) > 0 && !goja.IsUndefined(args[0]) {
-			sep = int64(len(args[0].String()))
-		}
-		if size := n * sep * bytesPerChar; size > g.limit {
-			g.refuse("Array.prototype.join", size)
-		}
-	}); err != nil {
-		return err
-	}
-	return g.guardArrayConstructor()
+	return g.refuseCodeFromStrings()
 }
 
-// guardArrayConstructor refuses Array(n) and new Array(n) for a huge n: goja backs a
-// dense array with a slice, so the length alone is the allocation.
-func (g *guard) guardArrayConstructor() error {
-	install, err := g.vm.RunProgram(arrayGuardProgram())
+// GuardsName is the file name of the guards' own JS, which a scenario's stack
+// need not show.
+const GuardsName = "guards.js"
+
+// noopProgram evaluates to a JS function that does nothing. Calling it from Go is
+// a checkpoint: it runs one VM instruction, where goja notices an interrupt.
+var noopProgram = sync.OnceValue(func() *goja.Program {
+	return goja.MustCompile(GuardsName, "(function () {})", true)
+})
+
+// checkpoint lets a pending watchdog interrupt stop a builtin that calls back into
+// a guard for every element (the matches of a global regexp, the values of a
+// JSON.stringify). Without it such a builtin runs to its end in Go.
+func (g *guard) checkpoint() {
+	g.ticks++
+	if g.ticks%checkpointEvery != 0 {
+		return
+	}
+	if _, err := g.noop(goja.Undefined()); err != nil {
+		panic(err)
+	}
+}
+
+// A methodGuard wraps methods of one built-in object. check sees the call before
+// the original does; it throws to refuse, and may return other arguments (the
+// same values converted, or a callback wrapped) for the original to get.
+type methodGuard struct {
+	path  string
+	names []string
+	check func(g *guard, what string, call goja.FunctionCall) []goja.Value
+}
+
+// methodGuards is every guarded method, by object.
+var methodGuards = []methodGuard{
+	{"String.prototype", []string{"repeat"}, func(g *guard, what string, c goja.FunctionCall) []goja.Value {
+		g.need(what, strLen(c.This)*argInt(c.Arguments, 0)*bytesPerChar)
+		return c.Arguments
+	}},
+	{"String.prototype", []string{"padStart", "padEnd"}, func(g *guard, what string, c goja.FunctionCall) []goja.Value {
+		g.need(what, argInt(c.Arguments, 0)*bytesPerChar)
+		return c.Arguments
+	}},
+	{"String.prototype", []string{"concat"}, func(g *guard, what string, c goja.FunctionCall) []goja.Value {
+		// The arguments are converted here, once and in order as concat would, so
+		// that their sizes are known; the original then gets strings.
+		args := make([]goja.Value, len(c.Arguments))
+		size := strLen(c.This)
+		for i, a := range c.Arguments {
+			args[i] = a.ToString()
+			size += strLen(args[i])
+		}
+		g.need(what, size*bytesPerChar)
+		return args
+	}},
+	{"String.prototype", []string{"normalize"}, func(g *guard, what string, c goja.FunctionCall) []goja.Value {
+		g.need(what, strLen(c.This)*maxNormalize*bytesPerChar)
+		return c.Arguments
+	}},
+	{"String.prototype", []string{"toUpperCase", "toLowerCase", "toLocaleUpperCase", "toLocaleLowerCase"}, func(g *guard, what string, c goja.FunctionCall) []goja.Value {
+		g.need(what, strLen(c.This)*maxCaseChange*bytesPerChar)
+		return c.Arguments
+	}},
+	{"String.prototype", []string{"split"}, (*guard).checkSplit},
+	{"String.prototype", []string{"replace", "replaceAll"}, (*guard).checkReplace},
+	{"Array.prototype", []string{
+		"concat", "copyWithin", "every", "fill", "filter", "find", "findIndex", "findLast",
+		"findLastIndex", "flat", "flatMap", "forEach", "includes", "indexOf", "join",
+		"lastIndexOf", "map", "reduce", "reduceRight", "reverse", "shift", "slice", "some",
+		"sort", "splice", "toLocaleString", "toReversed", "toSorted", "toSpliced", "unshift", "with",
+	}, (*guard).checkArrayMethod},
+	{"Function.prototype", []string{"apply"}, func(g *guard, what string, c goja.FunctionCall) []goja.Value {
+		g.needElems(what, lengthOf(g.vm, c.Argument(1)))
+		return c.Arguments
+	}},
+	{"Reflect", []string{"apply"}, func(g *guard, what string, c goja.FunctionCall) []goja.Value {
+		g.needElems(what, lengthOf(g.vm, c.Argument(2)))
+		return c.Arguments
+	}},
+	{"Reflect", []string{"construct"}, func(g *guard, what string, c goja.FunctionCall) []goja.Value {
+		g.needElems(what, lengthOf(g.vm, c.Argument(1)))
+		return c.Arguments
+	}},
+	{"Object", []string{"keys", "values", "entries", "getOwnPropertyNames", "getOwnPropertyDescriptors"}, (*guard).checkKeys},
+	{"Reflect", []string{"ownKeys"}, (*guard).checkKeys},
+	{"JSON", []string{"parse"}, func(g *guard, what string, c goja.FunctionCall) []goja.Value {
+		// goja's JSON parser recurses once per nesting level on the Go stack.
+		text := c.Argument(0).ToString()
+		if depth := nesting(text.String(), "[{", "]}", true); depth > maxNesting {
+			panic(throwRange(g.vm, fmt.Sprintf("%s: the text nests %d levels deep; at most %d are allowed", what, depth, maxNesting)))
+		}
+		return append([]goja.Value{text}, c.Arguments[min(1, len(c.Arguments)):]...)
+	}},
+	{"JSON", []string{"stringify"}, (*guard).checkStringify},
+	{"RegExp.prototype", []string{"exec", "test"}, (*guard).checkRegexp},
+	{"RegExp.prototype", []string{"[Symbol.match]", "[Symbol.matchAll]", "[Symbol.replace]", "[Symbol.search]", "[Symbol.split]"}, (*guard).checkRegexp},
+	{"RegExp.prototype", []string{"compile"}, func(g *guard, what string, c goja.FunctionCall) []goja.Value {
+		g.checkPattern(what, c.Arguments)
+		return c.Arguments
+	}},
+}
+
+// A constructorGuard replaces a global constructor with a proxy that checks the
+// arguments of calls and of new. The proxy also becomes prototype.constructor, so
+// that [].constructor and /x/.constructor lead back to it.
+type constructorGuard struct {
+	name  string
+	check func(g *guard, what string, args []goja.Value)
+}
+
+var constructorGuards = []constructorGuard{
+	// goja backs a dense array with a slice, so Array(n) followed by anything that
+	// touches the elements allocates n slots.
+	{"Array", func(g *guard, what string, args []goja.Value) {
+		if len(args) == 1 && isNumber(args[0]) {
+			g.needElems(what+"("+args[0].String()+")", argInt(args, 0))
+		}
+	}},
+	{"RegExp", func(g *guard, what string, args []goja.Value) { g.checkPattern(what, args) }},
+	{"ArrayBuffer", func(g *guard, what string, args []goja.Value) {
+		g.need(what+"("+argString(args, 0)+")", argInt(args, 0))
+	}},
+	{"Uint8Array", typedArray(1)}, {"Uint8ClampedArray", typedArray(1)}, {"Int8Array", typedArray(1)},
+	{"Uint16Array", typedArray(2)}, {"Int16Array", typedArray(2)},
+	{"Uint32Array", typedArray(4)}, {"Int32Array", typedArray(4)}, {"Float32Array", typedArray(4)},
+	{"Float64Array", typedArray(8)}, {"BigInt64Array", typedArray(8)}, {"BigUint64Array", typedArray(8)},
+}
+
+// typedArray checks new Uint8Array(n) and new Uint8Array(arrayLike); a view on an
+// existing buffer allocates nothing.
+func typedArray(size int64) func(g *guard, what string, args []goja.Value) {
+	return func(g *guard, what string, args []goja.Value) {
+		if len(args) == 0 {
+			return
+		}
+		n := argInt(args, 0)
+		if obj, ok := args[0].(*goja.Object); ok {
+			if _, isBuffer := obj.Export().(goja.ArrayBuffer); isBuffer {
+				return
+			}
+			n = lengthOf(g.vm, obj)
+		}
+		g.need(what, n*size)
+	}
+}
+
+func (g *guard) need(what string, size int64) {
+	if size > g.limit {
+		panic(throwRange(g.vm, fmt.Sprintf("%s would allocate about %s, over the session's memory limit of %s", what, mib(size), mib(g.limit))))
+	}
+}
+
+func (g *guard) needElems(what string, n int64) {
+	if n > g.maxElems {
+		panic(throwRange(g.vm, fmt.Sprintf("%s: %d elements is over the session's limit of %d (memory limit %s)", what, n, g.maxElems, mib(g.limit))))
+	}
+}
+
+func mib(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d MiB", n>>20)
+}
+
+// checkArrayMethod bounds the Array.prototype methods that walk this.length in Go.
+// They work on any array-like, so [].indexOf.call({length: 2**53}, 1) would loop
+// for days where Interrupt cannot reach it.
+func (g *guard) checkArrayMethod(what string, c goja.FunctionCall) []goja.Value {
+	n := lengthOf(g.vm, c.This)
+	if strings.HasSuffix(what, ".concat") {
+		for _, a := range c.Arguments {
+			if obj, ok := a.(*goja.Object); ok {
+				n += lengthOf(g.vm, obj)
+			} else {
+				n++
+			}
+		}
+	}
+	g.needElems(what, n)
+	if strings.HasSuffix(what, ".join") || strings.HasSuffix(what, ".toLocaleString") {
+		sep := int64(1)
+		if len(c.Arguments) > 0 && !goja.IsUndefined(c.Arguments[0]) {
+			sep = strLen(c.Arguments[0].ToString())
+		}
+		g.need(what, n*sep*bytesPerChar)
+	}
+	return c.Arguments
+}
+
+// checkKeys bounds Object.keys and its kin on strings, arrays and typed arrays,
+// whose index keys exist only when asked for: Object.keys of an 8-million
+// character string makes 8 million strings.
+func (g *guard) checkKeys(what string, c goja.FunctionCall) []goja.Value {
+	v := c.Argument(0)
+	if goja.IsUndefined(v) || goja.IsNull(v) {
+		return c.Arguments
+	}
+	g.need(what, lengthOf(g.vm, v)*bytesPerPiece)
+	return c.Arguments
+}
+
+func (g *guard) checkSplit(what string, c goja.FunctionCall) []goja.Value {
+	sep := c.Argument(0)
+	if _, isObj := sep.(*goja.Object); isObj || goja.IsUndefined(sep) {
+		// A RegExp separator goes through RegExp.prototype[Symbol.split], which calls
+		// exec for every piece and so reaches checkpoints.
+		return c.Arguments
+	}
+	s := c.This.ToString().String()
+	sepStr := sep.ToString().String()
+	pieces := int64(strings.Count(s, sepStr)) + 1
+	if len(c.Arguments) > 1 && !goja.IsUndefined(c.Arguments[1]) {
+		pieces = min(pieces, argInt(c.Arguments, 1))
+	}
+	g.need(what, pieces*bytesPerPiece)
+	return c.Arguments
+}
+
+// checkReplace bounds what replace and replaceAll build. The matches are found
+// first and the result is assembled in Go afterwards, so a replacement that is
+// large, or that copies the text for every match ("$`"), must be refused up front;
+// a replacement function is wrapped to count what it returns.
+func (g *guard) checkReplace(what string, c goja.FunctionCall) []goja.Value {
+	text := strLen(c.This.ToString())
+	pattern, repl := c.Argument(0), c.Argument(1)
+	if fn, ok := goja.AssertFunction(repl); ok {
+		args := append([]goja.Value(nil), c.Arguments...)
+		total := int64(0)
+		args[1] = g.vm.ToValue(func(call goja.FunctionCall) goja.Value {
+			v, err := fn(call.This, call.Arguments...)
+			if err != nil {
+				panic(err)
+			}
+			s := v.ToString()
+			total += strLen(s) + 1
+			g.need(what+" with a replacement function", (text+total)*bytesPerChar)
+			g.checkpoint()
+			return s
+		})
+		return args
+	}
+	// At most one match for replace with a string or a non-global RegExp; for the
+	// rest, at most one per position.
+	matches := int64(1)
+	lookaround := false
+	if obj, ok := pattern.(*goja.Object); ok {
+		if flags := obj.Get("flags"); flags != nil && strings.Contains(flags.String(), "g") {
+			matches = text + 1
+		}
+		if src := obj.Get("source"); src != nil {
+			lookaround = strings.Contains(src.String(), "(?=") || strings.Contains(src.String(), "(?<=")
+		}
+	} else if strings.HasSuffix(what, "All") {
+		p := pattern.ToString().String()
+		matches = int64(strings.Count(c.This.ToString().String(), p)) + 1
+	}
+	r := repl.ToString().String()
+	// Each $& or $n is at most the text in total, the matches being disjoint;
+	// $` and $' (and a capture inside a lookahead) may be the whole text per match.
+	perText := int64(strings.Count(r, "$&"))
+	perMatch := int64(strings.Count(r, "$`") + strings.Count(r, "$'"))
+	captures := int64(0)
+	for i := 0; i+1 < len(r); i++ {
+		if r[i] == '$' && (r[i+1] >= '0' && r[i+1] <= '9' || r[i+1] == '<') {
+			captures++
+		}
+	}
+	if lookaround {
+		perMatch += captures
+	} else {
+		perText += captures
+	}
+	size := text + perText*text + matches*(int64(len(r))+perMatch*text)
+	if size/max(matches, 1) < text && perMatch > 0 {
+		size = 1 << 62 // overflowed
+	}
+	g.need(what, size*bytesPerChar)
+	return c.Arguments
+}
+
+// checkStringify makes JSON.stringify call back into JS for every value it
+// serialises, through a replacer, so that a value that doubles at each level of
+// nesting is stopped by the watchdog rather than serialised to gigabytes in Go. A
+// scenario's own replacer function already does that; an array of property names
+// becomes a replacer function with the same meaning.
+func (g *guard) checkStringify(what string, c goja.FunctionCall) []goja.Value {
+	args := []goja.Value{c.Argument(0), c.Argument(1), c.Argument(2)}
+	if _, ok := goja.AssertFunction(args[1]); ok {
+		return args
+	}
+	var names []string
+	if obj, ok := args[1].(*goja.Object); ok && obj.ClassName() == "Array" {
+		names = allowList(g.vm, obj)
+	}
+	args[1] = g.vm.ToValue(func(call goja.FunctionCall) goja.Value {
+		g.checkpoint()
+		v := call.Argument(1)
+		obj, ok := v.(*goja.Object)
+		if names == nil || !ok || obj.ClassName() != "Object" {
+			return v
+		}
+		if _, isFn := goja.AssertFunction(obj); isFn {
+			return v
+		}
+		// Only the listed properties, in the list's order, as JSON.stringify would
+		// serialise them with the list itself.
+		out := g.vm.NewObject()
+		for _, name := range names {
+			if p := obj.Get(name); p != nil {
+				must(out.DefineDataProperty(name, p, goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_TRUE))
+			}
+		}
+		return out
+	})
+	return args
+}
+
+// allowList reads JSON.stringify's property list: strings and numbers, without
+// repeats, in order.
+func allowList(vm *goja.Runtime, list *goja.Object) []string {
+	n := lengthOf(vm, list)
+	names := make([]string, 0, min(n, 1024))
+	seen := map[string]bool{}
+	for i := int64(0); i < n; i++ {
+		v := list.Get(fmt.Sprint(i))
+		var name string
+		switch e := v.Export().(type) {
+		case string:
+			name = e
+		case int64, float64:
+			name = v.String()
+		default:
+			if obj, ok := v.(*goja.Object); ok && (obj.ClassName() == "String" || obj.ClassName() == "Number") {
+				name = v.String()
+			} else {
+				continue
+			}
+		}
+		if !seen[name] {
+			seen[name] = true
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// checkRegexp turns a match that regexp2 abandoned at RegexpTimeout into a
+// RangeError: goja reports an abandoned match as no match, which would let the
+// scenario go on with a wrong answer and no word of why. Every call is also a
+// checkpoint, which is what makes a global match over a long text interruptible:
+// with exec wrapped, goja's matchAll, replace and split call it once per match.
+func (g *guard) checkRegexp(what string, c goja.FunctionCall) []goja.Value {
+	g.checkpoint()
+	return c.Arguments
+}
+
+func (g *guard) afterRegexp(what string, this goja.Value, start time.Time) {
+	// regexp2 keeps time with a coarse clock that a busy machine can leave behind,
+	// so an abandoned match may return somewhat before RegexpTimeout. Half of it
+	// is still far beyond what any sound pattern takes on a scenario's input.
+	took := time.Since(start)
+	if took < RegexpTimeout/2 {
+		return
+	}
+	src := ""
+	if obj, ok := this.(*goja.Object); ok {
+		src = obj.Get("source").String()
+	}
+	panic(throwRange(g.vm, fmt.Sprintf("%s: the regular expression /%s/ ran for %s on this input and was stopped (catastrophic backtracking; a match may take at most %s)", what, src, took.Round(time.Millisecond), RegexpTimeout)))
+}
+
+// checkPattern refuses patterns nested deeper than Go's own regexp allows: the
+// parsers of goja and regexp2 recurse once per group on the Go stack.
+func (g *guard) checkPattern(what string, args []goja.Value) {
+	if len(args) == 0 {
+		return
+	}
+	p := args[0]
+	if obj, ok := p.(*goja.Object); ok && obj.ClassName() == "RegExp" {
+		return
+	}
+	if goja.IsUndefined(p) {
+		return
+	}
+	if depth := nesting(p.String(), "(", ")", false); depth > maxNesting {
+		panic(throwRange(g.vm, fmt.Sprintf("%s: the pattern nests %d groups deep; at most %d are allowed", what, depth, maxNesting)))
+	}
+}
+
+// nesting reports how deeply open and close nest in s, skipping what a backslash
+// escapes and, for JSON, what is inside strings.
+func nesting(s, open, close string, jsonStrings bool) int {
+	depth, deepest := 0, 0
+	inString := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\':
+			i++
+		case jsonStrings && c == '"':
+			inString = !inString
+		case inString:
+		case strings.IndexByte(open, c) >= 0:
+			depth++
+			deepest = max(deepest, depth)
+		case strings.IndexByte(close, c) >= 0:
+			depth--
+		}
+	}
+	return deepest
+}
+
+// refuseCodeFromStrings turns off eval and the Function constructors. goja's JS
+// parser recurses once per nesting level on the Go stack, and a source such as
+// "(".repeat(3e6) overflows it, which ends the process and every call in it. A
+// scenario's own code is compiled when its release is pushed; it has no need to
+// compile more while a call runs.
+func (g *guard) refuseCodeFromStrings() error {
+	fail := func(what string) {
+		panic(throwNamed(g.vm, "EvalError", what+": code generation from strings is not allowed in a scenario"))
+	}
+	if err := g.vm.Set("eval", func(goja.FunctionCall) goja.Value {
+		fail("eval")
+		return nil
+	}); err != nil {
+		return fmt.Errorf("guard eval: %w", err)
+	}
+	protos, err := g.vm.RunProgram(functionProtosProgram())
 	if err != nil {
-		return fmt.Errorf("guard Array: %w", err)
+		return fmt.Errorf("guard Function: %w", err)
 	}
-	fn, ok := goja.AssertFunction(install)
-	if !ok {
-		return fmt.Errorf("guard Array: not a function")
+	fnProto := g.vm.Get("Function").ToObject(g.vm).Get("prototype").ToObject(g.vm)
+	ctor := fnProto.Get("constructor").ToObject(g.vm)
+	if err := g.keepInstanceof(ctor, fnProto); err != nil {
+		return fmt.Errorf("guard Function: %w", err)
 	}
-	if _, err := fn(goja.Undefined(), g.vm.ToValue(g.limit), g.vm.ToValue(bytesPerSlot)); err != nil {
-		return fmt.Errorf("guard Array: %w", err)
+	// One refusing proxy stands for Function and for the async and generator
+	// function constructors, which have no global name and are reached only
+	// through the constructor property of their prototypes.
+	proxy := g.vm.ToValue(g.vm.NewProxy(ctor, &goja.ProxyTrapConfig{
+		Apply: func(*goja.Object, goja.Value, []goja.Value) goja.Value {
+			fail("Function")
+			return nil
+		},
+		Construct: func(*goja.Object, []goja.Value, *goja.Object) *goja.Object {
+			fail("Function")
+			return nil
+		},
+	}))
+	if err := g.vm.GlobalObject().DefineDataProperty("Function", proxy, goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE); err != nil {
+		return fmt.Errorf("guard Function: %w", err)
+	}
+	for _, p := range []goja.Value{fnProto, protos.ToObject(g.vm).Get("0"), protos.ToObject(g.vm).Get("1")} {
+		if err := p.ToObject(g.vm).DefineDataProperty("constructor", proxy, goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE); err != nil {
+			return fmt.Errorf("guard Function: %w", err)
+		}
 	}
 	return nil
 }
 
-var arrayGuardProgram = sync.OnceValue(func() *goja.Program {
-	return goja.MustCompile("guards.js", `(function (limit, slot) {
-	const NativeArray = Array;
-	const check = function (args) {
-		if (args.length === 1 && typeof args[0] === "number" && args[0] * slot > limit) {
-			throw new RangeError("Array(" + args[0] + ") would allocate about " +
-				Math.floor(args[0] * slot / 1048576) + " MiB, over the session's memory limit of " +
-				Math.floor(limit / 1048576) + " MiB");
-		}
-	};
-	const GuardedArray = new Proxy(NativeArray, {
-		apply(target, thisArg, args) { check(args); return Reflect.apply(target, thisArg, args); },
-		construct(target, args, newTarget) { check(args); return Reflect.construct(target, args, newTarget); },
-	});
-	Object.defineProperty(globalThis, "Array", { value: GuardedArray, writable: true, configurable: true, enumerable: false });
-})`, true)
+// functionProtosProgram reaches the prototypes of async and generator functions.
+var functionProtosProgram = sync.OnceValue(func() *goja.Program {
+	return goja.MustCompile(GuardsName, `[Object.getPrototypeOf(async function () {}), Object.getPrototypeOf(function* () {})]`, true)
 })
+
+// path resolves "String.prototype" and the like on the global object.
+func (g *guard) path(p string) *goja.Object {
+	obj := g.vm.GlobalObject()
+	for _, part := range strings.Split(p, ".") {
+		obj = obj.Get(part).ToObject(g.vm)
+	}
+	return obj
+}
+
+var symbols = map[string]*goja.Symbol{
+	"[Symbol.match]":    goja.SymMatch,
+	"[Symbol.matchAll]": goja.SymMatchAll,
+	"[Symbol.replace]":  goja.SymReplace,
+	"[Symbol.search]":   goja.SymSearch,
+	"[Symbol.split]":    goja.SymSplit,
+}
+
+// wrapMethod replaces obj[name] with a function that runs check first. The wrapper
+// keeps the original's name, so stacks and Function.prototype.toString read as
+// before.
+func (g *guard) wrapMethod(obj *goja.Object, path, name string, check func(*guard, string, goja.FunctionCall) []goja.Value) error {
+	sym := symbols[name]
+	var orig goja.Value
+	if sym != nil {
+		orig = obj.GetSymbol(sym)
+	} else {
+		orig = obj.Get(name)
+	}
+	fn, ok := goja.AssertFunction(orig)
+	if !ok {
+		return fmt.Errorf("guard %s.%s: not a function", path, name)
+	}
+	what := path + "." + name
+	regexp := path == "RegExp.prototype" && name != "compile"
+	wrapped := g.vm.ToValue(func(call goja.FunctionCall) goja.Value {
+		args := check(g, what, call)
+		start := time.Time{}
+		if regexp {
+			start = time.Now()
+		}
+		v, err := fn(call.This, args...)
+		if err != nil {
+			panic(err)
+		}
+		if regexp {
+			g.afterRegexp(what, call.This, start)
+		}
+		return v
+	}).ToObject(g.vm)
+	if err := wrapped.DefineDataProperty("name", orig.ToObject(g.vm).Get("name"), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_TRUE); err != nil {
+		return fmt.Errorf("guard %s: %w", what, err)
+	}
+	if sym != nil {
+		return obj.DefineDataPropertySymbol(sym, wrapped, goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE)
+	}
+	return obj.DefineDataProperty(name, wrapped, goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE)
+}
+
+// wrapConstructor replaces a global constructor with a native proxy: statics,
+// prototype, instanceof and subclassing keep working, and the traps, written in
+// Go, leave no frame of their own in a scenario's stack.
+func (g *guard) wrapConstructor(name string, check func(*guard, string, []goja.Value)) error {
+	target := g.vm.Get(name).ToObject(g.vm)
+	call, _ := goja.AssertFunction(target)
+	construct, ok := goja.AssertConstructor(target)
+	if !ok {
+		return fmt.Errorf("guard %s: not a constructor", name)
+	}
+	proxy := g.vm.ToValue(g.vm.NewProxy(target, &goja.ProxyTrapConfig{
+		Apply: func(_ *goja.Object, this goja.Value, args []goja.Value) goja.Value {
+			check(g, name, args)
+			v, err := call(this, args...)
+			if err != nil {
+				panic(err)
+			}
+			return v
+		},
+		Construct: func(_ *goja.Object, args []goja.Value, newTarget *goja.Object) *goja.Object {
+			check(g, "new "+name, args)
+			o, err := construct(newTarget, args...)
+			if err != nil {
+				panic(err)
+			}
+			return o
+		},
+	}))
+	proto := target.Get("prototype").ToObject(g.vm)
+	if err := g.keepInstanceof(target, proto); err != nil {
+		return fmt.Errorf("guard %s: %w", name, err)
+	}
+	if err := proto.DefineDataProperty("constructor", proxy, goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE); err != nil {
+		return fmt.Errorf("guard %s: %w", name, err)
+	}
+	return g.vm.GlobalObject().DefineDataProperty(name, proxy, goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE)
+}
+
+func throwNamed(vm *goja.Runtime, ctor, msg string) *goja.Object {
+	obj, err := vm.New(vm.Get(ctor), vm.ToValue(msg))
+	if err != nil {
+		return vm.NewGoError(fmt.Errorf("%s", msg))
+	}
+	return obj
+}
+
+// keepInstanceof gives ctor its own Symbol.hasInstance. goja's proxy objects
+// have no [[HasInstance]] of their own, so without it "[] instanceof Array"
+// throws a TypeError once Array is a proxy.
+func (g *guard) keepInstanceof(ctor, proto *goja.Object) error {
+	has := g.vm.ToValue(func(call goja.FunctionCall) goja.Value {
+		o, ok := call.Argument(0).(*goja.Object)
+		if !ok {
+			return g.vm.ToValue(false)
+		}
+		for p := o.Prototype(); p != nil; p = p.Prototype() {
+			if p.SameAs(proto) {
+				return g.vm.ToValue(true)
+			}
+		}
+		return g.vm.ToValue(false)
+	})
+	return ctor.DefineDataPropertySymbol(goja.SymHasInstance, has, goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_TRUE)
+}
+
+func isNumber(v goja.Value) bool {
+	switch v.Export().(type) {
+	case int64, float64:
+		return true
+	}
+	return false
+}
+
+func strLen(v goja.Value) int64 {
+	if v == nil || goja.IsUndefined(v) || goja.IsNull(v) {
+		return 0
+	}
+	if s, ok := v.(goja.String); ok {
+		return int64(s.Length())
+	}
+	if s, ok := v.ToString().(goja.String); ok {
+		return int64(s.Length())
+	}
+	// UTF-8 bytes are never fewer than UTF-16 units, so this errs on the safe side.
+	return int64(len(v.String()))
+}
+
+func argString(args []goja.Value, i int) string {
+	if i >= len(args) {
+		return ""
+	}
+	return args[i].String()
+}
 
 func argInt(args []goja.Value, i int) int64 {
 	if i >= len(args) {

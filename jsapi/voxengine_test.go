@@ -547,6 +547,47 @@ func TestVoxEngine(t *testing.T) {
 	}
 }
 
+// dispatch copies an event for the listeners unless the runtime says the
+// object is theirs (owned), so that onPhoneEvent can see it as it came.
+func TestDispatchCopiesUnlessOwned(t *testing.T) {
+	vm := goja.New()
+	host := &fakeHost{}
+	dispatch, err := InstallPrelude(vm, host.object(vm))
+	if err != nil {
+		t.Fatalf("InstallPrelude: %v", err)
+	}
+	if _, err := vm.RunString(answerFirst + `
+		VoxEngine.addEventListener(AppEvents.HttpRequest, (e) => { e.seen = true; });
+		VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
+			e.call.addEventListener(CallEvents.Connected, (ev) => { ev.seen = ev.call === c; });
+		});`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dispatch(goja.Undefined(), mustRun(t, vm, "("+alerting+")")); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []string{`{"name":"Application.HttpRequest"}`, inConnected} {
+		for _, owned := range []bool{false, true} {
+			v := mustRun(t, vm, "("+ev+")")
+			if _, err := dispatch(goja.Undefined(), v, vm.ToValue(owned)); err != nil {
+				t.Fatal(err)
+			}
+			if seen := v.ToObject(vm).Get("seen"); (seen != nil && seen.ToBoolean()) != owned {
+				t.Errorf("%s owned=%v: the listeners' changes show in the event: %v", ev, owned, seen)
+			}
+		}
+	}
+}
+
+func mustRun(t *testing.T, vm *goja.Runtime, src string) goja.Value {
+	t.Helper()
+	v, err := vm.RunString(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 func equalStrings(got, want []string) bool {
 	return len(got) == len(want) && (len(got) == 0 || reflect.DeepEqual(got, want))
 }

@@ -89,10 +89,12 @@ type ProgramCache struct {
 type cacheKey struct{ name, hash string }
 
 type cacheEntry struct {
-	key  cacheKey
-	prog *Program
-	refs int
-	elem *list.Element
+	key   cacheKey
+	prog  *Program
+	err   error
+	ready chan struct{} // closed once prog or err is set
+	refs  int
+	elem  *list.Element
 }
 
 // DefaultMaxIdlePrograms bounds how many unused compiled programs a cache keeps.
@@ -111,32 +113,51 @@ func NewProgramCache(maxIdle int) *ProgramCache {
 // and holds it until Release. A syntax error is returned as *SyntaxError.
 func (c *ProgramCache) Acquire(name, src string) (*Program, error) {
 	sum := sha256.Sum256([]byte(src))
-	key := cacheKey{name, hex.EncodeToString(sum[:])}
-	c.mu.Lock()
-	if e, ok := c.entries[key]; ok {
-		c.hold(e)
-		c.mu.Unlock()
-		return e.prog, nil
-	}
-	c.mu.Unlock()
+	return c.AcquireHashed(name, hex.EncodeToString(sum[:]), src)
+}
 
-	// Compile outside the lock: a 3000-line scenario takes milliseconds and other
-	// sessions should not wait on it. Two racing compilations of the same source
-	// are harmless; the first to finish wins.
-	prog, err := Compile(name, src)
-	if err != nil {
-		return nil, err
-	}
+// AcquireHashed is Acquire for a source whose hex SHA-256 the caller already
+// knows, as a stored release does: hashing a 3000-line scenario on every call
+// would cost more than the rest of starting it.
+func (c *ProgramCache) AcquireHashed(name, hash, src string) (*Program, error) {
+	key := cacheKey{name, hash}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.entries[key]; ok {
-		c.hold(e)
-		return e.prog, nil
+	e, ok := c.entries[key]
+	if !ok {
+		// The first caller compiles, outside the lock so that sessions of other
+		// programs do not wait; callers arriving meanwhile wait for its result
+		// instead of compiling the same source again (a burst of calls right
+		// after a push).
+		e = &cacheEntry{key: key, ready: make(chan struct{})}
+		c.entries[key] = e
+		c.mu.Unlock()
+		prog, err := Compile(name, src)
+		c.mu.Lock()
+		if err != nil {
+			delete(c.entries, key)
+			e.err = err
+		} else {
+			prog.Hash = hash
+			e.prog = prog
+			c.compile++
+		}
+		close(e.ready)
 	}
-	c.compile++
-	e := &cacheEntry{key: key, prog: prog, refs: 1}
-	c.entries[key] = e
-	return prog, nil
+	if e.prog == nil && e.err == nil {
+		c.mu.Unlock()
+		<-e.ready
+		c.mu.Lock()
+	}
+	defer c.mu.Unlock()
+	if e.err != nil {
+		return nil, e.err
+	}
+	if c.entries[key] != e {
+		// Evicted between compiling and now: put it back.
+		c.entries[key] = e
+	}
+	c.hold(e)
+	return e.prog, nil
 }
 
 func (c *ProgramCache) hold(e *cacheEntry) {

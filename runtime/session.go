@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dop251/goja"
@@ -74,7 +75,10 @@ func (l Limits) withDefaults() Limits {
 // Config is everything a session needs. Programs and Clock are required; the rest
 // has working defaults.
 type Config struct {
-	Name     string     // the application or scenario, for "Loading scenario NAME"
+	Name string // the application or scenario, for "Loading scenario NAME"
+	// Version, when set, is logged after loading as the seed does:
+	// "Start INCOMING scenario (version: 9)".
+	Version  string
 	Programs []*Program // run in order in one JS context, sharing one global scope
 	Info     SessionInfo
 	Clock    Clock
@@ -109,6 +113,8 @@ type Session struct {
 	queue   *jobQueue
 	virtual *VirtualClock
 	done    chan struct{}
+	// floodLogged is set once the queue overflowed and that was logged.
+	floodLogged atomic.Bool
 
 	// Owned by the session goroutine.
 	vm       *goja.Runtime
@@ -251,8 +257,13 @@ func (s *Session) Terminate(reason string) {
 }
 
 func (s *Session) post(job func()) {
-	if !s.queue.push(job) && s.queue.overflowed() {
-		s.logger.Warn("session queue full; event dropped")
+	if s.queue.push(job) {
+		return
+	}
+	// One line per session, not one per dropped event: a flood must not flood
+	// the server's log as well.
+	if s.queue.overflowed() && s.floodLogged.CompareAndSwap(false, true) {
+		s.logger.Warn("session queue full; dropping events until the session ends", "limit", s.limits.MaxQueue)
 	}
 }
 
@@ -334,10 +345,13 @@ func (s *Session) boot() {
 		name = s.cfg.Programs[0].Name
 	}
 	s.logf(KindSystem, "Loading scenario %s", name)
+	if s.cfg.Version != "" {
+		s.logf(KindSystem, "Start %s", s.cfg.Version)
+	}
 	s.vm = goja.New()
 	// The scenario sees no Go field names: params and events are plain objects.
 	s.vm.SetFieldNameMapper(goja.UncapFieldNameMapper())
-	s.vm.SetMaxCallStackSize(1000)
+	s.vm.SetMaxCallStackSize(maxCallDepth)
 	s.vm.SetTimeSource(s.now)
 	s.vm.SetPromiseRejectionTracker(s.trackRejection)
 	s.watch = newWatchdog(s.vm, s.limits.CPUPerEvent, s.limits.Memory)
@@ -382,10 +396,17 @@ func (s *Session) deliver(params map[string]any) {
 	name, _ := params["name"].(string)
 	s.runJS("handling "+name, func() error {
 		ev := jsapi.ToJS(s.vm, params)
-		if _, err := s.dispatch(goja.Undefined(), ev); err != nil {
+		// With no onPhoneEvent to be handed ev untouched, the VoxEngine layer
+		// may give ev itself to its listeners instead of a copy.
+		_, shared := goja.AssertFunction(s.vm.Get("onPhoneEvent"))
+		if _, err := s.dispatch(goja.Undefined(), ev, s.vm.ToValue(!shared)); err != nil {
 			return err
 		}
 		if fn, ok := goja.AssertFunction(s.vm.Get("onPhoneEvent")); ok {
+			if !shared {
+				// A listener defined onPhoneEvent just now: it gets a fresh event.
+				ev = jsapi.ToJS(s.vm, params)
+			}
 			if _, err := fn(goja.Undefined(), ev); err != nil {
 				return err
 			}
@@ -400,6 +421,20 @@ func (s *Session) runJS(what string, f func() error) bool {
 	s.watch.begin()
 	err := f()
 	quota := s.watch.end()
+	if quota != nil {
+		// A broken quota is the reason even when the callback got to return (the
+		// interrupt came while a builtin ran, and the builtin was its last step)
+		// or threw something else on the way out; the VM's interrupt is still
+		// pending, so no more of the scenario could run anyway.
+		s.fail(fmt.Errorf("%s: %w%s", what, quota, interruptedStack(err)))
+		return false
+	}
+	var overflow *goja.StackOverflowError
+	if errors.As(err, &overflow) {
+		quota := &QuotaError{Reason: fmt.Sprintf("call stack limit: calls nested more than %d deep", maxCallDepth)}
+		s.fail(fmt.Errorf("%s: %w%s", what, quota, stackOf(overflow.Stack())))
+		return false
+	}
 	if err == nil && len(s.rejected) > 0 {
 		p := s.rejected[0]
 		s.rejected = nil
@@ -408,13 +443,52 @@ func (s *Session) runJS(what string, f func() error) bool {
 	if err == nil {
 		return true
 	}
-	var interrupted *goja.InterruptedError
-	if errors.As(err, &interrupted) && quota != nil {
-		s.fail(fmt.Errorf("%s: %w", what, quota))
-		return false
-	}
 	s.fail(&ScriptError{What: what, Err: err})
 	return false
+}
+
+// maxCallDepth bounds the scenario's JS call stack; goja throws an uncatchable
+// StackOverflowError beyond it.
+const maxCallDepth = 1000
+
+// interruptedStack formats where the watchdog's interrupt stopped the scenario,
+// or nothing when err is not an interrupt.
+func interruptedStack(err error) string {
+	var interrupted *goja.InterruptedError
+	if !errors.As(err, &interrupted) {
+		return ""
+	}
+	return stackOf(interrupted.Stack())
+}
+
+// stackOf formats the scenario's frames one "at" line each, as ScriptError does,
+// the innermost maxQuotaFrames of them: a runaway recursion's thousand identical
+// frames say no more than the first few.
+func stackOf(frames []goja.StackFrame) string {
+	const maxQuotaFrames = 20
+	var b strings.Builder
+	frames = scenarioFrames(frames)
+	for i, f := range frames {
+		if i == maxQuotaFrames {
+			fmt.Fprintf(&b, "\n    ... %d more", len(frames)-i)
+			break
+		}
+		writeFrame(&b, f)
+	}
+	return b.String()
+}
+
+func writeFrame(b *strings.Builder, f goja.StackFrame) {
+	p := f.Position()
+	fn := f.FuncName()
+	if fn == "" {
+		fn = "<anonymous>"
+	}
+	if p.Line > 0 {
+		fmt.Fprintf(b, "\n    at %s (%s:%d:%d)", fn, f.SrcName(), p.Line, p.Column)
+	} else {
+		fmt.Fprintf(b, "\n    at %s (%s)", fn, f.SrcName())
+	}
 }
 
 // fail logs why the scenario failed and ends the session without running more of it.
@@ -622,16 +696,7 @@ func (e *ScriptError) Error() string {
 	}
 	fmt.Fprintf(&b, "%sUncaught %s (while %s)", pos, exceptionMessage(ex), e.What)
 	for _, f := range frames {
-		p := f.Position()
-		fn := f.FuncName()
-		if fn == "" {
-			fn = "<anonymous>"
-		}
-		if p.Line > 0 {
-			fmt.Fprintf(&b, "\n    at %s (%s:%d:%d)", fn, f.SrcName(), p.Line, p.Column)
-		} else {
-			fmt.Fprintf(&b, "\n    at %s (%s)", fn, f.SrcName())
-		}
+		writeFrame(&b, f)
 	}
 	return b.String()
 }
@@ -687,7 +752,7 @@ func (e *RejectionError) Error() string {
 func scenarioFrames(frames []goja.StackFrame) []goja.StackFrame {
 	var own []goja.StackFrame
 	for _, f := range frames {
-		if name := f.SrcName(); name != jsapi.PreludeName && name != "<native>" {
+		if name := f.SrcName(); name != jsapi.PreludeName && name != jsapi.GuardsName && name != "<native>" {
 			own = append(own, f)
 		}
 	}

@@ -283,3 +283,20 @@ func TestSessionQueueLimit(t *testing.T) {
 		t.Errorf("Err() = %v", err)
 	}
 }
+
+// Listeners may be handed the event object itself when the scenario has no
+// onPhoneEvent; onPhoneEvent, even one a listener defines, sees the event as it came.
+func TestSessionOnPhoneEventSeesTheEventUntouched(t *testing.T) {
+	s, log := startSession(t, context.Background(), `
+VoxEngine.addEventListener(AppEvents.Started, (e) => {
+	e.sessionId = "changed by a listener";
+	globalThis.onPhoneEvent = (ev) => Logger.write(ev.name + " reached onPhoneEvent with " + (ev.sessionId || ev.path));
+});
+VoxEngine.addEventListener(AppEvents.HttpRequest, (e) => { e.path = "changed by a listener"; });`,
+		Config{Info: SessionInfo{SessionID: "s-1"}})
+	waitFor(t, log, "Application.Started reached onPhoneEvent with s-1")
+	s.HTTPRequest("POST", "/request/1", "")
+	waitFor(t, log, "Application.HttpRequest reached onPhoneEvent with /request/1")
+	s.Terminate("test over")
+	waitDone(t, s)
+}

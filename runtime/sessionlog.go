@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,6 +40,10 @@ type SessionLog struct {
 	w      io.Writer
 	format LogFormat
 	err    error
+	// line is the text format's line buffer, reused from line to line: a session
+	// logs every event and command, and the log should not cost more than the
+	// JS it records.
+	line []byte
 }
 
 // NewSessionLog returns a log that writes to w in format.
@@ -60,28 +64,67 @@ func (l *SessionLog) write(t time.Time, kind, name, text string, params any) {
 	if l == nil {
 		return
 	}
-	var line []byte
-	switch l.format {
-	case LogJSON:
-		rec := struct {
-			Time   string `json:"time"`
-			Kind   string `json:"kind"`
-			Name   string `json:"name,omitempty"`
-			Text   string `json:"text,omitempty"`
-			Params any    `json:"params,omitempty"`
-		}{t.UTC().Format(time.RFC3339Nano), kind, name, text, jsonValue(params)}
-		b, err := json.Marshal(rec)
-		if err != nil {
-			b, _ = json.Marshal(map[string]string{"time": rec.Time, "kind": KindError, "text": "unloggable entry: " + err.Error()})
-		}
-		line = append(b, '\n')
-	default:
-		s := t.Format(seedTimeLayout)
-		if text != "" {
-			s += " " + text
-		}
-		line = []byte(s + "\n")
+	if l.format == LogJSON {
+		l.writeJSON(t, kind, name, text, params)
+		return
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := t.AppendFormat(l.line[:0], seedTimeLayout)
+	if text != "" {
+		b = append(b, ' ')
+		b = append(b, text...)
+	}
+	l.writeLine(b)
+}
+
+// writeParams writes an event or a command: head followed by params in the seed's
+// form (FormatParams). The text format appends params to the line as it goes.
+func (l *SessionLog) writeParams(t time.Time, kind, name, head string, params []any, record any) {
+	if l == nil {
+		return
+	}
+	if l.format == LogJSON {
+		l.writeJSON(t, kind, name, head+FormatParams(params), record)
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := t.AppendFormat(l.line[:0], seedTimeLayout)
+	b = append(b, ' ')
+	b = append(b, head...)
+	b = appendParams(b, params)
+	l.writeLine(b)
+}
+
+// maxKeptLine bounds the line buffer kept between lines, so one huge line does not
+// stay allocated for the rest of the call.
+const maxKeptLine = 16 << 10
+
+// writeLine ends the text line b and writes it; l.mu is held.
+func (l *SessionLog) writeLine(b []byte) {
+	b = append(b, '\n')
+	if _, err := l.w.Write(b); err != nil && l.err == nil {
+		l.err = err
+	}
+	if cap(b) <= maxKeptLine {
+		l.line = b
+	}
+}
+
+func (l *SessionLog) writeJSON(t time.Time, kind, name, text string, params any) {
+	rec := struct {
+		Time   string `json:"time"`
+		Kind   string `json:"kind"`
+		Name   string `json:"name,omitempty"`
+		Text   string `json:"text,omitempty"`
+		Params any    `json:"params,omitempty"`
+	}{t.UTC().Format(time.RFC3339Nano), kind, name, text, jsonValue(params)}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		b, _ = json.Marshal(map[string]string{"time": rec.Time, "kind": KindError, "text": "unloggable entry: " + err.Error()})
+	}
+	line := append(b, '\n')
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if _, err := l.w.Write(line); err != nil && l.err == nil {
@@ -107,20 +150,25 @@ func (l *SessionLog) lines(t time.Time, kind, text string) {
 		l.write(t, kind, "", text, nil)
 		return
 	}
-	for _, line := range strings.Split(text, "\n") {
+	for {
+		line, rest, more := strings.Cut(text, "\n")
 		l.write(t, kind, "", strings.TrimRight(line, "\r"), nil)
+		if !more {
+			return
+		}
+		text = rest
 	}
 }
 
 // Event writes "Sent event to JS onPhoneEvent with params [...]".
 func (l *SessionLog) Event(t time.Time, params map[string]any) {
 	name, _ := params["name"].(string)
-	l.write(t, KindEvent, name, "Sent event to JS onPhoneEvent with params "+FormatParams([]any{params}), params)
+	l.writeParams(t, KindEvent, name, "Sent event to JS onPhoneEvent with params ", []any{params}, params)
 }
 
 // Command writes "Executing JS command: NAME with params [...]".
 func (l *SessionLog) Command(t time.Time, name string, params []any) {
-	l.write(t, KindCommand, name, "Executing JS command: "+name+" with params "+FormatParams(params), params)
+	l.writeParams(t, KindCommand, name, "Executing JS command: "+name+" with params ", params, params)
 }
 
 // maxLoggedString keeps one huge value (a downloaded body, say) from swamping the log.
@@ -128,85 +176,88 @@ const maxLoggedString = 4096
 
 // FormatParams renders command or event params as the seed does:
 // `[{code = 487 ; id = abc ; } ; ]`, and `[void ; ]` for none.
-func FormatParams(params []any) string {
-	var b strings.Builder
-	b.WriteByte('[')
+func FormatParams(params []any) string { return string(appendParams(nil, params)) }
+
+func appendParams(b []byte, params []any) []byte {
+	b = append(b, '[')
 	if len(params) == 0 {
-		b.WriteString("void ; ")
+		b = append(b, "void ; "...)
 	}
 	for _, p := range params {
-		formatValue(&b, p)
-		b.WriteString(" ; ")
+		b = appendValue(b, p)
+		b = append(b, " ; "...)
 	}
-	b.WriteByte(']')
-	return b.String()
+	return append(b, ']')
 }
 
-func formatValue(b *strings.Builder, v any) {
+func appendValue(b []byte, v any) []byte {
 	switch v := v.(type) {
 	case nil:
-		b.WriteString("NULL")
+		return append(b, "NULL"...)
 	case string:
 		// One happening per line: a value's own line breaks would split it.
-		s := lineBreaks.Replace(v)
+		s := v
+		if strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0 {
+			s = lineBreaks.Replace(s)
+		}
 		if len(s) > maxLoggedString {
-			fmt.Fprintf(b, "%s…(%d bytes)", s[:maxLoggedString], len(v))
-			return
+			b = append(b, s[:maxLoggedString]...)
+			b = append(b, "…("...)
+			b = strconv.AppendInt(b, int64(len(v)), 10)
+			return append(b, " bytes)"...)
 		}
-		b.WriteString(s)
+		return append(b, s...)
 	case bool:
-		b.WriteString(strconv.FormatBool(v))
+		return strconv.AppendBool(b, v)
 	case int:
-		b.WriteString(strconv.Itoa(v))
+		return strconv.AppendInt(b, int64(v), 10)
 	case int64:
-		b.WriteString(strconv.FormatInt(v, 10))
+		return strconv.AppendInt(b, v, 10)
 	case jsapi.Number:
-		fmt.Fprintf(b, "%.4E", float64(v))
+		// strconv's E form is fmt's %.4E, NaN and infinities included.
+		return strconv.AppendFloat(b, float64(v), 'E', 4, 64)
 	case float64:
-		fmt.Fprintf(b, "%.4E", v)
+		return strconv.AppendFloat(b, v, 'E', 4, 64)
 	case map[string]any:
-		b.WriteByte('{')
-		for _, k := range sortedKeys(v) {
-			b.WriteString(k)
-			b.WriteString(" = ")
-			formatValue(b, v[k])
-			b.WriteString(" ; ")
+		var small [16]string
+		b = append(b, '{')
+		for _, k := range sortedKeys(small[:0], v) {
+			b = append(b, k...)
+			b = append(b, " = "...)
+			b = appendValue(b, v[k])
+			b = append(b, " ; "...)
 		}
-		b.WriteByte('}')
+		return append(b, '}')
 	case map[string]string:
-		b.WriteByte('{')
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
+		var small [16]string
+		b = append(b, '{')
+		for _, k := range sortedKeys(small[:0], v) {
+			b = append(b, k...)
+			b = append(b, " = "...)
+			b = appendValue(b, v[k])
+			b = append(b, " ; "...)
 		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			b.WriteString(k)
-			b.WriteString(" = ")
-			formatValue(b, v[k])
-			b.WriteString(" ; ")
-		}
-		b.WriteByte('}')
+		return append(b, '}')
 	case []any:
-		b.WriteByte('[')
+		b = append(b, '[')
 		for _, e := range v {
-			formatValue(b, e)
-			b.WriteString(" ; ")
+			b = appendValue(b, e)
+			b = append(b, " ; "...)
 		}
-		b.WriteByte(']')
+		return append(b, ']')
 	default:
-		fmt.Fprint(b, v)
+		return fmt.Append(b, v)
 	}
 }
 
 var lineBreaks = strings.NewReplacer("\r\n", `\n`, "\n", `\n`, "\r", `\r`)
 
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
+// sortedKeys appends m's keys to keys, sorted.
+func sortedKeys[V any](keys []string, m map[string]V) []string {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	return keys
 }
 

@@ -3,6 +3,9 @@ package runtime
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -141,5 +144,31 @@ func TestSessionLogKeepsFirstWriteError(t *testing.T) {
 	l.System(time.Now(), "b")
 	if l.Err() != errFull {
 		t.Errorf("Err() = %v, want the write error", l.Err())
+	}
+}
+
+// Numbers are appended with strconv; they must read as the %.4E they were
+// printed with before, special values included.
+func TestFormatParamsNumbersReadAsPercentE(t *testing.T) {
+	for _, f := range []float64{0, math.Copysign(0, -1), 603, -1.5, 1e21, 1.23456789e-7, math.Inf(1), math.Inf(-1), math.NaN()} {
+		want := fmt.Sprintf("[%.4E ; %.4E ; ]", f, f)
+		if got := FormatParams([]any{jsapi.Number(f), f}); got != want {
+			t.Errorf("%v: got %q, want %q", f, got, want)
+		}
+	}
+}
+
+// BenchmarkSessionLog writes what one portal request costs the log: its event,
+// a command and a scenario line.
+func BenchmarkSessionLog(b *testing.B) {
+	l := NewSessionLog(io.Discard, LogText)
+	at := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	event := map[string]any{"name": EventHTTPRequest, "method": "POST", "path": "/request/bench", "content": `{"COMMAND":"wait","REASON":"bench"}`}
+	command := []any{map[string]any{"id": "call-1", "url": "http://media/a.mp3", "loop": false, "volume": jsapi.Number(0.5)}}
+	b.ReportAllocs()
+	for b.Loop() {
+		l.Event(at, event)
+		l.Command(at, "Play", command)
+		l.Script(at, "Portal command done wait #1")
 	}
 }

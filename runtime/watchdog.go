@@ -5,7 +5,6 @@ import (
 	"runtime/metrics"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/dop251/goja"
@@ -21,9 +20,24 @@ func (e *QuotaError) Error() string { return e.Reason }
 // sooner, nearly all of them, only cost arming and stopping one timer.
 const watchPeriod = 10 * time.Millisecond
 
-// heapMetric counts bytes in heap objects, live or not yet swept. Reading it does
-// not stop the world.
-const heapMetric = "/memory/classes/heap/objects:bytes"
+// The heap is measured two ways; reading either does not stop the world.
+// liveMetric is what the last garbage collection found reachable: the memory a
+// callback holds on to, untouched by what other sessions allocate and drop, but
+// only as fresh as the last collection. heapMetric counts every heap object, live
+// or not yet swept: always fresh, but it also grows with the garbage of every
+// other session.
+const (
+	liveMetric   = "/gc/heap/live:bytes"
+	heapMetric   = "/memory/classes/heap/objects:bytes"
+	cyclesMetric = "/gc/cycles/total:gc-cycles"
+)
+
+// heapBackstop is how many memory budgets the whole heap may grow by during one
+// callback before the callback is blamed even though no collection has yet shown
+// it holding the memory: when the live heap is large, the next collection may be
+// far off. It is a multiple so that the garbage of the other sessions during a
+// long callback is not mistaken for this one's.
+const heapBackstop = 8
 
 // watchdog stops a JS callback that spends more than its CPU budget or grows the
 // heap by more than the session's memory budget. Interrupt only stops JS; the
@@ -39,16 +53,16 @@ type watchdog struct {
 	cpuStart time.Duration
 	hasCPU   bool
 	wall     time.Time
-	// wallStart mirrors wall for other watchdogs, which read it without w.mu.
-	wallStart atomic.Int64
-	heap      uint64
-	timer     *time.Timer
-	tripped   *QuotaError
-	sample    []metrics.Sample
+	live     uint64
+	heap     uint64
+	cycles   uint64
+	timer    *time.Timer
+	tripped  *QuotaError
+	sample   []metrics.Sample
 }
 
 func newWatchdog(vm *goja.Runtime, cpu time.Duration, memory int64) *watchdog {
-	return &watchdog{vm: vm, cpu: cpu, memory: memory, sample: []metrics.Sample{{Name: heapMetric}}}
+	return &watchdog{vm: vm, cpu: cpu, memory: memory, sample: []metrics.Sample{{Name: liveMetric}, {Name: heapMetric}, {Name: cyclesMetric}}}
 }
 
 // begin is called on the session goroutine before JS runs. It pins the goroutine
@@ -62,8 +76,7 @@ func (w *watchdog) begin() {
 	w.thread = currentThreadCPU()
 	w.cpuStart, w.hasCPU = w.thread.used()
 	w.wall = time.Now()
-	w.wallStart.Store(w.wall.UnixNano())
-	w.heap = w.readHeap()
+	w.live, w.heap, w.cycles = w.readHeap()
 	running.Lock()
 	running.set[w] = struct{}{}
 	running.Unlock()
@@ -96,12 +109,25 @@ func (w *watchdog) stop() {
 	}
 }
 
-func (w *watchdog) readHeap() uint64 {
+func (w *watchdog) readHeap() (live, heap, cycles uint64) {
 	metrics.Read(w.sample)
-	if w.sample[0].Value.Kind() != metrics.KindUint64 {
-		return 0
+	for i, v := range []*uint64{&live, &heap, &cycles} {
+		if w.sample[i].Value.Kind() == metrics.KindUint64 {
+			*v = w.sample[i].Value.Uint64()
+		}
 	}
-	return w.sample[0].Value.Uint64()
+	return live, heap, cycles
+}
+
+// heapGrew reports whether the heap grew past the memory budget since the callback
+// began: its live part by one budget, or the whole of it by heapBackstop budgets.
+// The live part counts only once a whole collection has run inside the callback:
+// the first one to finish may have started before it, and would report what an
+// earlier callback, perhaps of another session, left behind.
+func (w *watchdog) heapGrew() bool {
+	live, heap, cycles := w.readHeap()
+	return cycles >= w.cycles+2 && int64(live)-int64(w.live) > w.memory ||
+		int64(heap)-int64(w.heap) > heapBackstop*w.memory
 }
 
 func (w *watchdog) check() {
@@ -110,16 +136,11 @@ func (w *watchdog) check() {
 	if !w.running || w.tripped != nil {
 		return
 	}
-	spent := time.Since(w.wall)
-	if w.hasCPU {
-		if now, ok := w.thread.used(); ok {
-			spent = now - w.cpuStart
-		}
-	}
+	spent := w.used()
 	switch {
 	case spent >= w.cpu:
 		w.tripped = &QuotaError{Reason: "CPU limit: the event callback ran for more than " + w.cpu.String() + " of CPU time"}
-	case w.memory > 0 && int64(w.readHeap())-int64(w.heap) > w.memory && w.oldestRunning():
+	case w.memory > 0 && spent >= minBlameCPU && w.heapGrew() && w.busiestRunning(spent):
 		w.tripped = &QuotaError{Reason: "memory limit: the event callback grew the heap by more than " + byteSize(w.memory)}
 	}
 	if w.tripped != nil {
@@ -140,25 +161,41 @@ func byteSize(n int64) string {
 }
 
 // running lists the callbacks executing JS right now, across sessions. The heap is
-// shared, so growth cannot be pinned on one session exactly; it is blamed on the
-// callback that has been running longest, which is where a runaway allocation loop
-// is and where short, ordinary callbacks are not.
+// shared, so growth cannot be pinned on one session exactly. It is blamed on the
+// running callback that has used the most CPU time, and only once that is at
+// least minBlameCPU: allocating megabytes takes CPU, so that is where a runaway
+// allocation loop is, and where short, ordinary callbacks are not, even when they
+// happen to be running as the heap grows or as a collection reports what a
+// callback that has since ended left behind.
 var running = struct {
 	sync.Mutex
 	set map[*watchdog]struct{}
 }{set: map[*watchdog]struct{}{}}
 
-func (w *watchdog) oldestRunning() bool {
+// minBlameCPU is the CPU time a callback must have used before heap growth is put
+// down to it; an ordinary event callback uses a few milliseconds.
+const minBlameCPU = 20 * time.Millisecond
+
+func (w *watchdog) busiestRunning(spent time.Duration) bool {
 	running.Lock()
 	defer running.Unlock()
 	for o := range running.set {
-		if o != w && o.startedBefore(w) {
+		if o != w && o.used() > spent {
 			return false
 		}
 	}
 	return true
 }
 
-func (w *watchdog) startedBefore(other *watchdog) bool {
-	return w.wallStart.Load() < other.wallStart.Load()
+// used is the CPU time the running callback has used, read from its thread's
+// clock, or the wall time where that cannot be read. Other watchdogs call it while
+// holding running's lock: begin sets what it reads before the callback joins
+// running, and the callback leaves running before the next begin changes it.
+func (w *watchdog) used() time.Duration {
+	if w.hasCPU {
+		if now, ok := w.thread.used(); ok {
+			return now - w.cpuStart
+		}
+	}
+	return time.Since(w.wall)
 }

@@ -9,34 +9,43 @@ const CallState = Object.freeze({
   TERMINATED: "TERMINATED",
 });
 
-// Ringback tones as Cisco ToneScripts (S23), by ISO 3166 alpha-2 code. The
-// cadences follow the national tone plans collected with ITU-T E.180 (for
-// Russia and the other former-USSR networks 425 Hz, 1 s on, 4 s off, per the
-// Russian standard 45.223-2001; the UK double ring per BT SIN 350).
-const ringbackToneScripts = Object.freeze({
-  RU: "425@-19;*(1/4/1)",
-  UA: "425@-19;*(1/4/1)",
-  KZ: "425@-19;*(1/4/1)",
-  BY: "425@-19;*(1/4/1)",
-  DE: "425@-19;*(1/4/1)",
-  PL: "425@-19;*(1/4/1)",
-  IT: "425@-19;*(1/4/1)",
-  NL: "425@-19;*(1/4/1)",
-  ES: "425@-19;*(1.5/3/1)",
-  FR: "440@-19;*(1.5/3.5/1)",
-  US: "440@-19,480@-19;*(2/4/1+2)",
-  CA: "440@-19,480@-19;*(2/4/1+2)",
-  GB: "400@-19,450@-19;*(0.4/0.2/1+2,0.4/2/1+2)",
-});
-
-// Voximplant's examples use "UK" as well as the ISO code "GB".
-const countryAliases = Object.freeze({ UK: "GB" });
+// ringbackToneScript returns the ringback tone of a country as a Cisco
+// ToneScript (S23), by ISO 3166 alpha-2 code, or undefined when we have no
+// preset. The cadences follow the national tone plans collected with ITU-T
+// E.180 (for Russia and the other former-USSR networks 425 Hz, 1 s on, 4 s
+// off, per the Russian standard 45.223-2001; the UK double ring per BT SIN
+// 350). A switch rather than a table: the switch is compiled once per
+// process, where a table would be built again in every session.
+function ringbackToneScript(code) {
+  switch (code) {
+    case "RU":
+    case "UA":
+    case "KZ":
+    case "BY":
+    case "DE":
+    case "PL":
+    case "IT":
+    case "NL":
+      return "425@-19;*(1/4/1)";
+    case "ES":
+      return "425@-19;*(1.5/3/1)";
+    case "FR":
+      return "440@-19;*(1.5/3.5/1)";
+    case "US":
+    case "CA":
+      return "440@-19,480@-19;*(2/4/1+2)";
+    case "GB":
+    case "UK": // Voximplant's examples use "UK" as well as the ISO code "GB".
+      return "400@-19,450@-19;*(0.4/0.2/1+2,0.4/2/1+2)";
+  }
+  return undefined;
+}
 
 // The tone played when a scenario names a country we have no preset for: a
 // caller waiting for an answer should hear some ringback rather than silence.
 const defaultRingbackCountry = "US";
 
-// deliverCallEvent(call, event) and isTerminatedCall(call) are VoxEngine's
+// deliverCallEvent(call, event, owned) and isTerminatedCall(call) are VoxEngine's
 // private doors into a Call; they are set by the class's static block so the
 // scenario sees only the public methods.
 let deliverCallEvent;
@@ -149,15 +158,13 @@ class Call {
   }
 
   playProgressTone(country) {
-    let code = String(country === undefined ? "" : country).toUpperCase();
-    code = countryAliases[code] || code;
-    let script = ringbackToneScripts[code];
+    let script = ringbackToneScript(String(country === undefined ? "" : country).toUpperCase());
     if (script === undefined) {
       host.warn(
         `Call ${this.#id}: no progress tone for country ${JSON.stringify(country)}, ` +
           `playing the ${defaultRingbackCountry} ringback`,
       );
-      script = ringbackToneScripts[defaultRingbackCountry];
+      script = ringbackToneScript(defaultRingbackCountry);
     }
     this.#command("PlayToneScript", { script, loop: true });
   }
@@ -215,8 +222,9 @@ class Call {
 
   // #deliver hands one engine event for this call to its listeners. The state
   // is updated before the listeners run, so call.state() inside a
-  // Disconnected listener already reads TERMINATED.
-  #deliver(event) {
+  // Disconnected listener already reads TERMINATED. The listeners get the
+  // event with call added: event itself when owned (see dispatch), else a copy.
+  #deliver(event, owned) {
     switch (event.name) {
       case CallEvents.Ringing:
       case CallEvents.AudioStarted:
@@ -235,11 +243,15 @@ class Call {
         this.#state = CallState.TERMINATED;
         break;
     }
-    this.#listeners.emit(event.name, Object.assign({}, event, { call: this }));
+    if (this.#listeners.listening(event.name)) {
+      const payload = owned === true ? event : Object.assign({}, event);
+      payload.call = this;
+      this.#listeners.emit(event.name, payload);
+    }
   }
 
   static {
-    deliverCallEvent = (call, event) => call.#deliver(event);
+    deliverCallEvent = (call, event, owned) => call.#deliver(event, owned);
     isTerminatedCall = (call) => call.#state === CallState.TERMINATED;
   }
 

@@ -30,49 +30,59 @@ const CallEvents = Object.freeze({
 // for Voximplant may pass a constant Vox does not implement yet (for example
 // CallEvents.OnHold, which is undefined here), and a silent registration would
 // leave the scenario waiting for an event that never comes.
+//
+// Every VM builds this layer afresh, so it keeps to plain objects and prototype
+// methods: a Map or a Set would make goja build those built-ins in every
+// session, and the registry is never handed to the scenario, so it needs no
+// private fields.
 class ListenerRegistry {
-  #owner;
-  #known;
-  #listeners = new Map();
-
   // owner names the source in error messages ("VoxEngine", "Call");
   // constants is the frozen object of names the source can fire.
   constructor(owner, constants) {
-    this.#owner = owner;
-    this.#known = new Set(Object.values(constants));
+    this.owner = owner;
+    this.constants = constants;
+    // Event name to {listeners}. A listener array is never changed once
+    // stored: add and remove store a new one, so emit walks the array it
+    // found without copying it.
+    this.entries = Object.create(null);
   }
 
   add(event, listener) {
-    this.#check("addEventListener", event);
+    this.check("addEventListener", event);
     if (typeof listener !== "function") {
       throw new TypeError(
-        `${this.#owner}.addEventListener(${event}): the listener must be a function, got ${typeof listener}`,
+        `${this.owner}.addEventListener(${event}): the listener must be a function, got ${typeof listener}`,
       );
     }
-    const list = this.#listeners.get(event) || [];
-    // Like DOM EventTarget: the same function registered twice runs once, so
-    // one removeEventListener call undoes any number of identical adds.
-    if (!list.includes(listener)) {
-      list.push(listener);
+    const entry = this.entries[event];
+    if (entry === undefined) {
+      this.entries[event] = { listeners: [listener] };
+    } else if (!entry.listeners.includes(listener)) {
+      // Like DOM EventTarget: the same function registered twice runs once,
+      // so one removeEventListener call undoes any number of identical adds.
+      entry.listeners = entry.listeners.concat([listener]);
     }
-    this.#listeners.set(event, list);
   }
 
   // remove drops one listener, or every listener of the event when listener is
   // omitted (Voximplant's documented behaviour).
   remove(event, listener) {
-    this.#check("removeEventListener", event);
+    this.check("removeEventListener", event);
     if (listener === undefined) {
-      this.#listeners.delete(event);
+      delete this.entries[event];
       return;
     }
-    const list = this.#listeners.get(event);
-    if (list) {
-      const at = list.indexOf(listener);
-      if (at >= 0) {
-        list.splice(at, 1);
-      }
+    const entry = this.entries[event];
+    if (entry !== undefined && entry.listeners.includes(listener)) {
+      entry.listeners = entry.listeners.filter((l) => l !== listener);
     }
+  }
+
+  // listening tells whether emit would run anything, so that a caller builds
+  // the payload only for listeners that exist.
+  listening(event) {
+    const entry = this.entries[event];
+    return entry !== undefined && entry.listeners.length > 0;
   }
 
   // emit runs every listener of the event. A listener that throws does not
@@ -80,38 +90,43 @@ class ListenerRegistry {
   // runtime logs it with its stack and ends the call, as it does for any
   // uncaught scenario error. Later errors are reported through host.warn.
   emit(event, payload) {
-    const list = this.#listeners.get(event);
-    if (!list || list.length === 0) {
+    const entry = this.entries[event];
+    if (entry === undefined) {
       return;
     }
-    let first = null;
-    // Iterate over a snapshot so a listener may add or remove listeners; one
-    // removed by an earlier listener in the same round is skipped.
-    for (const listener of list.slice()) {
-      if (!list.includes(listener)) {
+    // The round runs the listeners registered when it began: one added by a
+    // listener waits for the next event, and one removed by an earlier
+    // listener in the same round is skipped.
+    const listeners = entry.listeners;
+    let failed = false;
+    let first;
+    for (let i = 0; i < listeners.length; i++) {
+      const listener = listeners[i];
+      if (entry.listeners !== listeners && !entry.listeners.includes(listener)) {
         continue;
       }
       try {
         listener(payload);
       } catch (err) {
-        if (first === null) {
-          first = { err };
+        if (!failed) {
+          failed = true;
+          first = err;
         } else {
           host.warn(`another ${event} listener also threw: ${describeError(err)}`);
         }
       }
     }
-    if (first !== null) {
-      throw first.err;
+    if (failed) {
+      throw first;
     }
   }
 
-  #check(method, event) {
-    if (!this.#known.has(event)) {
-      const known = Array.from(this.#known).join(", ");
+  check(method, event) {
+    const known = Object.values(this.constants);
+    if (!known.includes(event)) {
       throw new TypeError(
-        `${this.#owner}.${method}: unknown event ${quoteValue(event)}; ` +
-          `the constant used is not implemented in Vox (known events: ${known})`,
+        `${this.owner}.${method}: unknown event ${quoteValue(event)}; ` +
+          `the constant used is not implemented in Vox (known events: ${known.join(", ")})`,
       );
     }
   }

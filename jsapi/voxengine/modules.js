@@ -29,31 +29,31 @@ const Modules = Object.freeze({
 
 // moduleInstallers maps a Modules value to the function that installs it on
 // global. A module Vox implements is registered here in one line, e.g.
-//   [Modules.Player, installPlayer],
+//   moduleInstallers[Modules.Player] = installPlayer;
 // and every other known module is refused by require with a clear error.
-const moduleInstallers = new Map([]);
+const moduleInstallers = Object.create(null);
 
-// Modules already installed in this session: require is idempotent.
-const installedModules = new Set();
-
-const moduleNames = new Map(Object.keys(Modules).map((k) => [Modules[k], k]));
+// Modules already installed in this session, by Modules value: require is
+// idempotent.
+const installedModules = Object.create(null);
 
 // require(module) installs a module, or throws an Error naming what is
 // missing. Scenarios usually call it on their first lines, so the error ends
 // the call at once with a message support can act on, instead of a
 // ReferenceError much later. The warning goes to the server log as well.
 function require(module) {
-  const install = moduleInstallers.get(module);
+  const install = typeof module === "string" ? moduleInstallers[module] : undefined;
   if (install !== undefined) {
-    if (!installedModules.has(module)) {
+    if (installedModules[module] !== true) {
       install();
-      installedModules.add(module);
+      installedModules[module] = true;
     }
     return;
   }
+  const name = Object.keys(Modules).find((k) => Modules[k] === module);
   let message;
-  if (moduleNames.has(module)) {
-    message = `module Modules.${moduleNames.get(module)} is not available in Vox`;
+  if (name !== undefined) {
+    message = `module Modules.${name} is not available in Vox`;
   } else {
     message = `require: unknown module ${quoteValue(module)}; pass one of the Modules constants`;
   }

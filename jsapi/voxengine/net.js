@@ -11,8 +11,9 @@
 // Voximplant's internal result codes for requests that got no HTTP status.
 const httpUnknownError = -1;
 
-// Callbacks waiting for their Net.HttpRequestResult, by request id.
-const pendingHttpRequests = new Map();
+// Callbacks waiting for their Net.HttpRequestResult, by request id (a string
+// from host.newCallId).
+const pendingHttpRequests = Object.create(null);
 
 const Net = Object.freeze({
   // httpRequestAsync(url, options) resolves with an HttpRequestResult. A bad
@@ -43,7 +44,7 @@ function startHttpRequest(caller, url, options, done) {
   }
   const opts = options !== null && typeof options === "object" ? options : {};
   const id = host.newCallId();
-  pendingHttpRequests.set(id, done);
+  pendingHttpRequests[id] = done;
   host.command("HttpRequest", {
     id,
     url: withQueryParams(url, opts.params),
@@ -98,13 +99,14 @@ function requestHeaders(headers) {
 
 // deliverHttpResult resolves the request a Net.HttpRequestResult answers.
 function deliverHttpResult(event) {
-  const done = pendingHttpRequests.get(event.id);
+  const id = event.id;
+  const done = typeof id === "string" ? pendingHttpRequests[id] : undefined;
   if (done === undefined) {
     // A request the scenario made through Engine.command directly: its own
     // onPhoneEvent handles the result.
     return;
   }
-  pendingHttpRequests.delete(event.id);
+  delete pendingHttpRequests[id];
   done(httpRequestResult(event));
 }
 

@@ -2,9 +2,10 @@
 // bridges, custom data), Logger, and the dispatcher the runtime feeds every
 // engine event through. This file is joined last and publishes the API.
 
-// Every Call of the session by id. Calls stay after they end: events such as
-// Call.RecordStopped may still arrive for a disconnected leg (see the seed).
-const sessionCalls = new Map();
+// Every Call of the session by id (a string from the host). Calls stay after
+// they end: events such as Call.RecordStopped may still arrive for a
+// disconnected leg (see the seed).
+const sessionCalls = Object.create(null);
 
 const appListeners = new ListenerRegistry("VoxEngine", AppEvents);
 
@@ -110,7 +111,7 @@ function placeCall(command, number, params) {
     callerid: params.callerid,
     displayName: params.displayName,
   });
-  sessionCalls.set(id, call);
+  sessionCalls[id] = call;
   const sent = {};
   for (const key of Object.keys(params)) {
     sent[key] = params[key] === undefined ? null : params[key];
@@ -139,7 +140,10 @@ function isParameterObject(value) {
 // dispatch delivers one engine event to the VoxEngine layer. The runtime
 // calls it for every event before the scenario's own onPhoneEvent; what a
 // listener throws propagates to the runtime, which logs it and ends the call.
-function dispatch(event) {
+// Listeners get a copy of the event, so that onPhoneEvent sees it as it came,
+// unless owned is true: the runtime then hands no one else this event object,
+// and the listeners get it itself.
+function dispatch(event, owned) {
   const name = event === null || typeof event !== "object" ? undefined : event.name;
   if (typeof name !== "string") {
     host.warn(`event without a name ignored: ${String(event)}`);
@@ -150,13 +154,13 @@ function dispatch(event) {
     return;
   }
   if (name.startsWith("Call.")) {
-    const call = sessionCalls.get(event.id);
+    const call = typeof event.id === "string" ? sessionCalls[event.id] : undefined;
     if (call === undefined) {
       // A call placed through Engine.command directly: the scenario's own
       // onPhoneEvent handles its events.
       return;
     }
-    deliverCallEvent(call, event);
+    deliverCallEvent(call, event, owned);
     return;
   }
   if (name === AppEvents.CallAlerting) {
@@ -167,7 +171,9 @@ function dispatch(event) {
     sessionCustomData = String(event.customData);
   }
   if (name.startsWith("Application.")) {
-    appListeners.emit(name, Object.assign({}, event));
+    if (appListeners.listening(name)) {
+      appListeners.emit(name, owned === true ? event : Object.assign({}, event));
+    }
     return;
   }
   host.warn(`unknown event ${name} ignored`);
@@ -184,7 +190,7 @@ function deliverCallAlerting(event) {
     headers: event.headers,
     customData: event.customData,
   });
-  sessionCalls.set(event.id, call);
+  sessionCalls[event.id] = call;
   appListeners.emit(AppEvents.CallAlerting, {
     name: event.name,
     call,
@@ -212,15 +218,15 @@ const Engine = Object.freeze({
 
 // Publish the public API, and nothing else, on the scenario's global object.
 // Like built-ins, the names are writable and configurable but not enumerable.
-for (const [name, value] of Object.entries({
-  VoxEngine,
-  Engine,
-  AppEvents,
-  CallEvents,
-  Net,
-  Logger,
-  Modules,
-  require,
-})) {
-  Object.defineProperty(global, name, { value, writable: true, configurable: true, enumerable: false });
+// (An indexed loop rather than for...of: goja would build the array iterator
+// built-in for it in every session.)
+const publicAPI = { VoxEngine, Engine, AppEvents, CallEvents, Net, Logger, Modules, require };
+const publicNames = Object.keys(publicAPI);
+for (let i = 0; i < publicNames.length; i++) {
+  Object.defineProperty(global, publicNames[i], {
+    value: publicAPI[publicNames[i]],
+    writable: true,
+    configurable: true,
+    enumerable: false,
+  });
 }

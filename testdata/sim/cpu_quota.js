@@ -3,7 +3,6 @@
 VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 	e.call.answer();
 	e.call.addEventListener(CallEvents.Connected, function spin() {
-		let n = 0;
-		for (;;) n++;
+		while (true) {}
 	});
 });
