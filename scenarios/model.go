@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -43,6 +44,9 @@ type Release struct {
 	Author  string    `json:"author"`
 	Message string    `json:"message"`
 	Created time.Time `json:"created"`
+	// Draft releases (vox dev) reach only the accounts pinned to them; the
+	// rollout policy never offers them to anyone else.
+	Draft bool `json:"draft,omitempty"`
 }
 
 // File returns the release's file with that name.
@@ -79,8 +83,34 @@ func (r *Release) Route(destination string) (Rule, []File, error) {
 	return Rule{}, nil, fmt.Errorf("release %s@%d: no rule matches %q: %w", r.App, r.Number, destination, ErrNotFound)
 }
 
+// patterns keeps compiled rule patterns: Route runs on every call start, and
+// compiling a pattern costs more than matching it. Bounded by clearing, which is
+// cheap next to how few distinct patterns there are.
+var patterns = struct {
+	sync.Mutex
+	m map[string]*regexp.Regexp
+}{m: map[string]*regexp.Regexp{}}
+
+const maxCachedPatterns = 4096
+
 func compilePattern(p string) (*regexp.Regexp, error) {
-	return regexp.Compile("^(?:" + p + ")$")
+	patterns.Lock()
+	re, ok := patterns.m[p]
+	patterns.Unlock()
+	if ok {
+		return re, nil
+	}
+	re, err := regexp.Compile("^(?:" + p + ")$")
+	if err != nil {
+		return nil, err
+	}
+	patterns.Lock()
+	if len(patterns.m) >= maxCachedPatterns {
+		patterns.m = map[string]*regexp.Regexp{}
+	}
+	patterns.m[p] = re
+	patterns.Unlock()
+	return re, nil
 }
 
 // Push is what an integrator uploads: the complete set of an application's files
@@ -94,6 +124,9 @@ type Push struct {
 	// Canary, when above zero, offers the new release to that percentage of
 	// accounts only (vox scenario push --canary 10%).
 	Canary int `json:"canary,omitempty"`
+	// Draft stores the release without offering it to anyone: vox dev pushes
+	// drafts and pins its own account to them.
+	Draft bool `json:"draft,omitempty"`
 }
 
 // Compiler checks that a scenario file compiles; a syntax error names
@@ -164,6 +197,9 @@ func (p *Push) validate(compile Compiler, warn Warner) ([]string, error) {
 	}
 	if p.Canary < 0 || p.Canary > 100 {
 		bad("canary share %d%% must be 0 to 100", p.Canary)
+	}
+	if p.Canary > 0 && p.Draft {
+		bad("a draft is offered to nobody, so it cannot be a canary")
 	}
 	if len(p.Rules) == 0 && len(p.Files) > 0 {
 		// One file and no rules: the file answers every destination, which is

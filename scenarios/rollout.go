@@ -107,7 +107,7 @@ func writePolicy(app *bolt.Bucket, p Policy) error {
 }
 
 // changePolicy applies change to app's policy in one transaction.
-func (s *Store) changePolicy(ctx context.Context, app string, change func(p Policy, releases *bolt.Bucket) (Policy, error)) (Policy, error) {
+func (s *Store) changePolicy(ctx context.Context, app string, change func(p Policy, app *bolt.Bucket) (Policy, error)) (Policy, error) {
 	if err := ctx.Err(); err != nil {
 		return Policy{}, err
 	}
@@ -121,7 +121,7 @@ func (s *Store) changePolicy(ctx context.Context, app string, change func(p Poli
 		if err != nil {
 			return err
 		}
-		if out, err = change(p, b.Bucket(bucketReleases)); err != nil {
+		if out, err = change(p, b); err != nil {
 			return err
 		}
 		return writePolicy(b, out)
@@ -129,8 +129,8 @@ func (s *Store) changePolicy(ctx context.Context, app string, change func(p Poli
 	return out, err
 }
 
-func mustExist(releases *bolt.Bucket, app string, n int) error {
-	if n < 1 || releases.Get(u32(n)) == nil {
+func mustExist(b *bolt.Bucket, app string, n int) error {
+	if n < 1 || b.Bucket(bucketReleases).Get(u32(n)) == nil {
 		return fmt.Errorf("release %s@%d: %w", app, n, ErrNotFound)
 	}
 	return nil
@@ -139,11 +139,18 @@ func mustExist(releases *bolt.Bucket, app string, n int) error {
 // Rollback makes release n current for everyone not pinned, and ends a canary.
 // Accounts move to it lazily, on their next call.
 func (s *Store) Rollback(ctx context.Context, app string, n int) (Policy, error) {
-	return s.changePolicy(ctx, app, func(p Policy, releases *bolt.Bucket) (Policy, error) {
-		if err := mustExist(releases, app, n); err != nil {
+	return s.changePolicy(ctx, app, func(p Policy, b *bolt.Bucket) (Policy, error) {
+		if err := mustExist(b, app, n); err != nil {
 			return p, err
 		}
-		if n == lastNumber(releases) {
+		rel, err := readRelease(b.Bucket(bucketReleases), app, n)
+		if err != nil {
+			return p, err
+		}
+		if rel.Draft {
+			return p, fmt.Errorf("release %s@%d is a draft: %w: pin an account to it, or push it without --draft", app, n, ErrInvalid)
+		}
+		if n == published(b) {
 			n = 0 // rolling "back" to the latest is the latest policy
 		}
 		p.Stable, p.CanaryPercent = n, 0
@@ -156,8 +163,8 @@ func (s *Store) Canary(ctx context.Context, app string, percent int) (Policy, er
 	if percent < 0 || percent > 100 {
 		return Policy{}, fmt.Errorf("canary share %d%%: %w: want 0 to 100", percent, ErrInvalid)
 	}
-	return s.changePolicy(ctx, app, func(p Policy, releases *bolt.Bucket) (Policy, error) {
-		return p.withCanary(percent, lastNumber(releases)), nil
+	return s.changePolicy(ctx, app, func(p Policy, b *bolt.Bucket) (Policy, error) {
+		return p.withCanary(percent, published(b)), nil
 	})
 }
 
@@ -166,7 +173,7 @@ func (s *Store) Pin(ctx context.Context, account, app string, n int) (Policy, er
 	if account == "" {
 		return Policy{}, fmt.Errorf("pin: %w: no account", ErrInvalid)
 	}
-	return s.changePolicy(ctx, app, func(p Policy, releases *bolt.Bucket) (Policy, error) {
+	return s.changePolicy(ctx, app, func(p Policy, b *bolt.Bucket) (Policy, error) {
 		pins := make(map[string]int, len(p.Pins)+1)
 		for k, v := range p.Pins {
 			pins[k] = v
@@ -174,7 +181,7 @@ func (s *Store) Pin(ctx context.Context, account, app string, n int) (Policy, er
 		if n == 0 {
 			delete(pins, account)
 		} else {
-			if err := mustExist(releases, app, n); err != nil {
+			if err := mustExist(b, app, n); err != nil {
 				return p, err
 			}
 			pins[account] = n
@@ -219,16 +226,14 @@ func (s *Store) Resolve(ctx context.Context, account, app, trigger string) (*Rel
 		if err != nil {
 			return err
 		}
-		releases := b.Bucket(bucketReleases)
-		latest := lastNumber(releases)
-		if latest == 0 {
-			return fmt.Errorf("application %q has no release: %w", app, ErrNotFound)
-		}
 		policy, err := readPolicy(b)
 		if err != nil {
 			return err
 		}
-		want := policy.effective(account, latest)
+		want := policy.effective(account, published(b))
+		if want == 0 {
+			return fmt.Errorf("application %q has no published release: %w", app, ErrNotFound)
+		}
 		if data := b.Bucket(bucketPlacements).Get([]byte(account)); data != nil {
 			if err := json.Unmarshal(data, &placement); err != nil {
 				return fmt.Errorf("placement of %s is damaged: %w", account, err)
@@ -339,7 +344,7 @@ func (s *Store) Rollout(ctx context.Context, app string) (*Rollout, error) {
 		if err != nil {
 			return err
 		}
-		out.Latest = lastNumber(b.Bucket(bucketReleases))
+		out.Latest = published(b)
 		if out.Policy, err = readPolicy(b); err != nil {
 			return err
 		}

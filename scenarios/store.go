@@ -14,7 +14,7 @@ import (
 //
 //	scenarios/meta            "schema" -> schema version (uint32, big endian)
 //	scenarios/apps/<app>/releases    release number (uint32, big endian) -> Release JSON
-//	scenarios/apps/<app>/meta        "policy" -> Policy JSON
+//	scenarios/apps/<app>/meta        "policy" -> Policy JSON, "published" -> newest non-draft release
 //	scenarios/apps/<app>/placements  account -> Placement JSON
 var (
 	bucketRoot       = []byte("scenarios")
@@ -24,6 +24,7 @@ var (
 	bucketPlacements = []byte("placements")
 	keySchema        = []byte("schema")
 	keyPolicy        = []byte("policy")
+	keyPublished     = []byte("published")
 )
 
 // SchemaVersion is the layout this code reads and writes.
@@ -122,7 +123,7 @@ func (s *Store) Push(ctx context.Context, p Push) (*PushResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	rel := &Release{App: p.App, Files: p.Files, Rules: p.Rules, Author: p.Author, Message: p.Message, Created: s.opts.Now().UTC()}
+	rel := &Release{App: p.App, Files: p.Files, Rules: p.Rules, Author: p.Author, Message: p.Message, Created: s.opts.Now().UTC(), Draft: p.Draft}
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		app, err := apps(tx).CreateBucketIfNotExists([]byte(p.App))
 		if err != nil {
@@ -146,6 +147,12 @@ func (s *Store) Push(ctx context.Context, p Push) (*PushResult, error) {
 		if err := releases.Put(u32(rel.Number), data); err != nil {
 			return err
 		}
+		if p.Draft {
+			return nil
+		}
+		if err := app.Bucket(bucketMeta).Put(keyPublished, u32(rel.Number)); err != nil {
+			return err
+		}
 		policy, err := readPolicy(app)
 		if err != nil {
 			return err
@@ -162,6 +169,15 @@ func (s *Store) Push(ctx context.Context, p Push) (*PushResult, error) {
 	return &PushResult{Release: rel, Warnings: warnings}, nil
 }
 
+// published is the newest release that is not a draft: what "latest" means to
+// the rollout. 0 when there is none.
+func published(app *bolt.Bucket) int {
+	if v := app.Bucket(bucketMeta).Get(keyPublished); len(v) == 4 {
+		return int(binary.BigEndian.Uint32(v))
+	}
+	return 0
+}
+
 func lastNumber(releases *bolt.Bucket) int {
 	k, _ := releases.Cursor().Last()
 	if len(k) != 4 {
@@ -170,13 +186,16 @@ func lastNumber(releases *bolt.Bucket) int {
 	return int(binary.BigEndian.Uint32(k))
 }
 
-// Release returns release n of app, or its latest when n is 0.
+// Release returns release n of app, or its latest published release when n is 0.
 func (s *Store) Release(ctx context.Context, app string, n int) (*Release, error) {
 	var rel *Release
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b, err := appBucket(tx, app)
 		if err != nil {
 			return err
+		}
+		if n == 0 {
+			n = published(b)
 		}
 		rel, err = readRelease(b.Bucket(bucketReleases), app, n)
 		return err
@@ -185,9 +204,6 @@ func (s *Store) Release(ctx context.Context, app string, n int) (*Release, error
 }
 
 func readRelease(releases *bolt.Bucket, app string, n int) (*Release, error) {
-	if n == 0 {
-		n = lastNumber(releases)
-	}
 	data := releases.Get(u32(n))
 	if data == nil {
 		return nil, fmt.Errorf("release %s@%d: %w", app, n, ErrNotFound)
@@ -207,6 +223,7 @@ type ReleaseSummary struct {
 	Author  string    `json:"author"`
 	Message string    `json:"message"`
 	Created time.Time `json:"created"`
+	Draft   bool      `json:"draft,omitempty"`
 }
 
 // Releases lists app's releases newest first, at most limit of them, starting
@@ -238,7 +255,7 @@ func (s *Store) Releases(ctx context.Context, app string, before, limit int) (li
 			if err := json.Unmarshal(v, &rel); err != nil {
 				return fmt.Errorf("release %s@%d is damaged: %w", app, binary.BigEndian.Uint32(k), err)
 			}
-			list = append(list, ReleaseSummary{App: rel.App, Number: rel.Number, Files: len(rel.Files), Author: rel.Author, Message: rel.Message, Created: rel.Created})
+			list = append(list, ReleaseSummary{App: rel.App, Number: rel.Number, Files: len(rel.Files), Author: rel.Author, Message: rel.Message, Created: rel.Created, Draft: rel.Draft})
 		}
 		return nil
 	})
@@ -249,6 +266,7 @@ func (s *Store) Releases(ctx context.Context, app string, before, limit int) (li
 type AppSummary struct {
 	Name     string `json:"name"`
 	Releases int    `json:"releases"`
+	Latest   int    `json:"latest"` // newest published (non-draft) release
 	Policy   Policy `json:"policy"`
 }
 
@@ -262,7 +280,7 @@ func (s *Store) Apps(ctx context.Context) ([]AppSummary, error) {
 			if err != nil {
 				return err
 			}
-			out = append(out, AppSummary{Name: string(name), Releases: lastNumber(b.Bucket(bucketReleases)), Policy: policy})
+			out = append(out, AppSummary{Name: string(name), Releases: lastNumber(b.Bucket(bucketReleases)), Latest: published(b), Policy: policy})
 			return nil
 		})
 	})

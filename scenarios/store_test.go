@@ -311,3 +311,42 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		t.Errorf("a newer schema was accepted: %v", err)
 	}
 }
+
+// vox dev pushes drafts: they reach the pinned dev account and nobody else.
+func TestDraftsReachOnlyPinnedAccounts(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openStore(t, Options{})
+	push(t, s, "crm", "one")
+	res, err := s.Push(ctx, Push{App: "crm", Files: []File{{Name: "main.js", Source: "// draft"}}, Draft: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	draft := res.Release.Number
+	mustPolicy(t)(s.Pin(ctx, "dev", "crm", draft))
+	if got := resolve(t, s, "customer", "crm"); got != 1 {
+		t.Errorf("a customer got release %d, want the published 1", got)
+	}
+	if got := resolve(t, s, "dev", "crm"); got != draft {
+		t.Errorf("dev got release %d, want the draft %d", got, draft)
+	}
+	if _, err := s.Rollback(ctx, "crm", draft); !errors.Is(err, ErrInvalid) {
+		t.Errorf("rollback to a draft: %v", err)
+	}
+	if r, _ := s.Rollout(ctx, "crm"); r.Latest != 1 {
+		t.Errorf("rollout's latest is %d, want the published 1", r.Latest)
+	}
+	push(t, s, "crm", "three")
+	if got := resolve(t, s, "customer", "crm"); got != 3 {
+		t.Errorf("customer after a published push: %d", got)
+	}
+	if _, err := s.Push(ctx, Push{App: "crm", Files: []File{{Name: "main.js", Source: "1"}}, Draft: true, Canary: 10}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a draft canary was accepted: %v", err)
+	}
+	// An application with only drafts has nothing to offer an unpinned account.
+	if _, err := s.Push(ctx, Push{App: "lab", Files: []File{{Name: "main.js", Source: "1"}}, Draft: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Resolve(ctx, "customer", "lab", TriggerIncoming); !errors.Is(err, ErrNotFound) {
+		t.Errorf("resolve with only drafts: %v", err)
+	}
+}

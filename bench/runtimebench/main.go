@@ -1,6 +1,7 @@
 // Command runtimebench is `make bench`: it measures the call runtime on this
 // machine against bare goja measured in the same run, running the generated
-// seed-sized scenario (S12), and prints one table of ratios and goals.
+// seed-sized scenario (S12), and prints one table of ratios and goals; then the
+// scenarios store's resolve-and-start against a plain bbolt read (scenarios.go).
 package main
 
 import (
@@ -90,7 +91,7 @@ func run(out io.Writer, sessions, events int, window time.Duration) error {
 	fmt.Fprintf(out, "stacks: %.1f KiB per idle session (goroutine stack, not in the heap figure)\n", b.stackKiB)
 	fmt.Fprintf(out, "dispatch: vox p99.9 %.1f µs, max %.1f µs (bare max %.1f µs); of which waiting for the session goroutine p50 %.1f µs, p99 %.1f µs\n",
 		micros(voxLat.p999), micros(voxLat.max), micros(bareLat.max), micros(voxWake.p50), micros(voxWake.p99))
-	return nil
+	return benchScenarios(out)
 }
 
 type row struct {

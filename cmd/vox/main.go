@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -36,11 +37,17 @@ func main() {
 
 // run runs one vox command line and returns its exit status.
 func run(args []string, stdout, stderr io.Writer) int {
+	return runContext(context.Background(), args, stdout, stderr)
+}
+
+// runContext is run with a context whose end stops long-running commands (vox
+// dev, vox serve) as a signal would.
+func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCommand()
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.Execute()
+	err := root.ExecuteContext(ctx)
 	var ee exitError
 	var ue usageError
 	switch {
@@ -67,6 +74,34 @@ func newRootCommand() *cobra.Command {
 	// cobra reports unknown flags and bad arguments through this hook; they are
 	// usage errors (exit 2), whatever the subcommand.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newSimCommand())
+	root.AddCommand(newSimCommand(), newServeCommand(), newScenarioCommand(), newRuleCommand(), newTokenCommand(), newDevCommand())
+	argsAreUsage(root)
 	return root
+}
+
+// argsAreUsage makes a wrong number of positional arguments a usage error (exit
+// 2) in every command, as the flag hook does for flags, with the usage line; and
+// so is an unknown subcommand of a command group, which cobra would answer with
+// the group's help and exit 0.
+func argsAreUsage(cmd *cobra.Command) {
+	if check := cmd.Args; check != nil {
+		cmd.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return usageError{fmt.Errorf("%w (usage: %s)", err, cmd.UseLine())}
+			}
+			return nil
+		}
+	}
+	if cmd.HasSubCommands() && !cmd.Runnable() {
+		cmd.Args = cobra.ArbitraryArgs
+		cmd.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("unknown command %q for %q; see %s --help", args[0], cmd.CommandPath(), cmd.CommandPath())}
+			}
+			return cmd.Help()
+		}
+	}
+	for _, sub := range cmd.Commands() {
+		argsAreUsage(sub)
+	}
 }

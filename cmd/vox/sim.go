@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -13,8 +12,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"vox/runtime"
+	"vox/scenarios"
 	"vox/sim"
 )
 
@@ -34,12 +35,16 @@ type simFlags struct {
 	playback                          time.Duration
 	seed                              uint64
 	verbose                           bool
+	// app and account, with conn, run an account's release from a server
+	// instead of files.
+	app, account string
+	conn         clientFlags
 }
 
 func newSimCommand() *cobra.Command {
 	var f simFlags
 	cmd := &cobra.Command{
-		Use:   "sim [flags] FILE...",
+		Use:   "sim [flags] FILE... | sim --app APP [--account ACCOUNT] [--server URL] [flags]",
 		Short: "Play a whole call through a scenario in virtual time and print its session log",
 		Long: `sim runs the files as one scenario (in order, sharing one global scope) in a
 simulated call: the same runtime as a live call, with a virtual clock and simulated
@@ -47,17 +52,34 @@ far ends, so a 60-second call finishes in milliseconds and needs no network.
 
 Exit status: 0 when the session ended without a scenario error, 1 when the
 scenario failed (the error, with file:line:column and stack, is also printed on
-stderr), 2 on bad usage or a missing file.`,
+stderr), 2 on bad usage or a missing file.
+
+With --app instead of files, sim asks the server which release ACCOUNT runs
+for APP (moving the account there, as an incoming call would) and which rule
+answers --to, and plays the call through that rule's scenarios: what vox dev
+just pushed, or what a live call of the account would run.`,
 		Example: `  vox sim incoming.js --from 79112233444 --to 74951234567
   vox sim incoming.js --answer-after 3s --fail 486:phone67 --dtmf "1@3s,#@5s"
   vox sim incoming.js --http 'https://portal.example/config*=config.json' --hangup-after 60s
   vox sim incoming.js --http-request '5s={"COMMAND":"user","USER_ID":67}'
-  vox sim incoming.js --message 'user67@10s={"COMMAND":"hold"}' --events timeline.jsonl --json`,
+  vox sim incoming.js --message 'user67@10s={"COMMAND":"hold"}' --events timeline.jsonl --json
+  vox sim --app demo --account dev --to 74951234567`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runSim(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f, args)
+			return runSim(cmd, f, args)
 		},
 	}
 	fl := cmd.Flags()
+	fl.StringVar(&f.app, "app", "", "run the release ACCOUNT runs of this application on --server, instead of FILEs")
+	fl.StringVar(&f.account, "account", defaultDevAccount, "with --app: the account whose release runs")
+	// --server, --token and --data as every client command has them; sim's own
+	// --json is the session log's format.
+	conn := pflag.NewFlagSet("server", pflag.ContinueOnError)
+	f.conn.register(conn)
+	conn.VisitAll(func(flag *pflag.Flag) {
+		if flag.Name != "json" {
+			fl.AddFlag(flag)
+		}
+	})
 	fl.StringVar(&f.from, "from", "79112233444", "the caller's number")
 	fl.StringVar(&f.to, "to", "74951234567", "the dialled number")
 	fl.StringVar(&f.displayName, "display-name", "", "the caller's display name (default: --from)")
@@ -81,19 +103,20 @@ stderr), 2 on bad usage or a missing file.`,
 	return cmd
 }
 
-func runSim(ctx context.Context, stdout, stderr io.Writer, f simFlags, args []string) error {
+func runSim(cmd *cobra.Command, f simFlags, args []string) error {
+	ctx, stdout, stderr := cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	opts, err := f.options()
 	if err != nil {
 		return usageError{err}
 	}
-	sources, err := sim.ReadSources(args)
+	sources, dir, err := f.scenario(ctx, cmd, args)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
-	opts.Dir = filepath.Dir(args[0])
-	if ctx == nil {
-		ctx = context.Background()
-	}
+	opts.Dir = dir
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
 	if f.verbose {
@@ -112,6 +135,49 @@ func runSim(ctx context.Context, stdout, stderr io.Writer, f simFlags, args []st
 		return exitError{exitFailed}
 	}
 	return err
+}
+
+// scenario returns the files to run and the directory relative audio paths are
+// found in: the files given, or those of the rule that answers --to in the
+// release the account runs on the server.
+func (f simFlags) scenario(ctx context.Context, cmd *cobra.Command, args []string) ([]sim.Source, string, error) {
+	if f.app == "" {
+		if len(args) == 0 {
+			return nil, "", usageError{errors.New("no scenario file given: name the scenario's files, or --app APP to run an account's release from --server")}
+		}
+		sources, err := sim.ReadSources(args)
+		if err != nil {
+			return nil, "", usageError{err}
+		}
+		return sources, filepath.Dir(args[0]), nil
+	}
+	if len(args) > 0 {
+		return nil, "", usageError{fmt.Errorf("--app runs a release from the server: give it or scenario files, not both (%s)", strings.Join(args, " "))}
+	}
+	c, err := f.conn.client(cmd)
+	if err != nil {
+		return nil, "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	res, err := c.Resolve(ctx, f.account, f.app, scenarios.ResolveRequest{Trigger: scenarios.TriggerIncoming, Destination: f.to})
+	if err != nil {
+		return nil, "", reportAPIError(cmd.ErrOrStderr(), c, err)
+	}
+	if res.Rule == nil {
+		return nil, "", fmt.Errorf("the server routed %s to no rule of %s@%d", f.to, res.App, res.Release)
+	}
+	names := make([]string, len(res.Files))
+	sources := make([]sim.Source, len(res.Files))
+	for i, file := range res.Files {
+		names[i] = file.Name
+		sources[i] = sim.Source{Name: file.Name, Code: file.Source}
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "vox sim: account %s runs %s@%d; rule %q answers %s with %s\n",
+		f.account, res.App, res.Release, res.Rule.Name, f.to, strings.Join(names, ", "))
+	// The release's files have no directory; relative audio paths are looked
+	// up where vox sim runs.
+	return sources, ".", nil
 }
 
 func (f simFlags) options() (sim.Options, error) {

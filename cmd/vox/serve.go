@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"vox/examples"
+	"vox/jsapi"
+	"vox/runtime"
+	"vox/scenarios"
+)
+
+// Defaults of vox serve, which the client commands share.
+const (
+	defaultDataDir = "vox-data"
+	defaultHTTP    = "127.0.0.1:8080"
+	dbFile         = "vox.db"
+	// lockWait is how long a second vox serve on the same data directory waits
+	// for the file lock before it says the directory is in use.
+	lockWait = time.Second
+	// shutdownGrace is how long running requests may take once a signal came.
+	shutdownGrace = 10 * time.Second
+)
+
+type serveFlags struct {
+	data, http string
+}
+
+func newServeCommand() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve [--data DIR] [--http ADDR]",
+		Short: "Run the Vox server: the scenario store and its REST API",
+		Long: `serve keeps its state in DIR/vox.db and answers the REST API under /api/v1/
+on ADDR. At its first start it creates DIR, generates the admin token (kept in
+DIR/admin.token, printed once; vox token shows it again) and stores the bundled
+demo scenario as application "demo". SIGINT or SIGTERM stops it cleanly.`,
+		Example: `  vox serve
+  vox serve --data /var/lib/vox --http 0.0.0.0:8080`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, Log: logger, Out: cmd.OutOrStdout()})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.data, "data", defaultDataDir, "the data directory")
+	fl.StringVar(&f.http, "http", defaultHTTP, "the HTTP listener's address (port 0: any free port)")
+	return cmd
+}
+
+// serveConfig is what a server is started with.
+type serveConfig struct {
+	Data string
+	Addr string
+	Log  *slog.Logger
+	// Out gets the admin token at the first start.
+	Out io.Writer
+	// Now is the store's clock (default time.Now); tests pin it.
+	Now func() time.Time
+}
+
+func runServe(ctx context.Context, cfg serveConfig) error {
+	srv, err := startServer(cfg)
+	if err != nil {
+		return err
+	}
+	var served error
+	select {
+	case <-ctx.Done():
+		cfg.Log.Info("shutting down", "grace", shutdownGrace)
+	case served = <-srv.served:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	return errors.Join(served, srv.shutdown(shutdownCtx))
+}
+
+// server is a running vox serve.
+type server struct {
+	db     *bolt.DB
+	store  *scenarios.Store
+	http   *http.Server
+	addr   net.Addr
+	token  string
+	served chan error // the listener's end, when it was not a shutdown
+	log    *slog.Logger
+}
+
+// startServer opens the data directory and starts answering HTTP; it returns once
+// the listener is bound.
+func startServer(cfg serveConfig) (srv *server, err error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	path := filepath.Join(cfg.Data, dbFile)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockWait})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("%s is in use by another vox serve; stop it or give this one another --data", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			db.Close()
+		}
+	}()
+	store, err := scenarios.Open(db, scenarios.Options{Compile: compileScenario, Warn: jsapi.Unimplemented, Now: cfg.Now})
+	if err != nil {
+		return nil, err
+	}
+	token, created, err := adminToken(cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		fmt.Fprintf(cfg.Out, "vox: the admin token is %s\nvox: it is kept in %s; vox token --data %s shows it again\n",
+			token, filepath.Join(cfg.Data, tokenFile), cfg.Data)
+	}
+	if err := seedDemo(store, cfg.Log); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(scenarios.APIPrefix+"/", requireToken(token, scenarios.NewHandler(store, scenarios.WithLogger(cfg.Log))))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"status":"ok"}`+"\n")
+	})
+	srv = &server{
+		db: db, store: store, addr: ln.Addr(), token: token, served: make(chan error, 1), log: cfg.Log,
+		http: &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn),
+		},
+	}
+	go func() {
+		if err := srv.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			srv.served <- fmt.Errorf("serve HTTP: %w", err)
+		}
+	}()
+	cfg.Log.Info("vox serve started", "http", "http://"+ln.Addr().String(), "data", cfg.Data)
+	return srv, nil
+}
+
+// shutdown stops accepting, lets running requests finish until ctx ends, and
+// closes the data file.
+func (s *server) shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	if err != nil {
+		s.log.Warn("requests still running at the deadline were cut", "err", err)
+		err = s.http.Close()
+	}
+	if cerr := s.db.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close data file: %w", cerr))
+	}
+	s.log.Info("vox serve stopped")
+	return err
+}
+
+// compileScenario checks a pushed file with the runtime's compiler, so that a
+// release is refused by exactly what would run it; a *runtime.SyntaxError
+// carries the position that the push's error shows.
+func compileScenario(name, source string) error {
+	_, err := runtime.Compile(name, source)
+	return err
+}
+
+// demoApp is the application the bundled demo is stored as at the first start.
+const demoApp = "demo"
+
+// seedDemo stores the seed's scenario as application "demo" when the store has
+// no application yet, so a newcomer's first vox serve has something to list,
+// show and call.
+func seedDemo(store *scenarios.Store, log *slog.Logger) error {
+	ctx := context.Background()
+	apps, err := store.Apps(ctx)
+	if err != nil || len(apps) > 0 {
+		return err
+	}
+	res, err := store.Push(ctx, scenarios.Push{
+		App: demoApp, Author: "vox", Message: "the bundled demo: the seed's incoming-call scenario",
+		Files: []scenarios.File{{Name: examples.SeedName, Source: examples.Seed}},
+	})
+	if err != nil {
+		return fmt.Errorf("store the demo scenario: %w", err)
+	}
+	log.Info("stored the demo scenario", "app", demoApp, "release", res.Release.Number)
+	return nil
+}

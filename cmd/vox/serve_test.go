@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"vox/scenarios"
+)
+
+// The first start creates the token (printed once, readable by its owner only)
+// and stores the demo; a restart keeps both and prints nothing.
+func TestServeFirstStart(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	var out bytes.Buffer
+	srv, err := startServer(serveConfig{Data: data, Addr: "127.0.0.1:0", Out: &out, Log: discardLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := srv.token
+	if !strings.Contains(out.String(), "the admin token is "+token) {
+		t.Errorf("first start printed %q", out.String())
+	}
+	info, err := os.Stat(filepath.Join(data, tokenFile))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("token file: %v, %v", info, err)
+	}
+	c := scenarios.NewClient("http://"+srv.addr.String(), token, nil)
+	ctx := context.Background()
+	demo, err := c.Release(ctx, demoApp, 0)
+	if err != nil || demo.Number != 1 || len(demo.Files) != 1 || demo.Files[0].Name != "incoming.js" {
+		t.Fatalf("demo: %+v, %v", demo, err)
+	}
+	stop(t, srv)
+
+	out.Reset()
+	srv, err = startServer(serveConfig{Data: data, Addr: "127.0.0.1:0", Out: &out, Log: discardLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop(t, srv)
+	if srv.token != token || out.Len() != 0 {
+		t.Errorf("restart: token %q (was %q), printed %q", srv.token, token, out.String())
+	}
+	c = scenarios.NewClient("http://"+srv.addr.String(), token, nil)
+	if list, _, err := c.Releases(ctx, demoApp, 0, 0); err != nil || len(list) != 1 {
+		t.Errorf("the demo is stored once: %+v, %v", list, err)
+	}
+}
+
+func TestServeAuth(t *testing.T) {
+	srv := startTestServer(t, t.TempDir())
+	base := "http://" + srv.addr.String()
+	tests := []struct {
+		name, path, auth string
+		status           int
+	}{
+		{"health needs no token", "/healthz", "", 200},
+		{"no token", "/api/v1/apps", "", 401},
+		{"wrong token", "/api/v1/apps", "Bearer " + strings.ToLower(srv.token), 401},
+		{"not a bearer token", "/api/v1/apps", "Basic " + srv.token, 401},
+		{"unknown path without a token", "/api/v1/nope", "", 401},
+		{"the admin token", "/api/v1/apps", "Bearer " + srv.token, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", base+tt.path, nil)
+			if tt.auth != "" {
+				req.Header.Set("Authorization", tt.auth)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %s, want %d", resp.Status, tt.status)
+			}
+			if tt.status == 401 && resp.Header.Get("WWW-Authenticate") == "" {
+				t.Error("401 without WWW-Authenticate")
+			}
+		})
+	}
+	_, err := scenarios.NewClient(base, "guess", nil).Apps(context.Background())
+	var apiErr *scenarios.APIError
+	if !errors.As(err, &apiErr) || apiErr.Code != scenarios.CodeUnauthorized {
+		t.Fatalf("client with a wrong token: %#v", err)
+	}
+}
+
+// A second vox serve on a data directory in use fails at once with a message
+// that says so, and leaves the first one running.
+func TestServeRefusesADataDirectoryInUse(t *testing.T) {
+	data := t.TempDir()
+	srv := startTestServer(t, data)
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"serve", "--data", data, "--http", "127.0.0.1:0"}, &stdout, &stderr)
+	if code != exitFailed || !strings.Contains(stderr.String(), "is in use by another vox serve") {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+	if err := scenarios.NewClient("http://"+srv.addr.String(), "", nil).Health(context.Background()); err != nil {
+		t.Fatalf("the first server: %v", err)
+	}
+}
+
+// vox serve ends when its context does (SIGINT or SIGTERM in vox serve), after
+// the HTTP server and the data file are closed: the directory opens again at once.
+func TestServeShutsDownCleanly(t *testing.T) {
+	data := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	if code := runContext(ctx, []string{"serve", "--data", data, "--http", "127.0.0.1:0"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "the admin token is") || !strings.Contains(stderr.String(), "vox serve stopped") {
+		t.Errorf("stdout %q\nstderr %q", stdout.String(), stderr.String())
+	}
+	srv := startTestServer(t, data)
+	if _, err := scenarios.NewClient("http://"+srv.addr.String(), srv.token, nil).Release(context.Background(), demoApp, 1); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func discardLog() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func stop(t *testing.T, srv *server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,1 @@
+Logger.write("another application uses this one");

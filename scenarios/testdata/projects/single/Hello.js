@@ -1,0 +1,3 @@
+VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
+  e.call.answer();
+});

@@ -1,0 +1,1 @@
+VoxEngine.addEventListener(AppEvents.CallAlerting, (e: AppEvents.CallAlerting) => e.call.answer());

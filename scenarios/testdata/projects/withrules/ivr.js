@@ -1,0 +1,1 @@
+const menu = { "1": "sales", "2": "support" };
