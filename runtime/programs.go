@@ -35,6 +35,9 @@ func (e *SyntaxError) Error() string {
 
 // Compile compiles one scenario file without caching it.
 func Compile(name, src string) (*Program, error) {
+	if err := checkNesting(name, src); err != nil {
+		return nil, err
+	}
 	// Parsing separately keeps the parser's positions, which goja.Compile drops.
 	ast, err := parser.ParseFile(nil, name, src, 0)
 	if err != nil {
