@@ -5,13 +5,18 @@ GO      ?= go
 BIN     := bin/vox
 NPM_DIR := testdata/tsc
 
-.PHONY: build run test test-go test-types deps bench lint clean
+.PHONY: build run demo test test-go test-types deps bench lint clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/vox
 
-# Until the server lands, the demo is the seed's call played in virtual time.
+# The platform with its embedded default: a bbolt file in ./vox-data, the admin
+# token printed at first start, the demo application, HTTP on 127.0.0.1:8080.
 run: build
+	$(BIN) serve --data ./vox-data --http 127.0.0.1:8080
+
+# The seed's call played through the demo scenario in virtual time.
+demo: build
 	cd examples/seed && sed '/^#/d' sim.args | xargs -d '\n' ../../$(BIN) sim
 
 # Everything the tests need is installed here, so a fresh Debian machine with Go

@@ -42,7 +42,10 @@ type Options struct {
 	// Seed makes call and session ids; the same seed gives the same log.
 	Seed   uint64
 	Limits runtime.Limits
-	Logger *slog.Logger
+	// Name and Version, when set, name the scenario in the log as a release from
+	// the server would be ("Start INCOMING scenario (version: 9)").
+	Name, Version string
+	Logger        *slog.Logger
 }
 
 // Defaults for Options left zero.
@@ -134,8 +137,12 @@ func (s *Simulation) run(ctx context.Context, programs []*runtime.Program) error
 		names[i] = strings.TrimSuffix(filepath.Base(p.Name), filepath.Ext(p.Name))
 	}
 	name := strings.Join(names, ", ")
+	if s.opts.Name != "" {
+		name = s.opts.Name
+	}
 	s.session, err = runtime.New(ctx, runtime.Config{
 		Name:     name,
+		Version:  s.opts.Version,
 		Programs: programs,
 		Info: runtime.SessionInfo{
 			SessionID:     s.sessionID,

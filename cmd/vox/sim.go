@@ -112,11 +112,12 @@ func runSim(cmd *cobra.Command, f simFlags, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	sources, dir, err := f.scenario(ctx, cmd, args)
+	sc, err := f.scenario(ctx, cmd, args)
 	if err != nil {
 		return err
 	}
-	opts.Dir = dir
+	opts.Dir, opts.Name, opts.Version = sc.dir, sc.name, sc.version
+	sources := sc.sources
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
 	if f.verbose {
@@ -137,35 +138,42 @@ func runSim(cmd *cobra.Command, f simFlags, args []string) error {
 	return err
 }
 
-// scenario returns the files to run and the directory relative audio paths are
-// found in: the files given, or those of the rule that answers --to in the
+// simScenario is what a simulation runs: the files, the directory relative audio
+// paths are found in, and for a release from the server its name and version.
+type simScenario struct {
+	sources       []sim.Source
+	dir           string
+	name, version string
+}
+
+// scenario returns the files given, or those of the rule that answers --to in the
 // release the account runs on the server.
-func (f simFlags) scenario(ctx context.Context, cmd *cobra.Command, args []string) ([]sim.Source, string, error) {
+func (f simFlags) scenario(ctx context.Context, cmd *cobra.Command, args []string) (simScenario, error) {
 	if f.app == "" {
 		if len(args) == 0 {
-			return nil, "", usageError{errors.New("no scenario file given: name the scenario's files, or --app APP to run an account's release from --server")}
+			return simScenario{}, usageError{errors.New("no scenario file given: name the scenario's files, or --app APP to run an account's release from --server")}
 		}
 		sources, err := sim.ReadSources(args)
 		if err != nil {
-			return nil, "", usageError{err}
+			return simScenario{}, usageError{err}
 		}
-		return sources, filepath.Dir(args[0]), nil
+		return simScenario{sources: sources, dir: filepath.Dir(args[0])}, nil
 	}
 	if len(args) > 0 {
-		return nil, "", usageError{fmt.Errorf("--app runs a release from the server: give it or scenario files, not both (%s)", strings.Join(args, " "))}
+		return simScenario{}, usageError{fmt.Errorf("--app runs a release from the server: give it or scenario files, not both (%s)", strings.Join(args, " "))}
 	}
 	c, err := f.conn.client(cmd)
 	if err != nil {
-		return nil, "", err
+		return simScenario{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	res, err := c.Resolve(ctx, f.account, f.app, scenarios.ResolveRequest{Trigger: scenarios.TriggerIncoming, Destination: f.to})
 	if err != nil {
-		return nil, "", reportAPIError(cmd.ErrOrStderr(), c, err)
+		return simScenario{}, reportAPIError(cmd.ErrOrStderr(), c, err)
 	}
 	if res.Rule == nil {
-		return nil, "", fmt.Errorf("the server routed %s to no rule of %s@%d", f.to, res.App, res.Release)
+		return simScenario{}, fmt.Errorf("the server routed %s to no rule of %s@%d", f.to, res.App, res.Release)
 	}
 	names := make([]string, len(res.Files))
 	sources := make([]sim.Source, len(res.Files))
@@ -177,7 +185,8 @@ func (f simFlags) scenario(ctx context.Context, cmd *cobra.Command, args []strin
 		f.account, res.App, res.Release, res.Rule.Name, f.to, strings.Join(names, ", "))
 	// The release's files have no directory; relative audio paths are looked
 	// up where vox sim runs.
-	return sources, ".", nil
+	return simScenario{sources: sources, dir: ".", name: res.App,
+		version: fmt.Sprintf("INCOMING scenario (version: %d)", res.Release)}, nil
 }
 
 func (f simFlags) options() (sim.Options, error) {
