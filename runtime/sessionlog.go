@@ -219,25 +219,9 @@ func appendValue(b []byte, v any) []byte {
 	case float64:
 		return strconv.AppendFloat(b, v, 'E', 4, 64)
 	case map[string]any:
-		var small [16]string
-		b = append(b, '{')
-		for _, k := range sortedKeys(small[:0], v) {
-			b = append(b, k...)
-			b = append(b, " = "...)
-			b = appendValue(b, v[k])
-			b = append(b, " ; "...)
-		}
-		return append(b, '}')
+		return appendMap(b, v)
 	case map[string]string:
-		var small [16]string
-		b = append(b, '{')
-		for _, k := range sortedKeys(small[:0], v) {
-			b = append(b, k...)
-			b = append(b, " = "...)
-			b = appendValue(b, v[k])
-			b = append(b, " ; "...)
-		}
-		return append(b, '}')
+		return appendMap(b, v)
 	case []any:
 		b = append(b, '[')
 		for _, e := range v {
@@ -253,6 +237,19 @@ func appendValue(b []byte, v any) []byte {
 var lineBreaks = strings.NewReplacer("\r\n", `\n`, "\n", `\n`, "\r", `\r`)
 
 // sortedKeys appends m's keys to keys, sorted.
+// appendMap writes a map as the seed does, keys sorted: {a = 1 ; b = 2 ; }.
+func appendMap[V any](b []byte, m map[string]V) []byte {
+	var small [16]string
+	b = append(b, '{')
+	for _, k := range sortedKeys(small[:0], m) {
+		b = append(b, k...)
+		b = append(b, " = "...)
+		b = appendValue(b, m[k])
+		b = append(b, " ; "...)
+	}
+	return append(b, '}')
+}
+
 func sortedKeys[V any](keys []string, m map[string]V) []string {
 	for k := range m {
 		keys = append(keys, k)
