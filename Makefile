@@ -21,9 +21,13 @@ demo: build
 
 # Everything the tests need is installed here, so a fresh Debian machine with Go
 # (and CI) needs nothing else.
+# Debian packages the tests use for real: sox makes and checks audio, sip-tester
+# (SIPp) brings RFC 4733 captures, espeak-ng speaks for say().
+DEB_TOOLS := node:nodejs npm:npm sox:sox sipp:sip-tester espeak-ng:espeak-ng
+
 deps:
-	@command -v node >/dev/null && command -v npm >/dev/null || \
-		(apt-get update && apt-get install -y nodejs npm)
+	@missing=""; for t in $(DEB_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+		if [ -n "$$missing" ]; then apt-get update && apt-get install -y --no-install-recommends $$missing; fi
 	@test -x $(NPM_DIR)/node_modules/.bin/tsc || (cd $(NPM_DIR) && npm ci --no-audit --no-fund)
 
 test: deps test-go test-types
