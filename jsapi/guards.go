@@ -58,44 +58,108 @@ type guard struct {
 	maxElems int64 // array length or argument count within limit
 	noop     goja.Callable
 	ticks    int
+	// originals holds, for the original behind each proxy, what its trap needs.
+	originals map[*goja.Object]original
+	// hasInstance is the Symbol.hasInstance of every constructor behind a proxy;
+	// one function serves them all because it reads the prototype from this.
+	hasInstance goja.Value
 }
 
+// The wrappers are native proxies of the originals rather than new functions:
+// a proxy is a fraction of the size of a native function (whose own property
+// table holds name and length), it keeps the original's name and length without
+// copying them, and one trap serves every method. Each session pays for the
+// guards when it starts, so what is built here is built once per call.
+//
+// What cannot be saved is goja building the originals: builtins are made on
+// first touch from templates, and replacing a global or a prototype property,
+// even with a lazy accessor, builds what it replaces. So guarding Uint8Array
+// lazily, on the scenario's first use, would still build Uint8Array at start.
+
 func guardAllocations(vm *goja.Runtime, limit int64) error {
-	g := &guard{vm: vm, limit: limit, maxElems: limit / bytesPerSlot}
-	noop, err := vm.RunProgram(noopProgram())
+	g := &guard{vm: vm, limit: limit, maxElems: limit / bytesPerSlot, originals: make(map[*goja.Object]original, guarded)}
+	v, err := vm.RunProgram(guardsProgram())
 	if err != nil {
 		return fmt.Errorf("guard builtins: %w", err)
 	}
-	g.noop, _ = goja.AssertFunction(noop)
-	for _, mg := range methodGuards {
-		obj := g.path(mg.path)
+	js := v.ToObject(vm)
+	g.noop, _ = goja.AssertFunction(js.Get("0"))
+	g.hasInstance = vm.ToValue(g.instanceOf)
+	trap := &goja.ProxyTrapConfig{Apply: g.callMethod}
+	var obj *goja.Object
+	for i := range methodGuards {
+		mg := &methodGuards[i]
+		switch {
+		case i > 0 && mg.path == methodGuards[i-1].path:
+		case mg.path == "String.prototype":
+			// Reached through a string rather than through String, which goja
+			// would build for it and a scenario may never use.
+			obj = vm.ToValue("").ToObject(vm).Prototype()
+		default:
+			obj = g.path(mg.path)
+		}
 		for _, name := range mg.names {
-			if err := g.wrapMethod(obj, mg.path, name, mg.check); err != nil {
+			if err := g.wrapMethod(obj, mg, name, trap); err != nil {
 				return err
 			}
 		}
 	}
-	for _, cg := range constructorGuards {
-		if err := g.wrapConstructor(cg.name, cg.check); err != nil {
-			return err
+	for i := range constructorGuards {
+		cg := &constructorGuards[i]
+		trap := &goja.ProxyTrapConfig{
+			Apply: func(target *goja.Object, this goja.Value, args []goja.Value) goja.Value {
+				cg.check(g, site{fn: target}, args)
+				v, err := g.original(target).call(this, args...)
+				if err != nil {
+					panic(err)
+				}
+				return v
+			},
+			Construct: func(target *goja.Object, args []goja.Value, newTarget *goja.Object) *goja.Object {
+				cg.check(g, site{fn: target, new: true}, args)
+				o, err := g.original(target).construct(newTarget, args...)
+				if err != nil {
+					panic(err)
+				}
+				return o
+			},
+		}
+		for j, name := range cg.names {
+			target, err := g.wrapConstructor(name, trap)
+			if err != nil {
+				return err
+			}
+			if cg.family && j > 0 {
+				continue
+			}
+			if cg.family {
+				// One Symbol.hasInstance on %TypedArray%, which every typed-array
+				// constructor inherits, serves them all.
+				target = target.Prototype()
+			}
+			if err := g.keepInstanceof(target); err != nil {
+				return fmt.Errorf("guard %s: %w", name, err)
+			}
 		}
 	}
-	return g.refuseCodeFromStrings()
+	return g.refuseCodeFromStrings(js.Get("1"), js.Get("2"))
 }
 
 // GuardsName is the file name of the guards' own JS, which a scenario's stack
 // need not show.
 const GuardsName = "guards.js"
 
-// noopProgram evaluates to a JS function that does nothing. Calling it from Go is
-// a checkpoint: it runs one VM instruction, where goja notices an interrupt.
-var noopProgram = sync.OnceValue(func() *goja.Program {
-	return goja.MustCompile(GuardsName, "(function () {})", true)
+// guardsProgram evaluates to what the guards need from JS: a function that does
+// nothing, and the prototypes of async and generator functions, which have no
+// global name.
+var guardsProgram = sync.OnceValue(func() *goja.Program {
+	return goja.MustCompile(GuardsName, `[function () {}, Object.getPrototypeOf(async function () {}), Object.getPrototypeOf(function* () {})]`, true)
 })
 
 // checkpoint lets a pending watchdog interrupt stop a builtin that calls back into
 // a guard for every element (the matches of a global regexp, the values of a
-// JSON.stringify). Without it such a builtin runs to its end in Go.
+// JSON.stringify). Without it such a builtin runs to its end in Go. Calling the
+// noop function from Go runs one VM instruction, where goja notices an interrupt.
 func (g *guard) checkpoint() {
 	g.ticks++
 	if g.ticks%checkpointEvery != 0 {
@@ -106,26 +170,55 @@ func (g *guard) checkpoint() {
 	}
 }
 
+// site names a guarded builtin in error messages: "String.prototype.repeat",
+// "new Array(20000000)". It is put together only when a guard throws.
+type site struct {
+	path string       // the holder of a method, "String.prototype"
+	fn   *goja.Object // the original builtin, whose name completes the text
+	new  bool         // a constructor called with new
+	arg  goja.Value   // shown in parentheses when set
+	note string       // said after the name
+}
+
+func (s site) String() string {
+	name := s.fn.Get("name").String()
+	switch {
+	case s.path != "":
+		name = s.path + "." + name
+	case s.new:
+		name = "new " + name
+	}
+	if s.arg != nil {
+		name += "(" + s.arg.String() + ")"
+	}
+	return name + s.note
+}
+
 // A methodGuard wraps methods of one built-in object. check sees the call before
 // the original does; it throws to refuse, and may return other arguments (the
-// same values converted, or a callback wrapped) for the original to get.
+// same values converted, or a callback wrapped) for the original to get. A check
+// never tells methods apart by name, which a scenario may redefine: methods that
+// need different checks are in different entries.
 type methodGuard struct {
 	path  string
 	names []string
-	check func(g *guard, what string, call goja.FunctionCall) []goja.Value
+	check func(g *guard, what site, call goja.FunctionCall) []goja.Value
+	// timed marks the RegExp methods that run a match, which may be abandoned
+	// at RegexpTimeout.
+	timed bool
 }
 
 // methodGuards is every guarded method, by object.
 var methodGuards = []methodGuard{
-	{"String.prototype", []string{"repeat"}, func(g *guard, what string, c goja.FunctionCall) []goja.Value {
+	{path: "String.prototype", names: []string{"repeat"}, check: func(g *guard, what site, c goja.FunctionCall) []goja.Value {
 		g.need(what, strLen(c.This)*argInt(c.Arguments, 0)*bytesPerChar)
 		return c.Arguments
 	}},
-	{"String.prototype", []string{"padStart", "padEnd"}, func(g *guard, what string, c goja.FunctionCall) []goja.Value {
+	{path: "String.prototype", names: []string{"padStart", "padEnd"}, check: func(g *guard, what site, c goja.FunctionCall) []goja.Value {
 		g.need(what, argInt(c.Arguments, 0)*bytesPerChar)
 		return c.Arguments
 	}},
-	{"String.prototype", []string{"concat"}, func(g *guard, what string, c goja.FunctionCall) []goja.Value {
+	{path: "String.prototype", names: []string{"concat"}, check: func(g *guard, what site, c goja.FunctionCall) []goja.Value {
 		// The arguments are converted here, once and in order as concat would, so
 		// that their sizes are known; the original then gets strings.
 		args := make([]goja.Value, len(c.Arguments))
@@ -137,37 +230,47 @@ var methodGuards = []methodGuard{
 		g.need(what, size*bytesPerChar)
 		return args
 	}},
-	{"String.prototype", []string{"normalize"}, func(g *guard, what string, c goja.FunctionCall) []goja.Value {
+	{path: "String.prototype", names: []string{"normalize"}, check: func(g *guard, what site, c goja.FunctionCall) []goja.Value {
 		g.need(what, strLen(c.This)*maxNormalize*bytesPerChar)
 		return c.Arguments
 	}},
-	{"String.prototype", []string{"toUpperCase", "toLowerCase", "toLocaleUpperCase", "toLocaleLowerCase"}, func(g *guard, what string, c goja.FunctionCall) []goja.Value {
+	{path: "String.prototype", names: []string{"toUpperCase", "toLowerCase", "toLocaleUpperCase", "toLocaleLowerCase"}, check: func(g *guard, what site, c goja.FunctionCall) []goja.Value {
 		g.need(what, strLen(c.This)*maxCaseChange*bytesPerChar)
 		return c.Arguments
 	}},
-	{"String.prototype", []string{"split"}, (*guard).checkSplit},
-	{"String.prototype", []string{"replace", "replaceAll"}, (*guard).checkReplace},
-	{"Array.prototype", []string{
-		"concat", "copyWithin", "every", "fill", "filter", "find", "findIndex", "findLast",
-		"findLastIndex", "flat", "flatMap", "forEach", "includes", "indexOf", "join",
+	{path: "String.prototype", names: []string{"split"}, check: (*guard).checkSplit},
+	{path: "String.prototype", names: []string{"replace"}, check: func(g *guard, what site, c goja.FunctionCall) []goja.Value {
+		return g.checkReplace(what, c, false)
+	}},
+	{path: "String.prototype", names: []string{"replaceAll"}, check: func(g *guard, what site, c goja.FunctionCall) []goja.Value {
+		return g.checkReplace(what, c, true)
+	}},
+	{path: "Array.prototype", names: []string{
+		"copyWithin", "every", "fill", "filter", "find", "findIndex", "findLast",
+		"findLastIndex", "flat", "flatMap", "forEach", "includes", "indexOf",
 		"lastIndexOf", "map", "reduce", "reduceRight", "reverse", "shift", "slice", "some",
-		"sort", "splice", "toLocaleString", "toReversed", "toSorted", "toSpliced", "unshift", "with",
-	}, (*guard).checkArrayMethod},
-	{"Function.prototype", []string{"apply"}, func(g *guard, what string, c goja.FunctionCall) []goja.Value {
+		"sort", "splice", "toReversed", "toSorted", "toSpliced", "unshift", "with",
+	}, check: func(g *guard, what site, c goja.FunctionCall) []goja.Value {
+		g.needElems(what, lengthOf(g.vm, c.This))
+		return c.Arguments
+	}},
+	{path: "Array.prototype", names: []string{"concat"}, check: (*guard).checkArrayConcat},
+	{path: "Array.prototype", names: []string{"join", "toLocaleString"}, check: (*guard).checkArrayJoin},
+	{path: "Function.prototype", names: []string{"apply"}, check: func(g *guard, what site, c goja.FunctionCall) []goja.Value {
 		g.needElems(what, lengthOf(g.vm, c.Argument(1)))
 		return c.Arguments
 	}},
-	{"Reflect", []string{"apply"}, func(g *guard, what string, c goja.FunctionCall) []goja.Value {
+	{path: "Reflect", names: []string{"apply"}, check: func(g *guard, what site, c goja.FunctionCall) []goja.Value {
 		g.needElems(what, lengthOf(g.vm, c.Argument(2)))
 		return c.Arguments
 	}},
-	{"Reflect", []string{"construct"}, func(g *guard, what string, c goja.FunctionCall) []goja.Value {
+	{path: "Reflect", names: []string{"construct"}, check: func(g *guard, what site, c goja.FunctionCall) []goja.Value {
 		g.needElems(what, lengthOf(g.vm, c.Argument(1)))
 		return c.Arguments
 	}},
-	{"Object", []string{"keys", "values", "entries", "getOwnPropertyNames", "getOwnPropertyDescriptors"}, (*guard).checkKeys},
-	{"Reflect", []string{"ownKeys"}, (*guard).checkKeys},
-	{"JSON", []string{"parse"}, func(g *guard, what string, c goja.FunctionCall) []goja.Value {
+	{path: "Object", names: []string{"keys", "values", "entries", "getOwnPropertyNames", "getOwnPropertyDescriptors"}, check: (*guard).checkKeys},
+	{path: "Reflect", names: []string{"ownKeys"}, check: (*guard).checkKeys},
+	{path: "JSON", names: []string{"parse"}, check: func(g *guard, what site, c goja.FunctionCall) []goja.Value {
 		// goja's JSON parser recurses once per nesting level on the Go stack.
 		text := c.Argument(0).ToString()
 		if depth := nesting(text.String(), "[{", "]}", true); depth > maxNesting {
@@ -175,45 +278,100 @@ var methodGuards = []methodGuard{
 		}
 		return append([]goja.Value{text}, c.Arguments[min(1, len(c.Arguments)):]...)
 	}},
-	{"JSON", []string{"stringify"}, (*guard).checkStringify},
-	{"RegExp.prototype", []string{"exec", "test"}, (*guard).checkRegexp},
-	{"RegExp.prototype", []string{"[Symbol.match]", "[Symbol.matchAll]", "[Symbol.replace]", "[Symbol.search]", "[Symbol.split]"}, (*guard).checkRegexp},
-	{"RegExp.prototype", []string{"compile"}, func(g *guard, what string, c goja.FunctionCall) []goja.Value {
+	{path: "JSON", names: []string{"stringify"}, check: (*guard).checkStringify},
+	{path: "RegExp.prototype", names: []string{"exec", "test", "[Symbol.match]", "[Symbol.matchAll]", "[Symbol.replace]", "[Symbol.search]", "[Symbol.split]"}, check: (*guard).checkRegexp, timed: true},
+	{path: "RegExp.prototype", names: []string{"compile"}, check: func(g *guard, what site, c goja.FunctionCall) []goja.Value {
 		g.checkPattern(what, c.Arguments)
 		return c.Arguments
 	}},
 }
 
-// A constructorGuard replaces a global constructor with a proxy that checks the
+// guarded is how many builtins the tables wrap.
+var guarded = func() int {
+	n := 0
+	for _, mg := range methodGuards {
+		n += len(mg.names)
+	}
+	for _, cg := range constructorGuards {
+		n += len(cg.names)
+	}
+	return n
+}()
+
+// An original is a guarded builtin as its proxy's trap calls it.
+type original struct {
+	method    *methodGuard // the entry of a method; nil for a constructor
+	call      goja.Callable
+	construct goja.Constructor
+}
+
+// original returns what the trap of fn's proxy needs. The functions that call
+// fn from Go are made on its first call: most builtins a session guards, it
+// never calls.
+func (g *guard) original(fn *goja.Object) original {
+	o := g.originals[fn]
+	if o.call == nil {
+		o.call, _ = goja.AssertFunction(fn)
+		o.construct, _ = goja.AssertConstructor(fn)
+		g.originals[fn] = o
+	}
+	return o
+}
+
+// callMethod is the apply trap of every guarded method: the check, then the
+// original.
+func (g *guard) callMethod(target *goja.Object, this goja.Value, args []goja.Value) goja.Value {
+	orig := g.original(target)
+	mg := orig.method
+	what := site{path: mg.path, fn: target}
+	args = mg.check(g, what, goja.FunctionCall{This: this, Arguments: args})
+	var start time.Time
+	if mg.timed {
+		start = time.Now()
+	}
+	v, err := orig.call(this, args...)
+	if err != nil {
+		panic(err)
+	}
+	if mg.timed {
+		g.afterRegexp(what, this, start)
+	}
+	return v
+}
+
+// A constructorGuard replaces global constructors with proxies that check the
 // arguments of calls and of new. The proxy also becomes prototype.constructor, so
 // that [].constructor and /x/.constructor lead back to it.
 type constructorGuard struct {
-	name  string
-	check func(g *guard, what string, args []goja.Value)
+	names []string
+	check func(g *guard, what site, args []goja.Value)
+	// family marks constructors that inherit from one parent, as the typed
+	// arrays do from %TypedArray%.
+	family bool
 }
 
 var constructorGuards = []constructorGuard{
 	// goja backs a dense array with a slice, so Array(n) followed by anything that
 	// touches the elements allocates n slots.
-	{"Array", func(g *guard, what string, args []goja.Value) {
+	{names: []string{"Array"}, check: func(g *guard, what site, args []goja.Value) {
 		if len(args) == 1 && isNumber(args[0]) {
-			g.needElems(what+"("+args[0].String()+")", argInt(args, 0))
+			what.arg = args[0]
+			g.needElems(what, argInt(args, 0))
 		}
 	}},
-	{"RegExp", func(g *guard, what string, args []goja.Value) { g.checkPattern(what, args) }},
-	{"ArrayBuffer", func(g *guard, what string, args []goja.Value) {
-		g.need(what+"("+argString(args, 0)+")", argInt(args, 0))
+	{names: []string{"RegExp"}, check: func(g *guard, what site, args []goja.Value) { g.checkPattern(what, args) }},
+	{names: []string{"ArrayBuffer"}, check: func(g *guard, what site, args []goja.Value) {
+		if len(args) > 0 {
+			what.arg = args[0]
+		}
+		g.need(what, argInt(args, 0))
 	}},
-	{"Uint8Array", typedArray(1)}, {"Uint8ClampedArray", typedArray(1)}, {"Int8Array", typedArray(1)},
-	{"Uint16Array", typedArray(2)}, {"Int16Array", typedArray(2)},
-	{"Uint32Array", typedArray(4)}, {"Int32Array", typedArray(4)}, {"Float32Array", typedArray(4)},
-	{"Float64Array", typedArray(8)}, {"BigInt64Array", typedArray(8)}, {"BigUint64Array", typedArray(8)},
-}
-
-// typedArray checks new Uint8Array(n) and new Uint8Array(arrayLike); a view on an
-// existing buffer allocates nothing.
-func typedArray(size int64) func(g *guard, what string, args []goja.Value) {
-	return func(g *guard, what string, args []goja.Value) {
+	// new Uint8Array(n) and new Uint8Array(arrayLike); a view on an existing
+	// buffer allocates nothing.
+	{family: true, names: []string{
+		"Uint8Array", "Uint8ClampedArray", "Int8Array", "Uint16Array", "Int16Array", "Uint32Array",
+		"Int32Array", "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array",
+	}, check: func(g *guard, what site, args []goja.Value) {
 		if len(args) == 0 {
 			return
 		}
@@ -224,17 +382,26 @@ func typedArray(size int64) func(g *guard, what string, args []goja.Value) {
 			}
 			n = lengthOf(g.vm, obj)
 		}
-		g.need(what, n*size)
-	}
+		g.need(what, n*bytesPerElement(what.fn))
+	}},
 }
 
-func (g *guard) need(what string, size int64) {
+// bytesPerElement reads a typed-array constructor's element size; the constant
+// is non-writable and non-configurable, so a scenario cannot lower it.
+func bytesPerElement(ctor *goja.Object) int64 {
+	if n := ctor.Get("BYTES_PER_ELEMENT"); n != nil {
+		return max(1, n.ToInteger())
+	}
+	return 1
+}
+
+func (g *guard) need(what site, size int64) {
 	if size > g.limit {
 		panic(throwRange(g.vm, fmt.Sprintf("%s would allocate about %s, over the session's memory limit of %s", what, mib(size), mib(g.limit))))
 	}
 }
 
-func (g *guard) needElems(what string, n int64) {
+func (g *guard) needElems(what site, n int64) {
 	if n > g.maxElems {
 		panic(throwRange(g.vm, fmt.Sprintf("%s: %d elements is over the session's limit of %d (memory limit %s)", what, n, g.maxElems, mib(g.limit))))
 	}
@@ -247,35 +414,39 @@ func mib(n int64) string {
 	return fmt.Sprintf("%d MiB", n>>20)
 }
 
-// checkArrayMethod bounds the Array.prototype methods that walk this.length in Go.
-// They work on any array-like, so [].indexOf.call({length: 2**53}, 1) would loop
-// for days where Interrupt cannot reach it.
-func (g *guard) checkArrayMethod(what string, c goja.FunctionCall) []goja.Value {
+// The Array.prototype methods walk this.length in Go. They work on any
+// array-like, so [].indexOf.call({length: 2**53}, 1) would loop for days where
+// Interrupt cannot reach it; concat walks its arguments' lengths as well, and
+// join builds a string of length times the separator.
+
+func (g *guard) checkArrayConcat(what site, c goja.FunctionCall) []goja.Value {
 	n := lengthOf(g.vm, c.This)
-	if strings.HasSuffix(what, ".concat") {
-		for _, a := range c.Arguments {
-			if obj, ok := a.(*goja.Object); ok {
-				n += lengthOf(g.vm, obj)
-			} else {
-				n++
-			}
+	for _, a := range c.Arguments {
+		if obj, ok := a.(*goja.Object); ok {
+			n += lengthOf(g.vm, obj)
+		} else {
+			n++
 		}
 	}
 	g.needElems(what, n)
-	if strings.HasSuffix(what, ".join") || strings.HasSuffix(what, ".toLocaleString") {
-		sep := int64(1)
-		if len(c.Arguments) > 0 && !goja.IsUndefined(c.Arguments[0]) {
-			sep = strLen(c.Arguments[0].ToString())
-		}
-		g.need(what, n*sep*bytesPerChar)
+	return c.Arguments
+}
+
+func (g *guard) checkArrayJoin(what site, c goja.FunctionCall) []goja.Value {
+	n := lengthOf(g.vm, c.This)
+	g.needElems(what, n)
+	sep := int64(1)
+	if len(c.Arguments) > 0 && !goja.IsUndefined(c.Arguments[0]) {
+		sep = strLen(c.Arguments[0].ToString())
 	}
+	g.need(what, n*sep*bytesPerChar)
 	return c.Arguments
 }
 
 // checkKeys bounds Object.keys and its kin on strings, arrays and typed arrays,
 // whose index keys exist only when asked for: Object.keys of an 8-million
 // character string makes 8 million strings.
-func (g *guard) checkKeys(what string, c goja.FunctionCall) []goja.Value {
+func (g *guard) checkKeys(what site, c goja.FunctionCall) []goja.Value {
 	v := c.Argument(0)
 	if goja.IsUndefined(v) || goja.IsNull(v) {
 		return c.Arguments
@@ -284,7 +455,7 @@ func (g *guard) checkKeys(what string, c goja.FunctionCall) []goja.Value {
 	return c.Arguments
 }
 
-func (g *guard) checkSplit(what string, c goja.FunctionCall) []goja.Value {
+func (g *guard) checkSplit(what site, c goja.FunctionCall) []goja.Value {
 	sep := c.Argument(0)
 	if _, isObj := sep.(*goja.Object); isObj || goja.IsUndefined(sep) {
 		// A RegExp separator goes through RegExp.prototype[Symbol.split], which calls
@@ -305,7 +476,7 @@ func (g *guard) checkSplit(what string, c goja.FunctionCall) []goja.Value {
 // first and the result is assembled in Go afterwards, so a replacement that is
 // large, or that copies the text for every match ("$`"), must be refused up front;
 // a replacement function is wrapped to count what it returns.
-func (g *guard) checkReplace(what string, c goja.FunctionCall) []goja.Value {
+func (g *guard) checkReplace(what site, c goja.FunctionCall, all bool) []goja.Value {
 	text := strLen(c.This.ToString())
 	pattern, repl := c.Argument(0), c.Argument(1)
 	if fn, ok := goja.AssertFunction(repl); ok {
@@ -318,7 +489,7 @@ func (g *guard) checkReplace(what string, c goja.FunctionCall) []goja.Value {
 			}
 			s := v.ToString()
 			total += strLen(s) + 1
-			g.need(what+" with a replacement function", (text+total)*bytesPerChar)
+			g.need(site{path: what.path, fn: what.fn, note: " with a replacement function"}, (text+total)*bytesPerChar)
 			g.checkpoint()
 			return s
 		})
@@ -335,7 +506,7 @@ func (g *guard) checkReplace(what string, c goja.FunctionCall) []goja.Value {
 		if src := obj.Get("source"); src != nil {
 			lookaround = strings.Contains(src.String(), "(?=") || strings.Contains(src.String(), "(?<=")
 		}
-	} else if strings.HasSuffix(what, "All") {
+	} else if all {
 		p := pattern.ToString().String()
 		matches = int64(strings.Count(c.This.ToString().String(), p)) + 1
 	}
@@ -368,7 +539,7 @@ func (g *guard) checkReplace(what string, c goja.FunctionCall) []goja.Value {
 // nesting is stopped by the watchdog rather than serialised to gigabytes in Go. A
 // scenario's own replacer function already does that; an array of property names
 // becomes a replacer function with the same meaning.
-func (g *guard) checkStringify(what string, c goja.FunctionCall) []goja.Value {
+func (g *guard) checkStringify(what site, c goja.FunctionCall) []goja.Value {
 	args := []goja.Value{c.Argument(0), c.Argument(1), c.Argument(2)}
 	if _, ok := goja.AssertFunction(args[1]); ok {
 		return args
@@ -434,12 +605,12 @@ func allowList(vm *goja.Runtime, list *goja.Object) []string {
 // scenario go on with a wrong answer and no word of why. Every call is also a
 // checkpoint, which is what makes a global match over a long text interruptible:
 // with exec wrapped, goja's matchAll, replace and split call it once per match.
-func (g *guard) checkRegexp(what string, c goja.FunctionCall) []goja.Value {
+func (g *guard) checkRegexp(what site, c goja.FunctionCall) []goja.Value {
 	g.checkpoint()
 	return c.Arguments
 }
 
-func (g *guard) afterRegexp(what string, this goja.Value, start time.Time) {
+func (g *guard) afterRegexp(what site, this goja.Value, start time.Time) {
 	// regexp2 keeps time with a coarse clock that a busy machine can leave behind,
 	// so an abandoned match may return somewhat before RegexpTimeout. Half of it
 	// is still far beyond what any sound pattern takes on a scenario's input.
@@ -456,7 +627,7 @@ func (g *guard) afterRegexp(what string, this goja.Value, start time.Time) {
 
 // checkPattern refuses patterns nested deeper than Go's own regexp allows: the
 // parsers of goja and regexp2 recurse once per group on the Go stack.
-func (g *guard) checkPattern(what string, args []goja.Value) {
+func (g *guard) checkPattern(what site, args []goja.Value) {
 	if len(args) == 0 {
 		return
 	}
@@ -499,43 +670,42 @@ func nesting(s, open, close string, jsonStrings bool) int {
 // parser recurses once per nesting level on the Go stack, and a source such as
 // "(".repeat(3e6) overflows it, which ends the process and every call in it. A
 // scenario's own code is compiled when its release is pushed; it has no need to
-// compile more while a call runs.
-func (g *guard) refuseCodeFromStrings() error {
-	fail := func(what string) {
-		panic(throwNamed(g.vm, "EvalError", what+": code generation from strings is not allowed in a scenario"))
+// compile more while a call runs. The async and generator function constructors
+// have no global name and are reached only through the constructor property of
+// their prototypes, given here.
+func (g *guard) refuseCodeFromStrings(asyncProto, generatorProto goja.Value) error {
+	refuse := func(what string) *goja.ProxyTrapConfig {
+		fail := func() {
+			panic(throwNamed(g.vm, "EvalError", what+": code generation from strings is not allowed in a scenario"))
+		}
+		return &goja.ProxyTrapConfig{
+			Apply: func(*goja.Object, goja.Value, []goja.Value) goja.Value {
+				fail()
+				return nil
+			},
+			Construct: func(*goja.Object, []goja.Value, *goja.Object) *goja.Object {
+				fail()
+				return nil
+			},
+		}
 	}
-	if err := g.vm.Set("eval", func(goja.FunctionCall) goja.Value {
-		fail("eval")
-		return nil
-	}); err != nil {
+	global := g.vm.GlobalObject()
+	eval := g.vm.NewProxy(global.Get("eval").ToObject(g.vm), refuse("eval"))
+	if err := global.DefineDataProperty("eval", g.vm.ToValue(eval), goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE); err != nil {
 		return fmt.Errorf("guard eval: %w", err)
 	}
-	protos, err := g.vm.RunProgram(functionProtosProgram())
-	if err != nil {
-		return fmt.Errorf("guard Function: %w", err)
-	}
-	fnProto := g.vm.Get("Function").ToObject(g.vm).Get("prototype").ToObject(g.vm)
+	fnProto := global.Get("Function").ToObject(g.vm).Get("prototype").ToObject(g.vm)
 	ctor := fnProto.Get("constructor").ToObject(g.vm)
-	if err := g.keepInstanceof(ctor, fnProto); err != nil {
+	if err := g.keepInstanceof(ctor); err != nil {
 		return fmt.Errorf("guard Function: %w", err)
 	}
 	// One refusing proxy stands for Function and for the async and generator
-	// function constructors, which have no global name and are reached only
-	// through the constructor property of their prototypes.
-	proxy := g.vm.ToValue(g.vm.NewProxy(ctor, &goja.ProxyTrapConfig{
-		Apply: func(*goja.Object, goja.Value, []goja.Value) goja.Value {
-			fail("Function")
-			return nil
-		},
-		Construct: func(*goja.Object, []goja.Value, *goja.Object) *goja.Object {
-			fail("Function")
-			return nil
-		},
-	}))
-	if err := g.vm.GlobalObject().DefineDataProperty("Function", proxy, goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE); err != nil {
+	// function constructors.
+	proxy := g.vm.ToValue(g.vm.NewProxy(ctor, refuse("Function")))
+	if err := global.DefineDataProperty("Function", proxy, goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE); err != nil {
 		return fmt.Errorf("guard Function: %w", err)
 	}
-	for _, p := range []goja.Value{fnProto, protos.ToObject(g.vm).Get("0"), protos.ToObject(g.vm).Get("1")} {
+	for _, p := range []goja.Value{fnProto, asyncProto, generatorProto} {
 		if err := p.ToObject(g.vm).DefineDataProperty("constructor", proxy, goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE); err != nil {
 			return fmt.Errorf("guard Function: %w", err)
 		}
@@ -543,15 +713,10 @@ func (g *guard) refuseCodeFromStrings() error {
 	return nil
 }
 
-// functionProtosProgram reaches the prototypes of async and generator functions.
-var functionProtosProgram = sync.OnceValue(func() *goja.Program {
-	return goja.MustCompile(GuardsName, `[Object.getPrototypeOf(async function () {}), Object.getPrototypeOf(function* () {})]`, true)
-})
-
 // path resolves "String.prototype" and the like on the global object.
 func (g *guard) path(p string) *goja.Object {
 	obj := g.vm.GlobalObject()
-	for _, part := range strings.Split(p, ".") {
+	for part := range strings.SplitSeq(p, ".") {
 		obj = obj.Get(part).ToObject(g.vm)
 	}
 	return obj
@@ -565,10 +730,10 @@ var symbols = map[string]*goja.Symbol{
 	"[Symbol.split]":    goja.SymSplit,
 }
 
-// wrapMethod replaces obj[name] with a function that runs check first. The wrapper
-// keeps the original's name, so stacks and Function.prototype.toString read as
-// before.
-func (g *guard) wrapMethod(obj *goja.Object, path, name string, check func(*guard, string, goja.FunctionCall) []goja.Value) error {
+// wrapMethod replaces obj[name] with a proxy of the original whose apply trap
+// runs the check first. The proxy reads name and length from the original, so
+// they are what they were.
+func (g *guard) wrapMethod(obj *goja.Object, mg *methodGuard, name string, trap *goja.ProxyTrapConfig) error {
 	sym := symbols[name]
 	var orig goja.Value
 	if sym != nil {
@@ -576,30 +741,12 @@ func (g *guard) wrapMethod(obj *goja.Object, path, name string, check func(*guar
 	} else {
 		orig = obj.Get(name)
 	}
-	fn, ok := goja.AssertFunction(orig)
-	if !ok {
-		return fmt.Errorf("guard %s.%s: not a function", path, name)
+	fn, ok := orig.(*goja.Object)
+	if !ok || fn.ClassName() != "Function" {
+		return fmt.Errorf("guard %s.%s: not a function", mg.path, name)
 	}
-	what := path + "." + name
-	regexp := path == "RegExp.prototype" && name != "compile"
-	wrapped := g.vm.ToValue(func(call goja.FunctionCall) goja.Value {
-		args := check(g, what, call)
-		start := time.Time{}
-		if regexp {
-			start = time.Now()
-		}
-		v, err := fn(call.This, args...)
-		if err != nil {
-			panic(err)
-		}
-		if regexp {
-			g.afterRegexp(what, call.This, start)
-		}
-		return v
-	}).ToObject(g.vm)
-	if err := wrapped.DefineDataProperty("name", orig.ToObject(g.vm).Get("name"), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_TRUE); err != nil {
-		return fmt.Errorf("guard %s: %w", what, err)
-	}
+	g.originals[fn] = original{method: mg}
+	wrapped := g.vm.ToValue(g.vm.NewProxy(fn, trap))
 	if sym != nil {
 		return obj.DefineDataPropertySymbol(sym, wrapped, goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE)
 	}
@@ -609,39 +756,20 @@ func (g *guard) wrapMethod(obj *goja.Object, path, name string, check func(*guar
 // wrapConstructor replaces a global constructor with a native proxy: statics,
 // prototype, instanceof and subclassing keep working, and the traps, written in
 // Go, leave no frame of their own in a scenario's stack.
-func (g *guard) wrapConstructor(name string, check func(*guard, string, []goja.Value)) error {
+func (g *guard) wrapConstructor(name string, trap *goja.ProxyTrapConfig) (*goja.Object, error) {
 	target := g.vm.Get(name).ToObject(g.vm)
-	call, _ := goja.AssertFunction(target)
-	construct, ok := goja.AssertConstructor(target)
-	if !ok {
-		return fmt.Errorf("guard %s: not a constructor", name)
+	if _, ok := goja.AssertConstructor(target); !ok {
+		return nil, fmt.Errorf("guard %s: not a constructor", name)
 	}
-	proxy := g.vm.ToValue(g.vm.NewProxy(target, &goja.ProxyTrapConfig{
-		Apply: func(_ *goja.Object, this goja.Value, args []goja.Value) goja.Value {
-			check(g, name, args)
-			v, err := call(this, args...)
-			if err != nil {
-				panic(err)
-			}
-			return v
-		},
-		Construct: func(_ *goja.Object, args []goja.Value, newTarget *goja.Object) *goja.Object {
-			check(g, "new "+name, args)
-			o, err := construct(newTarget, args...)
-			if err != nil {
-				panic(err)
-			}
-			return o
-		},
-	}))
+	proxy := g.vm.ToValue(g.vm.NewProxy(target, trap))
 	proto := target.Get("prototype").ToObject(g.vm)
-	if err := g.keepInstanceof(target, proto); err != nil {
-		return fmt.Errorf("guard %s: %w", name, err)
-	}
 	if err := proto.DefineDataProperty("constructor", proxy, goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE); err != nil {
-		return fmt.Errorf("guard %s: %w", name, err)
+		return nil, fmt.Errorf("guard %s: %w", name, err)
 	}
-	return g.vm.GlobalObject().DefineDataProperty(name, proxy, goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE)
+	if err := g.vm.GlobalObject().DefineDataProperty(name, proxy, goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE); err != nil {
+		return nil, fmt.Errorf("guard %s: %w", name, err)
+	}
+	return target, nil
 }
 
 func throwNamed(vm *goja.Runtime, ctor, msg string) *goja.Object {
@@ -655,20 +783,28 @@ func throwNamed(vm *goja.Runtime, ctor, msg string) *goja.Object {
 // keepInstanceof gives ctor its own Symbol.hasInstance. goja's proxy objects
 // have no [[HasInstance]] of their own, so without it "[] instanceof Array"
 // throws a TypeError once Array is a proxy.
-func (g *guard) keepInstanceof(ctor, proto *goja.Object) error {
-	has := g.vm.ToValue(func(call goja.FunctionCall) goja.Value {
-		o, ok := call.Argument(0).(*goja.Object)
-		if !ok {
-			return g.vm.ToValue(false)
-		}
-		for p := o.Prototype(); p != nil; p = p.Prototype() {
-			if p.SameAs(proto) {
-				return g.vm.ToValue(true)
-			}
-		}
+func (g *guard) keepInstanceof(ctor *goja.Object) error {
+	return ctor.DefineDataPropertySymbol(goja.SymHasInstance, g.hasInstance, goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_TRUE)
+}
+
+// instanceOf is OrdinaryHasInstance for a constructor behind a proxy: this is
+// the proxy, whose prototype property is the original's.
+func (g *guard) instanceOf(call goja.FunctionCall) goja.Value {
+	ctor, isObj := call.This.(*goja.Object)
+	o, ok := call.Argument(0).(*goja.Object)
+	if !isObj || !ok {
 		return g.vm.ToValue(false)
-	})
-	return ctor.DefineDataPropertySymbol(goja.SymHasInstance, has, goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_TRUE)
+	}
+	proto, ok := ctor.Get("prototype").(*goja.Object)
+	if !ok {
+		return g.vm.ToValue(false)
+	}
+	for p := o.Prototype(); p != nil; p = p.Prototype() {
+		if p.SameAs(proto) {
+			return g.vm.ToValue(true)
+		}
+	}
+	return g.vm.ToValue(false)
 }
 
 func isNumber(v goja.Value) bool {
@@ -691,13 +827,6 @@ func strLen(v goja.Value) int64 {
 	}
 	// UTF-8 bytes are never fewer than UTF-16 units, so this errs on the safe side.
 	return int64(len(v.String()))
-}
-
-func argString(args []goja.Value, i int) string {
-	if i >= len(args) {
-		return ""
-	}
-	return args[i].String()
 }
 
 func argInt(args []goja.Value, i int) int64 {
