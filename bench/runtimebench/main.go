@@ -91,7 +91,10 @@ func run(out io.Writer, sessions, events int, window time.Duration) error {
 	fmt.Fprintf(out, "stacks: %.1f KiB per idle session (goroutine stack, not in the heap figure)\n", b.stackKiB)
 	fmt.Fprintf(out, "dispatch: vox p99.9 %.1f µs, max %.1f µs (bare max %.1f µs); of which waiting for the session goroutine p50 %.1f µs, p99 %.1f µs\n",
 		micros(voxLat.p999), micros(voxLat.max), micros(bareLat.max), micros(voxWake.p50), micros(voxWake.p99))
-	return benchScenarios(out)
+	if err := benchScenarios(out); err != nil {
+		return err
+	}
+	return benchMedia(out)
 }
 
 type row struct {

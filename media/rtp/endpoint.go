@@ -1,0 +1,370 @@
+package rtp
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// Errors of an endpoint.
+var (
+	ErrClosed      = errors.New("rtp: endpoint closed")
+	ErrNoPool      = errors.New("rtp: no port pool")
+	ErrCodec       = errors.New("rtp: codec not supported")
+	ErrSelf        = errors.New("rtp: an endpoint cannot send media to itself")
+	ErrWriterBusy  = errors.New("rtp: another writer holds the stream")
+	ErrReplaced    = errors.New("rtp: playback replaced")
+	ErrStopped     = errors.New("rtp: playback stopped")
+	ErrWriterClose = errors.New("rtp: writer closed")
+	errPayloadSize = errors.New("rtp: payload too large")
+)
+
+// minSequential is RFC 3550 A.1's MIN_SEQUENTIAL: packets in sequence before a
+// source is believed, and here before it is latched.
+const minSequential = 2
+
+// DefaultRTCPInterval is the RFC 3550 §6.2 minimum interval between reports.
+const DefaultRTCPInterval = 5 * time.Second
+
+// Config configures an endpoint. Only Pool is required.
+type Config struct {
+	Pool             *PortPool
+	Codec            Codec         // what the endpoint sends; the zero value is PCMU
+	TelephoneEventPT uint8         // default DefaultTelephoneEventPT
+	Clock            Clock         // default RealClock
+	RTCPInterval     time.Duration // default DefaultRTCPInterval
+	CNAME            string        // RTCP SDES CNAME; default "vox@" and the local address
+	Logger           *slog.Logger  // default discards
+}
+
+// Endpoint is the RTP side of one call leg: a port pair, one outbound stream,
+// and the stream it receives. Its methods are safe for concurrent use.
+type Endpoint struct {
+	pool     *PortPool
+	port     int
+	rtpConn  *net.UDPConn
+	rtcpConn *net.UDPConn
+	clock    Clock
+	log      *slog.Logger
+	cname    string
+	interval time.Duration
+	epoch    time.Time // arrival times are counted from here, in timestamp units
+
+	codec atomic.Uint32 // Codec sent
+	te    atomic.Uint32 // telephone-event payload type
+
+	out outbound
+
+	// Receive side: rmu guards what Stats, SetRemote and RTCP read; the
+	// receive goroutine is the only writer.
+	rmu   sync.Mutex
+	stats recvStats
+	latch latch
+	rtcp  rtcpState
+
+	onEvent atomic.Pointer[func(*rtp.Packet)]
+	sinks   atomic.Pointer[[]*sinkEntry]
+	targets atomic.Pointer[[]*Endpoint]
+	tmu     sync.Mutex // serialises changes to sinks and targets
+	in      inbound    // receive goroutine only
+
+	closeOnce sync.Once
+	closed    chan struct{}
+	wg        sync.WaitGroup
+}
+
+// latch is the symmetric RTP state (see the package comment).
+type latch struct {
+	remote netip.AddrPort // from SDP
+	addr   netip.AddrPort // latched source; invalid until latched
+	cand   netip.AddrPort // the source on probation
+	ssrc   uint32
+	seq    uint16
+	count  int
+}
+
+// NewEndpoint opens a port pair from cfg.Pool and starts receiving.
+func NewEndpoint(cfg Config) (*Endpoint, error) {
+	if cfg.Pool == nil {
+		return nil, ErrNoPool
+	}
+	if !cfg.Codec.valid() {
+		return nil, fmt.Errorf("%w: %s", ErrCodec, cfg.Codec)
+	}
+	if cfg.TelephoneEventPT == 0 {
+		cfg.TelephoneEventPT = DefaultTelephoneEventPT
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = RealClock{}
+	}
+	if cfg.RTCPInterval <= 0 {
+		cfg.RTCPInterval = DefaultRTCPInterval
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	rtpConn, rtcpConn, port, err := cfg.Pool.open()
+	if err != nil {
+		return nil, fmt.Errorf("open endpoint: %w", err)
+	}
+	e := &Endpoint{
+		pool:     cfg.Pool,
+		port:     port,
+		rtpConn:  rtpConn,
+		rtcpConn: rtcpConn,
+		clock:    cfg.Clock,
+		cname:    cfg.CNAME,
+		interval: cfg.RTCPInterval,
+		epoch:    cfg.Clock.Now(),
+		closed:   make(chan struct{}),
+	}
+	if e.cname == "" {
+		e.cname = "vox@" + netip.AddrPortFrom(cfg.Pool.addr, uint16(port)).String()
+	}
+	e.log = cfg.Logger.With("rtp", port)
+	e.codec.Store(uint32(cfg.Codec))
+	e.te.Store(uint32(cfg.TelephoneEventPT))
+	e.out.init(rtpConn, cfg.Clock)
+	e.wg.Add(3)
+	go e.receiveRTP()
+	go e.receiveRTCP()
+	go e.reportRTCP()
+	return e, nil
+}
+
+// LocalAddr is the address and RTP port to put in SDP.
+func (e *Endpoint) LocalAddr() netip.AddrPort {
+	return netip.AddrPortFrom(e.pool.addr, uint16(e.port))
+}
+
+// SSRC is the SSRC of the stream the endpoint sends.
+func (e *Endpoint) SSRC() uint32 { return e.out.ssrc }
+
+// Codec is the codec the endpoint sends.
+func (e *Endpoint) Codec() Codec { return Codec(e.codec.Load()) }
+
+// SetCodec changes the codec the endpoint sends (after an SDP answer). It
+// receives both G.711 laws whatever it sends (RFC 3264 §5.1: an offerer must
+// be ready for any codec it offered).
+func (e *Endpoint) SetCodec(c Codec) error {
+	if !c.valid() {
+		return fmt.Errorf("%w: %s", ErrCodec, c)
+	}
+	e.codec.Store(uint32(c))
+	return nil
+}
+
+// TelephoneEventPT is the payload type of RFC 4733 packets, both ways.
+func (e *Endpoint) TelephoneEventPT() uint8 { return uint8(e.te.Load()) }
+
+// SetTelephoneEventPT sets the payload type the SDP negotiated for RFC 4733.
+func (e *Endpoint) SetTelephoneEventPT(pt uint8) { e.te.Store(uint32(pt)) }
+
+// SetRemote sets where the SDP says the far end receives RTP; its RTCP is
+// expected one port above. Latching starts over.
+func (e *Endpoint) SetRemote(addr netip.AddrPort) {
+	e.rmu.Lock()
+	e.latch = latch{remote: addr}
+	e.rtcp.dst = netip.AddrPortFrom(addr.Addr(), addr.Port()+1)
+	e.rtcp.latched = netip.AddrPort{}
+	e.rmu.Unlock()
+	e.out.mu.Lock()
+	e.out.dst = addr
+	e.out.mu.Unlock()
+}
+
+// SetRemoteRTCP sets the far end's RTCP address when the SDP gives one
+// (RFC 3605 a=rtcp).
+func (e *Endpoint) SetRemoteRTCP(addr netip.AddrPort) {
+	e.rmu.Lock()
+	e.rtcp.dst = addr
+	e.rmu.Unlock()
+}
+
+// Remote is where the endpoint sends: the latched source, or the SDP address
+// until one is latched.
+func (e *Endpoint) Remote() netip.AddrPort {
+	e.out.mu.Lock()
+	defer e.out.mu.Unlock()
+	return e.out.dst
+}
+
+// OnEvent sets the handler of received telephone-event packets (RFC 4733;
+// media/dtmf decodes them), nil to drop them. It runs on the receive
+// goroutine: the packet and its payload are valid only during the call.
+func (e *Endpoint) OnEvent(h func(p *rtp.Packet)) {
+	if h == nil {
+		e.onEvent.Store(nil)
+		return
+	}
+	e.onEvent.Store(&h)
+}
+
+// Stats reports the endpoint's statistics now.
+func (e *Endpoint) Stats() Stats {
+	var st Stats
+	e.rmu.Lock()
+	e.stats.fill(&st)
+	e.rtcp.fill(&st)
+	e.rmu.Unlock()
+	e.out.mu.Lock()
+	st.PacketsSent, st.OctetsSent = e.out.packets, e.out.octets
+	e.out.mu.Unlock()
+	loss := 0.0
+	if st.Expected > 0 {
+		loss = float64(st.Lost) / float64(st.Expected)
+	}
+	jitter := st.Jitter
+	if st.RemoteReport {
+		if st.PacketsSent > 0 {
+			loss = max(loss, float64(st.RemoteLost)/float64(st.PacketsSent))
+		}
+		jitter = max(jitter, st.RemoteJitter)
+	}
+	st.Quality = Quality(loss, jitter, st.RTT)
+	return st
+}
+
+// Close stops everything the endpoint does, sends RTCP BYE, and returns its
+// ports to the pool, always. It is safe to call more than once, and waits for
+// the endpoint's goroutines (a playback's ReadFrame in progress included), so
+// it must not be called from a sink or an event handler.
+func (e *Endpoint) Close() error {
+	e.closeOnce.Do(func() {
+		close(e.closed)
+		e.StopPlayback()
+		e.detach()
+		e.sendBye()
+		e.rtpConn.Close()
+		e.rtcpConn.Close()
+		e.wg.Wait()
+		e.pool.release(e.port)
+	})
+	return nil
+}
+
+func (e *Endpoint) isClosed() bool {
+	select {
+	case <-e.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// receiveRTP is the receive goroutine: it owns the buffer and packet it
+// reuses for every datagram.
+func (e *Endpoint) receiveRTP() {
+	defer e.wg.Done()
+	buf := make([]byte, maxPacket)
+	var p rtp.Packet
+	for {
+		n, from, err := e.rtpConn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if e.isClosed() {
+				return
+			}
+			continue
+		}
+		e.receive(&p, buf[:n], from)
+	}
+}
+
+// receive handles one datagram: validation, latching, statistics, then
+// delivery to the event handler, the sinks and the relay targets.
+func (e *Endpoint) receive(p *rtp.Packet, b []byte, from netip.AddrPort) {
+	now := e.clock.Now()
+	event := false
+	if p.Unmarshal(b) != nil || p.Version != 2 {
+		e.reject()
+		return
+	}
+	switch pt := p.PayloadType; {
+	case pt == uint8(PCMU) || pt == uint8(PCMA):
+	case pt == e.TelephoneEventPT():
+		event = true
+	default:
+		e.reject()
+		return
+	}
+	e.rmu.Lock()
+	if !e.admit(p, from) {
+		e.stats.rejected++
+		e.rmu.Unlock()
+		return
+	}
+	res := e.stats.update(p.SequenceNumber)
+	if res == seqDuplicate || res == seqBad {
+		e.rmu.Unlock()
+		return
+	}
+	if !event {
+		e.stats.arrival(uint32(now.Sub(e.epoch)/(time.Second/ClockRate)), p.Timestamp)
+	}
+	e.rmu.Unlock()
+
+	if event {
+		if h := e.onEvent.Load(); h != nil {
+			(*h)(p)
+		}
+	} else if sinks := e.sinks.Load(); sinks != nil {
+		e.in.deliver(e, *sinks, p)
+	}
+	if targets := e.targets.Load(); targets != nil {
+		for _, t := range *targets {
+			t.relay(e, p, event)
+		}
+	}
+}
+
+func (e *Endpoint) reject() {
+	e.rmu.Lock()
+	e.stats.rejected++
+	e.rmu.Unlock()
+}
+
+// admit applies the latching rule of the package comment; the caller holds
+// rmu. A source that passes probation and may latch becomes the latch, and
+// the receive statistics start over when its SSRC is new.
+func (e *Endpoint) admit(p *rtp.Packet, from netip.AddrPort) bool {
+	l := &e.latch
+	if from == l.addr && p.SSRC == e.stats.ssrc && e.stats.started {
+		return true
+	}
+	if from == l.cand && p.SSRC == l.ssrc && p.SequenceNumber == l.seq+1 {
+		l.count++
+	} else {
+		l.cand, l.ssrc, l.count = from, p.SSRC, 1
+	}
+	l.seq = p.SequenceNumber
+	if l.count < minSequential {
+		return false
+	}
+	sameStream := e.stats.started && p.SSRC == e.stats.ssrc
+	d := p.SequenceNumber - e.stats.maxSeq
+	continues := sameStream && d != 0 && d < maxMisorder
+	if l.addr.IsValid() && from != l.remote && from != l.addr && !continues {
+		return false
+	}
+	if l.addr != from {
+		e.log.Debug("rtp latched", "from", from, "ssrc", p.SSRC)
+	}
+	l.addr = from
+	l.cand, l.count = netip.AddrPort{}, 0
+	if !sameStream {
+		// A new source: count from this packet, as A.1 does after
+		// probation.
+		e.stats.start(p.SSRC, p.SequenceNumber)
+	}
+	e.out.mu.Lock()
+	e.out.dst = from
+	e.out.mu.Unlock()
+	return true
+}

@@ -1,0 +1,145 @@
+package rtp
+
+import (
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"vox/media/pcm"
+)
+
+const (
+	headerLen = 12   // the header we write: no CSRC, no extension
+	maxPacket = 1500 // what one UDP read takes; G.711 at 20 ms is 172 bytes
+)
+
+// timeline names the sequence and timestamp space of one writer: a relay
+// from one endpoint's stream (owner = source endpoint, ssrc = its SSRC), a
+// playback, or an event Writer.
+type timeline struct {
+	owner any
+	ssrc  uint32
+}
+
+// outbound is an endpoint's one RTP stream to the far end (see the package
+// comment). Everything in it is guarded by mu: writers come from the
+// playback goroutine, from other endpoints' receive goroutines (relay) and
+// from media/dtmf (Writer).
+type outbound struct {
+	mu    sync.Mutex
+	conn  *net.UDPConn
+	dst   netip.AddrPort // the SDP address or the latch; invalid: nowhere yet
+	ssrc  uint32
+	clock Clock
+
+	started  bool
+	seq      uint16 // highest sequence number sent
+	ts       uint32 // highest timestamp sent
+	anchorTs uint32 // the timestamp that was current at anchorAt
+	anchorAt time.Time
+
+	// The current timeline and how it maps onto the stream.
+	cur     timeline
+	seqOff  uint16
+	tsOff   uint32
+	baseSeq uint16 // first sequence number of cur, before mapping
+	mark    bool
+
+	// Who may write, by precedence: writer, playback, relayFrom.
+	writer    *Writer
+	playback  *Playback
+	relayFrom *Endpoint
+
+	packets, octets uint64
+	reported        uint64 // packets at the last RTCP report
+
+	hdr rtp.Header
+	buf [maxPacket]byte
+}
+
+func (o *outbound) init(conn *net.UDPConn, clock Clock) {
+	o.conn = conn
+	o.clock = clock
+	o.ssrc = rand.Uint32()
+	o.hdr.Version = 2
+	o.hdr.SSRC = o.ssrc
+}
+
+// payload is where a writer puts the payload before emit.
+func (o *outbound) payload() []byte { return o.buf[headerLen:] }
+
+// release forgets the current timeline: whatever writes next is rebased, so
+// re-bridging the same source does not jump by what arrived in between.
+func (o *outbound) release() { o.cur = timeline{} }
+
+// emit sends the n payload bytes already in o.payload() with a header mapped
+// from the writer's timeline onto the stream. The caller holds mu.
+func (o *outbound) emit(tl timeline, pt uint8, marker bool, seq uint16, ts uint32, n int) error {
+	now := o.clock.Now()
+	if tl != o.cur {
+		o.rebase(tl, seq, ts, now)
+	} else if int16(seq-o.baseSeq) < 0 {
+		// From before this timeline took the stream: its number was
+		// already given to another writer's packet.
+		return nil
+	}
+	outSeq, outTs := seq+o.seqOff, ts+o.tsOff
+	if o.mark {
+		marker, o.mark = true, false
+	}
+	if int16(outSeq-o.seq) > 0 {
+		o.seq = outSeq
+	}
+	if int32(outTs-o.ts) > 0 {
+		o.ts, o.anchorTs, o.anchorAt = outTs, outTs, now
+	}
+	if !o.dst.IsValid() {
+		return nil
+	}
+	o.hdr.Marker = marker
+	o.hdr.PayloadType = pt
+	o.hdr.SequenceNumber = outSeq
+	o.hdr.Timestamp = outTs
+	if _, err := o.hdr.MarshalTo(o.buf[:headerLen]); err != nil {
+		return err
+	}
+	if _, err := o.conn.WriteToUDPAddrPort(o.buf[:headerLen+n], o.dst); err != nil {
+		return err
+	}
+	o.packets++
+	o.octets += uint64(n)
+	return nil
+}
+
+// rebase maps a new timeline onto the stream: the next sequence number, and
+// the timestamp where the stream's clock is now but never inside the last
+// packet sent (RFC 3550 §5.1: timestamps follow the sampling clock, and
+// random initial values).
+func (o *outbound) rebase(tl timeline, seq uint16, ts uint32, now time.Time) {
+	var next uint32
+	if !o.started {
+		o.started = true
+		o.seq = uint16(rand.Uint32())
+		next = rand.Uint32()
+		o.ts, o.anchorTs, o.anchorAt = next, next, now
+	} else {
+		next = o.ts + pcm.FrameSamples
+		if proj := o.now(now); int32(proj-next) > 0 {
+			next = proj
+		}
+	}
+	o.seqOff = o.seq + 1 - seq
+	o.tsOff = next - ts
+	o.baseSeq = seq
+	o.cur = tl
+	o.mark = true
+}
+
+// now is the stream's timestamp at t, projected from the anchor.
+func (o *outbound) now(t time.Time) uint32 {
+	return o.anchorTs + uint32(t.Sub(o.anchorAt)/(time.Second/ClockRate))
+}

@@ -1,0 +1,68 @@
+package rtp
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+)
+
+// TestRTCPReportsBothWays: two endpoints in a call on the real clock report
+// to each other every 20 ms; each learns how the other receives it.
+func TestRTCPReportsBothWays(t *testing.T) {
+	t.Parallel()
+	pool := testPool(t)
+	a := newEndpoint(t, Config{Pool: pool, RTCPInterval: 20 * time.Millisecond})
+	b := newEndpoint(t, Config{Pool: pool, RTCPInterval: 20 * time.Millisecond, Codec: PCMA})
+	a.SetRemote(b.LocalAddr())
+	b.SetRemote(a.LocalAddr())
+	a.Play(context.Background(), &frames{n: 1 << 20, gen: ramp})
+	b.Play(context.Background(), &frames{n: 1 << 20, gen: ramp})
+	for _, e := range []*Endpoint{a, b} {
+		waitFor(t, "a report with a round trip", func() bool {
+			e.rmu.Lock()
+			defer e.rmu.Unlock()
+			return e.rtcp.remote && e.rtcp.lsr != 0 && e.rtcp.packets > 2
+		})
+	}
+	st := a.Stats()
+	if !st.RemoteReport || st.RemoteLost != 0 || st.RTT < 0 || st.RTT > time.Second {
+		t.Fatalf("a's view of b's reports: %+v", st)
+	}
+	if st.Quality < 90 {
+		t.Fatalf("quality %d on loopback", st.Quality)
+	}
+}
+
+// TestRTCPRoundTrip checks RFC 3550 §6.4.1's A − LSR − DLSR on a report
+// built by hand: our SR left at T, the far end held it 30 ms and its report
+// arrives at T+100 ms, so the round trip took 70 ms.
+func TestRTCPRoundTrip(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	e := newEndpoint(t, Config{Clock: clock})
+	e.rmu.Lock()
+	e.stats.start(42, 1)
+	e.stats.update(1)
+	e.rmu.Unlock()
+	sent := clock.Now()
+	clock.Advance(100 * time.Millisecond)
+	lsr := uint32(ntpTime(sent) >> 16)
+	from := e.LocalAddr() // any address: the SSRC is the proof
+	e.handleRTCP([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: 42, Reports: []rtcp.ReceptionReport{{
+		SSRC: e.SSRC(), FractionLost: 64, TotalLost: 0xfffffe, Jitter: 80, LastSenderReport: lsr, Delay: 65536 * 30 / 1000,
+	}}}}, from)
+	st := e.Stats()
+	if d := st.RTT - 70*time.Millisecond; d < -time.Millisecond || d > time.Millisecond {
+		t.Fatalf("RTT %v, want 70ms", st.RTT)
+	}
+	if st.RemoteLost != -2 || st.RemoteFraction != 0.25 || st.RemoteJitter != 10*time.Millisecond {
+		t.Fatalf("remote report %+v", st)
+	}
+	// Reports from another SSRC are not ours to believe.
+	e.handleRTCP([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: 43, Reports: []rtcp.ReceptionReport{{SSRC: e.SSRC(), FractionLost: 255}}}}, from)
+	if st := e.Stats(); st.RemoteFraction != 0.25 {
+		t.Fatalf("a stranger's report was taken: %+v", st)
+	}
+}

@@ -1,0 +1,319 @@
+// Package sdp owns the offer/answer of a call's audio (RFC 3264 over RFC
+// 4566 session descriptions): which G.711 codec, telephone-event (RFC 4733),
+// ptime, the direction that puts a call on hold (RFC 6337), and where the far
+// end receives RTP and RTCP. The SIP and WebRTC legs use it to configure a
+// media/rtp Endpoint; parsing and printing are github.com/pion/sdp/v3's.
+package sdp
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	psdp "github.com/pion/sdp/v3"
+)
+
+// Errors of offer/answer.
+var (
+	ErrNoAudio  = errors.New("sdp: no audio stream")
+	ErrRejected = errors.New("sdp: audio stream rejected (port 0)")
+	ErrNoCodec  = errors.New("sdp: no codec in common")
+	ErrAddress  = errors.New("sdp: bad connection address")
+)
+
+// Direction is an audio stream's direction attribute, from the point of view
+// of the side that writes it.
+type Direction string
+
+// The four directions of RFC 3264 §5.1.
+const (
+	SendRecv Direction = "sendrecv"
+	SendOnly Direction = "sendonly"
+	RecvOnly Direction = "recvonly"
+	Inactive Direction = "inactive"
+)
+
+// Sends and Receives say what a side writing d does.
+func (d Direction) Sends() bool    { return d == SendRecv || d == SendOnly || d == "" }
+func (d Direction) Receives() bool { return d == SendRecv || d == RecvOnly || d == "" }
+
+func direction(send, recv bool) Direction {
+	switch {
+	case send && recv:
+		return SendRecv
+	case send:
+		return SendOnly
+	case recv:
+		return RecvOnly
+	}
+	return Inactive
+}
+
+// Codec is an audio codec as SDP names it.
+type Codec struct {
+	PT   uint8
+	Name string
+	Rate int
+}
+
+// The codecs Vox carries, with their static payload types (RFC 3551 §6).
+var (
+	PCMU = Codec{PT: 0, Name: "PCMU", Rate: 8000}
+	PCMA = Codec{PT: 8, Name: "PCMA", Rate: 8000}
+)
+
+// Defaults of a Session.
+const (
+	DefaultEventPT = 101
+	DefaultPtime   = 20
+	eventName      = "telephone-event"
+)
+
+// Session is what our side puts in its SDP. The zero value with Addr set
+// offers PCMU, PCMA and telephone-event on 101, sendrecv, 20 ms.
+type Session struct {
+	Addr      netip.AddrPort // where we receive RTP; RTCP is one port above
+	Codecs    []Codec        // in preference order; default PCMU, PCMA
+	EventPT   uint8          // default DefaultEventPT
+	NoEvents  bool           // offer no telephone-event
+	Direction Direction      // default SendRecv; SendOnly to hold
+	ID        uint64         // o= session id; default random
+	Version   uint64         // o= version: increment it for each new offer in a dialog
+}
+
+func (s *Session) defaults() {
+	if len(s.Codecs) == 0 {
+		s.Codecs = []Codec{PCMU, PCMA}
+	}
+	if s.EventPT == 0 {
+		s.EventPT = DefaultEventPT
+	}
+	if s.Direction == "" {
+		s.Direction = SendRecv
+	}
+	if s.ID == 0 {
+		s.ID = rand.Uint64N(1 << 62)
+	}
+}
+
+// Audio is the audio stream a side describes: parsed from the far end's
+// SDP.
+type Audio struct {
+	Addr      netip.AddrPort // where it receives RTP; invalid when it is on hold the RFC 2543 way (c=0.0.0.0)
+	RTCP      netip.AddrPort // where it receives RTCP: a=rtcp (RFC 3605), else the RTP port + 1
+	Codecs    []Codec        // the G.711 codecs it lists, in its order; others are left out
+	EventPT   uint8          // telephone-event at 8 kHz; 0 when absent
+	Direction Direction
+	Ptime     int // ms; DefaultPtime when absent
+}
+
+// Media is the outcome of offer/answer: what to set on an rtp.Endpoint.
+type Media struct {
+	Remote, RemoteRTCP netip.AddrPort
+	Codec              Codec
+	EventPT            uint8     // 0: no telephone-event, send digits in band
+	Direction          Direction // ours: whether we may send and should receive
+}
+
+// Offer is our SDP offer.
+func (s Session) Offer() ([]byte, error) {
+	s.defaults()
+	return s.marshal(s.Codecs, s.eventPT(), s.Direction)
+}
+
+func (s Session) eventPT() uint8 {
+	if s.NoEvents {
+		return 0
+	}
+	return s.EventPT
+}
+
+// Answer answers the far end's offer (RFC 3264 §6): the first codec of the
+// offer that we support (the offerer's preference), telephone-event with the
+// offer's payload type if both sides have it, and the direction both sides
+// allow — an offer of sendonly (hold) is answered recvonly.
+func (s Session) Answer(offer Audio) ([]byte, Media, error) {
+	s.defaults()
+	var chosen *Codec
+	for _, c := range offer.Codecs {
+		if slices.ContainsFunc(s.Codecs, func(o Codec) bool { return strings.EqualFold(o.Name, c.Name) }) {
+			chosen = &c
+			break
+		}
+	}
+	if chosen == nil {
+		return nil, Media{}, ErrNoCodec
+	}
+	ev := offer.EventPT
+	if s.NoEvents {
+		ev = 0
+	}
+	dir := direction(s.Direction.Sends() && offer.Direction.Receives(), s.Direction.Receives() && offer.Direction.Sends())
+	b, err := s.marshal([]Codec{*chosen}, ev, dir)
+	if err != nil {
+		return nil, Media{}, err
+	}
+	return b, Media{Remote: offer.Addr, RemoteRTCP: offer.RTCP, Codec: *chosen, EventPT: ev, Direction: dir}, nil
+}
+
+// Negotiate is the offerer's side once the answer arrives: the answer's
+// first codec that we offered, its telephone-event payload type, and our
+// direction as the answer leaves it.
+func (s Session) Negotiate(answer Audio) (Media, error) {
+	s.defaults()
+	for _, c := range answer.Codecs {
+		if !slices.ContainsFunc(s.Codecs, func(o Codec) bool { return strings.EqualFold(o.Name, c.Name) }) {
+			continue
+		}
+		ev := answer.EventPT
+		if s.NoEvents {
+			ev = 0
+		}
+		dir := direction(s.Direction.Sends() && answer.Direction.Receives(), s.Direction.Receives() && answer.Direction.Sends())
+		return Media{Remote: answer.Addr, RemoteRTCP: answer.RTCP, Codec: c, EventPT: ev, Direction: dir}, nil
+	}
+	return Media{}, ErrNoCodec
+}
+
+func (s Session) marshal(codecs []Codec, eventPT uint8, dir Direction) ([]byte, error) {
+	addr := s.Addr.Addr().Unmap()
+	if !addr.IsValid() {
+		return nil, fmt.Errorf("%w: %s", ErrAddress, s.Addr)
+	}
+	addrType := "IP4"
+	if addr.Is6() {
+		addrType = "IP6"
+	}
+	m := &psdp.MediaDescription{
+		MediaName: psdp.MediaName{Media: "audio", Port: psdp.RangedPort{Value: int(s.Addr.Port())}, Protos: []string{"RTP", "AVP"}},
+	}
+	for _, c := range codecs {
+		m.MediaName.Formats = append(m.MediaName.Formats, strconv.Itoa(int(c.PT)))
+		m.Attributes = append(m.Attributes, psdp.NewAttribute("rtpmap", fmt.Sprintf("%d %s/%d", c.PT, c.Name, c.Rate)))
+	}
+	if eventPT != 0 {
+		pt := strconv.Itoa(int(eventPT))
+		m.MediaName.Formats = append(m.MediaName.Formats, pt)
+		m.Attributes = append(m.Attributes,
+			psdp.NewAttribute("rtpmap", pt+" "+eventName+"/8000"),
+			psdp.NewAttribute("fmtp", pt+" 0-16"))
+	}
+	m.Attributes = append(m.Attributes,
+		psdp.NewAttribute("ptime", strconv.Itoa(DefaultPtime)),
+		psdp.NewPropertyAttribute(string(dir)))
+	d := &psdp.SessionDescription{
+		Origin: psdp.Origin{Username: "vox", SessionID: s.ID, SessionVersion: s.Version,
+			NetworkType: "IN", AddressType: addrType, UnicastAddress: addr.String()},
+		SessionName:           "vox",
+		ConnectionInformation: &psdp.ConnectionInformation{NetworkType: "IN", AddressType: addrType, Address: &psdp.Address{Address: addr.String()}},
+		TimeDescriptions:      []psdp.TimeDescription{{}},
+		MediaDescriptions:     []*psdp.MediaDescription{m},
+	}
+	return d.Marshal()
+}
+
+// Parse reads the first audio stream of a session description.
+func Parse(b []byte) (Audio, error) {
+	var d psdp.SessionDescription
+	if err := d.Unmarshal(b); err != nil {
+		return Audio{}, fmt.Errorf("sdp: %w", err)
+	}
+	var m *psdp.MediaDescription
+	for _, md := range d.MediaDescriptions {
+		if md.MediaName.Media == "audio" {
+			m = md
+			break
+		}
+	}
+	if m == nil {
+		return Audio{}, ErrNoAudio
+	}
+	if m.MediaName.Port.Value == 0 {
+		return Audio{}, ErrRejected
+	}
+	conn := m.ConnectionInformation
+	if conn == nil {
+		conn = d.ConnectionInformation
+	}
+	if conn == nil || conn.Address == nil {
+		return Audio{}, fmt.Errorf("%w: none", ErrAddress)
+	}
+	ip, err := netip.ParseAddr(strings.TrimSpace(strings.SplitN(conn.Address.Address, "/", 2)[0]))
+	if err != nil {
+		return Audio{}, fmt.Errorf("%w: %q", ErrAddress, conn.Address.Address)
+	}
+	port := uint16(m.MediaName.Port.Value)
+	a := Audio{Ptime: DefaultPtime, Direction: SendRecv}
+	if !ip.IsUnspecified() {
+		a.Addr = netip.AddrPortFrom(ip, port)
+		a.RTCP = netip.AddrPortFrom(ip, port+1)
+	}
+
+	names := map[uint8]string{0: "PCMU/8000", 8: "PCMA/8000"} // static, RFC 3551
+	for _, at := range append(slices.Clone(d.Attributes), m.Attributes...) {
+		switch at.Key {
+		case "rtpmap":
+			pt, name, ok := strings.Cut(at.Value, " ")
+			if n, err := strconv.ParseUint(pt, 10, 7); ok && err == nil {
+				names[uint8(n)] = strings.TrimSpace(name)
+			}
+		case "ptime":
+			if n, err := strconv.Atoi(strings.TrimSpace(at.Value)); err == nil && n > 0 {
+				a.Ptime = n
+			}
+		case "rtcp":
+			a.RTCP = rtcpAttr(at.Value, a.RTCP)
+		case string(SendRecv), string(SendOnly), string(RecvOnly), string(Inactive):
+			a.Direction = Direction(at.Key)
+		}
+	}
+	for _, f := range m.MediaName.Formats {
+		n, err := strconv.ParseUint(f, 10, 7)
+		if err != nil {
+			continue
+		}
+		pt := uint8(n)
+		enc, rate, _ := strings.Cut(names[pt], "/")
+		rate, _, _ = strings.Cut(rate, "/") // channels
+		switch {
+		case strings.EqualFold(enc, "PCMU") && rate == "8000":
+			a.Codecs = append(a.Codecs, Codec{PT: pt, Name: PCMU.Name, Rate: 8000})
+		case strings.EqualFold(enc, "PCMA") && rate == "8000":
+			a.Codecs = append(a.Codecs, Codec{PT: pt, Name: PCMA.Name, Rate: 8000})
+		case strings.EqualFold(enc, eventName) && rate == "8000" && a.EventPT == 0:
+			a.EventPT = pt
+		}
+	}
+	if !a.Addr.IsValid() {
+		// RFC 3264 §8.4: c=0.0.0.0 is the old way to hold; the far end
+		// wants no media.
+		a.Direction = direction(a.Direction.Sends(), false)
+	}
+	return a, nil
+}
+
+// rtcpAttr reads a=rtcp:port [IN IP4 addr] (RFC 3605).
+func rtcpAttr(v string, def netip.AddrPort) netip.AddrPort {
+	f := strings.Fields(v)
+	if len(f) == 0 {
+		return def
+	}
+	port, err := strconv.ParseUint(f[0], 10, 16)
+	if err != nil {
+		return def
+	}
+	ip := def.Addr()
+	if len(f) == 4 {
+		if a, err := netip.ParseAddr(f[3]); err == nil {
+			ip = a
+		}
+	}
+	if !ip.IsValid() {
+		return def
+	}
+	return netip.AddrPortFrom(ip, uint16(port))
+}

@@ -1,0 +1,197 @@
+package sdp
+
+import (
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func sdpText(lines ...string) []byte { return []byte(strings.Join(lines, "\r\n") + "\r\n") }
+
+// A Linphone-style offer: opus and others first, PCMU and PCMA later,
+// telephone-event at two rates.
+var linphoneOffer = sdpText(
+	"v=0",
+	"o=alice 3012 1279 IN IP4 192.168.1.20",
+	"s=Talk",
+	"c=IN IP4 192.168.1.20",
+	"t=0 0",
+	"m=audio 7078 RTP/AVP 96 97 0 8 101 100",
+	"a=rtpmap:96 opus/48000/2",
+	"a=rtpmap:97 speex/16000",
+	"a=rtpmap:101 telephone-event/48000",
+	"a=rtpmap:100 telephone-event/8000",
+	"a=fmtp:100 0-15",
+	"a=rtcp:7079",
+	"a=ptime:20",
+)
+
+func TestOfferRoundTrip(t *testing.T) {
+	t.Parallel()
+	addr := netip.MustParseAddrPort("127.0.0.1:20000")
+	b, err := Session{Addr: addr}.Offer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"m=audio 20000 RTP/AVP 0 8 101", "c=IN IP4 127.0.0.1", "a=rtpmap:101 telephone-event/8000", "a=fmtp:101 0-16", "a=ptime:20", "a=sendrecv"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("offer lacks %q:\n%s", want, b)
+		}
+	}
+	a, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Addr != addr || a.RTCP.Port() != 20001 || a.EventPT != 101 || a.Direction != SendRecv || a.Ptime != 20 ||
+		len(a.Codecs) != 2 || a.Codecs[0] != PCMU || a.Codecs[1] != PCMA {
+		t.Fatalf("parsed %+v", a)
+	}
+}
+
+func TestAnswer(t *testing.T) {
+	t.Parallel()
+	local := netip.MustParseAddrPort("10.0.0.1:20002")
+	offer, err := Parse(linphoneOffer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if offer.RTCP != netip.MustParseAddrPort("192.168.1.20:7079") || offer.EventPT != 100 {
+		t.Fatalf("offer parsed as %+v", offer)
+	}
+	for _, tc := range []struct {
+		name    string
+		ours    Session
+		offered Direction
+		codec   Codec
+		ev      uint8
+		dir     Direction
+	}{
+		{name: "plain", codec: PCMU, ev: 100, dir: SendRecv},
+		{name: "we prefer PCMA but the offerer's order wins", ours: Session{Codecs: []Codec{PCMA, PCMU}}, codec: PCMU, ev: 100, dir: SendRecv},
+		{name: "PCMA only", ours: Session{Codecs: []Codec{PCMA}}, codec: PCMA, ev: 100, dir: SendRecv},
+		{name: "they hold us", offered: SendOnly, codec: PCMU, ev: 100, dir: RecvOnly},
+		{name: "they hold, we held", offered: SendOnly, ours: Session{Direction: SendOnly}, codec: PCMU, ev: 100, dir: Inactive},
+		{name: "inactive", offered: Inactive, codec: PCMU, ev: 100, dir: Inactive},
+		{name: "they only listen", offered: RecvOnly, codec: PCMU, ev: 100, dir: SendOnly},
+		{name: "no events", ours: Session{NoEvents: true}, codec: PCMU, dir: SendRecv},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := offer
+			if tc.offered != "" {
+				o.Direction = tc.offered
+			}
+			tc.ours.Addr = local
+			b, m, err := tc.ours.Answer(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Codec != tc.codec || m.EventPT != tc.ev || m.Direction != tc.dir || m.Remote != offer.Addr || m.RemoteRTCP != offer.RTCP {
+				t.Fatalf("media %+v", m)
+			}
+			// The answer says the same, and the offerer negotiates the
+			// mirror image from it.
+			a, err := Parse(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(a.Codecs) != 1 || a.Codecs[0] != tc.codec || a.EventPT != tc.ev || a.Direction != tc.dir || a.Addr != local {
+				t.Fatalf("answer parsed as %+v:\n%s", a, b)
+			}
+			back, err := Session{Addr: offer.Addr, Direction: o.Direction}.Negotiate(a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back.Codec != tc.codec || back.Remote != local {
+				t.Fatalf("offerer negotiated %+v", back)
+			}
+		})
+	}
+}
+
+func TestHoldByOffer(t *testing.T) {
+	t.Parallel()
+	ours := Session{Addr: netip.MustParseAddrPort("127.0.0.1:20000"), Direction: SendOnly, Version: 2}
+	b, err := ours.Offer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "a=sendonly") || !strings.Contains(string(b), "o=vox ") {
+		t.Fatalf("hold offer:\n%s", b)
+	}
+	phone := Session{Addr: netip.MustParseAddrPort("127.0.0.2:4000")}
+	offer, _ := Parse(b)
+	answer, m, err := phone.Answer(offer)
+	if err != nil || m.Direction != RecvOnly {
+		t.Fatalf("phone answers %v %+v", err, m)
+	}
+	a, _ := Parse(answer)
+	got, err := ours.Negotiate(a)
+	if err != nil || got.Direction != SendOnly {
+		t.Fatalf("we negotiated %v %+v", err, got)
+	}
+}
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		sdp  []byte
+		err  error
+		want func(Audio) bool
+	}{
+		{name: "RFC 2543 hold", sdp: sdpText("v=0", "o=- 1 2 IN IP4 0.0.0.0", "s=-", "c=IN IP4 0.0.0.0", "t=0 0", "m=audio 4000 RTP/AVP 0"),
+			want: func(a Audio) bool { return !a.Addr.IsValid() && a.Direction == SendOnly }},
+		{name: "media-level address and rtcp", sdp: sdpText("v=0", "o=- 1 2 IN IP4 1.2.3.4", "s=-", "c=IN IP4 1.2.3.4", "t=0 0",
+			"m=audio 4000 RTP/AVP 8", "c=IN IP4 5.6.7.8", "a=rtcp:5000 IN IP4 9.9.9.9", "a=recvonly"),
+			want: func(a Audio) bool {
+				return a.Addr == netip.MustParseAddrPort("5.6.7.8:4000") && a.RTCP == netip.MustParseAddrPort("9.9.9.9:5000") &&
+					a.Direction == RecvOnly && len(a.Codecs) == 1 && a.Codecs[0] == PCMA && a.EventPT == 0
+			}},
+		{name: "IPv6, lower-case names, ptime 30", sdp: sdpText("v=0", "o=- 1 2 IN IP6 ::1", "s=-", "c=IN IP6 ::1", "t=0 0",
+			"m=audio 4000 RTP/AVP 0 96", "a=rtpmap:0 pcmu/8000", "a=rtpmap:96 TELEPHONE-EVENT/8000", "a=ptime:30"),
+			want: func(a Audio) bool {
+				return a.Addr == netip.MustParseAddrPort("[::1]:4000") && a.EventPT == 96 && a.Ptime == 30 && len(a.Codecs) == 1
+			}},
+		{name: "video first", sdp: sdpText("v=0", "o=- 1 2 IN IP4 1.2.3.4", "s=-", "c=IN IP4 1.2.3.4", "t=0 0",
+			"m=video 5000 RTP/AVP 96", "m=audio 4000 RTP/AVP 0"),
+			want: func(a Audio) bool { return a.Addr.Port() == 4000 }},
+		{name: "rejected", sdp: sdpText("v=0", "o=- 1 2 IN IP4 1.2.3.4", "s=-", "c=IN IP4 1.2.3.4", "t=0 0", "m=audio 0 RTP/AVP 0"), err: ErrRejected},
+		{name: "no audio", sdp: sdpText("v=0", "o=- 1 2 IN IP4 1.2.3.4", "s=-", "c=IN IP4 1.2.3.4", "t=0 0", "m=video 5000 RTP/AVP 96"), err: ErrNoAudio},
+		{name: "no address", sdp: sdpText("v=0", "o=- 1 2 IN IP4 1.2.3.4", "s=-", "t=0 0", "m=audio 4000 RTP/AVP 0"), err: ErrAddress},
+		{name: "bad address", sdp: sdpText("v=0", "o=- 1 2 IN IP4 1.2.3.4", "s=-", "c=IN IP4 example.com", "t=0 0", "m=audio 4000 RTP/AVP 0"), err: ErrAddress},
+		{name: "not sdp", sdp: []byte("INVITE sip:bob@example.com SIP/2.0\r\n")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := Parse(tc.sdp)
+			switch {
+			case tc.want == nil && tc.err == nil:
+				if err == nil {
+					t.Fatalf("parsed %+v", a)
+				}
+			case tc.err != nil:
+				if !errors.Is(err, tc.err) {
+					t.Fatalf("err = %v, want %v", err, tc.err)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case !tc.want(a):
+				t.Fatalf("parsed %+v", a)
+			}
+		})
+	}
+}
+
+func TestNoCommonCodec(t *testing.T) {
+	t.Parallel()
+	offer, err := Parse(sdpText("v=0", "o=- 1 2 IN IP4 1.2.3.4", "s=-", "c=IN IP4 1.2.3.4", "t=0 0", "m=audio 4000 RTP/AVP 18", "a=rtpmap:18 G729/8000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := (Session{Addr: netip.MustParseAddrPort("127.0.0.1:20000")}).Answer(offer); !errors.Is(err, ErrNoCodec) {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := (Session{}).Offer(); !errors.Is(err, ErrAddress) {
+		t.Fatalf("offer without an address: %v", err)
+	}
+}
