@@ -108,7 +108,7 @@ type crashRun struct {
 // open, and kills it with SIGKILL (os.Process.Kill).
 func runAndKill(t *testing.T, path string, seed uint64, delay time.Duration) crashRun {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.count=1")
 	cmd.Env = append(os.Environ(), crashFileEnv+"="+path, crashSeedEnv+"="+strconv.FormatUint(seed, 10))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -291,17 +291,18 @@ func crashPush(rng *rand.Rand) Push {
 	return p
 }
 
-// TestCrashChild is the child TestPushSurvivesKill9 kills: it writes to the store
-// until it is killed, and reports each write on stdout before and after.
-func TestCrashChild(t *testing.T) {
-	path := os.Getenv(crashFileEnv)
-	if path == "" {
-		t.Skip("the child of TestPushSurvivesKill9")
+// TestMain turns the test binary into the child TestPushSurvivesKill9 kills when
+// the parent says so in the environment: it writes to the store until it is
+// killed, and reports each write on stdout before and after.
+func TestMain(m *testing.M) {
+	if path := os.Getenv(crashFileEnv); path != "" {
+		if err := crashChild(path); err != nil {
+			fmt.Fprintln(os.Stderr, "crash child:", err)
+			os.Exit(3)
+		}
+		os.Exit(0)
 	}
-	if err := crashChild(path); err != nil {
-		fmt.Fprintln(os.Stderr, "crash child:", err)
-		os.Exit(3)
-	}
+	os.Exit(m.Run())
 }
 
 func crashChild(path string) error {

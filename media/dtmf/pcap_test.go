@@ -85,7 +85,7 @@ func readPcapUDP(path string) ([][]byte, error) {
 func TestSIPpCaptures(t *testing.T) {
 	files, _ := filepath.Glob("/usr/share/sip-tester/dtmf_2833_*.pcap")
 	if len(files) == 0 {
-		t.Skip("SIPp's captures are not installed (make test installs sip-tester)")
+		t.Fatal("SIPp's captures are not installed (make test installs sip-tester)")
 	}
 	names := map[string]string{"pound": "#", "star": "*"}
 	seen := map[string]bool{}

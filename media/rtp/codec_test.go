@@ -9,12 +9,12 @@ import (
 	"testing"
 )
 
-// soxPath finds sox (make test installs it) or skips.
+// soxPath finds sox, which make test installs.
 func soxPath(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("sox")
 	if err != nil {
-		t.Skip("sox not installed (make test installs it)")
+		t.Fatal("sox is not installed (make test installs it)")
 	}
 	return p
 }
