@@ -33,11 +33,17 @@ func (RealClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterF
 // the next scheduled call and runs that call. A session running on a VirtualClock
 // steps it whenever it has nothing else to do, which is what makes simulated time
 // free.
+//
+// Calls are foreground (AfterFunc) or background (AfterFuncBackground). Both run
+// in time order; only foreground calls are something happening: Next reports
+// the earliest of those, so a session whose only pending calls are background
+// ones (a simulated leg's 20 ms media ticks) is idle and may end.
 type VirtualClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	seq    uint64
-	timers timerHeap
+	mu         sync.Mutex
+	now        time.Time
+	seq        uint64
+	timers     timerHeap // foreground
+	background timerHeap
 }
 
 // NewVirtualClock returns a virtual clock that starts at start.
@@ -52,27 +58,51 @@ func (c *VirtualClock) Now() time.Time {
 }
 
 func (c *VirtualClock) AfterFunc(d time.Duration, f func()) Timer {
+	return c.schedule(d, f, false)
+}
+
+// AfterFuncBackground is AfterFunc for a call that keeps nothing alive: Step
+// runs it in time order with the others, but Next does not report it. Work
+// that goes on for as long as something else does (a leg's media ticks while
+// it records or bridges) schedules itself this way, so that it does not keep a
+// simulation from ever becoming idle.
+func (c *VirtualClock) AfterFuncBackground(d time.Duration, f func()) Timer {
+	return c.schedule(d, f, true)
+}
+
+func (c *VirtualClock) schedule(d time.Duration, f func(), background bool) Timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if d < 0 {
 		d = 0
 	}
 	c.seq++
-	t := &virtualTimer{clock: c, at: c.now.Add(d), seq: c.seq, f: f, index: -1}
-	heap.Push(&c.timers, t)
+	t := &virtualTimer{clock: c, at: c.now.Add(d), seq: c.seq, f: f, index: -1, background: background}
+	heap.Push(c.heapOf(t), t)
 	return t
 }
 
-// Step advances the clock to the earliest pending call, runs it on the caller's
-// goroutine and reports whether there was one. Calls due at the same instant run in
-// the order they were scheduled.
+func (c *VirtualClock) heapOf(t *virtualTimer) *timerHeap {
+	if t.background {
+		return &c.background
+	}
+	return &c.timers
+}
+
+// Step advances the clock to the earliest pending call, foreground or
+// background, runs it on the caller's goroutine and reports whether there was
+// one. Calls due at the same instant run in the order they were scheduled.
 func (c *VirtualClock) Step() bool {
 	c.mu.Lock()
-	if len(c.timers) == 0 {
+	h := &c.timers
+	if len(c.background) > 0 && (len(c.timers) == 0 || c.background[0].before(c.timers[0])) {
+		h = &c.background
+	}
+	if len(*h) == 0 {
 		c.mu.Unlock()
 		return false
 	}
-	t := heap.Pop(&c.timers).(*virtualTimer)
+	t := heap.Pop(h).(*virtualTimer)
 	if t.at.After(c.now) {
 		c.now = t.at
 	}
@@ -81,7 +111,8 @@ func (c *VirtualClock) Step() bool {
 	return true
 }
 
-// Next reports when the earliest pending call is due; ok is false when none is.
+// Next reports when the earliest pending foreground call is due; ok is false
+// when none is. Background calls (AfterFuncBackground) are not reported.
 func (c *VirtualClock) Next() (at time.Time, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -91,11 +122,11 @@ func (c *VirtualClock) Next() (at time.Time, ok bool) {
 	return c.timers[0].at, true
 }
 
-// Pending reports how many calls are scheduled.
+// Pending reports how many calls are scheduled, background ones included.
 func (c *VirtualClock) Pending() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.timers)
+	return len(c.timers) + len(c.background)
 }
 
 type virtualTimer struct {
@@ -104,6 +135,8 @@ type virtualTimer struct {
 	seq   uint64
 	f     func()
 	index int
+
+	background bool
 }
 
 func (t *virtualTimer) Stop() bool {
@@ -113,19 +146,23 @@ func (t *virtualTimer) Stop() bool {
 	if t.index < 0 {
 		return false
 	}
-	heap.Remove(&c.timers, t.index)
+	heap.Remove(c.heapOf(t), t.index)
 	return true
 }
 
 type timerHeap []*virtualTimer
 
-func (h timerHeap) Len() int { return len(h) }
-func (h timerHeap) Less(i, j int) bool {
-	if h[i].at.Equal(h[j].at) {
-		return h[i].seq < h[j].seq
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].before(h[j]) }
+
+// before orders calls by due time, then by when they were scheduled.
+func (t *virtualTimer) before(u *virtualTimer) bool {
+	if t.at.Equal(u.at) {
+		return t.seq < u.seq
 	}
-	return h[i].at.Before(h[j].at)
+	return t.at.Before(u.at)
 }
+
 func (h timerHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].index = i

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -81,5 +82,38 @@ func TestJobQueueOrderAndOverflow(t *testing.T) {
 	q.close()
 	if q.push(func() {}) {
 		t.Error("a closed queue took a job")
+	}
+}
+
+// Background calls run in time order among the others, but Next reports only
+// foreground ones: a clock with only background calls left is idle.
+func TestVirtualClockBackgroundCalls(t *testing.T) {
+	start := time.Unix(0, 0)
+	c := NewVirtualClock(start)
+	var got []string
+	var tick func()
+	tick = func() {
+		got = append(got, "tick@"+c.Now().Sub(start).String())
+		c.AfterFuncBackground(20*time.Millisecond, tick)
+	}
+	c.AfterFuncBackground(0, tick)
+	c.AfterFunc(50*time.Millisecond, func() { got = append(got, "fg@"+c.Now().Sub(start).String()) })
+	stopped := c.AfterFuncBackground(30*time.Millisecond, func() { got = append(got, "never") })
+	if !stopped.Stop() || stopped.Stop() {
+		t.Fatal("Stop of a background call")
+	}
+	if at, ok := c.Next(); !ok || !at.Equal(start.Add(50*time.Millisecond)) {
+		t.Fatalf("Next = %v, %v; want the foreground call at 50ms", at, ok)
+	}
+	// As a session does: step while a foreground call is pending.
+	for _, ok := c.Next(); ok; _, ok = c.Next() {
+		c.Step()
+	}
+	want := "tick@0s tick@20ms tick@40ms fg@50ms"
+	if s := strings.Join(got, " "); s != want {
+		t.Errorf("ran %s, want %s", s, want)
+	}
+	if _, ok := c.Next(); ok || c.Pending() != 1 {
+		t.Errorf("after the foreground call: Next ok = %v, Pending = %d; want only the tick pending", ok, c.Pending())
 	}
 }

@@ -304,6 +304,9 @@ func (s *Session) run() {
 
 // next returns the next job. On a virtual clock, an empty queue moves time to the
 // next scheduled call; when nothing at all is scheduled, OnIdle decides.
+// Background calls (VirtualClock.AfterFuncBackground: a simulated leg's media
+// ticks) run on the way to the next foreground call but do not count as
+// something scheduled: with only those left, the session is idle.
 func (s *Session) next() (func(), bool) {
 	for {
 		if job, ok := s.queue.pop(); ok {
@@ -311,7 +314,9 @@ func (s *Session) next() (func(), bool) {
 		}
 		if s.virtual != nil && s.http.inFlight == 0 {
 			// The session's own deadline is always pending; reaching it is not
-			// something happening, so the simulation gets its say first.
+			// something happening, so the simulation gets its say first. Next
+			// reports foreground calls only; Step runs whichever call is
+			// earliest, background ones included.
 			if at, ok := s.virtual.Next(); ok && at.Before(s.deadlineAt) && s.virtual.Step() {
 				continue
 			}

@@ -50,27 +50,76 @@ func (r HTTPRoute) match(url string) bool {
 }
 
 func (h *HTTPFiles) Do(ctx context.Context, req *runtime.HTTPRequest) (*runtime.HTTPResponse, error) {
-	for _, r := range h.Routes {
-		if !r.match(req.URL) {
-			continue
-		}
+	if r, ok := h.route(req.URL); ok {
 		body, err := os.ReadFile(r.File)
 		if err != nil {
 			return nil, &runtime.HTTPError{Code: runtime.HTTPCodeInternal, Message: fmt.Sprintf("simulated response for %s: %v", req.URL, err)}
 		}
-		ct := "application/octet-stream"
-		switch strings.ToLower(path.Ext(r.File)) {
-		case ".json":
-			ct = "application/json"
-		case ".txt":
-			ct = "text/plain; charset=utf-8"
-		case ".xml":
-			ct = "application/xml"
-		}
-		return &runtime.HTTPResponse{Code: http.StatusOK, Header: http.Header{"Content-Type": {ct}}, Body: body}, nil
+		return &runtime.HTTPResponse{Code: http.StatusOK, Header: http.Header{"Content-Type": {contentType(r.File)}}, Body: body}, nil
 	}
 	if h.Fallback != nil {
 		return h.Fallback.Do(ctx, req)
 	}
 	return nil, &runtime.HTTPError{Code: runtime.HTTPCodeHostNotFound, Message: fmt.Sprintf("no simulated response for %s %s (add --http PATTERN=FILE, or --allow-net to reach the network)", req.Method, req.URL)}
+}
+
+// RoundTrip answers the downloads of the simulation's audio cache (a playback
+// URL) from the routes, as Do answers the scenario's requests. A URL no route
+// matches is 404; the simulation plays such URLs as silence and does not ask.
+func (h *HTTPFiles) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp := &http.Response{
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header:  http.Header{},
+		Request: req,
+	}
+	r, ok := h.route(req.URL.String())
+	if !ok {
+		resp.StatusCode, resp.Status = http.StatusNotFound, "404 Not Found"
+		resp.Body = http.NoBody
+		return resp, nil
+	}
+	f, err := os.Open(r.File)
+	if err != nil {
+		return nil, fmt.Errorf("simulated response for %s: %w", req.URL, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("simulated response for %s: %w", req.URL, err)
+	}
+	resp.StatusCode, resp.Status = http.StatusOK, "200 OK"
+	resp.Header.Set("Content-Type", contentType(r.File))
+	resp.ContentLength = st.Size()
+	resp.Body = f
+	return resp, nil
+}
+
+func (h *HTTPFiles) route(url string) (HTTPRoute, bool) {
+	for _, r := range h.Routes {
+		if r.match(url) {
+			return r, true
+		}
+	}
+	return HTTPRoute{}, false
+}
+
+func (h *HTTPFiles) routed(url string) bool {
+	_, ok := h.route(url)
+	return ok
+}
+
+func contentType(file string) string {
+	switch strings.ToLower(path.Ext(file)) {
+	case ".json":
+		return "application/json"
+	case ".txt":
+		return "text/plain; charset=utf-8"
+	case ".xml":
+		return "application/xml"
+	case ".wav":
+		return "audio/wav"
+	case ".mp3":
+		return "audio/mpeg"
+	}
+	return "application/octet-stream"
 }

@@ -4,32 +4,50 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"strings"
+	"slices"
 	"time"
 
-	"vox/media"
+	"vox/media/dtmf"
+	"vox/media/record"
 	"vox/runtime"
 )
 
 // leg is a simulated far end. All its methods and timers run on the session
-// goroutine (the virtual clock fires there), so it needs no lock.
+// goroutine (the virtual clock fires there), so it needs no lock. Its audio is
+// real (media.go).
 type leg struct {
-	sim       *Simulation
-	id        string
-	dest      string // "caller" for the incoming call, else the dialled destination
-	incoming  bool
-	events    runtime.EventSink
-	state     string // alerting, early, connected, ended
+	sim      *Simulation
+	id       string
+	dest     string // "caller" for the incoming call, else the dialled destination
+	incoming bool
+	events   runtime.EventSink
+	state    string // alerting, early, connected, ended
+	ring     runtime.Timer
+
+	// What the scenario plays to the leg, and its tick.
+	playback *audio
+	playTick runtime.Timer
+
+	// What the far end says: its voice (nil is silence), with digits pressed
+	// in band in its place, and the far-end tick.
+	voice     *audio
+	keys      *dtmf.Generator
+	digits    string // pressed and not yet sounding
+	pressedAt time.Time
+	farTimer  runtime.Timer
+	farAt     time.Time
+	farFG     bool
+
 	tones     bool
-	playback  runtime.Timer
+	detector  *dtmf.Detector // while tones are handled
+	relayTo   []*leg         // legs that hear this one (SendMediaTo)
 	recording *recording
-	ring      runtime.Timer
 }
 
 type recording struct {
-	url   string
-	start time.Time
+	url    string
+	rec    *record.Recorder
+	failed bool // a write failed and was logged
 }
 
 // States of a simulated leg.
@@ -51,11 +69,7 @@ func (l *leg) emit(name string, params map[string]any) {
 }
 
 func (l *leg) after(d time.Duration, f func()) runtime.Timer {
-	return l.sim.clock.AfterFunc(d, func() {
-		if l.state != stateEnded {
-			f()
-		}
-	})
+	return l.schedule(d, false, f)
 }
 
 func (l *leg) Answer(ctx context.Context, headers map[string]string) error {
@@ -72,6 +86,7 @@ func (l *leg) Answer(ctx context.Context, headers map[string]string) error {
 	// Connected follows when the caller's ACK arrives; in virtual time that is
 	// the same instant, but a separate event, as on the wire.
 	l.after(0, func() { l.emit(runtime.EventConnected, nil) })
+	l.wake()
 	return nil
 }
 
@@ -84,7 +99,16 @@ func (l *leg) StartEarlyMedia(ctx context.Context, headers map[string]string) er
 	}
 	l.state = stateEarly
 	l.after(0, func() { l.emit(runtime.EventAudioStarted, nil) })
+	l.wake()
 	return nil
+}
+
+// connect is an outgoing call's answer.
+func (l *leg) connect() {
+	l.state = stateConnected
+	l.emit(runtime.EventAudioStarted, nil)
+	l.emit(runtime.EventConnected, nil)
+	l.wake()
 }
 
 func (l *leg) Hangup(ctx context.Context, code int, headers map[string]string) error {
@@ -109,7 +133,7 @@ func (l *leg) end(event string, params map[string]any) {
 	if l.state == stateEnded {
 		return
 	}
-	l.stopTimers()
+	l.release()
 	l.state = stateEnded
 	l.sim.forget(l)
 	l.events.Post(runtime.Event{Name: event, CallID: l.id, Params: params})
@@ -120,14 +144,22 @@ func (l *leg) end(event string, params map[string]any) {
 	}
 }
 
-func (l *leg) stopTimers() {
-	if l.playback != nil {
-		l.playback.Stop()
-		l.playback = nil
+// release stops the leg's timers and audio; a recording is left to the caller.
+func (l *leg) release() {
+	for _, t := range []runtime.Timer{l.ring, l.playTick, l.farTimer} {
+		if t != nil {
+			t.Stop()
+		}
 	}
-	if l.ring != nil {
-		l.ring.Stop()
-		l.ring = nil
+	l.ring, l.playTick, l.farTimer = nil, nil, nil
+	for _, a := range []*audio{l.playback, l.voice} {
+		if a != nil {
+			a.close()
+		}
+	}
+	l.playback, l.voice = nil, nil
+	for _, o := range l.sim.live {
+		o.relayTo = slices.DeleteFunc(o.relayTo, func(to *leg) bool { return to == l })
 	}
 }
 
@@ -135,38 +167,38 @@ func (l *leg) Play(ctx context.Context, m runtime.Media) error {
 	if l.state == stateEnded {
 		return errEnded
 	}
-	if l.playback != nil {
-		l.playback.Stop()
-		l.playback = nil
-	}
-	d, err := l.sim.playDuration(m)
-	if err != nil {
-		l.playback = l.after(0, func() {
-			l.playback = nil
-			l.emit(runtime.EventPlaybackFinished, map[string]any{"error": err.Error()})
-		})
-		return nil
-	}
-	if m.Loop || d < 0 {
-		return nil // plays until stopped
-	}
-	l.playback = l.after(d, func() {
-		l.playback = nil
-		l.emit(runtime.EventPlaybackFinished, nil)
-	})
+	l.StopPlayback(ctx)
+	a := l.sim.playAudio(m)
+	l.playback = a
+	// The first tick is in the foreground whatever plays: it reports a file
+	// or URL that cannot be played.
+	l.playTick = l.after(0, func() { l.playStep(a) })
 	return nil
 }
 
 func (l *leg) StopPlayback(ctx context.Context) error {
 	if l.playback != nil {
-		l.playback.Stop()
+		l.playback.close()
 		l.playback = nil
+		l.playTick.Stop()
+		l.playTick = nil
 	}
 	return nil
 }
 
 func (l *leg) HandleTones(ctx context.Context, on bool) error {
 	l.tones = on
+	switch {
+	case !on:
+		l.detector = nil
+	case l.detector == nil:
+		d, err := dtmf.NewDetector(dtmf.DetectOptions{})
+		if err != nil {
+			return err
+		}
+		l.detector = d
+		l.wake()
+	}
 	return nil
 }
 
@@ -177,10 +209,21 @@ func (l *leg) Record(ctx context.Context, r runtime.Recording) error {
 	if l.recording != nil {
 		return errors.New("the call is already being recorded")
 	}
+	rec, err := record.Start(l.sim.recordDir, record.Options{Stereo: r.Stereo, Clock: l.sim.clock.Now})
+	if err != nil {
+		return err
+	}
 	l.sim.records++
-	url := fmt.Sprintf("https://records.vox.invalid/%s/%d.mp3", l.sim.sessionID, l.sim.records)
-	l.recording = &recording{url: url, start: l.sim.clock.Now()}
+	// The URL is the simulation's own, so that logs replay exactly; the file
+	// has the recorder's unguessable name.
+	url := fmt.Sprintf("https://records.vox.invalid/%s/%d.wav", l.sim.sessionID, l.sim.records)
+	l.recording = &recording{url: url, rec: rec}
+	l.sim.opts.Logger.Info("recording", "call", l.id, "url", url, "file", rec.Path())
+	if l.sim.opts.OnRecording != nil {
+		l.sim.opts.OnRecording(url, rec.Path())
+	}
 	l.after(0, func() { l.emit(runtime.EventRecordStarted, map[string]any{"url": url}) })
+	l.wake()
 	return nil
 }
 
@@ -192,10 +235,16 @@ func (l *leg) StopRecording(ctx context.Context) error {
 	return nil
 }
 
+// emitRecordStopped finishes the file and reports the recording's real
+// length, in whole seconds as the seed's log does.
 func (l *leg) emitRecordStopped(reason string) {
 	r := l.recording
 	l.recording = nil
-	secs := int(l.sim.clock.Now().Sub(r.start).Round(time.Second) / time.Second)
+	d, err := r.rec.Close()
+	if err != nil {
+		l.sim.opts.Logger.Warn("simulated recording failed", "call", l.id, "url", r.url, "err", err)
+	}
+	secs := int(d.Round(time.Second) / time.Second)
 	l.emit(runtime.EventRecordStopped, map[string]any{"url": r.url, "duration": secs, "cost": 0, "reason": reason})
 }
 
@@ -213,51 +262,26 @@ func (l *leg) SendMessage(ctx context.Context, text string) error {
 	return nil
 }
 
+// SendMediaTo makes to hear what this leg's far end says, from the next tick.
 func (l *leg) SendMediaTo(ctx context.Context, to runtime.Leg) error {
 	if l.state == stateEnded {
 		return errEnded
 	}
+	dst, ok := to.(*leg)
+	if !ok {
+		return fmt.Errorf("send media to %s: not a simulated call", to.ID())
+	}
+	if dst.state == stateEnded {
+		return errEnded
+	}
+	if !slices.Contains(l.relayTo, dst) {
+		l.relayTo = append(l.relayTo, dst)
+	}
+	l.wake()
 	return nil
 }
 
-func (l *leg) StopMediaTo(ctx context.Context, to runtime.Leg) error { return nil }
-
-// playDuration says how long m plays: a local file for its real length, a tone
-// script once through (or for ever), speech for a rough reading time, and any other
-// URL for the simulation's stated default. A negative duration means for ever.
-func (s *Simulation) playDuration(m runtime.Media) (time.Duration, error) {
-	switch {
-	case m.ToneScript != "":
-		ts, err := media.ParseToneScript(m.ToneScript)
-		if err != nil {
-			return 0, err
-		}
-		if d, ok := ts.Duration(); ok {
-			return d, nil
-		}
-		return -1, nil
-	case m.Text != "":
-		words := len(strings.Fields(m.Text))
-		return 500*time.Millisecond + time.Duration(words)*400*time.Millisecond, nil
-	}
-	if path, local := s.localAudio(m.URL); local {
-		return media.FileDuration(path)
-	}
-	if d, ok := s.opts.PlaybackDurations[m.URL]; ok {
-		return d, nil
-	}
-	return s.opts.DefaultPlayback, nil
-}
-
-// localAudio maps a file: URL or a path (relative to the scenario's directory) to a
-// file name; local is false for network URLs.
-func (s *Simulation) localAudio(url string) (path string, local bool) {
-	path = strings.TrimPrefix(url, "file://")
-	if strings.Contains(path, "://") {
-		return "", false
-	}
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(s.opts.Dir, path)
-	}
-	return path, true
+func (l *leg) StopMediaTo(ctx context.Context, to runtime.Leg) error {
+	l.relayTo = slices.DeleteFunc(l.relayTo, func(d *leg) bool { return d == to })
+	return nil
 }

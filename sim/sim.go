@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"vox/media/player"
 	"vox/runtime"
 )
 
@@ -32,13 +33,24 @@ type Options struct {
 	Timeline    []Step
 	// HTTP answers the scenario's requests from files; see HTTPFiles.
 	HTTP *HTTPFiles
-	// DefaultPlayback is how long a URL plays when it is not a local file and not
-	// in PlaybackDurations.
+	// DefaultPlayback is how long an http(s) URL that no HTTP route answers
+	// plays (as silence), unless PlaybackDurations names it.
 	DefaultPlayback   time.Duration
 	PlaybackDurations map[string]time.Duration
-	// Dir is where relative audio paths are looked up (the scenario's directory).
-	Dir       string
-	LogFormat runtime.LogFormat
+	// Dir is where the scenario's relative audio paths are looked up (the
+	// scenario's directory).
+	Dir string
+	// CallerAudio is what the caller says once the call has media: a tone
+	// script, or a WAV or MP3 file (relative to the working directory); ""
+	// is silence. A dial rule's Audio says it for outgoing calls.
+	CallerAudio string
+	// RecordDir is where recordings are written, as WAV files named by the
+	// recorder's token; "" writes them to a temporary directory removed when
+	// Run returns.
+	RecordDir string
+	// OnRecording, when set, is told where each recording's file is.
+	OnRecording func(url, file string)
+	LogFormat   runtime.LogFormat
 	// Seed makes call and session ids; the same seed gives the same log.
 	Seed   uint64
 	Limits runtime.Limits
@@ -72,6 +84,11 @@ type Simulation struct {
 	dials     []dialRule
 	out       io.Writer
 	log       *runtime.SessionLog
+
+	ctx       context.Context
+	player    *player.Player // what scenarios play
+	farPlayer *player.Player // what far ends say
+	recordDir string
 }
 
 type dialRule struct {
@@ -128,10 +145,16 @@ func newSimulation(opts Options, out io.Writer) *Simulation {
 }
 
 func (s *Simulation) run(ctx context.Context, programs []*runtime.Program) error {
+	s.ctx = ctx
+	closeMedia, err := s.openMedia()
+	if err != nil {
+		return err
+	}
+	defer closeMedia()
 	caller := &leg{sim: s, id: s.incomingCallID(), dest: "caller", incoming: true, state: stateAlerting}
+	caller.voice = s.farAudio(s.opts.CallerAudio)
 	s.live = append(s.live, caller)
 	s.log = runtime.NewSessionLog(s.out, s.opts.LogFormat)
-	var err error
 	names := make([]string, len(programs))
 	for i, p := range programs {
 		names[i] = strings.TrimSuffix(filepath.Base(p.Name), filepath.Ext(p.Name))
@@ -180,6 +203,15 @@ func (s *Simulation) run(ctx context.Context, programs []*runtime.Program) error
 	})
 	s.schedule()
 	s.session.Run()
+	<-s.session.Done()
+	// Calls a terminated session left up: their audio stops and their
+	// recordings are finished, with no one left to tell.
+	for _, l := range s.live {
+		l.release()
+		if l.recording != nil {
+			l.recording.rec.Close()
+		}
+	}
 	return s.session.Err()
 }
 
@@ -223,12 +255,17 @@ func (s *Simulation) apply(st Step) {
 	}
 	switch st.Action {
 	case ActionDTMF:
-		if !l.tones {
+		if !st.RFC4733 {
+			l.press(st.Digits)
 			return
 		}
-		for _, d := range st.Digits {
-			l.emit(runtime.EventToneReceived, map[string]any{"tone": string(d)})
+		if l.tones {
+			for _, d := range st.Digits {
+				l.emit(runtime.EventToneReceived, map[string]any{"tone": string(d)})
+			}
 		}
+	case ActionAudio:
+		l.say(st.Audio)
 	case ActionMessage:
 		l.emit(runtime.EventMessageReceived, map[string]any{"text": st.Text})
 	case ActionHangup:
@@ -282,6 +319,7 @@ func (s *Simulation) Dial(ctx context.Context, req runtime.DialRequest) (runtime
 			break
 		}
 	}
+	l.voice = s.farAudio(rule.Audio)
 	l.after(0, func() {
 		if rule.Fail != 0 {
 			reason := rule.Reason
@@ -301,9 +339,7 @@ func (s *Simulation) Dial(ctx context.Context, req runtime.DialRequest) (runtime
 		}
 		l.ring = l.after(wait, func() {
 			l.ring = nil
-			l.state = stateConnected
-			l.emit(runtime.EventAudioStarted, nil)
-			l.emit(runtime.EventConnected, nil)
+			l.connect()
 		})
 	})
 	return l, nil

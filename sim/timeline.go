@@ -17,6 +17,7 @@ const (
 	ActionMessage     = "message"      // the call sends an in-call message (S20)
 	ActionHTTPRequest = "http-request" // the portal sends a request into the session (S20)
 	ActionHangup      = "hangup"       // the call hangs up
+	ActionAudio       = "audio"        // the call starts saying Audio
 	ActionDial        = "dial"         // how outgoing calls matching Call behave (no At)
 )
 
@@ -35,6 +36,13 @@ type Step struct {
 	Content string `json:"content,omitempty"`
 	Method  string `json:"method,omitempty"`
 	Path    string `json:"path,omitempty"`
+	// Audio is what the call says from then on (ActionAudio) or what matching
+	// outgoing calls say once answered (ActionDial): a tone script, or a WAV
+	// or MP3 file relative to the working directory.
+	Audio string `json:"audio,omitempty"`
+	// RFC4733 delivers ActionDTMF's digits as out-of-band events, at once,
+	// instead of as tones in the call's audio for the detector to find.
+	RFC4733 bool `json:"rfc4733,omitempty"`
 
 	AnswerAfter *Duration `json:"answer_after,omitempty"`
 	NoAnswer    bool      `json:"no_answer,omitempty"`
@@ -104,6 +112,10 @@ func (st *Step) validate() error {
 			return fmt.Errorf("message: text is required")
 		}
 	case ActionHTTPRequest, ActionHangup:
+	case ActionAudio:
+		if st.Audio == "" {
+			return fmt.Errorf("audio: audio is required (a tone script or a file)")
+		}
 	case ActionDial:
 		if _, err := regexp.Compile("^(?:" + st.Call + ")$"); err != nil {
 			return fmt.Errorf("dial: call pattern: %w", err)
@@ -112,7 +124,12 @@ func (st *Step) validate() error {
 			return fmt.Errorf("dial: fail code %d is not a SIP failure code (300-699)", st.Fail)
 		}
 	default:
-		return fmt.Errorf("unknown action %q (want dtmf, message, http-request, hangup or dial)", st.Action)
+		return fmt.Errorf("unknown action %q (want dtmf, message, http-request, hangup, audio or dial)", st.Action)
+	}
+	if st.Audio != "" {
+		if err := ValidateAudio(st.Audio); err != nil {
+			return fmt.Errorf("%s: %w", st.Action, err)
+		}
 	}
 	if st.At < 0 {
 		return fmt.Errorf("at must not be negative")

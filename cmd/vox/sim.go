@@ -33,6 +33,7 @@ type simFlags struct {
 	events                            string
 	jsonLog                           bool
 	playback                          time.Duration
+	callerAudio, recordDir            string
 	seed                              uint64
 	verbose                           bool
 	// app and account, with conn, run an account's release from a server
@@ -49,6 +50,10 @@ func newSimCommand() *cobra.Command {
 		Long: `sim runs the files as one scenario (in order, sharing one global scope) in a
 simulated call: the same runtime as a live call, with a virtual clock and simulated
 far ends, so a 60-second call finishes in milliseconds and needs no network.
+The calls carry real audio: what the scenario plays (files, tone scripts,
+say() through espeak-ng), what each far end says (--caller-audio, digits
+pressed as in-band tones for the DTMF detector), bridges and WAV recordings
+(--record-dir); see docs/sim.md.
 
 Exit status: 0 when the session ended without a scenario error, 1 when the
 scenario failed (the error, with file:line:column and stack, is also printed on
@@ -63,6 +68,7 @@ just pushed, or what a live call of the account would run.`,
   vox sim incoming.js --http 'https://portal.example/config*=config.json' --hangup-after 60s
   vox sim incoming.js --http-request '5s={"COMMAND":"user","USER_ID":67}'
   vox sim incoming.js --message 'user67@10s={"COMMAND":"hold"}' --events timeline.jsonl --json
+  vox sim voicemail.js --caller-audio message.wav --dtmf "1@2s" --record-dir ./records
   vox sim --app demo --account dev --to 74951234567`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSim(cmd, f, args)
@@ -97,7 +103,9 @@ just pushed, or what a live call of the account would run.`,
 	fl.BoolVar(&f.allowNet, "allow-net", false, "let requests no --http route answers reach the network")
 	fl.StringVar(&f.events, "events", "", "a JSON Lines timeline (see docs/sim.md)")
 	fl.BoolVar(&f.jsonLog, "json", false, "write the session log as JSON lines")
-	fl.DurationVar(&f.playback, "playback", sim.DefaultPlayback, "how long a URL that is not a local file plays")
+	fl.DurationVar(&f.playback, "playback", sim.DefaultPlayback, "how long an http(s) URL that no --http route answers plays (as silence)")
+	fl.StringVar(&f.callerAudio, "caller-audio", "", "what the caller says once answered: a tone script (\"440@-10;*(0/0/1)\") or a WAV or MP3 file (default: silence)")
+	fl.StringVar(&f.recordDir, "record-dir", "", "write recordings (WAV) to this directory and print where each is (default: a temporary directory, removed at exit)")
 	fl.Uint64Var(&f.seed, "seed", 1, "seed for call and session ids")
 	fl.BoolVar(&f.verbose, "verbose", false, "also print the host's diagnostic log on stderr")
 	return cmd
@@ -122,6 +130,11 @@ func runSim(cmd *cobra.Command, f simFlags, args []string) error {
 	defer stop()
 	if f.verbose {
 		opts.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	if opts.RecordDir != "" {
+		opts.OnRecording = func(url, file string) {
+			fmt.Fprintf(stderr, "vox sim: recording %s is %s\n", url, file)
+		}
 	}
 	err = sim.Run(ctx, opts, sources, stdout)
 	var syntax *runtime.SyntaxError
@@ -194,6 +207,12 @@ func (f simFlags) options() (sim.Options, error) {
 		From: f.from, To: f.to, DisplayName: f.displayName, CustomData: f.customData,
 		AnswerAfter: f.answerAfter, HangupAfter: f.hangupAfter,
 		DefaultPlayback: f.playback, Seed: f.seed,
+		CallerAudio: f.callerAudio, RecordDir: f.recordDir,
+	}
+	if f.callerAudio != "" {
+		if err := sim.ValidateAudio(f.callerAudio); err != nil {
+			return opts, fmt.Errorf("--caller-audio: %w", err)
+		}
 	}
 	if f.jsonLog {
 		opts.LogFormat = runtime.LogJSON
