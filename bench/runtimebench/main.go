@@ -94,7 +94,10 @@ func run(out io.Writer, sessions, events int, window time.Duration) error {
 	if err := benchScenarios(out); err != nil {
 		return err
 	}
-	return benchMedia(out)
+	if err := benchMedia(out); err != nil {
+		return err
+	}
+	return benchRecording(out)
 }
 
 type row struct {
