@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -22,12 +23,14 @@ import (
 	"vox/jsapi"
 	"vox/runtime"
 	"vox/scenarios"
+	"vox/sip"
 )
 
 // Defaults of vox serve, which the client commands share.
 const (
 	defaultDataDir = "vox-data"
 	defaultHTTP    = "127.0.0.1:8080"
+	defaultSIP     = "127.0.0.1:5060"
 	dbFile         = "vox.db"
 	// lockWait is how long a second vox serve on the same data directory waits
 	// for the file lock before it says the directory is in use.
@@ -37,20 +40,26 @@ const (
 )
 
 type serveFlags struct {
-	data, http string
+	data, http, sip string
 }
 
 func newServeCommand() *cobra.Command {
 	var f serveFlags
 	cmd := &cobra.Command{
-		Use:   "serve [--data DIR] [--http ADDR]",
-		Short: "Run the Vox server: the scenario store and its REST API",
+		Use:   "serve [--data DIR] [--http ADDR] [--sip ADDR]",
+		Short: "Run the Vox server: the scenario store, its REST API and the SIP registrar",
 		Long: `serve keeps its state in DIR/vox.db and answers the REST API under /api/v1/
 on ADDR. At its first start it creates DIR, generates the admin token (kept in
 DIR/admin.token, printed once; vox token shows it again) and stores the bundled
-demo scenario as application "demo". SIGINT or SIGTERM stops it cleanly.`,
+demo scenario as application "demo".
+
+SIP phones register on --sip (UDP and TCP, the same port) with the users of
+DIR/sip-users.json; the first start makes two demo users there and prints their
+passwords once (the file keeps only digest hashes; delete it to make new ones).
+--sip "" turns SIP off. SIGINT or SIGTERM stops it cleanly.`,
 		Example: `  vox serve
-  vox serve --data /var/lib/vox --http 0.0.0.0:8080`,
+  vox serve --data /var/lib/vox --http 0.0.0.0:8080 --sip 0.0.0.0:5060
+  vox serve --sip [::1]:5060`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -60,12 +69,13 @@ demo scenario as application "demo". SIGINT or SIGTERM stops it cleanly.`,
 			ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, Log: logger, Out: cmd.OutOrStdout()})
+			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, Log: logger, Out: cmd.OutOrStdout()})
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.data, "data", defaultDataDir, "the data directory")
 	fl.StringVar(&f.http, "http", defaultHTTP, "the HTTP listener's address (port 0: any free port)")
+	fl.StringVar(&f.sip, "sip", defaultSIP, `the SIP address, UDP and TCP (port 0: any free port; "": no SIP)`)
 	return cmd
 }
 
@@ -73,8 +83,10 @@ demo scenario as application "demo". SIGINT or SIGTERM stops it cleanly.`,
 type serveConfig struct {
 	Data string
 	Addr string
-	Log  *slog.Logger
-	// Out gets the admin token at the first start.
+	// SIP is the SIP listeners' address; empty: no SIP.
+	SIP string
+	Log *slog.Logger
+	// Out gets the admin token and the demo SIP users at the first start.
 	Out io.Writer
 	// Now is the store's clock (default time.Now); tests pin it.
 	Now func() time.Time
@@ -98,13 +110,15 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 
 // server is a running vox serve.
 type server struct {
-	db     *bolt.DB
-	store  *scenarios.Store
-	http   *http.Server
-	addr   net.Addr
-	token  string
-	served chan error // the listener's end, when it was not a shutdown
-	log    *slog.Logger
+	db      *bolt.DB
+	store   *scenarios.Store
+	http    *http.Server
+	addr    net.Addr
+	sip     *sip.Server // nil without SIP
+	sipAddr netip.AddrPort
+	token   string
+	served  chan error // the listener's end, when it was not a shutdown
+	log     *slog.Logger
 }
 
 // startServer opens the data directory and starts answering HTTP; it returns once
@@ -147,6 +161,18 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	if err := seedDemo(store, cfg.Log); err != nil {
 		return nil, err
 	}
+	var sipSrv *sip.Server
+	var sipAddr netip.AddrPort
+	if cfg.SIP != "" {
+		if sipSrv, sipAddr, err = startSIP(cfg); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				sipSrv.Shutdown(context.Background())
+			}
+		}()
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -158,7 +184,7 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 		io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
 	srv = &server{
-		db: db, store: store, addr: ln.Addr(), token: token, served: make(chan error, 1), log: cfg.Log,
+		db: db, store: store, addr: ln.Addr(), sip: sipSrv, sipAddr: sipAddr, token: token, served: make(chan error, 1), log: cfg.Log,
 		http: &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -171,8 +197,38 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 			srv.served <- fmt.Errorf("serve HTTP: %w", err)
 		}
 	}()
-	cfg.Log.Info("vox serve started", "http", "http://"+ln.Addr().String(), "data", cfg.Data)
+	sipOn := "off"
+	if sipSrv != nil {
+		sipOn = sipAddr.String()
+	}
+	cfg.Log.Info("vox serve started", "http", "http://"+ln.Addr().String(), "sip", sipOn, "data", cfg.Data)
 	return srv, nil
+}
+
+// startSIP opens the SIP users (making the demo ones at the first start) and
+// starts the SIP server on cfg.SIP.
+func startSIP(cfg serveConfig) (*sip.Server, netip.AddrPort, error) {
+	users, made, err := openSIPUsers(cfg.Data)
+	if err != nil {
+		return nil, netip.AddrPort{}, err
+	}
+	srv, err := sip.NewServer(sip.Options{Directory: users, Realm: users.realm, Log: cfg.Log})
+	if err != nil {
+		return nil, netip.AddrPort{}, err
+	}
+	addr, err := srv.Listen(cfg.SIP)
+	if err != nil {
+		srv.Shutdown(context.Background())
+		return nil, netip.AddrPort{}, err
+	}
+	if len(made) > 0 {
+		fmt.Fprintf(cfg.Out, "vox: SIP on %s (UDP and TCP); register a softphone as one of these demo users:\n", addr)
+		for _, u := range made {
+			fmt.Fprintf(cfg.Out, "vox:   user %s  password %s  (sip:%s@%s)\n", u.name, u.password, u.name, addr)
+		}
+		fmt.Fprintf(cfg.Out, "vox: the passwords are shown once; delete %s for new ones\n", filepath.Join(cfg.Data, sipUsersFile))
+	}
+	return srv, addr, nil
 }
 
 // shutdown stops accepting, lets running requests finish until ctx ends, and
@@ -182,6 +238,11 @@ func (s *server) shutdown(ctx context.Context) error {
 	if err != nil {
 		s.log.Warn("requests still running at the deadline were cut", "err", err)
 		err = s.http.Close()
+	}
+	if s.sip != nil {
+		if serr := s.sip.Shutdown(ctx); serr != nil {
+			err = errors.Join(err, serr)
+		}
 	}
 	if cerr := s.db.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("close data file: %w", cerr))

@@ -101,7 +101,7 @@ func TestServeRefusesADataDirectoryInUse(t *testing.T) {
 	data := t.TempDir()
 	srv := startTestServer(t, data)
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"serve", "--data", data, "--http", "127.0.0.1:0"}, &stdout, &stderr)
+	code := run([]string{"serve", "--data", data, "--http", "127.0.0.1:0", "--sip", ""}, &stdout, &stderr)
 	if code != exitFailed || !strings.Contains(stderr.String(), "is in use by another vox serve") {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
@@ -117,10 +117,11 @@ func TestServeShutsDownCleanly(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var stdout, stderr bytes.Buffer
-	if code := runContext(ctx, []string{"serve", "--data", data, "--http", "127.0.0.1:0"}, &stdout, &stderr); code != exitOK {
+	if code := runContext(ctx, []string{"serve", "--data", data, "--http", "127.0.0.1:0", "--sip", "127.0.0.1:0"}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	if !strings.Contains(stdout.String(), "the admin token is") || !strings.Contains(stderr.String(), "vox serve stopped") {
+	if !strings.Contains(stdout.String(), "the admin token is") || !strings.Contains(stdout.String(), "user phone67  password ") ||
+		!strings.Contains(stderr.String(), "vox serve stopped") {
 		t.Errorf("stdout %q\nstderr %q", stdout.String(), stderr.String())
 	}
 	srv := startTestServer(t, data)

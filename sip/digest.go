@@ -1,0 +1,273 @@
+package sip
+
+import (
+	"container/list"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Digest authentication (RFC 3261 section 22, RFC 7616, RFC 8760) with
+// stateless nonces: a nonce is its issue time and a random part, signed with
+// the server's secret, so a nonce proves by itself that this server issued it
+// and when. Only the nonce counts of nonces in use are kept (nonceCounts),
+// which refuses replays with bounded memory.
+
+const (
+	nonceTimeLen = 8
+	nonceRandLen = 8
+	nonceMACLen  = 16
+	nonceRawLen  = nonceTimeLen + nonceRandLen + nonceMACLen
+
+	// Limits on an Authorization header, far above what a phone sends.
+	maxAuthLen    = 2048
+	maxAuthParams = 24
+)
+
+var errBadCredentials = errors.New("malformed Authorization")
+
+// nonces mints and checks signed nonces for one server secret.
+type nonces struct {
+	secret []byte
+}
+
+// mint returns a nonce issued at now for realm.
+func (n nonces) mint(realm string, now time.Time) string {
+	var raw [nonceRawLen]byte
+	binary.BigEndian.PutUint64(raw[:nonceTimeLen], uint64(now.UnixNano()))
+	rand.Read(raw[nonceTimeLen : nonceTimeLen+nonceRandLen])
+	copy(raw[nonceTimeLen+nonceRandLen:], n.mac(realm, raw[:nonceTimeLen+nonceRandLen]))
+	return base64.RawURLEncoding.EncodeToString(raw[:])
+}
+
+// issued checks that nonce was minted by this secret for realm and returns
+// when; ok is false for anything else.
+func (n nonces) issued(realm, nonce string) (at time.Time, ok bool) {
+	if base64.RawURLEncoding.DecodedLen(len(nonce)) != nonceRawLen {
+		return time.Time{}, false
+	}
+	var raw [nonceRawLen]byte
+	if _, err := base64.RawURLEncoding.Decode(raw[:], []byte(nonce)); err != nil {
+		return time.Time{}, false
+	}
+	body := raw[:nonceTimeLen+nonceRandLen]
+	if !hmac.Equal(raw[nonceTimeLen+nonceRandLen:], n.mac(realm, body)) {
+		return time.Time{}, false
+	}
+	return time.Unix(0, int64(binary.BigEndian.Uint64(body[:nonceTimeLen]))), true
+}
+
+func (n nonces) mac(realm string, body []byte) []byte {
+	m := hmac.New(sha256.New, n.secret)
+	m.Write([]byte(realm))
+	m.Write([]byte{0})
+	m.Write(body)
+	return m.Sum(nil)[:nonceMACLen]
+}
+
+// challenge is the value of a WWW-Authenticate header.
+func challenge(realm, nonce string, alg Algorithm, stale bool) string {
+	var b strings.Builder
+	b.WriteString(`Digest realm="`)
+	b.WriteString(realm)
+	b.WriteString(`", nonce="`)
+	b.WriteString(nonce)
+	b.WriteString(`", algorithm=`)
+	b.WriteString(string(alg))
+	b.WriteString(`, qop="auth"`)
+	if stale {
+		b.WriteString(", stale=true")
+	}
+	return b.String()
+}
+
+// credentials are the parameters of a Digest Authorization header.
+type credentials struct {
+	username, realm, nonce, uri, response, cnonce, qop string
+	algorithm                                          Algorithm
+	nc                                                 uint32
+	hasNC                                              bool
+}
+
+// parseCredentials reads `Digest k=v, k="v", ...` (RFC 7616 section 3.4). It
+// allocates little and refuses anything too long, repeated or unterminated.
+func parseCredentials(value string) (credentials, error) {
+	var c credentials
+	if len(value) > maxAuthLen {
+		return c, fmt.Errorf("%w: too long", errBadCredentials)
+	}
+	scheme, rest, _ := strings.Cut(strings.TrimLeft(value, " \t"), " ")
+	if !strings.EqualFold(scheme, "Digest") {
+		return c, fmt.Errorf("%w: scheme %q is not Digest", errBadCredentials, trimForLog(scheme))
+	}
+	seen := make(map[string]bool, 10)
+	for n := 0; ; n++ {
+		rest = strings.TrimLeft(rest, " \t\r\n")
+		if rest == "" {
+			break
+		}
+		if n == maxAuthParams {
+			return c, fmt.Errorf("%w: too many parameters", errBadCredentials)
+		}
+		eq := strings.IndexByte(rest, '=')
+		if eq <= 0 {
+			return c, fmt.Errorf("%w: parameter without a value", errBadCredentials)
+		}
+		name := strings.ToLower(strings.TrimSpace(rest[:eq]))
+		rest = strings.TrimLeft(rest[eq+1:], " \t")
+		var val string
+		if strings.HasPrefix(rest, `"`) {
+			v, after, err := quoted(rest)
+			if err != nil {
+				return c, err
+			}
+			val, rest = v, after
+		} else {
+			end := strings.IndexAny(rest, ", \t")
+			if end < 0 {
+				end = len(rest)
+			}
+			val, rest = rest[:end], rest[end:]
+		}
+		rest = strings.TrimLeft(rest, " \t")
+		if rest != "" {
+			if rest[0] != ',' {
+				return c, fmt.Errorf("%w: no comma after %s", errBadCredentials, name)
+			}
+			rest = rest[1:]
+		}
+		if seen[name] {
+			return c, fmt.Errorf("%w: %s repeated", errBadCredentials, name)
+		}
+		seen[name] = true
+		switch name {
+		case "username":
+			c.username = val
+		case "realm":
+			c.realm = val
+		case "nonce":
+			c.nonce = val
+		case "uri":
+			c.uri = val
+		case "response":
+			c.response = strings.ToLower(val)
+		case "cnonce":
+			c.cnonce = val
+		case "qop":
+			c.qop = strings.ToLower(val)
+		case "algorithm":
+			c.algorithm = Algorithm(strings.ToUpper(val))
+		case "nc":
+			nc, err := strconv.ParseUint(val, 16, 32)
+			if err != nil || len(val) != 8 {
+				return c, fmt.Errorf("%w: nc %q", errBadCredentials, trimForLog(val))
+			}
+			c.nc, c.hasNC = uint32(nc), true
+		}
+	}
+	if c.username == "" || c.realm == "" || c.nonce == "" || c.uri == "" || c.response == "" {
+		return c, fmt.Errorf("%w: username, realm, nonce, uri and response are required", errBadCredentials)
+	}
+	if c.algorithm == "" {
+		c.algorithm = MD5 // RFC 7616 section 3.3: absent means MD5
+	}
+	return c, nil
+}
+
+// quoted reads a quoted-string at the start of s and returns its value and
+// what follows it.
+func quoted(s string) (val, rest string, err error) {
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+			if i == len(s) {
+				return "", "", fmt.Errorf("%w: unterminated quoted string", errBadCredentials)
+			}
+			b.WriteByte(s[i])
+		case '"':
+			return b.String(), s[i+1:], nil
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	return "", "", fmt.Errorf("%w: unterminated quoted string", errBadCredentials)
+}
+
+// verify says whether c is the response of the holder of ha1 to a request
+// with method (RFC 7616 section 3.4.1, qop=auth). It takes the same time
+// whatever the mismatch, so that an unknown user, checked against a dummy
+// HA1, cannot be told from a wrong password.
+func (c credentials) verify(method, ha1 string) bool {
+	ha2 := hexHash(c.algorithm, method, ":", c.uri)
+	want := hexHash(c.algorithm, ha1, ":", c.nonce, ":", fmt.Sprintf("%08x", c.nc), ":", c.cnonce, ":", c.qop, ":", ha2)
+	return subtle.ConstantTimeCompare([]byte(want), []byte(c.response)) == 1
+}
+
+// nonceCounts remembers the highest nonce count (nc) seen for each nonce in
+// use, so that a request cannot be replayed (RFC 7616 section 3.4.5), in
+// bounded memory: at most max nonces. When a nonce still young has to be
+// forgotten, floor moves to its issue time, and a nonce issued before floor
+// that is not remembered is answered as stale: the phone asks for a fresh
+// one, and a replay finds nothing.
+type nonceCounts struct {
+	mu    sync.Mutex
+	max   int
+	seen  map[string]*list.Element // of *nonceUse
+	order *list.List               // first use first
+	floor time.Time
+}
+
+type nonceUse struct {
+	nonce  string
+	issued time.Time
+	nc     uint32
+}
+
+func newNonceCounts(max int) *nonceCounts {
+	return &nonceCounts{max: max, seen: make(map[string]*list.Element), order: list.New()}
+}
+
+// use records nc for nonce and says whether it is new: higher than every
+// count seen for this nonce. Nonces issued before expired are forgotten.
+func (nc *nonceCounts) use(nonce string, issued time.Time, count uint32, expired time.Time) bool {
+	nc.mu.Lock()
+	defer nc.mu.Unlock()
+	for e := nc.order.Front(); e != nil && !e.Value.(*nonceUse).issued.After(expired); e = nc.order.Front() {
+		nc.forget(e, false)
+	}
+	if e, ok := nc.seen[nonce]; ok {
+		u := e.Value.(*nonceUse)
+		if count <= u.nc {
+			return false
+		}
+		u.nc = count
+		return true
+	}
+	if !issued.After(nc.floor) {
+		return false
+	}
+	for len(nc.seen) >= nc.max {
+		nc.forget(nc.order.Front(), true)
+	}
+	nc.seen[nonce] = nc.order.PushBack(&nonceUse{nonce: nonce, issued: issued, nc: count})
+	return true
+}
+
+func (nc *nonceCounts) forget(e *list.Element, young bool) {
+	u := nc.order.Remove(e).(*nonceUse)
+	delete(nc.seen, u.nonce)
+	if young && u.issued.After(nc.floor) {
+		nc.floor = u.issued
+	}
+}

@@ -1,0 +1,144 @@
+package sip
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseCredentials(t *testing.T) {
+	tests := []struct {
+		name  string
+		value string
+		want  credentials
+		err   string
+	}{
+		{"a phone's", `Digest username="alice", realm="vox.test", nonce="n1", uri="sip:vox.test", response="ABCDEF", algorithm=MD5, cnonce="c1", qop=auth, nc=00000001`,
+			credentials{username: "alice", realm: "vox.test", nonce: "n1", uri: "sip:vox.test", response: "abcdef", algorithm: MD5, cnonce: "c1", qop: "auth", nc: 1, hasNC: true}, ""},
+		{"no spaces, quoted qop, lower-case algorithm", `digest username="bob",realm="r",nonce="n",uri="sip:r",response="00",algorithm=sha-256,qop="auth",nc=0000000a,cnonce="x"`,
+			credentials{username: "bob", realm: "r", nonce: "n", uri: "sip:r", response: "00", algorithm: SHA256, cnonce: "x", qop: "auth", nc: 10, hasNC: true}, ""},
+		{"no algorithm is MD5, escapes", `Digest username="a\"b", realm="r", nonce="n", uri="sip:r", response="00"`,
+			credentials{username: `a"b`, realm: "r", nonce: "n", uri: "sip:r", response: "00", algorithm: MD5}, ""},
+		{"unknown parameters ignored", `Digest username="a", realm="r", nonce="n", uri="sip:r", response="00", opaque="", x-y=z`,
+			credentials{username: "a", realm: "r", nonce: "n", uri: "sip:r", response: "00", algorithm: MD5}, ""},
+		{"Basic", `Basic YWxpY2U6c2VjcmV0`, credentials{}, "not Digest"},
+		{"no response", `Digest username="a", realm="r", nonce="n", uri="sip:r"`, credentials{}, "required"},
+		{"unterminated", `Digest username="a, realm=r`, credentials{}, "unterminated"},
+		{"trailing backslash", `Digest username="a\`, credentials{}, "unterminated"},
+		{"repeated", `Digest username="a", username="b", realm="r", nonce="n", uri="sip:r", response="00"`, credentials{}, "repeated"},
+		{"bad nc", `Digest username="a", realm="r", nonce="n", uri="sip:r", response="00", nc=1`, credentials{}, "nc"},
+		{"no comma", `Digest username="a" realm="r"`, credentials{}, "no comma"},
+		{"no value", `Digest username`, credentials{}, "without a value"},
+		{"too long", `Digest username="` + strings.Repeat("a", maxAuthLen) + `"`, credentials{}, "too long"},
+		{"too many parameters", "Digest " + manyParams(maxAuthParams+1), credentials{}, "too many"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseCredentials(tt.value)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("got %+v, %v\nwant %+v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func manyParams(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "x%d=1, ", i)
+	}
+	return b.String()
+}
+
+// Whatever an Authorization header holds, parsing it neither panics nor
+// takes a value it did not see.
+func FuzzParseCredentials(f *testing.F) {
+	f.Add(`Digest username="alice", realm="vox.test", nonce="n1", uri="sip:vox.test", response="ab", algorithm=MD5, cnonce="c1", qop=auth, nc=00000001`)
+	f.Add(`Digest username="a\"b",realm=r`)
+	f.Add(`Digest ,,,=`)
+	f.Fuzz(func(t *testing.T, value string) {
+		c, err := parseCredentials(value)
+		if err != nil {
+			return
+		}
+		for _, v := range []string{c.username, c.realm, c.nonce, c.uri} {
+			if v == "" || len(v) > len(value) {
+				t.Fatalf("%q parsed as %+v", value, c)
+			}
+		}
+	})
+}
+
+func TestNonces(t *testing.T) {
+	n := nonces{secret: []byte("secret")}
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	nonce := n.mint("vox.test", at)
+	if got, ok := n.issued("vox.test", nonce); !ok || !got.Equal(at) {
+		t.Fatalf("issued %v, %v", got, ok)
+	}
+	if n.mint("vox.test", at) == nonce {
+		t.Error("two nonces of one instant are equal")
+	}
+	tampered := []byte(nonce)
+	tampered[3] ^= 1
+	for name, bad := range map[string]string{
+		"other realm":  "",
+		"tampered":     string(tampered),
+		"other secret": nonces{secret: []byte("other")}.mint("vox.test", at),
+		"short":        nonce[:10],
+		"not base64":   strings.Repeat("!", len(nonce)),
+	} {
+		realm := "vox.test"
+		if name == "other realm" {
+			realm, bad = "other.test", nonce
+		}
+		if _, ok := n.issued(realm, bad); ok {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// Counts only go up; memory stays bounded, and a nonce forgotten while still
+// young cannot come back.
+func TestNonceCounts(t *testing.T) {
+	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	long := base.Add(-time.Hour)
+	nc := newNonceCounts(3)
+	steps := []struct {
+		nonce  string
+		issued int // seconds after base
+		count  uint32
+		ok     bool
+	}{
+		{"a", 1, 1, true},
+		{"a", 1, 1, false}, // replay
+		{"a", 1, 3, true},
+		{"a", 1, 2, false}, // back in count
+		{"b", 2, 1, true},
+		{"c", 3, 1, true},
+		{"d", 4, 1, true},  // a, the first used, is forgotten
+		{"a", 1, 4, false}, // and cannot come back
+		{"e", 1, 1, false}, // nor can an unused one as old
+		{"b", 2, 2, true},
+	}
+	for i, s := range steps {
+		if got := nc.use(s.nonce, base.Add(time.Duration(s.issued)*time.Second), s.count, long); got != s.ok {
+			t.Fatalf("step %d %+v: %v", i, s, got)
+		}
+		if len(nc.seen) > 3 {
+			t.Fatalf("step %d: %d nonces kept", i, len(nc.seen))
+		}
+	}
+	// Expired nonces are dropped as time passes.
+	nc.use("f", base.Add(10*time.Second), 1, base.Add(5*time.Second))
+	if len(nc.seen) != 1 {
+		t.Fatalf("%d nonces kept after expiry", len(nc.seen))
+	}
+}

@@ -1,0 +1,345 @@
+package sip
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/emiago/sipgo"
+	sipmsg "github.com/emiago/sipgo/sip"
+)
+
+// Options configure a Server. The zero value of every field but Directory
+// gives the default written next to it.
+type Options struct {
+	// Directory holds the users that may register. Required.
+	Directory Directory
+	// Realm of the digest challenges; empty: the host of the address of
+	// record the phone registers (To), so that each tenant domain is a realm.
+	Realm string
+	// Algorithms offered, in this order (default DefaultAlgorithms: MD5,
+	// SHA-256).
+	Algorithms []Algorithm
+	// NonceTTL is how long a nonce may be used (default 5 minutes); later it
+	// is answered stale=true and the phone retries with a fresh one.
+	NonceTTL time.Duration
+	// Expiry of bindings: a REGISTER asking less than MinExpires gets 423
+	// (default 60 s), more than MaxExpires gets MaxExpires (default 2 h), and
+	// one that says nothing gets DefaultExpires (default 1 h).
+	MinExpires, MaxExpires, DefaultExpires time.Duration
+	// MaxBindings is the number of contacts kept per user (default 10).
+	MaxBindings int
+	// A source failing MaxFailures authentications (default 10) within
+	// FailureWindow (default 10 minutes) is banned for BanFor (default 15
+	// minutes): its packets are dropped unread. MaxSources bounds the memory
+	// of failures (default 10,000 sources).
+	MaxFailures           int
+	FailureWindow, BanFor time.Duration
+	MaxSources            int
+	// MaxNonces bounds the nonces whose counts are remembered (default
+	// 100,000); see nonceCounts.
+	MaxNonces int
+	// MaxMessageSize (default 16 KiB) and MaxHeaders (default 64) bound what
+	// a request may carry; larger ones are refused.
+	MaxMessageSize, MaxHeaders int
+	// LookupTimeout bounds a Directory lookup (default 5 s).
+	LookupTimeout time.Duration
+	// Secret signs nonces (default: random at each start; a restart only
+	// makes the phones' nonces stale).
+	Secret []byte
+	// Now is the clock (default time.Now); tests move it.
+	Now func() time.Time
+	// Log gets what the server has to say (default slog.Default()); lines
+	// about bad input are rate-limited.
+	Log *slog.Logger
+}
+
+func (o *Options) defaults() error {
+	if o.Directory == nil {
+		return errors.New("sip: Options.Directory is required")
+	}
+	if len(o.Algorithms) == 0 {
+		o.Algorithms = slices.Clone(DefaultAlgorithms)
+	}
+	for _, a := range o.Algorithms {
+		if !a.known() {
+			return fmt.Errorf("sip: unknown digest algorithm %q", a)
+		}
+	}
+	setDefault(&o.NonceTTL, 5*time.Minute)
+	setDefault(&o.MinExpires, 60*time.Second)
+	setDefault(&o.MaxExpires, 2*time.Hour)
+	setDefault(&o.DefaultExpires, time.Hour)
+	setDefault(&o.MaxBindings, 10)
+	setDefault(&o.MaxFailures, 10)
+	setDefault(&o.FailureWindow, 10*time.Minute)
+	setDefault(&o.BanFor, 15*time.Minute)
+	setDefault(&o.MaxSources, 10_000)
+	setDefault(&o.MaxNonces, 100_000)
+	setDefault(&o.MaxMessageSize, 16<<10)
+	setDefault(&o.MaxHeaders, 64)
+	setDefault(&o.LookupTimeout, 5*time.Second)
+	if len(o.Secret) == 0 {
+		o.Secret = make([]byte, 32)
+		rand.Read(o.Secret)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	return nil
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// Server is a SIP server on sipgo: UDP and TCP listeners, the registrar, and
+// OPTIONS answered for keep-alives. Calls are handled on the same Server.
+type Server struct {
+	opts   Options
+	ua     *sipgo.UserAgent
+	sip    *sipgo.Server
+	auth   *authenticator
+	reg    *Registrar
+	log    *slog.Logger
+	badLog *slog.Logger // rate-limited, for what anyone on the network can cause
+
+	mu        sync.Mutex
+	closing   bool
+	listeners []func() error
+	served    sync.WaitGroup
+	inflight  sync.WaitGroup
+	dropped   atomic.Int64 // packets from banned sources
+}
+
+// NewServer builds a server; Listen starts it.
+func NewServer(opts Options) (*Server, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	s := &Server{opts: opts, log: opts.Log}
+	limited := newLimitedHandler(opts.Log.Handler(), opts.Now)
+	s.badLog = slog.New(limited)
+	s.auth = newAuthenticator(&s.opts)
+	s.reg = newRegistrar(s)
+
+	parser := sipmsg.NewParser()
+	parser.MaxMessageLength = opts.MaxMessageSize
+	// sipgo logs a packet it cannot parse whole and at error level; through
+	// badLog it is one short line now and then.
+	sipgoLog := slog.New(limited.demoted()).With("component", "sipgo")
+	ua, err := sipgo.NewUA(
+		sipgo.WithUserAgent("vox"),
+		sipgo.WithUserAgentParser(parser),
+		sipgo.WithUserAgentTransportLayerOptions(
+			sipmsg.WithTransportLayerLogger(sipgoLog),
+			sipmsg.WithTransportLayerReadFilter(s.filter),
+		),
+		sipgo.WithUserAgentTransactionLayerOptions(sipmsg.WithTransactionLayerLogger(sipgoLog)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("sip: user agent: %w", err)
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(sipgoLog))
+	if err != nil {
+		ua.Close()
+		return nil, fmt.Errorf("sip: server: %w", err)
+	}
+	s.ua, s.sip = ua, srv
+	srv.OnRegister(s.handle(s.reg.register))
+	srv.OnOptions(s.handle(s.options))
+	srv.OnNoRoute(s.handle(s.noRoute))
+	return s, nil
+}
+
+// Registrar is the server's registrar, for the call code (Bindings) and the
+// Directory's owner (Revoke).
+func (s *Server) Registrar() *Registrar { return s.reg }
+
+var errBanned = errors.New("source banned after failed authentications")
+
+// filter runs on every packet read, before it is parsed: a banned source's
+// packets are dropped without work, and its TCP connections closed.
+func (s *Server) filter(p sipmsg.TransportReadProps, data []byte) ([]byte, error) {
+	addr, ok := addrOf(p.RemoteAddr)
+	if !ok || !s.auth.bans.banned(addr, s.opts.Now()) {
+		return data, nil
+	}
+	s.dropped.Add(1)
+	if p.Transport != "UDP" {
+		return nil, errBanned
+	}
+	return nil, nil
+}
+
+// Listen binds addr (host:port; [v6]:port; port 0 picks a free one) on UDP
+// and TCP, the same port on both, starts serving and returns the bound
+// address.
+func (s *Server) Listen(addr string) (netip.AddrPort, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return netip.AddrPort{}, errors.New("sip: server is shut down")
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("sip: listen address %q: %w", addr, err)
+	}
+	var udp net.PacketConn
+	var tcp net.Listener
+	// With port 0 the TCP port may be taken where the UDP one was free: try
+	// a few ports.
+	for attempt := 0; ; attempt++ {
+		udp, err = net.ListenPacket("udp", addr)
+		if err != nil {
+			return netip.AddrPort{}, fmt.Errorf("sip: listen on udp %s: %w", addr, err)
+		}
+		bound := udp.LocalAddr().(*net.UDPAddr).Port
+		tcp, err = net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(bound)))
+		if err == nil {
+			break
+		}
+		udp.Close()
+		if port != "0" || attempt == 10 || !errors.Is(err, syscall.EADDRINUSE) {
+			return netip.AddrPort{}, fmt.Errorf("sip: listen on tcp %s: %w", addr, err)
+		}
+	}
+	s.listeners = append(s.listeners, udp.Close, tcp.Close)
+	s.served.Add(2)
+	go func() {
+		defer s.served.Done()
+		s.sip.ServeUDP(udp)
+	}()
+	go func() {
+		defer s.served.Done()
+		s.sip.ServeTCP(tcp)
+	}()
+	bound := udp.LocalAddr().(*net.UDPAddr).AddrPort()
+	s.log.Info("sip: listening", "udp", bound.String(), "tcp", tcp.Addr().String())
+	return netip.AddrPortFrom(bound.Addr().Unmap(), bound.Port()), nil
+}
+
+// Shutdown stops reading, lets the requests being handled finish until ctx
+// ends, and closes the transports.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	var err error
+	for _, closeListener := range s.listeners {
+		err = errors.Join(err, ignoreClosed(closeListener()))
+	}
+	s.listeners = nil
+	s.mu.Unlock()
+	s.served.Wait()
+	done := make(chan struct{})
+	go func() {
+		s.inflight.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = errors.Join(err, fmt.Errorf("sip: requests still running at the deadline: %w", ctx.Err()))
+	}
+	return errors.Join(err, ignoreClosed(s.ua.Close()))
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// handle wraps a handler with what every request gets: no work once the
+// server shuts down, limits on headers, Max-Forwards, and a recovered panic
+// answered 500 rather than the process ending.
+func (s *Server) handle(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			return
+		}
+		s.inflight.Add(1)
+		s.mu.Unlock()
+		defer s.inflight.Done()
+		defer func() {
+			if p := recover(); p != nil {
+				s.badLog.Error("sip: handler panicked", "method", string(req.Method), "panic", fmt.Sprint(p))
+				if tx != nil && !req.IsAck() {
+					s.respond(tx, sipmsg.NewResponseFromRequest(req, 500, "Server Internal Error", nil))
+				}
+			}
+		}()
+		if req.IsAck() || tx == nil {
+			h(req, tx)
+			return
+		}
+		if n := len(req.Headers()); n > s.opts.MaxHeaders {
+			s.bad(req, tx, 400, "Bad Request", fmt.Sprintf("%d headers, at most %d", n, s.opts.MaxHeaders))
+			return
+		}
+		if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 && req.Method != sipmsg.OPTIONS {
+			s.respond(tx, sipmsg.NewResponseFromRequest(req, 483, "Too Many Hops", nil))
+			return
+		}
+		h(req, tx)
+	}
+}
+
+// allow is the value of Allow: the methods with a handler.
+func (s *Server) allow() string {
+	ms := s.sip.RegisteredMethods()
+	slices.Sort(ms)
+	return strings.Join(ms, ", ")
+}
+
+// options answers OPTIONS, which phones send as keep-alives and to learn
+// what the server supports (RFC 3261 section 11.2).
+func (s *Server) options(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	res := sipmsg.NewResponseFromRequest(req, 200, "OK", nil)
+	res.AppendHeader(sipmsg.NewHeader("Allow", s.allow()))
+	res.AppendHeader(sipmsg.NewHeader("Accept", "application/sdp"))
+	s.respond(tx, res)
+}
+
+// noRoute answers a method nobody handles with 405 and Allow; ACK gets no
+// answer.
+func (s *Server) noRoute(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	if req.IsAck() || tx == nil {
+		return
+	}
+	res := sipmsg.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
+	res.AppendHeader(sipmsg.NewHeader("Allow", s.allow()))
+	s.respond(tx, res)
+}
+
+// bad answers a request Vox cannot use, with a short rate-limited log line.
+func (s *Server) bad(req *sipmsg.Request, tx sipmsg.ServerTransaction, code int, reason, why string) {
+	s.badLog.Warn("sip: bad request", "method", trimForLog(string(req.Method)), "source", req.Source(), "code", code, "why", why)
+	s.respond(tx, sipmsg.NewResponseFromRequest(req, code, reason, nil))
+}
+
+func (s *Server) respond(tx sipmsg.ServerTransaction, res *sipmsg.Response) {
+	if err := tx.Respond(res); err != nil {
+		s.badLog.Warn("sip: respond failed", "code", res.StatusCode, "err", err)
+	}
+}
