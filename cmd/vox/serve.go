@@ -179,6 +179,7 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(scenarios.APIPrefix+"/", requireToken(token, scenarios.NewHandler(store, scenarios.WithLogger(cfg.Log))))
+	mux.Handle("/records/{account}/{file}", recordingsHandler(cfg.Data))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`+"\n")
