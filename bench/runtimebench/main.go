@@ -37,7 +37,19 @@ func main() {
 	sessions := flag.Int("sessions", 1000, "sessions kept alive for the heap and dispatch figures")
 	events := flag.Int("events", 20000, "events dispatched for the latency figures")
 	window := flag.Duration("window", 5*time.Second, "how long each throughput run lasts")
+	only := flag.String("only", "", "run one section only: media")
 	flag.Parse()
+	if *only == "media" {
+		if err := benchMedia(os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "runtimebench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *only != "" {
+		fmt.Fprintf(os.Stderr, "runtimebench: unknown section %q\n", *only)
+		os.Exit(2)
+	}
 	if err := run(os.Stdout, *sessions, *events, *window); err != nil {
 		fmt.Fprintln(os.Stderr, "runtimebench:", err)
 		os.Exit(1)

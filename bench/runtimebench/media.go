@@ -31,7 +31,8 @@ import (
 // The media part of make bench (issue 5): bridged G.711 calls on loopback,
 // each two legs with a phone behind each sending 50 packets a second, against
 // a bare Go UDP relay (a goroutine per socket copying datagrams to a fixed
-// peer) measured in the same run as the ceiling. The phones are a load
+// peer out of the other leg's socket, the same socket work as any relay)
+// measured in the same run as the ceiling. The phones are a load
 // generator in a child process (this binary again), so the CPU figure is the
 // relay's alone; both sides face the same generator on the same two cores.
 //
@@ -281,7 +282,9 @@ func (v *voxRelay) close() {
 }
 
 // bareRelay is the ceiling: per call two sockets, each with a goroutine that
-// copies every datagram to the other leg's phone.
+// copies every datagram to the other leg's phone, out of the other leg's
+// socket as any relay must (a phone expects media from the address its SDP
+// gave it).
 type bareRelay struct {
 	conns []*net.UDPConn
 	wg    sync.WaitGroup
@@ -301,7 +304,7 @@ func (r *bareRelay) open(calls int, phones []netip.AddrPort, _ bool) ([]uint16, 
 			ports = append(ports, c.LocalAddr().(*net.UDPAddr).AddrPort().Port())
 		}
 		for k, c := range legs {
-			to := phones[2*i+1-k]
+			out, to := legs[1-k], phones[2*i+1-k]
 			r.wg.Go(func() {
 				buf := make([]byte, 1500)
 				for {
@@ -309,7 +312,7 @@ func (r *bareRelay) open(calls int, phones []netip.AddrPort, _ bool) ([]uint16, 
 					if err != nil {
 						return
 					}
-					c.WriteToUDPAddrPort(buf[:n], to)
+					out.WriteToUDPAddrPort(buf[:n], to)
 				}
 			})
 		}

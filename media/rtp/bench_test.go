@@ -1,7 +1,6 @@
 package rtp
 
 import (
-	"encoding/binary"
 	"testing"
 
 	"github.com/pion/rtp"
@@ -26,8 +25,9 @@ func benchLegs(b *testing.B, ca, cb Codec) (a, dst *Endpoint, feed func()) {
 	from := ph.addr()
 	seq := uint16(0)
 	feed = func() {
-		binary.BigEndian.PutUint16(buf[2:], seq)
-		binary.BigEndian.PutUint32(buf[4:], uint32(seq)*pcm.FrameSamples)
+		// The relay writes its header over the received one.
+		pkt.SequenceNumber, pkt.Timestamp = seq, uint32(seq)*pcm.FrameSamples
+		pkt.Header.MarshalTo(buf)
 		seq++
 		a.receive(&p, buf, from)
 	}
@@ -83,5 +83,57 @@ func BenchmarkPlaybackFrame(b *testing.B) {
 	for b.Loop() {
 		p.send(&f, uint16(i), uint32(i)*pcm.FrameSamples)
 		i++
+	}
+}
+
+// BenchmarkRelayMany is BenchmarkRelay over many bridged calls fed in turn,
+// as a relay under load sees them: each packet finds its endpoints' state
+// cold in the CPU caches, which is what a packet costs at scale.
+func BenchmarkRelayMany(b *testing.B) {
+	const calls = 1000
+	pool, err := NewPortPool(PortPoolConfig{Addr: loopback, MinPort: 30000, MaxPort: 60000})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ph := newPhone(b)
+	type stream struct {
+		e   *Endpoint
+		hdr rtp.Header
+		buf []byte
+		p   rtp.Packet
+	}
+	streams := make([]*stream, 0, 2*calls)
+	for i := range calls {
+		x := newEndpoint(b, Config{Pool: pool})
+		y := newEndpoint(b, Config{Pool: pool})
+		x.SetRemote(ph.addr())
+		y.SetRemote(ph.addr())
+		if err := SendMediaBetween(x, y); err != nil {
+			b.Fatal(err)
+		}
+		for k, e := range []*Endpoint{x, y} {
+			pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: uint8(PCMU), SSRC: uint32(2*i + k + 1)}, Payload: make([]byte, pcm.FrameSamples)}
+			buf := make([]byte, maxPacket)
+			n, _ := pkt.MarshalTo(buf)
+			streams = append(streams, &stream{e: e, hdr: pkt.Header, buf: buf[:n]})
+		}
+	}
+	from := ph.addr()
+	feed := func(i int) {
+		s := streams[i%len(streams)]
+		// The relay writes its header over the received one.
+		seq := uint16(i / len(streams))
+		s.hdr.SequenceNumber, s.hdr.Timestamp = seq, uint32(seq)*pcm.FrameSamples
+		s.hdr.MarshalTo(s.buf)
+		s.e.receive(&s.p, s.buf, from)
+	}
+	n := 2 * len(streams) // the latch's probation
+	for i := range n {
+		feed(i)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		feed(n)
+		n++
 	}
 }

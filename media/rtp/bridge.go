@@ -2,6 +2,7 @@ package rtp
 
 import (
 	"slices"
+	"time"
 
 	"github.com/pion/rtp"
 )
@@ -106,24 +107,41 @@ func (e *Endpoint) detach() {
 }
 
 // relay sends a packet src received out of e, if src's relay owns e's
-// stream. It runs on src's receive goroutine.
-func (e *Endpoint) relay(src *Endpoint, p *rtp.Packet, event bool) {
+// stream. It runs on src's receive goroutine: b is the datagram p was parsed
+// from, in src's receive buffer, and now is when it arrived. When the
+// payload goes out unchanged (the same codec, or an event) the packet is
+// sent from b, with e's header written over the end of the received one just
+// before the payload: no copy, and no cache lines of e's own buffer touched.
+// b is not read again after the event handler and the sinks have run, and
+// each target writes its whole header, so several targets can share it.
+func (e *Endpoint) relay(src *Endpoint, p *rtp.Packet, b []byte, event bool, now time.Time) {
 	o := &e.out
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.relayFrom != src || o.playback != nil || o.writer != nil || len(p.Payload) > len(o.payload()) {
+	if o.relayFrom != src || o.playback != nil || o.writer != nil {
 		return
 	}
+	// The payload's place in b: RFC 3550 §5.1, header, payload, padding.
+	end := len(b) - int(p.PaddingSize)
+	off := end - len(p.Payload)
 	var pt uint8
-	if event {
+	var pkt []byte
+	switch to := e.Codec(); {
+	case event:
 		pt = e.TelephoneEventPT()
-		copy(o.payload(), p.Payload)
-	} else {
-		to := e.Codec()
+		pkt = b[off-headerLen : end]
+	case Codec(p.PayloadType) == to:
+		pt = uint8(to)
+		pkt = b[off-headerLen : end]
+	default:
+		if len(p.Payload) > len(o.payload()) {
+			return
+		}
 		Transcode(o.payload(), to, Codec(p.PayloadType), p.Payload)
 		pt = uint8(to)
+		pkt = o.packet(len(p.Payload))
 	}
-	if err := o.emit(timeline{owner: src, ssrc: p.SSRC}, pt, p.Marker, p.SequenceNumber, p.Timestamp, len(p.Payload)); err != nil {
+	if err := o.emit(pkt, timeline{owner: src, ssrc: p.SSRC}, pt, p.Marker, p.SequenceNumber, p.Timestamp, now); err != nil {
 		e.log.Debug("rtp relay", "err", err)
 	}
 }

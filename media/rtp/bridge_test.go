@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -300,4 +301,66 @@ func wav(samples []int16) []byte {
 	binary.Write(&b, binary.LittleEndian, size)
 	binary.Write(&b, binary.LittleEndian, samples)
 	return b.Bytes()
+}
+
+// TestRelayHeaderInPlace: the relay writes its header over the received one
+// in the receive buffer. A packet with CSRCs, an extension and padding goes
+// out as a plain header and the payload alone, to two targets at once (one
+// relayed, one transcoded), while a sink on the source still gets the audio.
+func TestRelayHeaderInPlace(t *testing.T) {
+	t.Parallel()
+	pool := testPool(t)
+	src := newEndpoint(t, Config{Pool: pool})
+	same := newEndpoint(t, Config{Pool: pool})
+	other := newEndpoint(t, Config{Pool: pool, Codec: PCMA})
+	ph, pSame, pOther := newPhone(t), newPhone(t), newPhone(t)
+	src.SetRemote(ph.addr())
+	same.SetRemote(pSame.addr())
+	other.SetRemote(pOther.addr())
+	sink := &collector{}
+	src.AddSink(sink)
+	if err := src.SendMediaTo(same); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.SendMediaTo(other); err != nil {
+		t.Fatal(err)
+	}
+	payload := make([]byte, pcm.FrameSamples)
+	for i := range payload {
+		payload[i] = byte(0x80 + i%0x70)
+	}
+	want := make([]byte, len(payload))
+	Transcode(want, PCMA, PCMU, payload)
+	for i := range 3 {
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: uint8(PCMU), SequenceNumber: ph.seq, Timestamp: ph.ts, SSRC: ph.ssrc,
+			CSRC: []uint32{7, 8}, Padding: true, PaddingSize: 4}, Payload: payload}
+		if err := pkt.Header.SetExtension(1, []byte{1, 2, 3}); err != nil {
+			t.Fatal(err)
+		}
+		ph.sendPacket(src.LocalAddr(), pkt)
+		ph.seq++
+		ph.ts += pcm.FrameSamples
+		if i == 0 {
+			continue // the latch's probation
+		}
+		for _, c := range []struct {
+			p       *phone
+			e       *Endpoint
+			payload []byte
+		}{{pSame, same, payload}, {pOther, other, want}} {
+			got, from := c.p.read()
+			if from != c.e.LocalAddr() || got.SSRC != c.e.SSRC() || len(got.CSRC) != 0 || got.Extension || got.Padding {
+				t.Fatalf("packet %d from %v: %+v", i, from, got.Header)
+			}
+			if !bytes.Equal(got.Payload, c.payload) {
+				t.Fatalf("packet %d payload %x, want %x", i, got.Payload, c.payload)
+			}
+		}
+	}
+	waitFor(t, "the sink's frames", func() bool { return sink.frames() == 2 })
+	var wantFrame pcm.Frame
+	PCMU.Decode(wantFrame[:], payload)
+	if s := sink.copy(); !slices.Equal(s[:pcm.FrameSamples], wantFrame[:]) || !slices.Equal(s[pcm.FrameSamples:], wantFrame[:]) {
+		t.Fatal("the sink did not get the audio the source received")
+	}
 }

@@ -46,44 +46,50 @@ type Config struct {
 
 // Endpoint is the RTP side of one call leg: a port pair, one outbound stream,
 // and the stream it receives. Its methods are safe for concurrent use.
+//
+// The fields are in the order a received packet reads them, the receive
+// side's first and the outbound stream's last (see outbound): at a thousand
+// calls an endpoint's state is out of the CPU caches when its next packet
+// comes, and every cache line a packet touches costs a miss.
 type Endpoint struct {
-	pool     *PortPool
-	port     int
-	rtpConn  *net.UDPConn
-	rtcpConn *net.UDPConn
-	clock    Clock
-	log      *slog.Logger
-	cname    string
-	interval time.Duration
-	epoch    time.Time // arrival times are counted from here, in timestamp units
-
-	codec atomic.Uint32 // Codec sent
+	clock Clock
+	epoch time.Time     // arrival times are counted from here, in timestamp units
 	te    atomic.Uint32 // telephone-event payload type
-
-	out outbound
-
-	// Receive side: rmu guards what Stats, SetRemote and RTCP read; the
-	// receive goroutine is the only writer.
-	rmu   sync.Mutex
-	stats recvStats
-	latch latch
-	rtcp  rtcpState
 
 	onEvent atomic.Pointer[func(*rtp.Packet)]
 	sinks   atomic.Pointer[[]*sinkEntry]
 	targets atomic.Pointer[[]*Endpoint]
-	tmu     sync.Mutex // serialises changes to sinks and targets
-	in      inbound    // receive goroutine only
+
+	// Receive side: rmu guards what Stats, SetRemote and RTCP read; the
+	// receive goroutine is the only writer.
+	rmu   sync.Mutex
+	latch latch
+	stats recvStats
+	rtcp  rtcpState
+
+	pool     *PortPool
+	port     int
+	rtpConn  *net.UDPConn
+	rtcpConn *net.UDPConn
+	log      *slog.Logger
+	cname    string
+	interval time.Duration
+
+	tmu sync.Mutex // serialises changes to sinks and targets
+	in  inbound    // receive goroutine only
 
 	closeOnce sync.Once
 	closed    chan struct{}
 	wg        sync.WaitGroup
+
+	codec atomic.Uint32 // Codec sent
+	out   outbound
 }
 
 // latch is the symmetric RTP state (see the package comment).
 type latch struct {
-	remote netip.AddrPort // from SDP
 	addr   netip.AddrPort // latched source; invalid until latched
+	remote netip.AddrPort // from SDP
 	cand   netip.AddrPort // the source on probation
 	ssrc   uint32
 	seq    uint16
@@ -319,7 +325,7 @@ func (e *Endpoint) receive(p *rtp.Packet, b []byte, from netip.AddrPort) {
 	}
 	if targets := e.targets.Load(); targets != nil {
 		for _, t := range *targets {
-			t.relay(e, p, event)
+			t.relay(e, p, b, event, now)
 		}
 	}
 }

@@ -114,7 +114,7 @@ func (p *Playback) send(f *pcm.Frame, seq uint16, ts uint32) {
 	}
 	codec := p.e.Codec()
 	codec.Encode(o.payload(), f[:])
-	if err := o.emit(timeline{owner: p}, uint8(codec), false, seq, ts, pcm.FrameSamples); err != nil {
+	if err := o.emit(o.packet(pcm.FrameSamples), timeline{owner: p}, uint8(codec), false, seq, ts, o.clock.Now()); err != nil {
 		p.e.log.Debug("rtp send", "err", err)
 	}
 }

@@ -76,25 +76,27 @@ func Quality(loss float64, jitter, rtt time.Duration) int {
 // endpoint receives, and the totals of the sources before it (a phone that
 // restarts its stream changes SSRC).
 type recvStats struct {
-	started  bool
-	ssrc     uint32
-	maxSeq   uint16
-	cycles   uint32
-	baseSeq  uint32
-	badSeq   uint32
-	received uint64
+	// What every packet reads and writes comes first (one cache line).
+	started     bool
+	haveTransit bool
+	maxSeq      uint16
+	ssrc        uint32
+	cycles      uint32
+	received    uint64
 	// seen has bit i set when extended sequence number max-i was received:
 	// it tells a duplicate from a late packet.
 	seen uint64
 
+	// jitter is J·16 in timestamp units, as in A.8.
+	jitter    uint32
+	maxJitter uint32
+	transit   int32
+
+	baseSeq uint32
+	badSeq  uint32
+
 	expectedPrior, receivedPrior uint64
 	fraction                     uint8
-
-	// jitter is J·16 in timestamp units, as in A.8.
-	jitter      uint32
-	maxJitter   uint32
-	transit     int32
-	haveTransit bool
 
 	reordered, duplicates, rejected uint64
 	// Totals of earlier sources.

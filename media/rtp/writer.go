@@ -45,7 +45,7 @@ func (w *Writer) WriteRTP(p *rtp.Packet) error {
 		return errPayloadSize
 	}
 	n := copy(o.payload(), p.Payload)
-	return o.emit(timeline{owner: w, ssrc: p.SSRC}, p.PayloadType, p.Marker, p.SequenceNumber, p.Timestamp, n)
+	return o.emit(o.packet(n), timeline{owner: w, ssrc: p.SSRC}, p.PayloadType, p.Marker, p.SequenceNumber, p.Timestamp, o.clock.Now())
 }
 
 // Close gives the stream back.
