@@ -165,7 +165,7 @@ func dialCommand(kind, toKey string) command {
 		}
 		m, _ := p[1].(map[string]any)
 		req := DialRequest{
-			ID: id, Kind: kind, To: str(m, toKey),
+			ID: id, Account: s.cfg.Info.AccountID, Kind: kind, To: str(m, toKey),
 			CallerID: str(m, "callerid"), DisplayName: str(m, "displayName"),
 			Headers: headers(m), Video: boolean(m, "video"),
 			AuthUser: str(m, "authUser"), Password: str(m, "password"), OutProxy: str(m, "outProxy"),

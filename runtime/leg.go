@@ -73,7 +73,10 @@ const (
 
 // DialRequest is an outgoing call as the scenario asked for it.
 type DialRequest struct {
-	ID          string // the call id the scenario already knows the call by
+	ID string // the call id the scenario already knows the call by
+	// Account is the session's account: a user named in CallUser is looked up
+	// among this account's users only (S1).
+	Account     string
 	Kind        string // DialUser, DialSIP or DialPSTN
 	To          string // user name, SIP URI or number
 	CallerID    string

@@ -70,15 +70,24 @@ type check struct {
 	reason  string    // why, for the log
 }
 
-// credentialsFor finds the Authorization of req meant for realm.
+// credentialsFor finds the credentials of req meant for realm: a REGISTER
+// answers a 401 with Authorization, other requests a 407 with
+// Proxy-Authorization (RFC 3261 section 22.3), though some phones answer
+// either with Authorization.
 func credentialsFor(req *sipmsg.Request, realm string) (c credentials, found bool, err error) {
-	for _, h := range req.GetHeaders("Authorization") {
-		c, err := parseCredentials(h.Value())
-		if err != nil {
-			return c, true, err
-		}
-		if strings.EqualFold(c.realm, realm) {
-			return c, true, nil
+	names := []string{"Authorization"}
+	if req.Method != sipmsg.REGISTER {
+		names = []string{"Proxy-Authorization", "Authorization"}
+	}
+	for _, name := range names {
+		for _, h := range req.GetHeaders(name) {
+			c, err := parseCredentials(h.Value())
+			if err != nil {
+				return c, true, err
+			}
+			if strings.EqualFold(c.realm, realm) {
+				return c, true, nil
+			}
 		}
 	}
 	return credentials{}, false, nil
@@ -133,12 +142,19 @@ func (a *authenticator) offers(alg Algorithm) bool {
 	return false
 }
 
-// respond401 answers req with a challenge per algorithm, one fresh nonce.
-func (a *authenticator) respond401(req *sipmsg.Request, realm string, stale bool, now time.Time) *sipmsg.Response {
-	res := sipmsg.NewResponseFromRequest(req, sipmsg.StatusUnauthorized, "Unauthorized", nil)
+// respondChallenge answers req with a challenge per algorithm, one fresh
+// nonce: 401 to a REGISTER, 407 Proxy Authentication Required to a call
+// (RFC 3261 section 22.3), whose answer the phone puts in
+// Proxy-Authorization.
+func (a *authenticator) respondChallenge(req *sipmsg.Request, realm string, stale bool, now time.Time) *sipmsg.Response {
+	code, reason, header := sipmsg.StatusUnauthorized, "Unauthorized", "WWW-Authenticate"
+	if req.Method != sipmsg.REGISTER {
+		code, reason, header = sipmsg.StatusProxyAuthRequired, "Proxy Authentication Required", "Proxy-Authenticate"
+	}
+	res := sipmsg.NewResponseFromRequest(req, code, reason, nil)
 	nonce := a.nonces.mint(realm, now)
 	for _, alg := range a.algs {
-		res.AppendHeader(sipmsg.NewHeader("WWW-Authenticate", challenge(realm, nonce, alg, stale)))
+		res.AppendHeader(sipmsg.NewHeader(header, challenge(realm, nonce, alg, stale)))
 	}
 	return res
 }
@@ -150,4 +166,12 @@ func (a *authenticator) failed(src netip.Addr, now time.Time) time.Time {
 		return time.Time{}
 	}
 	return a.bans.fail(src, now)
+}
+
+// authFailed counts a failed authentication from src towards its ban, and
+// logs the ban it starts.
+func (s *Server) authFailed(src netip.Addr, now time.Time) {
+	if until := s.auth.failed(src, now); !until.IsZero() {
+		s.badLog.Warn("sip: source banned after failed authentications", "source", sourceOf(src).String(), "until", until.Format(time.RFC3339))
+	}
 }

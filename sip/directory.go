@@ -1,7 +1,10 @@
-// Package sip owns Vox's SIP signalling on github.com/emiago/sipgo: for now the
-// server (UDP and TCP listeners, limits, bans) and the registrar with digest
-// authentication (seed requirements S7 and S10); inbound and outbound calls
-// come on top of the same Server.
+// Package sip owns Vox's SIP signalling on github.com/emiago/sipgo: the server
+// (UDP and TCP listeners, limits, bans), the registrar with digest
+// authentication (seed requirements S7 and S10), and calls (EnableCalls):
+// incoming INVITEs become sessions of the runtime, the Server places the
+// sessions' outgoing calls (runtime.Dialer), and each call is a runtime.Leg
+// with its media channel. sipgo brings the transport and the transactions;
+// dialogs and legs are this package's.
 package sip
 
 import (

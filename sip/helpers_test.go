@@ -99,6 +99,13 @@ type testServer struct {
 // alice (password "secret") and bob (password "hunter2") in its directory.
 func startServer(t *testing.T, opts Options, host ...string) *testServer {
 	t.Helper()
+	return startServerWith(t, opts, nil, host...)
+}
+
+// startServerWith is startServer with setup run on the Server before it
+// listens.
+func startServerWith(t *testing.T, opts Options, setup func(*Server), host ...string) *testServer {
+	t.Helper()
 	ts := &testServer{
 		clock: &testClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)},
 		dir: newMemDirectory(
@@ -115,6 +122,9 @@ func startServer(t *testing.T, opts Options, host ...string) *testServer {
 	srv, err := NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if setup != nil {
+		setup(srv)
 	}
 	listen := "127.0.0.1:0"
 	if len(host) > 0 {

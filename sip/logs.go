@@ -95,6 +95,9 @@ func (h *limitedHandler) Handle(ctx context.Context, r slog.Record) error {
 	}
 	short := slog.NewRecord(r.Time, level, r.Message, r.PC)
 	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == packetKey && r.Level >= slog.LevelInfo {
+			a = slog.String(a.Key, packetSummary(a.Value.Resolve().String()))
+		}
 		short.AddAttrs(shortAttr(a))
 		return true
 	})
@@ -113,6 +116,21 @@ func (h *limitedHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h *limitedHandler) WithGroup(name string) slog.Handler {
 	return &limitedHandler{next: h.next.WithGroup(name), lim: h.lim, demote: h.demote}
+}
+
+// packetKey is the attribute under which sipgo logs a packet it could not
+// parse, whole. Above debug level only its first line and size are kept: a
+// packet may carry credentials, and anyone can send one.
+const packetKey = "data"
+
+// packetSummary is the first line of a packet and its size.
+func packetSummary(packet string) string {
+	first, _, _ := strings.Cut(packet, "\n")
+	first = strings.TrimRight(first, "\r")
+	if len(first) > maxLogValue {
+		first = first[:maxLogValue]
+	}
+	return strings.ToValidUTF8(first, "\uFFFD") + " …(" + strconv.Itoa(len(packet)) + " bytes)"
 }
 
 func shortAttr(a slog.Attr) slog.Attr {

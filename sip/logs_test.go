@@ -36,3 +36,21 @@ func TestLimitedHandler(t *testing.T) {
 		t.Fatalf("after a while: %s", got)
 	}
 }
+
+// A packet sipgo could not parse reaches the log as its first line and its
+// size, never whole, above debug level.
+func TestPacketNotLogged(t *testing.T) {
+	var buf bytes.Buffer
+	clock := &testClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	log := slog.New(newLimitedHandler(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}), clock.Now))
+	packet := "REGISTER sip:vox.test SIP/2.0\r\nAuthorization: Digest username=\"alice\"\r\n\r\n"
+	log.Warn("failed to parse", "data", packet, "error", "boom")
+	if got := buf.String(); strings.Contains(got, "Authorization") || !strings.Contains(got, "REGISTER sip:vox.test SIP/2.0 …(") {
+		t.Fatalf("warn: %s", got)
+	}
+	buf.Reset()
+	log.Debug("failed to parse", "data", packet)
+	if got := buf.String(); !strings.Contains(got, "Authorization") {
+		t.Fatalf("debug, for a developer looking at one problem: %s", got)
+	}
+}

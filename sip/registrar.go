@@ -129,14 +129,12 @@ func (r *Registrar) register(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			return
 		case challenge401:
 			if ch.failed {
-				if until := r.auth.failed(src.Addr(), now); !until.IsZero() {
-					r.srv.badLog.Warn("sip: source banned after failed authentications", "source", sourceOf(src.Addr()).String(), "until", until.Format(time.RFC3339))
-				}
+				r.srv.authFailed(src.Addr(), now)
 			}
-			r.srv.respond(tx, r.auth.respond401(req, realm, false, now))
+			r.srv.respond(tx, r.auth.respondChallenge(req, realm, false, now))
 			return
 		case stale401:
-			r.srv.respond(tx, r.auth.respond401(req, realm, true, now))
+			r.srv.respond(tx, r.auth.respondChallenge(req, realm, true, now))
 			return
 		}
 		if ch.user.Disabled {
@@ -163,7 +161,7 @@ func (r *Registrar) register(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		}
 		if !r.auth.use(ch, now) {
 			r.mu.Unlock()
-			r.srv.respond(tx, r.auth.respond401(req, realm, true, now))
+			r.srv.respond(tx, r.auth.respondChallenge(req, realm, true, now))
 			return
 		}
 		res := r.update(req, ch.user, realm, contacts, wildcard, src, callID.Value(), cseq.SeqNo, now)
@@ -210,6 +208,13 @@ func (r *Registrar) contacts(req *sipmsg.Request) (out []contact, wildcard bool,
 		}
 		if s := strings.ToLower(c.Address.Scheme); (s != "sip" && s != "sips") || c.Address.Host == "" {
 			return nil, false, fmt.Errorf("Contact %q is not a SIP URI", c.Address.String())
+		}
+		// Calls to the binding use its URI as their Request-URI, where
+		// headers are not allowed (RFC 3261 section 19.1.1): a phone must
+		// not put a Route or anything else into the calls Vox sends it
+		// (RFC 4475 section 3.1.2.13, regbadct).
+		if len(c.Address.Headers) > 0 {
+			return nil, false, fmt.Errorf("Contact %q has headers", c.Address.String())
 		}
 		exp := def
 		if v, ok := param(c.Params, "expires"); ok {
@@ -325,11 +330,14 @@ func (r *Registrar) sweep(now time.Time) {
 	}
 }
 
-// param is a header parameter by case-blind name.
+// param is a header parameter by case-blind name. sipgo keeps the white
+// space a phone may put around ";" and "=" (RFC 3261 section 25.1, SEMI and
+// EQUAL; RFC 4475 section 3.1.1.1, wsinv) in names and values; it is not
+// part of either.
 func param(ps sipmsg.HeaderParams, name string) (string, bool) {
 	for _, kv := range ps {
-		if strings.EqualFold(kv.K, name) {
-			return kv.V, true
+		if strings.EqualFold(strings.Trim(kv.K, " \t"), name) {
+			return strings.Trim(kv.V, " \t"), true
 		}
 	}
 	return "", false

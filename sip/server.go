@@ -53,6 +53,15 @@ type Options struct {
 	// MaxMessageSize (default 16 KiB) and MaxHeaders (default 64) bound what
 	// a request may carry; larger ones are refused.
 	MaxMessageSize, MaxHeaders int
+	// RequestRate is how many requests a second one source (an IPv4
+	// address, an IPv6 /64) may send, in bursts of up to RequestBurst
+	// (defaults 100 and 200); beyond, its datagrams are dropped and its TCP
+	// connections closed. Negative: no limit. Unlimited lists the sources it
+	// does not apply to: a trunk carrying many calls from one address, a
+	// load test. MaxSources bounds the sources tracked.
+	RequestRate  float64
+	RequestBurst int
+	Unlimited    []netip.Prefix
 	// LookupTimeout bounds a Directory lookup (default 5 s).
 	LookupTimeout time.Duration
 	// Secret signs nonces (default: random at each start; a restart only
@@ -89,6 +98,8 @@ func (o *Options) defaults() error {
 	setDefault(&o.MaxNonces, 100_000)
 	setDefault(&o.MaxMessageSize, 16<<10)
 	setDefault(&o.MaxHeaders, 64)
+	setDefault(&o.RequestRate, 100)
+	setDefault(&o.RequestBurst, 200)
 	setDefault(&o.LookupTimeout, 5*time.Second)
 	if len(o.Secret) == 0 {
 		o.Secret = make([]byte, 32)
@@ -121,12 +132,17 @@ type Server struct {
 	log    *slog.Logger
 	badLog *slog.Logger // rate-limited, for what anyone on the network can cause
 
+	calls *calls // nil until EnableCalls
+
 	mu        sync.Mutex
 	closing   bool
 	listeners []func() error
+	bound     []netip.AddrPort // the listeners' addresses, UDP and TCP alike
 	served    sync.WaitGroup
 	inflight  sync.WaitGroup
 	dropped   atomic.Int64 // packets from banned sources
+	rate      *rateLimiter
+	limited   atomic.Int64 // requests over their source's rate
 }
 
 // NewServer builds a server; Listen starts it.
@@ -139,6 +155,7 @@ func NewServer(opts Options) (*Server, error) {
 	s.badLog = slog.New(limited)
 	s.auth = newAuthenticator(&s.opts)
 	s.reg = newRegistrar(s)
+	s.rate = newRateLimiter(opts.RequestRate, opts.RequestBurst, opts.Unlimited, opts.MaxSources)
 
 	parser := sipmsg.NewParser()
 	parser.MaxMessageLength = opts.MaxMessageSize
@@ -176,11 +193,15 @@ func (s *Server) Registrar() *Registrar { return s.reg }
 var errBanned = errors.New("source banned after failed authentications")
 
 // filter runs on every packet read, before it is parsed: a banned source's
-// packets are dropped without work, and its TCP connections closed.
+// packets are dropped without work, and its TCP connections closed; other
+// sources' requests are counted against their rate (admit).
 func (s *Server) filter(p sipmsg.TransportReadProps, data []byte) ([]byte, error) {
 	addr, ok := addrOf(p.RemoteAddr)
-	if !ok || !s.auth.bans.banned(addr, s.opts.Now()) {
+	if !ok {
 		return data, nil
+	}
+	if !s.auth.bans.banned(addr, s.opts.Now()) {
+		return s.admit(p, addr, data)
 	}
 	s.dropped.Add(1)
 	if p.Transport != "UDP" {
@@ -233,15 +254,21 @@ func (s *Server) Listen(addr string) (netip.AddrPort, error) {
 	}()
 	bound := udp.LocalAddr().(*net.UDPAddr).AddrPort()
 	s.log.Info("sip: listening", "udp", bound.String(), "tcp", tcp.Addr().String())
-	return netip.AddrPortFrom(bound.Addr().Unmap(), bound.Port()), nil
+	bound = netip.AddrPortFrom(bound.Addr().Unmap(), bound.Port())
+	s.bound = append(s.bound, bound)
+	return bound, nil
 }
 
-// Shutdown stops reading, lets the requests being handled finish until ctx
-// ends, and closes the transports.
+// Shutdown ends the calls (see EnableCalls), stops reading, lets the
+// requests being handled finish until ctx ends, and closes the transports.
 func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	if s.calls != nil {
+		// Calls end first, while the transports can still carry their BYEs.
+		err = s.calls.shutdown(ctx)
+	}
 	s.mu.Lock()
 	s.closing = true
-	var err error
 	for _, closeListener := range s.listeners {
 		err = errors.Join(err, ignoreClosed(closeListener()))
 	}
@@ -269,8 +296,8 @@ func ignoreClosed(err error) error {
 }
 
 // handle wraps a handler with what every request gets: no work once the
-// server shuts down, limits on headers, Max-Forwards, and a recovered panic
-// answered 500 rather than the process ending.
+// server shuts down, the checks of refused (limits, version, loops), and a
+// recovered panic answered 500 rather than the process ending.
 func (s *Server) handle(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		s.mu.Lock()
@@ -293,12 +320,7 @@ func (s *Server) handle(h sipgo.RequestHandler) sipgo.RequestHandler {
 			h(req, tx)
 			return
 		}
-		if n := len(req.Headers()); n > s.opts.MaxHeaders {
-			s.bad(req, tx, 400, "Bad Request", fmt.Sprintf("%d headers, at most %d", n, s.opts.MaxHeaders))
-			return
-		}
-		if mf := req.MaxForwards(); mf != nil && mf.Val() == 0 && req.Method != sipmsg.OPTIONS {
-			s.respond(tx, sipmsg.NewResponseFromRequest(req, 483, "Too Many Hops", nil))
+		if s.refused(req, tx) {
 			return
 		}
 		h(req, tx)
@@ -321,13 +343,16 @@ func (s *Server) options(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	s.respond(tx, res)
 }
 
-// noRoute answers a method nobody handles with 405 and Allow; ACK gets no
-// answer.
+// noRoute answers a method nobody handles with 405 and Allow, one nobody
+// knows with 501 (RFC 3261 section 8.2.1); ACK gets no answer.
 func (s *Server) noRoute(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if req.IsAck() || tx == nil {
 		return
 	}
 	res := sipmsg.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
+	if !knownMethod(req.Method) {
+		res = sipmsg.NewResponseFromRequest(req, 501, "Not Implemented", nil)
+	}
 	res.AppendHeader(sipmsg.NewHeader("Allow", s.allow()))
 	s.respond(tx, res)
 }

@@ -21,6 +21,8 @@ import (
 
 	"vox/examples"
 	"vox/jsapi"
+	"vox/media/player"
+	"vox/media/rtp"
 	"vox/runtime"
 	"vox/scenarios"
 	"vox/sip"
@@ -47,7 +49,7 @@ func newServeCommand() *cobra.Command {
 	var f serveFlags
 	cmd := &cobra.Command{
 		Use:   "serve [--data DIR] [--http ADDR] [--sip ADDR]",
-		Short: "Run the Vox server: the scenario store, its REST API and the SIP registrar",
+		Short: "Run the Vox server: the scenario store, its REST API, the SIP registrar and calls",
 		Long: `serve keeps its state in DIR/vox.db and answers the REST API under /api/v1/
 on ADDR. At its first start it creates DIR, generates the admin token (kept in
 DIR/admin.token, printed once; vox token shows it again) and stores the bundled
@@ -56,9 +58,12 @@ demo scenario as application "demo".
 SIP phones register on --sip (UDP and TCP, the same port) with the users of
 DIR/sip-users.json; the first start makes two demo users there and prints their
 passwords once (the file keeps only digest hashes; delete it to make new ones).
---sip "" turns SIP off. SIGINT or SIGTERM stops it cleanly.`,
+Their calls run the account's "demo" application; session logs go to
+DIR/logs/ACCOUNT/, recordings to DIR/records/ACCOUNT/. --sip is the IP address
+phones reach (RTP is offered on it too); --sip "" turns SIP off. SIGINT or
+SIGTERM ends the calls and stops it cleanly.`,
 		Example: `  vox serve
-  vox serve --data /var/lib/vox --http 0.0.0.0:8080 --sip 0.0.0.0:5060
+  vox serve --data /var/lib/vox --http 0.0.0.0:8080 --sip 192.0.2.10:5060
   vox serve --sip [::1]:5060`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -116,6 +121,7 @@ type server struct {
 	addr    net.Addr
 	sip     *sip.Server // nil without SIP
 	sipAddr netip.AddrPort
+	live    *liveLauncher // the sessions of SIP calls; nil without SIP
 	token   string
 	served  chan error // the listener's end, when it was not a shutdown
 	log     *slog.Logger
@@ -161,10 +167,21 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	if err := seedDemo(store, cfg.Log); err != nil {
 		return nil, err
 	}
+	// HTTP is bound first: recordings of calls are served there.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	defer func() {
+		if err != nil {
+			ln.Close()
+		}
+	}()
 	var sipSrv *sip.Server
 	var sipAddr netip.AddrPort
+	var live *liveLauncher
 	if cfg.SIP != "" {
-		if sipSrv, sipAddr, err = startSIP(cfg); err != nil {
+		if sipSrv, sipAddr, live, err = startSIP(cfg, store, ln.Addr().String()); err != nil {
 			return nil, err
 		}
 		defer func() {
@@ -172,10 +189,6 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 				sipSrv.Shutdown(context.Background())
 			}
 		}()
-	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle(scenarios.APIPrefix+"/", requireToken(token, scenarios.NewHandler(store, scenarios.WithLogger(cfg.Log))))
@@ -185,7 +198,7 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 		io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
 	srv = &server{
-		db: db, store: store, addr: ln.Addr(), sip: sipSrv, sipAddr: sipAddr, token: token, served: make(chan error, 1), log: cfg.Log,
+		db: db, store: store, addr: ln.Addr(), sip: sipSrv, sipAddr: sipAddr, live: live, token: token, served: make(chan error, 1), log: cfg.Log,
 		http: &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -207,20 +220,66 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 }
 
 // startSIP opens the SIP users (making the demo ones at the first start) and
-// starts the SIP server on cfg.SIP.
-func startSIP(cfg serveConfig) (*sip.Server, netip.AddrPort, error) {
+// starts the SIP server on cfg.SIP, taking calls into sessions of the
+// scenarios in store; httpAddr is where recordings are served.
+func startSIP(cfg serveConfig, store *scenarios.Store, httpAddr string) (*sip.Server, netip.AddrPort, *liveLauncher, error) {
+	fail := func(err error) (*sip.Server, netip.AddrPort, *liveLauncher, error) {
+		return nil, netip.AddrPort{}, nil, err
+	}
 	users, made, err := openSIPUsers(cfg.Data)
 	if err != nil {
-		return nil, netip.AddrPort{}, err
+		return fail(err)
+	}
+	host, _, err := net.SplitHostPort(cfg.SIP)
+	if err != nil {
+		return fail(fmt.Errorf("--sip %q: %w", cfg.SIP, err))
+	}
+	mediaAddr, err := netip.ParseAddr(host)
+	if err != nil || mediaAddr.IsUnspecified() {
+		return fail(fmt.Errorf("--sip %q: give the IP address phones reach (calls carry it in SDP), not a name or 0.0.0.0", cfg.SIP))
+	}
+	ports, err := rtp.NewPortPool(rtp.PortPoolConfig{Addr: mediaAddr})
+	if err != nil {
+		return fail(err)
+	}
+	cache, err := player.NewCache(filepath.Join(cfg.Data, audioCacheDir), player.CacheOptions{Logger: cfg.Log})
+	if err != nil {
+		return fail(err)
 	}
 	srv, err := sip.NewServer(sip.Options{Directory: users, Realm: users.realm, Log: cfg.Log})
 	if err != nil {
-		return nil, netip.AddrPort{}, err
+		return fail(err)
+	}
+	live := &liveLauncher{
+		dir: filepath.Join(cfg.Data, logsDir), log: cfg.Log,
+		launcher: &runtime.Launcher{
+			Releases: store, Programs: runtime.NewProgramCache(0),
+			Defaults: runtime.Config{Clock: runtime.RealClock{}, Dialer: srv, HTTP: &runtime.NetHTTP{}, Logger: cfg.Log},
+		},
+	}
+	records := filepath.Join(cfg.Data, recordingsDir)
+	err = srv.EnableCalls(sip.CallOptions{
+		Router:   userRouter{app: demoApp, countries: map[string]string{demoAccount: "RU"}},
+		Launcher: live,
+		Ports:    ports,
+		Player:   player.New(player.Options{Cache: cache}),
+		RecordDir: func(account string) string {
+			if !accountName.MatchString(account) {
+				return ""
+			}
+			return filepath.Join(records, account)
+		},
+		RecordURL: func(account, token string) string {
+			return "http://" + httpAddr + "/records/" + account + "/" + token + ".wav"
+		},
+	})
+	if err != nil {
+		return fail(err)
 	}
 	addr, err := srv.Listen(cfg.SIP)
 	if err != nil {
 		srv.Shutdown(context.Background())
-		return nil, netip.AddrPort{}, err
+		return fail(err)
 	}
 	if len(made) > 0 {
 		fmt.Fprintf(cfg.Out, "vox: SIP on %s (UDP and TCP); register a softphone as one of these demo users:\n", addr)
@@ -229,8 +288,12 @@ func startSIP(cfg serveConfig) (*sip.Server, netip.AddrPort, error) {
 		}
 		fmt.Fprintf(cfg.Out, "vox: the passwords are shown once; delete %s for new ones\n", filepath.Join(cfg.Data, sipUsersFile))
 	}
-	return srv, addr, nil
+	return srv, addr, live, nil
 }
+
+// audioCacheDir is where, under the data directory, audio that scenarios
+// play from URLs is cached.
+const audioCacheDir = "cache/audio"
 
 // shutdown stops accepting, lets running requests finish until ctx ends, and
 // closes the data file.
@@ -241,7 +304,12 @@ func (s *server) shutdown(ctx context.Context) error {
 		err = s.http.Close()
 	}
 	if s.sip != nil {
+		// Calls end first (BYE, CANCEL, final responses), then their
+		// sessions, whose logs are closed.
 		if serr := s.sip.Shutdown(ctx); serr != nil {
+			err = errors.Join(err, serr)
+		}
+		if serr := s.live.wait(ctx); serr != nil {
 			err = errors.Join(err, serr)
 		}
 	}

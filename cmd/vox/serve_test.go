@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +138,9 @@ func stop(t *testing.T, srv *server) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.shutdown(ctx); err != nil {
-		t.Fatal(err)
+		// What is still running says why.
+		var stacks strings.Builder
+		pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+		t.Fatalf("%v\n%s", err, stacks.String())
 	}
 }

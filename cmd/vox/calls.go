@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"vox/numbers"
+	"vox/runtime"
+	"vox/scenarios"
+	"vox/sip"
+)
+
+// Live calls in vox serve: a SIP user's call goes to its account's demo
+// application (until the controller routes numbers, S8), and every session
+// writes its log to DATA/logs/ACCOUNT/SESSION.log.
+
+// logsDir is where, under the data directory, live sessions' logs go, one
+// directory per account.
+const logsDir = "logs"
+
+// userRouter routes every call of a SIP user to app in the user's account.
+type userRouter struct {
+	app string
+	// countries are the accounts' dialling countries (S18); the demo
+	// account dials as in Russia, as the seed's people do.
+	countries map[string]string
+}
+
+func (r userRouter) Route(_ context.Context, call sip.CallInfo) (sip.Route, error) {
+	if call.Account == "" {
+		return sip.Route{}, sip.ErrNoRoute
+	}
+	return sip.Route{
+		Account: call.Account, App: r.app,
+		Numbers: numbers.Preference{Country: r.countries[call.Account]},
+	}, nil
+}
+
+// liveLauncher starts live sessions through runtime.Launcher with their log
+// in the data directory.
+type liveLauncher struct {
+	launcher *runtime.Launcher
+	dir      string // DATA/logs
+	log      *slog.Logger
+	running  sync.WaitGroup
+}
+
+func (l *liveLauncher) Launch(ctx context.Context, cs runtime.CallStart) (*runtime.Session, error) {
+	if !accountName.MatchString(cs.Account) {
+		return nil, fmt.Errorf("account %q: %w", cs.Account, sip.ErrNoRoute)
+	}
+	if cs.Trigger == "" {
+		cs.Trigger = scenarios.TriggerIncoming
+	}
+	if cs.Info.SessionID == "" {
+		cs.Info.SessionID = newSessionID()
+	}
+	dir := filepath.Join(l.dir, cs.Account)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("session log: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, cs.Info.SessionID+".log"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("session log: %w", err)
+	}
+	cs.Log = runtime.NewSessionLog(f, runtime.LogText)
+	s, err := l.launcher.Launch(ctx, cs)
+	if err != nil {
+		f.Close()
+		if errors.Is(err, scenarios.ErrNotFound) {
+			err = fmt.Errorf("%w: %w", sip.ErrNoRoute, err)
+		}
+		return nil, err
+	}
+	l.running.Add(1)
+	go func() {
+		defer l.running.Done()
+		<-s.Done()
+		if err := f.Close(); err != nil {
+			l.log.Warn("session log", "session", s.ID(), "err", err)
+		}
+	}()
+	return s, nil
+}
+
+// wait waits for the running sessions to end, or for ctx.
+func (l *liveLauncher) wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		l.running.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("sessions still running at the deadline: %w", ctx.Err())
+	}
+}
+
+// newSessionID names a live session and its log file.
+func newSessionID() string { return strings.ToLower(rand.Text()) }

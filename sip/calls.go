@@ -1,0 +1,341 @@
+package sip
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	sipmsg "github.com/emiago/sipgo/sip"
+
+	"vox/media"
+	"vox/media/player"
+	"vox/media/rtp"
+	"vox/numbers"
+	"vox/runtime"
+)
+
+// Router decides where an incoming call goes: the account it belongs to and
+// the application that answers it (S8). vox serve sends a SIP user's calls to
+// its account's demo application; numbers arriving on trunks will be routed by
+// the controller.
+type Router interface {
+	Route(ctx context.Context, call CallInfo) (Route, error)
+}
+
+// CallInfo is an incoming call as a Router sees it.
+type CallInfo struct {
+	Account string // the account of the SIP user that placed the call
+	User    string // that user's name
+	Dialled string // the user part of the Request-URI, as the phone sent it
+}
+
+// Route is a Router's answer.
+type Route struct {
+	Account string
+	App     string
+	// Numbers is how the account's people dial: the dialled number is
+	// normalised with it before the application's rules see it (S18).
+	Numbers numbers.Preference
+}
+
+// ErrNoRoute is what a Router returns for a call nobody takes; the caller
+// gets 404.
+var ErrNoRoute = errors.New("sip: no route for the call")
+
+// Launcher starts the session of an incoming call; *runtime.Launcher is one.
+// The Server fills Account, App, Destination, Info and Incoming; Trigger and
+// Log are the launcher's to set when it wraps runtime.Launcher. An error
+// wrapping ErrNoRoute (no release, no rule) answers the caller 404, any
+// other 500.
+type Launcher interface {
+	Launch(ctx context.Context, cs runtime.CallStart) (*runtime.Session, error)
+}
+
+// CallOptions configure calls on a Server; see EnableCalls. Router, Launcher
+// and Ports are required.
+type CallOptions struct {
+	Router   Router
+	Launcher Launcher
+	// Ports hands out the RTP ports of the calls; its address is the one the
+	// SDP gives.
+	Ports *rtp.PortPool
+	// Player plays what scenarios play (default: tone scripts and speech
+	// only).
+	Player *player.Player
+	// RecordDir is an account's recordings directory (S17), "" to refuse
+	// recording; RecordURL is the URL Call.RecordStarted reports for a
+	// recording's token.
+	RecordDir func(account string) string
+	RecordURL func(account, token string) string
+	// UserRealm is the realm an account's SIP users are registered in, for
+	// CallUser (default: Options.Realm).
+	UserRealm func(account string) string
+	// Host is the address put in Contact and From (default: the listener's
+	// address); set it when listening on an unspecified address.
+	Host string
+	// SessionExpires is the session interval Vox asks for and refreshes by
+	// (RFC 4028; default 30 minutes); MinSE is the shortest it accepts
+	// (default 90 s, the RFC's minimum).
+	SessionExpires, MinSE time.Duration
+	// RingTimeout ends an outgoing call nobody answers (default 2 minutes)
+	// with Call.Failed 408.
+	RingTimeout time.Duration
+}
+
+func (o *CallOptions) defaults(s *Server) error {
+	if o.Router == nil || o.Launcher == nil || o.Ports == nil {
+		return errors.New("sip: CallOptions need a Router, a Launcher and Ports")
+	}
+	if o.Player == nil {
+		o.Player = player.New(player.Options{})
+	}
+	if o.RecordDir == nil {
+		o.RecordDir = func(string) string { return "" }
+	}
+	if o.UserRealm == nil {
+		realm := s.opts.Realm
+		o.UserRealm = func(string) string { return realm }
+	}
+	setDefault(&o.SessionExpires, 30*time.Minute)
+	setDefault(&o.MinSE, 90*time.Second)
+	setDefault(&o.RingTimeout, 2*time.Minute)
+	if o.SessionExpires < o.MinSE {
+		o.SessionExpires = o.MinSE
+	}
+	return nil
+}
+
+// calls are the live calls of a Server: the legs, the dialogs they are found
+// by, and what they share. Dialog state is ours; sipgo brings the transport
+// and the transactions.
+type calls struct {
+	srv    *Server
+	opts   CallOptions
+	client *sipgo.Client
+	log    *slog.Logger
+	ctx    context.Context // the sessions' and the legs' parent
+	stop   context.CancelFunc
+
+	// closing is closed when the server shuts down: nothing waits for
+	// the network any more.
+	closing chan struct{}
+
+	mu      sync.Mutex
+	closed  bool
+	dialogs map[dialogKey]*leg
+	legs    map[*leg]struct{}
+	// work are the goroutines that send for calls (forks, BYEs, refreshes);
+	// shutdown waits for them.
+	work sync.WaitGroup
+}
+
+// EnableCalls makes the server take and place calls: INVITEs from its users
+// start sessions through opts.Launcher, and the Server becomes the
+// runtime.Dialer of those sessions. Call it before Listen.
+func (s *Server) EnableCalls(opts CallOptions) error {
+	if err := opts.defaults(s); err != nil {
+		return err
+	}
+	client, err := sipgo.NewClient(s.ua, sipgo.WithClientLogger(slog.New(s.badLog.Handler()).With("component", "sipgo")))
+	if err != nil {
+		return fmt.Errorf("sip: client: %w", err)
+	}
+	c := &calls{
+		srv: s, opts: opts, client: client, log: s.log,
+		dialogs: make(map[dialogKey]*leg), legs: make(map[*leg]struct{}),
+		closing: make(chan struct{}),
+	}
+	c.ctx, c.stop = context.WithCancel(context.Background())
+	s.calls = c
+	s.sip.OnInvite(s.handle(c.invite))
+	s.sip.OnAck(s.handle(c.inDialog))
+	s.sip.OnBye(s.handle(c.inDialog))
+	s.sip.OnCancel(s.handle(c.inDialog))
+	s.sip.OnInfo(s.handle(c.inDialog))
+	s.sip.OnMessage(s.handle(c.inDialog))
+	s.sip.OnUpdate(s.handle(c.inDialog))
+	return nil
+}
+
+// Dial places an outgoing call for a session (runtime.Dialer): CallUser,
+// CallSIP and CallPSTN.
+func (s *Server) Dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg, error) {
+	if s.calls == nil {
+		return nil, &runtime.DialError{Code: 503, Reason: "Service Unavailable"}
+	}
+	return s.calls.dial(ctx, req)
+}
+
+// track adds a leg to the live calls; false once the server shuts down.
+func (c *calls) track(l *leg) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.legs[l] = struct{}{}
+	return true
+}
+
+// forget drops a leg and its dialog d (nil when it has none).
+func (c *calls) forget(l *leg, d *dialog) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.legs, l)
+	if d != nil && c.dialogs[d.key()] == l {
+		delete(c.dialogs, d.key())
+	}
+}
+
+func (c *calls) addDialog(k dialogKey, l *leg) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, live := c.legs[l]; live {
+		c.dialogs[k] = l
+	}
+}
+
+func (c *calls) dialog(k dialogKey) *leg {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dialogs[k]
+}
+
+// goWork runs f on a goroutine that shutdown waits for.
+func (c *calls) goWork(f func()) {
+	c.work.Add(1)
+	go func() {
+		defer c.work.Done()
+		f()
+	}()
+}
+
+// shutdown ends every call (503 to those still alerting, BYE to answered
+// ones, CANCEL to outgoing ones), waits until ctx for what that sends, and
+// ends the sessions.
+func (c *calls) shutdown(ctx context.Context) error {
+	c.mu.Lock()
+	if !c.closed {
+		close(c.closing)
+	}
+	c.closed = true
+	legs := make([]*leg, 0, len(c.legs))
+	for l := range c.legs {
+		legs = append(legs, l)
+	}
+	c.mu.Unlock()
+	for _, l := range legs {
+		l.Hangup(ctx, 503, nil)
+	}
+	done := make(chan struct{})
+	go func() {
+		c.work.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("sip: calls still ending at the deadline: %w", ctx.Err())
+	}
+	c.stop()
+	return err
+}
+
+// newMedia opens a leg's RTP endpoint and its channel; events go to l.
+func (c *calls) newMedia(l *leg) error {
+	ep, err := rtp.NewEndpoint(rtp.Config{Pool: c.opts.Ports})
+	if err != nil {
+		return err
+	}
+	account := l.account
+	opts := media.ChannelOptions{RecordDir: c.opts.RecordDir(account), Logger: l.log}
+	if c.opts.RecordURL != nil {
+		opts.RecordURL = func(token string) string { return c.opts.RecordURL(account, token) }
+	}
+	ch, err := media.NewChannel(ep, opts, legEvents{l})
+	if err != nil {
+		ep.Close()
+		return err
+	}
+	l.ep, l.ch = ep, ch
+	return nil
+}
+
+// local is where this server is reached over transport from a peer at
+// peer: the listener of that transport's address family, and the host in
+// Contact and From.
+func (c *calls) local(peer netip.Addr) (listener netip.AddrPort, host string) {
+	c.srv.mu.Lock()
+	for _, b := range c.srv.bound {
+		if b.Addr().Is4() == peer.Unmap().Is4() {
+			listener = b
+			break
+		}
+	}
+	if !listener.IsValid() && len(c.srv.bound) > 0 {
+		listener = c.srv.bound[0]
+	}
+	c.srv.mu.Unlock()
+	host = c.opts.Host
+	if host == "" {
+		host = listener.Addr().String()
+	}
+	return listener, host
+}
+
+// contact is our Contact for a dialog with a peer over transport.
+func (c *calls) contact(transport string, peer netip.Addr) *sipmsg.ContactHeader {
+	listener, host := c.local(peer)
+	u := sipmsg.Uri{Scheme: "sip", User: "vox", Host: host, Port: int(listener.Port())}
+	if !strings.EqualFold(transport, "UDP") {
+		u.UriParams = sipmsg.NewParams()
+		u.UriParams.Add("transport", strings.ToLower(transport))
+	}
+	return &sipmsg.ContactHeader{Address: u}
+}
+
+// route sets where a request we send goes: always the peer's address, never
+// the host of a Contact (see Binding), and over UDP from our listening
+// socket, so that a phone behind NAT gets it through the mapping its own
+// requests opened.
+func (c *calls) route(req *sipmsg.Request, transport, peer string) {
+	req.SetTransport(strings.ToUpper(transport))
+	req.SetDestination(peer)
+	if strings.EqualFold(transport, "UDP") {
+		addr := peerAddr(peer)
+		listener, _ := c.local(addr)
+		if listener.IsValid() {
+			req.Laddr = sipmsg.Addr{IP: net.IP(listener.Addr().AsSlice()), Port: int(listener.Port())}
+		}
+	}
+}
+
+// peerAddr is the address of host:port, or the zero address for a name.
+func peerAddr(hostport string) netip.Addr {
+	ap, err := netip.ParseAddrPort(hostport)
+	if err != nil {
+		return netip.IPv4Unspecified()
+	}
+	return ap.Addr()
+}
+
+// newCallID makes a call's id in the seed's form: 16 hex digits, the Unix
+// time and a random number (16214d90008034a8.1437727808.225341).
+func newCallID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%016x.%d.%06d", binary.BigEndian.Uint64(b[:8]), time.Now().Unix(), binary.BigEndian.Uint32(b[8:])%1_000_000)
+}
+
+// newTag makes a From/To tag or a Call-ID part.
+func newTag() string { return rand.Text()[:16] }

@@ -1,0 +1,449 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+
+	"vox/media/sdp"
+	"vox/numbers"
+	"vox/runtime"
+)
+
+// inbound is an incoming call's INVITE until its final response.
+type inbound struct {
+	l      *leg
+	req    *sipmsg.Request
+	tx     sipmsg.ServerTransaction
+	tag    string // our To tag
+	answer []byte // our SDP answer to the INVITE's offer
+	once   sync.Once
+	final  chan struct{} // closed with the final response; the handler returns then
+}
+
+// invite takes an INVITE: a new call from a SIP user, or a re-INVITE in a
+// dialog. A new call is authenticated like a REGISTER (407 instead of 401),
+// gets 100 Trying, is routed, and starts a session with the call as its
+// Application.CallAlerting. The handler returns once the INVITE has its
+// final response (sipgo ends a transaction whose handler returned without
+// one).
+func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	if to := req.To(); to != nil && to.Params.Has("tag") {
+		c.inDialog(req, tx)
+		return
+	}
+	from, to, callID, cseq, contact := req.From(), req.To(), req.CallID(), req.CSeq(), req.Contact()
+	if from == nil || to == nil || callID == nil || cseq == nil || contact == nil {
+		c.srv.bad(req, tx, 400, "Bad Request", "INVITE without From, To, Call-ID, CSeq or Contact")
+		return
+	}
+	if s := strings.ToLower(contact.Address.Scheme); (s != "sip" && s != "sips") || contact.Address.Host == "" {
+		c.srv.bad(req, tx, 400, "Bad Request", "INVITE Contact is not a SIP URI")
+		return
+	}
+	if opt := unsupported(req); opt != "" {
+		res := sipmsg.NewResponseFromRequest(req, 420, "Bad Extension", nil)
+		res.AppendHeader(sipmsg.NewHeader("Unsupported", trimForLog(opt)))
+		c.srv.respond(tx, res)
+		return
+	}
+	terms, ok := c.uasTerms(req)
+	if !ok {
+		res := sipmsg.NewResponseFromRequest(req, 422, "Session Interval Too Small", nil)
+		res.AppendHeader(sipmsg.NewHeader("Min-SE", seconds(c.opts.MinSE)))
+		c.srv.respond(tx, res)
+		return
+	}
+	user, ok := c.authenticate(req, tx)
+	if !ok {
+		return
+	}
+	c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 100, "Trying", nil))
+
+	if ct := contentType(req); ct != "application/sdp" || len(req.Body()) == 0 {
+		// An INVITE without an offer wants ours in the 200 and answers in
+		// the ACK; phones always offer, so Vox does not take that yet.
+		c.refuse(req, tx, 488, "an INVITE without an SDP offer")
+		return
+	}
+	offer, err := sdp.Parse(req.Body())
+	if err != nil {
+		c.refuse(req, tx, 488, err.Error())
+		return
+	}
+	dialled := req.Recipient.User
+	if dialled == "" {
+		dialled = to.Address.User
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.srv.opts.LookupTimeout)
+	route, err := c.opts.Router.Route(ctx, CallInfo{Account: user.Account, User: user.Name, Dialled: dialled})
+	cancel()
+	if err != nil {
+		code := 500
+		if errors.Is(err, ErrNoRoute) {
+			code = 404
+		}
+		c.log.Warn("sip: call not routed", "user", user.Name, "dialled", trimForLog(dialled), "err", err)
+		c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, code, reasonPhrase(code), nil))
+		return
+	}
+	dest, err := numbers.Normalize(dialled, route.Numbers)
+	if err != nil {
+		dest = dialled // not a number: a user name or a service code, as dialled
+	}
+
+	l := c.newLeg(newCallID(), route.Account, true)
+	if !c.track(l) {
+		c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 503, "Service Unavailable", nil))
+		return
+	}
+	if err := c.newMedia(l); err != nil {
+		c.forget(l, nil)
+		c.log.Error("sip: no media for a call", "err", err)
+		c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 503, "Service Unavailable", nil))
+		return
+	}
+	l.sdp = sdp.Session{Addr: l.ep.LocalAddr()}
+	answer, m, err := l.sdp.Answer(offer)
+	if err != nil {
+		l.end(runtime.EventDisconnected, nil)
+		c.refuse(req, tx, 488, err.Error())
+		return
+	}
+	l.last = answer
+	l.applyMedia(m)
+	in := &inbound{l: l, req: req, tx: tx, tag: newTag(), answer: answer, final: make(chan struct{})}
+	l.in = in
+	l.terms = terms
+	l.dlg = c.uasDialog(req, in.tag)
+	c.addDialog(l.dlg.key(), l)
+	if !tx.OnCancel(func(*sipmsg.Request) { l.cancelled() }) {
+		l.cancelled()
+		return
+	}
+
+	src, _ := netip.ParseAddrPort(req.Source())
+	display := from.DisplayName
+	if display == "" {
+		display = user.Name
+	}
+	headers := map[string]string{"VI-Client-Device": "SIP", "VI-Client-IP": src.Addr().String(), "VI-Client-Type": "user"}
+	for k, v := range customHeaders(req) {
+		headers[k] = v
+	}
+	_, err = c.opts.Launcher.Launch(c.ctx, runtime.CallStart{
+		Account: route.Account, App: route.App, Destination: dest,
+		Info: runtime.SessionInfo{AccountID: route.Account, ApplicationID: route.App},
+		Incoming: &runtime.Incoming{
+			Leg: l, CallerID: user.Name, Destination: dest, DisplayName: display,
+			FromURI: from.Address.String(), ToURI: to.Address.String(), Headers: headers,
+		},
+	})
+	if err != nil {
+		code := 500
+		if errors.Is(err, ErrNoRoute) {
+			code = 404
+		}
+		c.log.Error("sip: call not started", "account", route.Account, "app", route.App, "err", err)
+		in.finish(code, nil)
+		l.end(runtime.EventDisconnected, nil)
+		return
+	}
+	l.log.Info("sip: incoming call", "user", user.Name, "destination", dest, "app", route.App)
+	select {
+	case <-in.final:
+	case <-tx.Done():
+		l.cancelled()
+	}
+}
+
+// refuse answers an INVITE Vox cannot take, with a Warning saying why.
+func (c *calls) refuse(req *sipmsg.Request, tx sipmsg.ServerTransaction, code int, why string) {
+	c.srv.badLog.Warn("sip: call refused", "source", req.Source(), "code", code, "why", why)
+	res := sipmsg.NewResponseFromRequest(req, code, reasonPhrase(code), nil)
+	res.AppendHeader(sipmsg.NewHeader("Warning", `399 vox "`+strings.ReplaceAll(trimForLog(why), `"`, "'")+`"`))
+	c.srv.respond(tx, res)
+}
+
+// authenticate checks the credentials of a call as the registrar checks a
+// REGISTER's, with the same answers for unknown users and wrong passwords,
+// the same bans, and 407 for a challenge.
+func (c *calls) authenticate(req *sipmsg.Request, tx sipmsg.ServerTransaction) (User, bool) {
+	s := c.srv
+	realm := s.opts.Realm
+	if realm == "" {
+		realm = strings.ToLower(req.From().Address.Host)
+	}
+	src, _ := netip.ParseAddrPort(req.Source())
+	now := s.opts.Now()
+	ch := s.auth.check(c.ctx, req, realm, now)
+	switch ch.verdict {
+	case malformed400:
+		s.bad(req, tx, 400, "Bad Request", ch.reason)
+		return User{}, false
+	case unavailable500:
+		s.badLog.Error("sip: INVITE refused", "err", ch.reason)
+		s.respond(tx, sipmsg.NewResponseFromRequest(req, 500, "Server Internal Error", nil))
+		return User{}, false
+	case challenge401:
+		if ch.failed {
+			s.authFailed(src.Addr(), now)
+		}
+		s.respond(tx, s.auth.respondChallenge(req, realm, false, now))
+		return User{}, false
+	case stale401:
+		s.respond(tx, s.auth.respondChallenge(req, realm, true, now))
+		return User{}, false
+	}
+	if ch.user.Disabled {
+		s.reg.Revoke(realm, ch.user.Name)
+		s.respond(tx, sipmsg.NewResponseFromRequest(req, 403, "Forbidden", nil))
+		return User{}, false
+	}
+	if !s.auth.use(ch, now) {
+		s.respond(tx, s.auth.respondChallenge(req, realm, true, now))
+		return User{}, false
+	}
+	return ch.user, true
+}
+
+// response is a response to the INVITE, in its dialog once past 100.
+func (in *inbound) response(code int, body []byte) *sipmsg.Response {
+	res := sipmsg.NewResponseFromRequest(in.req, code, reasonPhrase(code), nil)
+	if to := res.To(); code > 100 && to != nil {
+		// sipgo tags every response; the dialog's tag is ours.
+		to.Params.Remove("tag")
+		to.Params.Add("tag", in.tag)
+	}
+	if code > 100 && code < 300 {
+		res.AppendHeader(sipmsg.HeaderClone(in.l.dlg.contact))
+		res.AppendHeader(sipmsg.NewHeader("Allow", allowed))
+		res.AppendHeader(sipmsg.NewHeader("Supported", "timer"))
+	}
+	if body != nil {
+		res.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
+		res.SetBody(body)
+	}
+	return res
+}
+
+// finish sends a final failure response, unless the INVITE has its final
+// response already.
+func (in *inbound) finish(code int, headers map[string]string) {
+	in.once.Do(func() {
+		res := in.response(code, nil)
+		copyHeaders(res, headers)
+		if err := in.tx.Respond(res); err != nil {
+			in.l.log.Debug("sip: final response not sent", "code", code, "err", err)
+		}
+		close(in.final)
+	})
+}
+
+// cancelled is the caller giving up before the answer: sipgo has answered
+// the CANCEL and the INVITE (487); the scenario hears Call.Disconnected.
+func (l *leg) cancelled() {
+	first := false
+	l.in.once.Do(func() {
+		first = true
+		close(l.in.final)
+	})
+	if first {
+		l.end(runtime.EventDisconnected, nil)
+	}
+}
+
+func (l *leg) answer(headers map[string]string) error {
+	in := l.in
+	l.mu.Lock()
+	switch l.state {
+	case stateEnded:
+		l.mu.Unlock()
+		return errEnded
+	case stateAnswered, stateConnected:
+		l.mu.Unlock()
+		return nil
+	}
+	wait := newAckWait(in.req.CSeq().SeqNo, false)
+	l.awaiting = wait
+	l.state = stateAnswered
+	terms := l.terms
+	l.mu.Unlock()
+
+	res := in.response(200, in.answer)
+	terms.put(res)
+	copyHeaders(res, headers)
+	var err error
+	answered := false
+	in.once.Do(func() {
+		answered = true
+		err = in.tx.Respond(res)
+		close(in.final)
+	})
+	if !answered {
+		return errEnded // cancelled meanwhile; that ends the call
+	}
+	if err != nil {
+		l.end(runtime.EventDisconnected, nil)
+		return err
+	}
+	l.awaitAck(in.tx, res, wait)
+	return nil
+}
+
+func (l *leg) earlyMedia(headers map[string]string) error {
+	l.mu.Lock()
+	switch l.state {
+	case stateEnded:
+		l.mu.Unlock()
+		return errEnded
+	case stateAlerting:
+		l.state = stateEarly
+	default:
+		l.mu.Unlock()
+		return nil
+	}
+	l.mu.Unlock()
+	res := l.in.response(183, l.in.answer)
+	copyHeaders(res, headers)
+	if err := l.in.tx.Respond(res); err != nil {
+		return err
+	}
+	l.post(runtime.EventAudioStarted, nil)
+	return nil
+}
+
+func (l *leg) hangupInbound(code int, headers map[string]string) error {
+	l.mu.Lock()
+	state := l.state
+	l.mu.Unlock()
+	switch state {
+	case stateEnded:
+	case stateAlerting, stateEarly:
+		if code < 300 || code > 699 {
+			code = 603
+		}
+		l.in.finish(code, headers)
+		l.end(runtime.EventDisconnected, nil)
+	default:
+		l.bye(headers)
+	}
+	return nil
+}
+
+func newAckWait(cseq uint32, answer bool) *ackWait {
+	return &ackWait{cseq: cseq, answer: answer, done: make(chan struct{})}
+}
+
+func (w *ackWait) close() { w.once.Do(func() { close(w.done) }) }
+
+// awaitAck retransmits a 2xx to an INVITE until its ACK (RFC 3261 section
+// 13.3.1.4: T1, doubling up to T2), which comes as a request of its own or,
+// from a phone that reuses the INVITE's branch, through the transaction.
+// With no ACK in 64*T1 the call ends with a BYE.
+func (l *leg) awaitAck(tx sipmsg.ServerTransaction, res *sipmsg.Response, wait *ackWait) {
+	l.c.goWork(func() {
+		for {
+			select {
+			case ack := <-tx.Acks():
+				l.acked(ack)
+			case <-wait.done:
+				return
+			case <-tx.Done():
+				return
+			case <-l.c.closing:
+				return
+			}
+		}
+	})
+	l.c.goWork(func() {
+		interval := sipmsg.T1
+		deadline := time.NewTimer(transactionTimeout)
+		defer deadline.Stop()
+		for {
+			t := time.NewTimer(interval)
+			select {
+			case <-wait.done:
+				t.Stop()
+				return
+			case <-l.c.closing:
+				t.Stop()
+				wait.close()
+				return
+			case <-deadline.C:
+				t.Stop()
+				l.log.Info("sip: no ACK for the answer; ending the call")
+				wait.close()
+				l.bye(nil)
+				return
+			case <-t.C:
+				if err := tx.Respond(res); err != nil {
+					l.log.Debug("sip: 2xx retransmission", "err", err)
+				}
+				interval = min(2*interval, sipmsg.T2)
+			}
+		}
+	})
+}
+
+// acked takes the ACK of our 2xx to an INVITE: the first one connects the
+// call.
+func (l *leg) acked(ack *sipmsg.Request) {
+	l.mu.Lock()
+	w := l.awaiting
+	if w == nil || ack.CSeq() == nil || ack.CSeq().SeqNo != w.cseq {
+		l.mu.Unlock()
+		return
+	}
+	l.awaiting = nil
+	connected := l.state == stateAnswered
+	if connected {
+		l.state = stateConnected
+	}
+	l.mu.Unlock()
+	w.close()
+	if w.answer && len(ack.Body()) > 0 {
+		l.negotiate(ack.Body())
+	}
+	if connected {
+		l.post(runtime.EventConnected, map[string]any{"headers": headersParam(l.in.req)})
+		l.startTimer()
+	}
+}
+
+// reasonPhrase is the usual reason of a status code.
+func reasonPhrase(code int) string {
+	if r, ok := reasons[code]; ok {
+		return r
+	}
+	switch {
+	case code < 200:
+		return "Session Progress"
+	case code < 300:
+		return "OK"
+	case code < 400:
+		return "Redirection"
+	case code < 500:
+		return "Client Error"
+	case code < 600:
+		return "Server Error"
+	}
+	return "Global Failure"
+}
+
+var reasons = map[int]string{
+	100: "Trying", 180: "Ringing", 183: "Session Progress", 200: "OK",
+	301: "Moved Permanently", 302: "Moved Temporarily",
+	400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+	405: "Method Not Allowed", 407: "Proxy Authentication Required", 408: "Request Timeout",
+	410: "Gone", 415: "Unsupported Media Type", 420: "Bad Extension", 422: "Session Interval Too Small",
+	480: "Temporarily Unavailable", 481: "Call/Transaction Does Not Exist", 483: "Too Many Hops",
+	486: "Busy Here", 487: "Request Terminated", 488: "Not Acceptable Here", 491: "Request Pending",
+	500: "Server Internal Error", 501: "Not Implemented", 503: "Service Unavailable", 504: "Server Time-out",
+	600: "Busy Everywhere", 603: "Decline", 604: "Does Not Exist Anywhere", 606: "Not Acceptable",
+}

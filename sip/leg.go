@@ -1,0 +1,489 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+
+	"vox/media"
+	"vox/media/player"
+	"vox/media/rtp"
+	"vox/media/sdp"
+	"vox/runtime"
+)
+
+// Errors of a leg's commands; the scenario sees them as warnings, the events
+// that explain them are on their way.
+var (
+	errEnded       = errors.New("the call has ended")
+	errNotIncoming = errors.New("only an incoming call can be answered")
+	errNoDialog    = errors.New("the call is not connected")
+)
+
+// legState is where a call is.
+type legState int
+
+const (
+	stateAlerting  legState = iota // INVITE received (or sent), no answer
+	stateEarly                     // 183 with SDP sent (or received)
+	stateAnswered                  // 200 sent, its ACK not yet received
+	stateConnected                 // 200 and ACK
+	stateEnded
+)
+
+// leg is one SIP call of a session: the caller's INVITE (inbound.go) or one
+// the scenario placed (outbound.go), with its media channel. It implements
+// runtime.Leg. Its methods run on the session goroutine and never wait for
+// the network; SIP runs on the server's goroutines and reports through
+// post.
+type leg struct {
+	c       *calls
+	id      string
+	account string
+	inbound bool
+	log     *slog.Logger
+	ctx     context.Context // ends with the call
+	cancel  context.CancelFunc
+
+	ep *rtp.Endpoint
+	ch *media.Channel
+
+	// events: the session's sink once attached; until then they are held.
+	evMu sync.Mutex
+	sink runtime.EventSink
+	held []runtime.Event
+
+	mu    sync.Mutex
+	state legState
+	tones bool    // deliver digits sent by INFO
+	dlg   *dialog // inbound: from the INVITE; outbound: the answering fork's
+	// sdp is our side of offer/answer; last is the SDP we sent last (its
+	// version changes only when it does, RFC 3264 section 8).
+	sdp    sdp.Session
+	last   []byte
+	remote netip.AddrPort // where the SDP says the peer receives RTP
+	timer  *time.Timer    // the session timer (RFC 4028)
+	terms  sessionTerms
+	// refreshing: our re-INVITE or UPDATE is out; one of the peer's gets
+	// 491 meanwhile (RFC 3261 section 14.1).
+	refreshing bool
+	noUpdate   bool // the peer refused UPDATE: refresh by re-INVITE
+	// awaiting is the ACK our latest 2xx to an INVITE waits for.
+	awaiting *ackWait
+
+	in  *inbound  // the INVITE being answered, for an inbound leg
+	out *outbound // the forks, for an outbound leg
+}
+
+// ackWait is a 2xx to an INVITE that is retransmitted until its ACK.
+type ackWait struct {
+	cseq uint32
+	once sync.Once
+	done chan struct{}
+	// answer: the 2xx carried an offer (the re-INVITE had none), and the ACK
+	// brings the answer.
+	answer bool
+}
+
+func (c *calls) newLeg(id, account string, inbound bool) *leg {
+	l := &leg{c: c, id: id, account: account, inbound: inbound}
+	l.log = c.log.With("call", id, "account", account)
+	l.ctx, l.cancel = context.WithCancel(c.ctx)
+	return l
+}
+
+func (l *leg) ID() string { return l.id }
+
+// Attach delivers the events held so far and every later one to events.
+func (l *leg) Attach(events runtime.EventSink) {
+	l.evMu.Lock()
+	defer l.evMu.Unlock()
+	l.sink = events
+	for _, ev := range l.held {
+		events.Post(ev)
+	}
+	l.held = nil
+}
+
+func (l *leg) post(name string, params map[string]any) {
+	ev := runtime.Event{Name: name, CallID: l.id, Params: params}
+	l.evMu.Lock()
+	defer l.evMu.Unlock()
+	if l.sink == nil {
+		l.held = append(l.held, ev)
+		return
+	}
+	l.sink.Post(ev)
+}
+
+// MediaChannel is the leg's media, for bridging it with another leg.
+func (l *leg) MediaChannel() *media.Channel { return l.ch }
+
+// mediaLeg is a leg whose media a SIP leg can be bridged with: a SIP leg, or
+// a WebRTC one.
+type mediaLeg interface {
+	MediaChannel() *media.Channel
+}
+
+func (l *leg) live() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.state == stateEnded {
+		return errEnded
+	}
+	return nil
+}
+
+func (l *leg) Answer(ctx context.Context, headers map[string]string) error {
+	if !l.inbound {
+		return errNotIncoming
+	}
+	return l.answer(headers)
+}
+
+func (l *leg) StartEarlyMedia(ctx context.Context, headers map[string]string) error {
+	if !l.inbound {
+		return errors.New("only an incoming call has early media")
+	}
+	return l.earlyMedia(headers)
+}
+
+// Hangup ends the call the way its state needs: a final response to an
+// alerting incoming call (S24), CANCEL to an unanswered outgoing one, BYE to
+// a connected one.
+func (l *leg) Hangup(ctx context.Context, code int, headers map[string]string) error {
+	if l.inbound {
+		return l.hangupInbound(code, headers)
+	}
+	return l.hangupOutbound(headers)
+}
+
+func (l *leg) Play(ctx context.Context, m runtime.Media) error {
+	if err := l.live(); err != nil {
+		return err
+	}
+	// The channel bounds the playback by the call's context and stops it
+	// however it ends; the player gets a context that is never done, as
+	// player.Play races with a context already done (a call that ended
+	// just now).
+	pb := l.c.opts.Player.Play(context.WithoutCancel(l.ctx), player.Media{URL: m.URL, ToneScript: m.ToneScript, Text: m.Text, Voice: m.Voice, Loop: m.Loop}, nil)
+	return l.ch.Play(l.ctx, pb)
+}
+
+func (l *leg) StopPlayback(ctx context.Context) error {
+	l.ch.StopPlayback()
+	return nil
+}
+
+func (l *leg) HandleTones(ctx context.Context, on bool) error {
+	l.mu.Lock()
+	l.tones = on
+	l.mu.Unlock()
+	return l.ch.HandleTones(on)
+}
+
+func (l *leg) Record(ctx context.Context, r runtime.Recording) error {
+	if err := l.live(); err != nil {
+		return err
+	}
+	return l.ch.Record(r.Stereo)
+}
+
+func (l *leg) StopRecording(ctx context.Context) error {
+	return l.ch.StopRecording()
+}
+
+func (l *leg) SendDigits(ctx context.Context, digits string) error {
+	if err := l.live(); err != nil {
+		return err
+	}
+	return l.ch.SendDigits(l.ctx, digits)
+}
+
+// SendMessage sends text to the far end as an in-dialog MESSAGE (S20).
+func (l *leg) SendMessage(ctx context.Context, text string) error {
+	l.mu.Lock()
+	d, state := l.dlg, l.state
+	l.mu.Unlock()
+	if state == stateEnded {
+		return errEnded
+	}
+	if d == nil || state < stateAnswered {
+		return errNoDialog
+	}
+	req := l.c.request(d, sipmsg.MESSAGE)
+	req.AppendHeader(sipmsg.NewHeader("Content-Type", "text/plain;charset=utf-8"))
+	req.SetBody([]byte(text))
+	l.c.goWork(func() {
+		ctx, cancel := context.WithTimeout(l.c.ctx, transactionTimeout)
+		defer cancel()
+		if res, err := l.c.send(ctx, req); err != nil || !res.IsSuccess() {
+			l.log.Debug("sip: in-call message not delivered", "err", err, "res", res)
+		}
+	})
+	return nil
+}
+
+func (l *leg) SendMediaTo(ctx context.Context, to runtime.Leg) error {
+	other, ok := to.(mediaLeg)
+	if !ok {
+		return fmt.Errorf("send media to %s: not a call with media", to.ID())
+	}
+	return l.ch.SendMediaTo(other.MediaChannel())
+}
+
+func (l *leg) StopMediaTo(ctx context.Context, to runtime.Leg) error {
+	if other, ok := to.(mediaLeg); ok {
+		l.ch.StopMediaTo(other.MediaChannel())
+	}
+	return nil
+}
+
+// transactionTimeout bounds a request we send in a dialog: 64*T1 is when
+// its transaction gives up anyway.
+var transactionTimeout = 64 * sipmsg.T1
+
+// end finishes the call once, whichever side ended it: the event that says
+// so, then the media (a recording is finished and reported after it, as the
+// seed's log shows), then the dialog is forgotten. It reports whether this
+// call ended it.
+func (l *leg) end(name string, params map[string]any) bool {
+	l.mu.Lock()
+	if l.state == stateEnded {
+		l.mu.Unlock()
+		return false
+	}
+	l.state = stateEnded
+	if l.timer != nil {
+		l.timer.Stop()
+	}
+	if l.out != nil {
+		l.out.ring.Stop()
+	}
+	d := l.dlg
+	l.mu.Unlock()
+	l.c.forget(l, d)
+	l.post(name, params)
+	l.cancel()
+	if l.ch != nil {
+		l.ch.Close()
+	}
+	return true
+}
+
+// bye ends a connected call from our side: the BYE goes in the background,
+// the scenario hears Call.Disconnected at once.
+func (l *leg) bye(headers map[string]string) {
+	l.mu.Lock()
+	d := l.dlg
+	wait := l.awaiting
+	l.mu.Unlock()
+	if !l.end(runtime.EventDisconnected, nil) || d == nil {
+		return
+	}
+	l.c.goWork(func() {
+		if wait != nil {
+			// RFC 3261 section 15: not before the ACK of our 2xx, or
+			// its timeout.
+			select {
+			case <-wait.done:
+			case <-l.c.closing:
+			}
+		}
+		req := l.c.request(d, sipmsg.BYE)
+		copyHeaders(req, headers)
+		ctx, cancel := context.WithTimeout(context.Background(), transactionTimeout)
+		defer cancel()
+		if _, err := l.c.send(ctx, req); err != nil {
+			l.log.Debug("sip: BYE not answered", "err", err)
+		}
+	})
+}
+
+// applyMedia sets what offer/answer agreed on the endpoint.
+func (l *leg) applyMedia(m sdp.Media) {
+	l.mu.Lock()
+	changed := m.Remote.IsValid() && m.Remote != l.remote
+	if changed {
+		l.remote = m.Remote
+	}
+	l.mu.Unlock()
+	if changed {
+		// A new address starts latching over: only when it changed, or a
+		// latched phone behind NAT would be lost at every re-INVITE.
+		l.ep.SetRemote(m.Remote)
+		if m.RemoteRTCP.IsValid() {
+			l.ep.SetRemoteRTCP(m.RemoteRTCP)
+		}
+	}
+	if err := l.ep.SetCodec(rtp.Codec(m.Codec.PT)); err != nil {
+		l.log.Warn("sip: codec", "err", err)
+	}
+	l.ch.SetTelephoneEvent(m.EventPT)
+	if !m.Direction.Sends() {
+		// On hold: the phone asked for no audio. The endpoint cannot be
+		// told to stop sending yet; phones drop what they do not want.
+		l.log.Debug("sip: call on hold", "direction", string(m.Direction))
+	}
+}
+
+// legEvents turns the channel's reports into the leg's events.
+type legEvents struct{ l *leg }
+
+func (e legEvents) PlaybackFinished(err error) {
+	var params map[string]any
+	if err != nil {
+		params = map[string]any{"error": err.Error()}
+	}
+	e.l.post(runtime.EventPlaybackFinished, params)
+}
+
+func (e legEvents) ToneReceived(digit byte) {
+	e.l.post(runtime.EventToneReceived, map[string]any{"tone": string(digit)})
+}
+
+func (e legEvents) RecordStarted(url string) {
+	e.l.post(runtime.EventRecordStarted, map[string]any{"url": url})
+}
+
+func (e legEvents) RecordStopped(url string, d time.Duration, reason string) {
+	e.l.post(runtime.EventRecordStopped, map[string]any{
+		"url": url, "duration": int(d.Round(time.Second) / time.Second), "cost": 0, "reason": reason,
+	})
+}
+
+// inDialog handles a request of the leg's dialog.
+func (l *leg) inDialog(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	if req.IsAck() {
+		l.acked(req)
+		return
+	}
+	l.mu.Lock()
+	d := l.dlg
+	seq := req.CSeq().SeqNo
+	if d == nil || seq <= d.remoteCSeq {
+		// RFC 3261 section 12.2.2: out of order.
+		l.mu.Unlock()
+		l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 500, "Server Internal Error", nil))
+		return
+	}
+	d.remoteCSeq = seq
+	l.mu.Unlock()
+	switch req.Method {
+	case sipmsg.BYE:
+		l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
+		l.remoteBye(req)
+	case sipmsg.INVITE:
+		l.reinvite(req, tx)
+	case sipmsg.UPDATE:
+		l.update(req, tx)
+	case sipmsg.INFO:
+		l.info(req, tx)
+	case sipmsg.MESSAGE:
+		l.message(req, tx)
+	default:
+		res := sipmsg.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
+		res.AppendHeader(sipmsg.NewHeader("Allow", allowed))
+		l.c.srv.respond(tx, res)
+	}
+}
+
+// remoteBye is the far end hanging up.
+func (l *leg) remoteBye(bye *sipmsg.Request) {
+	if l.in != nil {
+		// A BYE in the early dialog: the INVITE is answered 487.
+		l.in.finish(487, nil)
+	}
+	l.end(runtime.EventDisconnected, map[string]any{"headers": headersParam(bye)})
+}
+
+// info takes an INFO: DTMF (application/dtmf-relay, application/dtmf)
+// becomes Call.ToneReceived while tones are handled, text becomes
+// Call.MessageReceived (S20).
+func (l *leg) info(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	body := strings.TrimSpace(string(req.Body()))
+	switch ct := contentType(req); {
+	case ct == "application/dtmf-relay" || ct == "application/dtmf":
+		digit, ok := infoDigit(ct, body)
+		if !ok {
+			l.c.srv.bad(req, tx, 400, "Bad Request", "INFO without a digit")
+			return
+		}
+		l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
+		l.mu.Lock()
+		tones := l.tones
+		l.mu.Unlock()
+		if tones {
+			l.post(runtime.EventToneReceived, map[string]any{"tone": string(digit)})
+		}
+	case body == "":
+		// An empty INFO is a keep-alive (RFC 6086 section 4.2.1).
+		l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
+	case isText(ct):
+		l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
+		l.post(runtime.EventMessageReceived, map[string]any{"text": body, "headers": headersParam(req)})
+	default:
+		res := sipmsg.NewResponseFromRequest(req, 415, "Unsupported Media Type", nil)
+		res.AppendHeader(sipmsg.NewHeader("Accept", "application/dtmf-relay, application/dtmf, text/plain, application/json"))
+		l.c.srv.respond(tx, res)
+	}
+}
+
+// message takes an in-dialog MESSAGE with a text body (S20).
+func (l *leg) message(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	ct := contentType(req)
+	if !isText(ct) {
+		res := sipmsg.NewResponseFromRequest(req, 415, "Unsupported Media Type", nil)
+		res.AppendHeader(sipmsg.NewHeader("Accept", "text/plain, application/json"))
+		l.c.srv.respond(tx, res)
+		return
+	}
+	l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
+	l.post(runtime.EventMessageReceived, map[string]any{"text": string(req.Body()), "headers": headersParam(req)})
+}
+
+func isText(ct string) bool {
+	return ct == "" || strings.HasPrefix(ct, "text/") || ct == "application/json"
+}
+
+// infoDigit reads the key of a DTMF INFO: "Signal=5\r\nDuration=160"
+// (application/dtmf-relay) or "5" (application/dtmf). Some phones send 10
+// and 11 for * and #.
+func infoDigit(ct, body string) (byte, bool) {
+	v := body
+	if ct == "application/dtmf-relay" {
+		v = ""
+		for _, line := range strings.Split(body, "\n") {
+			name, val, ok := strings.Cut(line, "=")
+			if ok && strings.EqualFold(strings.TrimSpace(name), "Signal") {
+				v = strings.TrimSpace(val)
+				break
+			}
+		}
+	}
+	switch v = strings.ToUpper(v); {
+	case v == "10":
+		return '*', true
+	case v == "11":
+		return '#', true
+	case len(v) == 1 && strings.Contains("0123456789*#ABCD", v):
+		return v[0], true
+	}
+	return 0, false
+}
+
+// headersParam is the headers object of an event: the message's X- and VI-
+// headers.
+func headersParam(m interface{ Headers() []sipmsg.Header }) map[string]string {
+	if h := customHeaders(m); h != nil {
+		return h
+	}
+	return map[string]string{}
+}

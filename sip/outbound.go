@@ -1,0 +1,473 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo"
+	sipmsg "github.com/emiago/sipgo/sip"
+
+	"vox/media/sdp"
+	"vox/runtime"
+)
+
+// outbound is an outgoing call: its forks, one INVITE per contact, until one
+// answers. Guarded by the leg's mu.
+type outbound struct {
+	req      runtime.DialRequest
+	forks    []*fork
+	ringing  bool // Call.Ringing was posted
+	early    bool // Call.AudioStarted was posted
+	failures []failure
+	ring     *time.Timer // RingTimeout
+}
+
+type failure struct {
+	code   int
+	reason string
+}
+
+// fork is one INVITE of an outgoing call.
+type fork struct {
+	l               *leg
+	transport, peer string
+	inv             *sipmsg.Request // the latest INVITE (a digest retry replaces it)
+	provisional     bool            // a 1xx came: a CANCEL may go (RFC 3261 section 9.1)
+	cancel          bool            // the call is over: CANCEL as soon as it may go
+	cancelled       bool            // the CANCEL went
+	done            bool            // a final response or none at all
+}
+
+// target is where a fork sends its INVITE.
+type target struct {
+	uri, to         sipmsg.Uri // Request-URI and To
+	transport, peer string
+}
+
+// dial places an outgoing call: it finds where to send, opens the media, and
+// sends the INVITEs in the background.
+func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg, error) {
+	var targets []target
+	var err error
+	switch req.Kind {
+	case runtime.DialUser:
+		targets, err = c.userTargets(ctx, req)
+	case runtime.DialSIP:
+		targets, err = sipTarget(req)
+	case runtime.DialPSTN:
+		// Trunks are a later part of issue 6.
+		return nil, &runtime.DialError{Code: 503, Reason: "Service Unavailable: no trunk is configured for PSTN calls"}
+	default:
+		return nil, &runtime.DialError{Code: 400, Reason: "Bad Request: unknown kind of call " + req.Kind}
+	}
+	if err != nil {
+		return nil, err
+	}
+	l := c.newLeg(req.ID, req.Account, false)
+	if !c.track(l) {
+		return nil, &runtime.DialError{Code: 503, Reason: "Service Unavailable"}
+	}
+	if err := c.newMedia(l); err != nil {
+		c.forget(l, nil)
+		c.log.Error("sip: no media for a call", "err", err)
+		return nil, &runtime.DialError{Code: 503, Reason: "Service Unavailable"}
+	}
+	l.sdp = sdp.Session{Addr: l.ep.LocalAddr()}
+	offer, err := l.sdp.Offer()
+	if err != nil {
+		l.end(runtime.EventFailed, nil)
+		return nil, err
+	}
+	l.last = offer
+	l.out = &outbound{req: req}
+	for _, t := range targets {
+		f := &fork{l: l, transport: t.transport, peer: t.peer}
+		f.inv = c.newInvite(t, req, offer)
+		l.out.forks = append(l.out.forks, f)
+	}
+	l.out.ring = time.AfterFunc(c.opts.RingTimeout, func() { l.stopRinging(408) })
+	for _, f := range l.out.forks {
+		c.goWork(f.run)
+	}
+	l.log.Info("sip: outgoing call", "kind", req.Kind, "to", trimForLog(req.To), "forks", len(targets))
+	return l, nil
+}
+
+// userTargets are the contacts of an account's user (CallUser, S22): all of
+// them ring.
+func (c *calls) userTargets(ctx context.Context, req runtime.DialRequest) ([]target, error) {
+	realm := c.opts.UserRealm(req.Account)
+	ctx, cancel := context.WithTimeout(ctx, c.srv.opts.LookupTimeout)
+	defer cancel()
+	u, err := c.srv.opts.Directory.User(ctx, realm, req.To)
+	switch {
+	case errors.Is(err, ErrUnknownUser) || err == nil && u.Account != req.Account:
+		return nil, &runtime.DialError{Code: 404, Reason: "Not Found"}
+	case err != nil:
+		c.log.Error("sip: directory", "err", err)
+		return nil, &runtime.DialError{Code: 500, Reason: "Server Internal Error"}
+	case u.Disabled:
+		return nil, &runtime.DialError{Code: 480, Reason: "Temporarily Unavailable"}
+	}
+	to := sipmsg.Uri{Scheme: "sip", User: u.Name, Host: realm}
+	var out []target
+	for _, b := range c.srv.reg.Bindings(realm, u.Name) {
+		var uri sipmsg.Uri
+		if b.Account != req.Account || sipmsg.ParseUri(b.Contact, &uri) != nil {
+			continue
+		}
+		out = append(out, target{uri: uri, to: to, transport: b.Transport, peer: b.Source.String()})
+	}
+	if len(out) == 0 {
+		return nil, &runtime.DialError{Code: 480, Reason: "Temporarily Unavailable"}
+	}
+	return out, nil
+}
+
+// sipTarget is where CallSIP sends: the URI's host, or the outbound proxy.
+func sipTarget(req runtime.DialRequest) ([]target, error) {
+	s := strings.TrimSpace(req.To)
+	if !strings.HasPrefix(strings.ToLower(s), "sip:") {
+		s = "sip:" + s
+	}
+	var uri sipmsg.Uri
+	if err := sipmsg.ParseUri(s, &uri); err != nil || uri.Host == "" {
+		return nil, &runtime.DialError{Code: 400, Reason: "Bad Request: not a SIP URI: " + trimForLog(req.To)}
+	}
+	transport := "UDP"
+	if v, ok := uri.UriParams.Get("transport"); ok {
+		transport = strings.ToUpper(v)
+	}
+	if transport != "UDP" && transport != "TCP" {
+		return nil, &runtime.DialError{Code: 400, Reason: "Bad Request: transport " + trimForLog(transport) + " is not supported"}
+	}
+	port := uri.Port
+	if port == 0 {
+		port = 5060
+	}
+	peer := net.JoinHostPort(uri.Host, strconv.Itoa(port))
+	if p := strings.TrimPrefix(strings.TrimSpace(req.OutProxy), "sip:"); p != "" {
+		if _, _, err := net.SplitHostPort(p); err != nil {
+			p = net.JoinHostPort(p, "5060")
+		}
+		peer = p
+	}
+	to := uri
+	to.UriParams = nil
+	return []target{{uri: uri, to: to, transport: transport, peer: peer}}, nil
+}
+
+// newInvite builds a fork's INVITE.
+func (c *calls) newInvite(t target, req runtime.DialRequest, offer []byte) *sipmsg.Request {
+	inv := sipmsg.NewRequest(sipmsg.INVITE, t.uri)
+	_, host := c.local(peerAddr(t.peer))
+	caller := req.CallerID
+	if caller == "" {
+		caller = "anonymous"
+	}
+	from := &sipmsg.FromHeader{DisplayName: req.DisplayName, Address: sipmsg.Uri{Scheme: "sip", User: caller, Host: host}}
+	from.Params = sipmsg.NewParams()
+	from.Params.Add("tag", newTag())
+	inv.AppendHeader(from)
+	inv.AppendHeader(&sipmsg.ToHeader{Address: t.to})
+	callID := sipmsg.CallIDHeader(newTag() + newTag())
+	inv.AppendHeader(&callID)
+	inv.AppendHeader(&sipmsg.CSeqHeader{SeqNo: newCSeq(), MethodName: sipmsg.INVITE})
+	mf := sipmsg.MaxForwardsHeader(70)
+	inv.AppendHeader(&mf)
+	inv.AppendHeader(c.contact(t.transport, peerAddr(t.peer)))
+	inv.AppendHeader(sipmsg.NewHeader("Allow", allowed))
+	c.askTerms(inv, c.opts.SessionExpires)
+	copyHeaders(inv, req.Headers)
+	inv.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
+	inv.SetBody(offer)
+	c.route(inv, t.transport, t.peer)
+	return inv
+}
+
+// run sends the fork's INVITE and follows its answers.
+func (f *fork) run() {
+	l, c := f.l, f.l.c
+	// Not the leg's context: a CANCEL, ACK or BYE must still go after the
+	// leg ended.
+	ctx := c.ctx
+	f.l.mu.Lock()
+	inv := f.inv
+	f.l.mu.Unlock()
+	tx, err := c.client.TransactionRequest(ctx, inv, sipgo.ClientRequestAddVia)
+	if err != nil {
+		l.log.Warn("sip: INVITE not sent", "peer", f.peer, "err", err)
+		l.forkFailed(f, 503, "Service Unavailable")
+		return
+	}
+	authTried, timerTried := false, false
+	for {
+		var res *sipmsg.Response
+		select {
+		case res = <-tx.Responses():
+		case <-tx.Done():
+			if errors.Is(tx.Err(), sipmsg.ErrTransactionTimeout) {
+				l.forkFailed(f, 408, "Request Timeout")
+			} else {
+				l.forkFailed(f, 503, "Service Unavailable")
+			}
+			return
+		}
+		var retry *sipmsg.Request
+		switch code := res.StatusCode; {
+		case res.IsProvisional():
+			l.forkProvisional(f, res)
+			continue
+		case res.IsSuccess():
+			l.forkAnswered(f, tx, res)
+			return
+		case (code == 401 || code == 407) && !authTried && l.out.req.AuthUser != "":
+			authTried = true
+			retry = inv.Clone()
+			tx, err = c.client.TransactionDigestAuth(ctx, retry, res, sipgo.DigestAuth{Username: l.out.req.AuthUser, Password: l.out.req.Password})
+		case code == 422 && !timerTried && minSE(res) > 0:
+			timerTried = true
+			retry = inv.Clone()
+			retry.RemoveHeader("Session-Expires")
+			retry.RemoveHeader("Via")
+			retry.AppendHeader(sipmsg.NewHeader("Session-Expires", seconds(minSE(res))+";refresher=uac"))
+			retry.CSeq().SeqNo++
+			tx, err = c.client.TransactionRequest(ctx, retry, sipgo.ClientRequestAddVia)
+		default:
+			l.forkFailed(f, code, res.Reason)
+			return
+		}
+		if err != nil {
+			l.forkFailed(f, res.StatusCode, res.Reason)
+			return
+		}
+		l.mu.Lock()
+		f.inv, f.provisional = retry, false
+		inv = retry
+		l.mu.Unlock()
+	}
+}
+
+// forkProvisional: 180 is Call.Ringing, 183 with SDP early media
+// (Call.AudioStarted), each once per call.
+func (l *leg) forkProvisional(f *fork, res *sipmsg.Response) {
+	if res.StatusCode == 100 {
+		l.mu.Lock()
+		f.provisional = true
+		cancel := l.cancelDue(f)
+		l.mu.Unlock()
+		if cancel != nil {
+			l.c.goWork(func() { l.c.cancel(cancel) })
+		}
+		return
+	}
+	l.mu.Lock()
+	f.provisional = true
+	cancel := l.cancelDue(f)
+	var ring, early bool
+	if l.state != stateEnded && l.dlg == nil {
+		switch {
+		case len(res.Body()) > 0 && contentType(res) == "application/sdp" && !l.out.early:
+			early, l.out.early = true, true
+			l.state = stateEarly
+		case !l.out.ringing && !l.out.early:
+			ring, l.out.ringing = true, true
+		}
+	}
+	l.mu.Unlock()
+	if cancel != nil {
+		l.c.goWork(func() { l.c.cancel(cancel) })
+	}
+	if early {
+		l.negotiate(res.Body())
+		l.post(runtime.EventAudioStarted, map[string]any{"headers": headersParam(res)})
+	}
+	if ring {
+		l.post(runtime.EventRinging, map[string]any{"headers": headersParam(res)})
+	}
+}
+
+// cancelDue is the INVITE to cancel now, if the fork is to be cancelled and
+// may be; l.mu is held.
+func (l *leg) cancelDue(f *fork) *sipmsg.Request {
+	if !f.cancel || f.cancelled || !f.provisional || f.done {
+		return nil
+	}
+	f.cancelled = true
+	return f.inv
+}
+
+// forkAnswered: the first 2xx connects the call and cancels the other forks;
+// a 2xx that lost the race is acknowledged and hung up (RFC 3261 section
+// 13.2.2.4).
+func (l *leg) forkAnswered(f *fork, tx sipmsg.ClientTransaction, res *sipmsg.Response) {
+	c := l.c
+	d := uacDialog(f.inv, res, f.transport, f.peer, c.contact(f.transport, peerAddr(f.peer)))
+	seq := f.inv.CSeq().SeqNo
+	l.mu.Lock()
+	f.done = true
+	won := l.state != stateEnded && l.dlg == nil
+	var cancels []*sipmsg.Request
+	early := l.out.early
+	if won {
+		l.dlg = d
+		l.state = stateConnected
+		l.terms = c.uacTerms(res)
+		l.out.ring.Stop()
+		for _, o := range l.out.forks {
+			if o != f {
+				o.cancel = true
+				if inv := l.cancelDue(o); inv != nil {
+					cancels = append(cancels, inv)
+				}
+			}
+		}
+	}
+	l.mu.Unlock()
+	if won {
+		// Known before the ACK goes: the peer may hang up right after it.
+		c.addDialog(d.key(), l)
+	}
+	ack := func() {
+		if err := c.ack(d, seq, nil); err != nil {
+			l.log.Debug("sip: ACK", "err", err)
+		}
+	}
+	ack()
+	tx.OnRetransmission(func(*sipmsg.Response) { ack() })
+	for _, inv := range cancels {
+		c.goWork(func() { c.cancel(inv) })
+	}
+	if !won {
+		c.goWork(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), transactionTimeout)
+			defer cancel()
+			c.send(ctx, c.request(d, sipmsg.BYE))
+		})
+		return
+	}
+	if len(res.Body()) > 0 {
+		l.negotiate(res.Body())
+	} else {
+		l.log.Warn("sip: 2xx without an SDP answer")
+	}
+	if !early {
+		l.post(runtime.EventAudioStarted, map[string]any{"headers": headersParam(res)})
+	}
+	l.post(runtime.EventConnected, map[string]any{"headers": headersParam(res)})
+	l.startTimer()
+}
+
+// forkFailed records a fork's failure; when every fork failed, the call
+// fails with the best of their answers.
+func (l *leg) forkFailed(f *fork, code int, reason string) {
+	l.mu.Lock()
+	f.done = true
+	l.out.failures = append(l.out.failures, failure{code, reason})
+	all := true
+	for _, o := range l.out.forks {
+		all = all && o.done
+	}
+	fail := all && l.state != stateEnded && l.dlg == nil
+	best := l.out.best()
+	if fail {
+		l.out.ring.Stop()
+	}
+	l.mu.Unlock()
+	if fail {
+		l.end(runtime.EventFailed, map[string]any{"code": best.code, "reason": best.reason})
+	}
+}
+
+// best picks the answer a forked call reports (after RFC 3261 section 16.7
+// step 6): a 6xx ends the search, busy beats other 4xx, 4xx beat 5xx.
+func (o *outbound) best() failure {
+	rank := func(code int) int {
+		switch {
+		case code >= 600:
+			return 0
+		case code == 486:
+			return 1
+		case code >= 400 && code < 500:
+			return 2
+		case code >= 500:
+			return 3
+		}
+		return 4
+	}
+	var b failure
+	for i, f := range o.failures {
+		if i == 0 || rank(f.code) < rank(b.code) {
+			b = f
+		}
+	}
+	return b
+}
+
+// hangupOutbound hangs up a connected call, or cancels every fork of one
+// still ringing: the scenario hears Call.Failed 487 at once, and a 2xx that
+// crosses the CANCEL is hung up when it comes.
+func (l *leg) hangupOutbound(headers map[string]string) error {
+	l.mu.Lock()
+	state, answered := l.state, l.dlg != nil
+	l.mu.Unlock()
+	switch {
+	case state == stateEnded:
+	case answered:
+		l.bye(headers)
+	default:
+		l.stopRinging(487)
+	}
+	return nil
+}
+
+// stopRinging cancels the forks of an unanswered call and fails it with
+// code: 487 when the scenario hung up, 408 when nobody answered in time.
+func (l *leg) stopRinging(code int) {
+	l.mu.Lock()
+	if l.state == stateEnded || l.dlg != nil {
+		l.mu.Unlock()
+		return
+	}
+	l.out.ring.Stop()
+	var cancels []*sipmsg.Request
+	for _, f := range l.out.forks {
+		f.cancel = true
+		if inv := l.cancelDue(f); inv != nil {
+			cancels = append(cancels, inv)
+		}
+	}
+	l.mu.Unlock()
+	for _, inv := range cancels {
+		l.c.goWork(func() { l.c.cancel(inv) })
+	}
+	l.end(runtime.EventFailed, map[string]any{"code": code, "reason": reasonPhrase(code)})
+}
+
+// cancel sends a CANCEL for an INVITE (RFC 3261 section 9.1): its Request-URI,
+// Call-ID, From, To, CSeq number and top Via.
+func (c *calls) cancel(inv *sipmsg.Request) {
+	req := sipmsg.NewRequest(sipmsg.CANCEL, inv.Recipient)
+	req.AppendHeader(sipmsg.HeaderClone(inv.Via()))
+	req.AppendHeader(sipmsg.HeaderClone(inv.From()))
+	req.AppendHeader(sipmsg.HeaderClone(inv.To()))
+	req.AppendHeader(sipmsg.HeaderClone(inv.CallID()))
+	req.AppendHeader(&sipmsg.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sipmsg.CANCEL})
+	mf := sipmsg.MaxForwardsHeader(70)
+	req.AppendHeader(&mf)
+	req.SetTransport(inv.Transport())
+	req.SetDestination(inv.Destination())
+	req.Laddr = inv.Laddr
+	ctx, cancel := context.WithTimeout(context.Background(), transactionTimeout)
+	defer cancel()
+	if _, err := c.send(ctx, req, keepVia); err != nil {
+		c.log.Debug("sip: CANCEL not answered", "err", err)
+	}
+}
+
+// keepVia sends a request as built: a CANCEL has its INVITE's Via.
+func keepVia(*sipgo.Client, *sipmsg.Request) error { return nil }
