@@ -5,10 +5,12 @@ package examples
 
 import _ "embed"
 
-// SeedName is the file name of the seed's incoming-call scenario (S12).
-const SeedName = "incoming.js"
+// DemoName is the file name of the demo application's scenario.
+const DemoName = "demo.js"
 
-// Seed is the seed's incoming-call scenario, seed/incoming.js.
+// Demo is the demo application vox serve stores at its first start,
+// demo/demo.js: a self-contained call between the two demo phones that needs
+// no portal, so a newcomer's first live call works.
 //
-//go:embed seed/incoming.js
-var Seed string
+//go:embed demo/demo.js
+var Demo string

@@ -138,7 +138,7 @@ func newSimulation(opts Options, out io.Writer) *Simulation {
 	s.sessionID = fmt.Sprint(10000000 + s.rng.IntN(90000000))
 	for _, st := range opts.Timeline {
 		if st.Action == ActionDial {
-			s.dials = append(s.dials, dialRule{pattern: regexp.MustCompile("^(?:" + st.Call + ")$"), step: st})
+			s.dials = append(s.dials, dialRule{pattern: dialPattern(st.Call), step: st})
 		}
 	}
 	return s
@@ -379,4 +379,13 @@ func ReadSources(paths []string) ([]Source, error) {
 		out = append(out, Source{Name: p, Code: string(b)})
 	}
 	return out, nil
+}
+
+// dialPattern compiles a dial rule's call pattern, which must match the whole
+// destination; an empty pattern (--busy, --no-answer) matches every call.
+func dialPattern(call string) *regexp.Regexp {
+	if call == "" {
+		call = ".*"
+	}
+	return regexp.MustCompile("^(?:" + call + ")$")
 }

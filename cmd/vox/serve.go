@@ -331,9 +331,9 @@ func compileScenario(name, source string) error {
 // demoApp is the application the bundled demo is stored as at the first start.
 const demoApp = "demo"
 
-// seedDemo stores the seed's scenario as application "demo" when the store has
-// no application yet, so a newcomer's first vox serve has something to list,
-// show and call.
+// seedDemo stores the bundled demo (examples/demo) as application "demo" when the
+// store has no application yet, so a newcomer's first vox serve has something to
+// list, show and call from a softphone.
 func seedDemo(store *scenarios.Store, log *slog.Logger) error {
 	ctx := context.Background()
 	apps, err := store.Apps(ctx)
@@ -341,8 +341,8 @@ func seedDemo(store *scenarios.Store, log *slog.Logger) error {
 		return err
 	}
 	res, err := store.Push(ctx, scenarios.Push{
-		App: demoApp, Author: "vox", Message: "the bundled demo: the seed's incoming-call scenario",
-		Files: []scenarios.File{{Name: examples.SeedName, Source: examples.Seed}},
+		App: demoApp, Author: "vox", Message: "the bundled demo: greet, ring the other demo phone, bridge, record",
+		Files: []scenarios.File{{Name: examples.DemoName, Source: examples.Demo}},
 	})
 	if err != nil {
 		return fmt.Errorf("store the demo scenario: %w", err)

@@ -36,7 +36,7 @@ func TestServeFirstStart(t *testing.T) {
 	c := scenarios.NewClient("http://"+srv.addr.String(), token, nil)
 	ctx := context.Background()
 	demo, err := c.Release(ctx, demoApp, 0)
-	if err != nil || demo.Number != 1 || len(demo.Files) != 1 || demo.Files[0].Name != "incoming.js" {
+	if err != nil || demo.Number != 1 || len(demo.Files) != 1 || demo.Files[0].Name != "demo.js" {
 		t.Fatalf("demo: %+v, %v", demo, err)
 	}
 	stop(t, srv)
