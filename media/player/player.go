@@ -117,9 +117,13 @@ type source interface {
 func (p *Player) Play(ctx context.Context, m Media, finished func(error)) *Playback {
 	ctx, cancel := context.WithCancel(ctx)
 	pb := &Playback{finished: finished, ready: make(chan struct{}), cancel: cancel}
+	// With a context already done, AfterFunc runs end at once on another
+	// goroutine; holding the lock makes it wait until unwatch is set.
+	pb.mu.Lock()
 	pb.unwatch = context.AfterFunc(ctx, func() {
 		pb.end(fmt.Errorf("%w: %w", ErrStopped, context.Cause(ctx)))
 	})
+	pb.mu.Unlock()
 	set := 0
 	for _, s := range []string{m.URL, m.ToneScript, m.Text} {
 		if s != "" {
@@ -249,8 +253,9 @@ func (pb *Playback) end(err error) {
 	}
 	pb.err = err
 	pb.src = nil
+	unwatch := pb.unwatch
 	pb.mu.Unlock()
-	pb.unwatch()
+	unwatch()
 	pb.cancel()
 	if pb.finished != nil {
 		pb.finished(errOrNil(err))

@@ -274,3 +274,19 @@ func TestMaxDuration(t *testing.T) {
 		t.Errorf("finished with %v, want ErrTooLong", err)
 	}
 }
+
+// A playback started with a context that is already done ends at once, stopped,
+// without a data race between Play and the context's callback.
+func TestPlayWithDoneContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	got := make(chan error, 1)
+	pb := New(Options{}).Play(ctx, Media{ToneScript: "440@-10;*(1/1/1)"}, func(err error) { got <- err })
+	if err := <-got; !errors.Is(err, ErrStopped) {
+		t.Errorf("finished with %v, want ErrStopped", err)
+	}
+	var f pcm.Frame
+	if err := pb.ReadFrame(&f); err == nil {
+		t.Error("a stopped playback gave a frame")
+	}
+}
