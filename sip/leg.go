@@ -327,9 +327,10 @@ func (l *leg) applyMedia(m sdp.Media) {
 		l.log.Warn("sip: codec", "err", err)
 	}
 	l.ch.SetTelephoneEvent(m.EventPT)
+	// On hold the phone asked for no audio (it offered sendonly or inactive):
+	// nothing is sent until it unholds (RFC 3264 §5.1).
+	l.ep.SetSending(m.Direction.Sends())
 	if !m.Direction.Sends() {
-		// On hold: the phone asked for no audio. The endpoint cannot be
-		// told to stop sending yet; phones drop what they do not want.
 		l.log.Debug("sip: call on hold", "direction", string(m.Direction))
 	}
 }

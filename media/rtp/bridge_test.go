@@ -364,3 +364,41 @@ func TestRelayHeaderInPlace(t *testing.T) {
 		t.Fatal("the sink did not get the audio the source received")
 	}
 }
+
+// TestHoldStopsSending: while the far end has the call on hold, nothing is sent
+// to it; when it unholds, the stream resumes with the next sequence number and
+// a marker, as after any switch.
+func TestHoldStopsSending(t *testing.T) {
+	t.Parallel()
+	x := newBridged(t, PCMU, PCMU)
+	if err := x.a.SendMediaTo(x.b); err != nil {
+		t.Fatal(err)
+	}
+	send := func() {
+		x.clock.Advance(pcm.FrameDuration)
+		x.pa.send(x.a.LocalAddr(), 0, bytes.Repeat([]byte{0x55}, 160))
+	}
+	send() // the latch's probation at A
+	send()
+	before, _ := x.pb.read()
+
+	x.b.SetSending(false)
+	for range 5 {
+		send()
+	}
+	waitFor(t, "A to take the packets on hold", func() bool { return x.a.Stats().PacketsReceived == 6 })
+	if !x.pb.silent() {
+		t.Fatal("a packet reached the far end while it had the call on hold")
+	}
+
+	x.b.SetSending(true)
+	send()
+	after, _ := x.pb.read()
+	if after.SequenceNumber != before.SequenceNumber+1 || !after.Marker || after.SSRC != before.SSRC {
+		t.Errorf("after unhold: seq %d (before %d), marker %v, SSRC %x (before %x); want the next number, a marker, the same SSRC",
+			after.SequenceNumber, before.SequenceNumber, after.Marker, after.SSRC, before.SSRC)
+	}
+	if int32(after.Timestamp-before.Timestamp) < 6*160 {
+		t.Errorf("after unhold the timestamp moved %d, want at least the 6 frames' time", after.Timestamp-before.Timestamp)
+	}
+}

@@ -213,6 +213,20 @@ func (e *Endpoint) OnEvent(h func(p *rtp.Packet)) {
 	e.onEvent.Store(&h)
 }
 
+// SetSending turns the outbound stream on or off, as the SDP direction says:
+// off while the far end has put the call on hold (it offered sendonly or
+// inactive, so we answered recvonly or inactive). Whatever writes meanwhile is
+// dropped; when sending resumes, the stream is rebased (next sequence number,
+// the clock's timestamp, the marker bit), as after any change of writer.
+func (e *Endpoint) SetSending(on bool) {
+	e.out.mu.Lock()
+	defer e.out.mu.Unlock()
+	if on && e.out.muted {
+		e.out.release()
+	}
+	e.out.muted = !on
+}
+
 // Stats reports the endpoint's statistics now.
 func (e *Endpoint) Stats() Stats {
 	var st Stats

@@ -46,6 +46,10 @@ type outbound struct {
 	tsOff   uint32
 	mark    bool
 
+	// muted holds the stream back: the far end asked for no audio (hold,
+	// recvonly or inactive; RFC 3264 §5.1). RTCP goes on.
+	muted bool
+
 	started  bool
 	seq      uint16 // highest sequence number sent
 	ts       uint32 // highest timestamp sent
@@ -83,6 +87,9 @@ func (o *outbound) release() { o.cur = timeline{} }
 // relayed packet in its receive buffer), with a header mapped from the
 // writer's timeline onto the stream, at now. The caller holds mu.
 func (o *outbound) emit(pkt []byte, tl timeline, pt uint8, marker bool, seq uint16, ts uint32, now time.Time) error {
+	if o.muted {
+		return nil
+	}
 	if tl != o.cur {
 		o.rebase(tl, seq, ts, now)
 	} else if int16(seq-o.baseSeq) < 0 {
