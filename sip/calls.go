@@ -25,17 +25,18 @@ import (
 
 // Router decides where an incoming call goes: the account it belongs to and
 // the application that answers it (S8). vox serve sends a SIP user's calls to
-// its account's demo application; numbers arriving on trunks will be routed by
-// the controller.
+// its account's demo application, and a trunk's by the number dialled; the
+// controller will route them all.
 type Router interface {
 	Route(ctx context.Context, call CallInfo) (Route, error)
 }
 
 // CallInfo is an incoming call as a Router sees it.
 type CallInfo struct {
-	Account string // the account of the SIP user that placed the call
-	User    string // that user's name
-	Dialled string // the user part of the Request-URI, as the phone sent it
+	Account string // the account of the SIP user or trunk that placed the call
+	User    string // that user's name; "" for a trunk's call
+	Trunk   string // the trunk's name; "" for a user's call
+	Dialled string // the user part of the Request-URI (or To), as sent
 }
 
 // Route is a Router's answer.
@@ -89,6 +90,9 @@ type CallOptions struct {
 	// RingTimeout ends an outgoing call nobody answers (default 2 minutes)
 	// with Call.Failed 408.
 	RingTimeout time.Duration
+	// Trunks are the accounts' trunks (S2), for their calls in and
+	// CallPSTN; nil: none.
+	Trunks Trunks
 }
 
 func (o *CallOptions) defaults(s *Server) error {

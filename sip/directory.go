@@ -61,7 +61,10 @@ const (
 // only the first challenge and know only MD5 (SIPp 3.6 stops with
 // "authentication must use MD5"). Phones that know SHA-256 and choose the
 // strongest challenge they support (RFC 7616 section 3.7) still use it; a
-// server whose phones all know SHA-256 lists it first, or alone.
+// server whose phones all know SHA-256 lists it first, or alone. Some stacks
+// fail on a challenge they do not know instead of skipping it (the libre 1.x
+// under Debian's baresip refuses the whole 401), so vox serve offers MD5 alone
+// unless told otherwise.
 var DefaultAlgorithms = []Algorithm{MD5, SHA256}
 
 func (a Algorithm) hash() hash.Hash {

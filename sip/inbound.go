@@ -26,12 +26,12 @@ type inbound struct {
 	final  chan struct{} // closed with the final response; the handler returns then
 }
 
-// invite takes an INVITE: a new call from a SIP user, or a re-INVITE in a
-// dialog. A new call is authenticated like a REGISTER (407 instead of 401),
-// gets 100 Trying, is routed, and starts a session with the call as its
-// Application.CallAlerting. The handler returns once the INVITE has its
-// final response (sipgo ends a transaction whose handler returned without
-// one).
+// invite takes an INVITE: a new call from a SIP user or a trunk, or a
+// re-INVITE in a dialog. A new call is authenticated like a REGISTER (407
+// instead of 401) unless it is a trunk's (identify), gets 100 Trying, is
+// routed, and starts a session with the call as its Application.CallAlerting.
+// The handler returns once the INVITE has its final response (sipgo ends a
+// transaction whose handler returned without one).
 func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if to := req.To(); to != nil && to.Params.Has("tag") {
 		c.inDialog(req, tx)
@@ -59,7 +59,7 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		c.srv.respond(tx, res)
 		return
 	}
-	user, ok := c.authenticate(req, tx)
+	who, ok := c.identify(req, tx)
 	if !ok {
 		return
 	}
@@ -76,19 +76,20 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		c.refuse(req, tx, 488, err.Error())
 		return
 	}
-	dialled := req.Recipient.User
-	if dialled == "" {
-		dialled = to.Address.User
+	dialled := who.dialled(req)
+	info := CallInfo{Account: who.account, User: who.user, Dialled: dialled}
+	if who.trunk != nil {
+		info.Trunk = who.trunk.Name
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.srv.opts.LookupTimeout)
-	route, err := c.opts.Router.Route(ctx, CallInfo{Account: user.Account, User: user.Name, Dialled: dialled})
+	route, err := c.opts.Router.Route(ctx, info)
 	cancel()
 	if err != nil {
 		code := 500
 		if errors.Is(err, ErrNoRoute) {
 			code = 404
 		}
-		c.log.Warn("sip: call not routed", "user", user.Name, "dialled", trimForLog(dialled), "err", err)
+		c.log.Warn("sip: call not routed", who.logAttr(), "dialled", trimForLog(dialled), "err", err)
 		c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, code, reasonPhrase(code), nil))
 		return
 	}
@@ -128,11 +129,16 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 
 	src, _ := netip.ParseAddrPort(req.Source())
+	callerID, kind := who.user, "user"
+	if who.trunk != nil {
+		// A trunk's caller is the number in From (S8).
+		callerID, kind = from.Address.User, "trunk"
+	}
 	display := from.DisplayName
 	if display == "" {
-		display = user.Name
+		display = callerID
 	}
-	headers := map[string]string{"VI-Client-Device": "SIP", "VI-Client-IP": src.Addr().String(), "VI-Client-Type": "user"}
+	headers := map[string]string{"VI-Client-Device": "SIP", "VI-Client-IP": src.Addr().String(), "VI-Client-Type": kind}
 	for k, v := range customHeaders(req) {
 		headers[k] = v
 	}
@@ -140,7 +146,7 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		Account: route.Account, App: route.App, Destination: dest,
 		Info: runtime.SessionInfo{AccountID: route.Account, ApplicationID: route.App},
 		Incoming: &runtime.Incoming{
-			Leg: l, CallerID: user.Name, Destination: dest, DisplayName: display,
+			Leg: l, CallerID: callerID, Destination: dest, DisplayName: display,
 			FromURI: from.Address.String(), ToURI: to.Address.String(), Headers: headers,
 		},
 	})
@@ -154,7 +160,7 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		l.end(runtime.EventDisconnected, nil)
 		return
 	}
-	l.log.Info("sip: incoming call", "user", user.Name, "destination", dest, "app", route.App)
+	l.log.Info("sip: incoming call", who.logAttr(), "destination", dest, "app", route.App)
 	select {
 	case <-in.final:
 	case <-tx.Done():
@@ -170,18 +176,24 @@ func (c *calls) refuse(req *sipmsg.Request, tx sipmsg.ServerTransaction, code in
 	c.srv.respond(tx, res)
 }
 
-// authenticate checks the credentials of a call as the registrar checks a
-// REGISTER's, with the same answers for unknown users and wrong passwords,
-// the same bans, and 407 for a challenge.
-func (c *calls) authenticate(req *sipmsg.Request, tx sipmsg.ServerTransaction) (User, bool) {
-	s := c.srv
-	realm := s.opts.Realm
-	if realm == "" {
-		realm = strings.ToLower(req.From().Address.Host)
+// realm is the realm a call's credentials are for.
+func (c *calls) realm(req *sipmsg.Request) string {
+	if c.srv.opts.Realm != "" {
+		return c.srv.opts.Realm
 	}
+	return strings.ToLower(req.From().Address.Host)
+}
+
+// authenticate checks the credentials of a call with a (the users', or a
+// trunk's) as the registrar checks a REGISTER's, with the same answers for
+// unknown users and wrong passwords, the same bans, and 407 for a
+// challenge.
+func (c *calls) authenticate(req *sipmsg.Request, tx sipmsg.ServerTransaction, a *authenticator) (User, bool) {
+	s := c.srv
+	realm := c.realm(req)
 	src, _ := netip.ParseAddrPort(req.Source())
 	now := s.opts.Now()
-	ch := s.auth.check(c.ctx, req, realm, now)
+	ch := a.check(c.ctx, req, realm, now)
 	switch ch.verdict {
 	case malformed400:
 		s.bad(req, tx, 400, "Bad Request", ch.reason)
@@ -194,10 +206,10 @@ func (c *calls) authenticate(req *sipmsg.Request, tx sipmsg.ServerTransaction) (
 		if ch.failed {
 			s.authFailed(src.Addr(), now)
 		}
-		s.respond(tx, s.auth.respondChallenge(req, realm, false, now))
+		s.respond(tx, a.respondChallenge(req, realm, false, now))
 		return User{}, false
 	case stale401:
-		s.respond(tx, s.auth.respondChallenge(req, realm, true, now))
+		s.respond(tx, a.respondChallenge(req, realm, true, now))
 		return User{}, false
 	}
 	if ch.user.Disabled {
@@ -205,8 +217,8 @@ func (c *calls) authenticate(req *sipmsg.Request, tx sipmsg.ServerTransaction) (
 		s.respond(tx, sipmsg.NewResponseFromRequest(req, 403, "Forbidden", nil))
 		return User{}, false
 	}
-	if !s.auth.use(ch, now) {
-		s.respond(tx, s.auth.respondChallenge(req, realm, true, now))
+	if !a.use(ch, now) {
+		s.respond(tx, a.respondChallenge(req, realm, true, now))
 		return User{}, false
 	}
 	return ch.user, true

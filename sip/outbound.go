@@ -59,8 +59,7 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 	case runtime.DialSIP:
 		targets, err = sipTarget(req)
 	case runtime.DialPSTN:
-		// Trunks are a later part of issue 6.
-		return nil, &runtime.DialError{Code: 503, Reason: "Service Unavailable: no trunk is configured for PSTN calls"}
+		targets, req, err = c.trunkTarget(ctx, req)
 	default:
 		return nil, &runtime.DialError{Code: 400, Reason: "Bad Request: unknown kind of call " + req.Kind}
 	}

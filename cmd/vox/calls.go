@@ -18,22 +18,29 @@ import (
 )
 
 // Live calls in vox serve: a SIP user's call goes to its account's demo
-// application (until the controller routes numbers, S8), and every session
-// writes its log to DATA/logs/ACCOUNT/SESSION.log.
+// application, a trunk's to the application of the number called (until the
+// controller routes numbers, S8), and every session writes its log to
+// DATA/logs/ACCOUNT/SESSION.log.
 
 // logsDir is where, under the data directory, live sessions' logs go, one
 // directory per account.
 const logsDir = "logs"
 
-// userRouter routes every call of a SIP user to app in the user's account.
+// userRouter routes every call of a SIP user to app in the user's account,
+// and a trunk's call by its number (routeNumber).
 type userRouter struct {
 	app string
 	// countries are the accounts' dialling countries (S18); the demo
 	// account dials as in Russia, as the seed's people do.
 	countries map[string]string
+	// numbers are the numbers of DATA/trunks.json.
+	numbers map[string]numberRoute
 }
 
 func (r userRouter) Route(_ context.Context, call sip.CallInfo) (sip.Route, error) {
+	if call.Trunk != "" {
+		return r.routeNumber(call)
+	}
 	if call.Account == "" {
 		return sip.Route{}, sip.ErrNoRoute
 	}

@@ -43,6 +43,7 @@ const (
 
 type serveFlags struct {
 	data, http, sip string
+	sha256          bool
 }
 
 func newServeCommand() *cobra.Command {
@@ -58,10 +59,11 @@ demo scenario as application "demo".
 SIP phones register on --sip (UDP and TCP, the same port) with the users of
 DIR/sip-users.json; the first start makes two demo users there and prints their
 passwords once (the file keeps only digest hashes; delete it to make new ones).
-Their calls run the account's "demo" application; session logs go to
-DIR/logs/ACCOUNT/, recordings to DIR/records/ACCOUNT/. --sip is the IP address
-phones reach (RTP is offered on it too); --sip "" turns SIP off. SIGINT or
-SIGTERM ends the calls and stops it cleanly.`,
+Their calls run the account's "demo" application. SIP trunks and the numbers
+called through them are read from DIR/trunks.json (see the README). Session
+logs go to DIR/logs/ACCOUNT/, recordings to DIR/records/ACCOUNT/. --sip is the
+IP address phones reach (RTP is offered on it too); --sip "" turns SIP off.
+SIGINT or SIGTERM ends the calls and stops it cleanly.`,
 		Example: `  vox serve
   vox serve --data /var/lib/vox --http 0.0.0.0:8080 --sip 192.0.2.10:5060
   vox serve --sip [::1]:5060`,
@@ -74,13 +76,14 @@ SIGTERM ends the calls and stops it cleanly.`,
 			ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, Log: logger, Out: cmd.OutOrStdout()})
+			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, Log: logger, Out: cmd.OutOrStdout()})
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.data, "data", defaultDataDir, "the data directory")
 	fl.StringVar(&f.http, "http", defaultHTTP, "the HTTP listener's address (port 0: any free port)")
 	fl.StringVar(&f.sip, "sip", defaultSIP, `the SIP address, UDP and TCP (port 0: any free port; "": no SIP)`)
+	fl.BoolVar(&f.sha256, "sip-sha256", false, "also challenge with SHA-256 digest (RFC 8760) after MD5; some phones (Debian's baresip) refuse a challenge they cannot answer")
 	return cmd
 }
 
@@ -90,7 +93,12 @@ type serveConfig struct {
 	Addr string
 	// SIP is the SIP listeners' address; empty: no SIP.
 	SIP string
-	Log *slog.Logger
+	// SHA256 offers a SHA-256 digest challenge after the MD5 one. Off by
+	// default: the libre 1.x under Debian's baresip gives up on a 401 that
+	// carries an algorithm it does not know, instead of answering the one it
+	// does.
+	SHA256 bool
+	Log    *slog.Logger
 	// Out gets the admin token and the demo SIP users at the first start.
 	Out io.Writer
 	// Now is the store's clock (default time.Now); tests pin it.
@@ -246,7 +254,19 @@ func startSIP(cfg serveConfig, store *scenarios.Store, httpAddr string) (*sip.Se
 	if err != nil {
 		return fail(err)
 	}
-	srv, err := sip.NewServer(sip.Options{Directory: users, Realm: users.realm, Log: cfg.Log})
+	countries := map[string]string{demoAccount: "RU"}
+	trunks, err := openTrunks(cfg.Data, countries, cfg.Log)
+	if err == nil {
+		err = trunks.checkUsers(users)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	algorithms := []sip.Algorithm{sip.MD5}
+	if cfg.SHA256 {
+		algorithms = append(algorithms, sip.SHA256)
+	}
+	srv, err := sip.NewServer(sip.Options{Directory: users, Realm: users.realm, Log: cfg.Log, Unlimited: trunks.allowed(), Algorithms: algorithms})
 	if err != nil {
 		return fail(err)
 	}
@@ -259,7 +279,8 @@ func startSIP(cfg serveConfig, store *scenarios.Store, httpAddr string) (*sip.Se
 	}
 	records := filepath.Join(cfg.Data, recordingsDir)
 	err = srv.EnableCalls(sip.CallOptions{
-		Router:   userRouter{app: demoApp, countries: map[string]string{demoAccount: "RU"}},
+		Router:   userRouter{app: demoApp, countries: countries, numbers: trunks.numbers},
+		Trunks:   trunks,
 		Launcher: live,
 		Ports:    ports,
 		Player:   player.New(player.Options{Cache: cache}),
@@ -277,6 +298,9 @@ func startSIP(cfg serveConfig, store *scenarios.Store, httpAddr string) (*sip.Se
 		return fail(err)
 	}
 	addr, err := srv.Listen(cfg.SIP)
+	if err == nil {
+		err = trunks.register(srv)
+	}
 	if err != nil {
 		srv.Shutdown(context.Background())
 		return fail(err)

@@ -1,0 +1,416 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"vox/examples"
+	"vox/scenarios"
+)
+
+// Two real softphones, baresip (Debian's baresip-core), registered as the
+// demo users: phone67 calls the demo number, the bundled demo greets it,
+// rings phone68, which answers by itself, and bridges the two. Each phone
+// sends a tone from a WAV file made with sox; sox then finds each tone in
+// what the other phone received, and both in the demo's recording.
+
+const (
+	callerTone = 1000.0 // Hz, what phone67 says
+	calleeTone = 600.0  // Hz, what phone68 says; far from the RU ringback's 425
+	// talk is how much of the bridged call each phone must have received
+	// before the caller hangs up.
+	talk = 3 * time.Second
+)
+
+func TestBaresipCallThroughTheDemo(t *testing.T) {
+	s := startCallServer(t)
+	// The bundled demo, as make run serves it, rather than the test
+	// scenario startCallServer pushes.
+	_, err := s.store.Push(context.Background(), scenarios.Push{App: demoApp, Files: []scenarios.File{{Name: examples.DemoName, Source: examples.Demo}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	callee := startBaresip(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto")
+	caller := startBaresip(t, s, "phone67", toneWAV(t, dir, callerTone), "manual")
+	s.waitRegistered(t, "phone67", "phone68")
+
+	caller.command(t, "dial", "100")
+	caller.waitEvent(t, "CALL_ESTABLISHED")
+	callee.waitEvent(t, "CALL_ESTABLISHED")
+	callee.waitReceived(t, talk)
+	caller.command(t, "hangup", "")
+	caller.waitEvent(t, "CALL_CLOSED")
+	callee.waitEvent(t, "CALL_CLOSED") // the demo hangs up the other leg
+	log := s.sessionLog(t, "Ringing phone68 for phone67", "SendMediaBetween", "Recording: http://", "Session terminated")
+	// baresip closes its recordings when the call's audio goes; once it
+	// has exited they are complete.
+	caller.stop(t)
+	callee.stop(t)
+
+	// phone68 hears phone67 from the start: the demo says nothing to it.
+	checkTone(t, "what phone68 received", callee.received(t), 0, false, callerTone)
+	// phone67 heard the greeting and the ringback first: its last seconds
+	// are phone68.
+	checkTone(t, "what phone67 received", caller.received(t), 0, true, calleeTone)
+
+	url := log[strings.Index(log, "Recording: ")+len("Recording: "):]
+	url = url[:strings.IndexAny(url, "\n ")]
+	rec := download(t, url, filepath.Join(dir, "recording.wav"))
+	checkTone(t, "the demo's recording, channel 1 (phone67)", rec, 1, false, callerTone)
+	checkTone(t, "the demo's recording, channel 2 (phone68)", rec, 2, false, calleeTone)
+}
+
+// toneWAV makes 30 seconds of a sine at hz with sox, as baresip's aufile
+// source wants it: 8 kHz, mono, 16-bit.
+func toneWAV(t *testing.T, dir string, hz float64) string {
+	t.Helper()
+	path := filepath.Join(dir, fmt.Sprintf("tone%.0f.wav", hz))
+	out, err := exec.Command("sox", "-n", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", path,
+		"synth", "30", "sine", strconv.FormatFloat(hz, 'f', -1, 64), "vol", "0.5").CombinedOutput()
+	if err != nil {
+		t.Fatalf("sox (make test installs it): %v\n%s", err, out)
+	}
+	return path
+}
+
+// waitRegistered waits until every one of users has a binding.
+func (s *callServer) waitRegistered(t *testing.T, users ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, u := range users {
+		for len(s.sip.Registrar().Bindings(sipRealm, u)) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not register", u)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// baresipUA is a baresip process registered as one SIP user, driven over
+// its ctrl_tcp socket, which also brings its events.
+type baresipUA struct {
+	user string
+	cmd  *exec.Cmd
+	out  *lockedBuffer
+	snd  string // where its sndfile module writes the calls' audio
+	ctrl net.Conn
+	done chan struct{} // closed when the process has exited
+
+	mu       sync.Mutex
+	messages []map[string]any // events and command responses, in order
+}
+
+// startBaresip runs baresip as user with a configuration of its own:
+// SIP and RTP on 127.0.0.1, G.711, audio from the WAV file source,
+// received audio written to files, and answermode (auto or manual).
+func startBaresip(t *testing.T, s *callServer, user, source, answermode string) *baresipUA {
+	t.Helper()
+	bin, err := exec.LookPath("baresip")
+	if err != nil {
+		t.Fatalf("baresip is not installed (make test installs Debian's baresip-core): %v", err)
+	}
+	conf := t.TempDir()
+	ua := &baresipUA{user: user, out: &lockedBuffer{}, snd: filepath.Join(conf, "snd"), done: make(chan struct{})}
+	if err := os.Mkdir(ua.snd, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ctrl := freeTCPPort(t)
+	// The modules are loaded from the one directory the Debian package
+	// fills; the player is an aubridge device that nobody reads, since
+	// sndfile already has what arrives.
+	config := strings.Join([]string{
+		"poll_method epoll",
+		"sip_listen 127.0.0.1:0",
+		"net_interface 127.0.0.1",
+		"call_local_timeout 20",
+		"audio_source aufile," + source,
+		"audio_player aubridge," + user,
+		"audio_alert aubridge," + user,
+		"ausrc_srate 8000",
+		"auplay_srate 8000",
+		"ausrc_channels 1",
+		"auplay_channels 1",
+		"rtp_ports 10000-19999", // below vox's 20000-30000 and the ephemeral ports
+		"statmode_default off",
+		"module_path /usr/lib/baresip/modules",
+		"module g711.so",
+		"module aufile.so",
+		"module aubridge.so",
+		"module sndfile.so",
+		"module_app account.so",
+		"module_app menu.so",
+		"module_app ctrl_tcp.so",
+		"ctrl_tcp_listen 127.0.0.1:" + strconv.Itoa(ctrl),
+		"snd_path " + ua.snd,
+		"",
+	}, "\n")
+	account := fmt.Sprintf("<sip:%s@%s;transport=udp>;auth_pass=%s;answermode=%s;audio_codecs=PCMU,PCMA\n",
+		user, s.sipAddr, testPasswords[user], answermode)
+	for name, text := range map[string]string{"config": config, "accounts": account} {
+		if err := os.WriteFile(filepath.Join(conf, name), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// -s traces SIP into the output, which the log shows if the test fails.
+	ua.cmd = exec.Command(bin, "-f", conf, "-s")
+	ua.cmd.Stdout, ua.cmd.Stderr = ua.out, ua.out
+	ua.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := ua.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		ua.cmd.Wait()
+		close(ua.done)
+	}()
+	t.Cleanup(func() {
+		ua.kill()
+		if t.Failed() {
+			t.Logf("baresip %s:\n%s", user, ua.out)
+		}
+	})
+	ua.connect(t, ctrl)
+	return ua
+}
+
+// freeTCPPort is a TCP port free on 127.0.0.1 now.
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// connect opens the ctrl_tcp socket, once baresip listens there, and reads
+// its netstrings ("LEN:JSON,") into messages.
+func (ua *baresipUA) connect(t *testing.T, port int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
+		if err == nil {
+			ua.ctrl = c
+			break
+		}
+		select {
+		case <-ua.done:
+			t.Fatalf("baresip %s exited at start: %v\n%s", ua.user, ua.cmd.ProcessState, ua.out)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("baresip %s: no ctrl_tcp socket: %v", ua.user, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Cleanup(func() { ua.ctrl.Close() })
+	go func() {
+		r := bufio.NewReader(ua.ctrl)
+		for {
+			msg, err := readNetstring(r)
+			if err != nil {
+				return
+			}
+			var m map[string]any
+			if json.Unmarshal(msg, &m) != nil {
+				continue
+			}
+			ua.mu.Lock()
+			ua.messages = append(ua.messages, m)
+			ua.mu.Unlock()
+		}
+	}()
+}
+
+func readNetstring(r *bufio.Reader) ([]byte, error) {
+	head, err := r.ReadString(':')
+	if err != nil {
+		return nil, err
+	}
+	n, err := strconv.Atoi(head[:len(head)-1])
+	if err != nil || n < 0 || n > 1<<20 {
+		return nil, fmt.Errorf("netstring length %q", head)
+	}
+	msg := make([]byte, n+1)
+	if _, err := io.ReadFull(r, msg); err != nil {
+		return nil, err
+	}
+	if msg[n] != ',' {
+		return nil, errors.New("netstring without its comma")
+	}
+	return msg[:n], nil
+}
+
+// command runs one of baresip's long commands and waits for its answer.
+func (ua *baresipUA) command(t *testing.T, name, params string) {
+	t.Helper()
+	token := fmt.Sprintf("%s-%d", name, time.Now().UnixNano())
+	msg, _ := json.Marshal(map[string]string{"command": name, "params": params, "token": token})
+	ua.ctrl.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if _, err := fmt.Fprintf(ua.ctrl, "%d:%s,", len(msg), msg); err != nil {
+		t.Fatalf("baresip %s: %s: %v", ua.user, name, err)
+	}
+	m := ua.wait(t, "the answer to "+name, func(m map[string]any) bool { return m["token"] == token })
+	if m["ok"] != true {
+		t.Fatalf("baresip %s: %s %s: %v", ua.user, name, params, m)
+	}
+}
+
+// waitEvent waits for an event of the type given (CALL_ESTABLISHED, ...).
+func (ua *baresipUA) waitEvent(t *testing.T, typ string) {
+	t.Helper()
+	ua.wait(t, typ, func(m map[string]any) bool { return m["event"] == true && m["type"] == typ })
+}
+
+func (ua *baresipUA) wait(t *testing.T, what string, match func(map[string]any) bool) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for seen := 0; ; {
+		ua.mu.Lock()
+		msgs := ua.messages[seen:]
+		ua.mu.Unlock()
+		for _, m := range msgs {
+			if match(m) {
+				return m
+			}
+		}
+		seen += len(msgs)
+		if time.Now().After(deadline) {
+			t.Fatalf("baresip %s: no %s", ua.user, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// received is the file where sndfile wrote what the call brought in.
+func (ua *baresipUA) received(t *testing.T) string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(ua.snd, "dump-*-dec.wav"))
+	if len(files) != 1 {
+		t.Fatalf("baresip %s: want one received-audio file, have %q", ua.user, files)
+	}
+	return files[0]
+}
+
+// waitReceived waits until the call has brought in d of audio (8 kHz
+// 16-bit mono, after the WAV header).
+func (ua *baresipUA) waitReceived(t *testing.T, d time.Duration) {
+	t.Helper()
+	want := int64(44 + d.Seconds()*8000*2)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		files, _ := filepath.Glob(filepath.Join(ua.snd, "dump-*-dec.wav"))
+		if len(files) == 1 {
+			if fi, err := os.Stat(files[0]); err == nil && fi.Size() >= want {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("baresip %s: not %v of received audio in %q", ua.user, d, files)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop ends baresip as Ctrl-C would (it un-registers and closes its files),
+// and fails the test if it does not exit.
+func (ua *baresipUA) stop(t *testing.T) {
+	t.Helper()
+	ua.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-ua.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("baresip %s did not exit on SIGTERM", ua.user)
+	}
+}
+
+// kill ends the process group: at once if stop was not enough.
+func (ua *baresipUA) kill() {
+	select {
+	case <-ua.done:
+		return
+	default:
+	}
+	syscall.Kill(-ua.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-ua.done:
+	case <-time.After(3 * time.Second):
+		syscall.Kill(-ua.cmd.Process.Pid, syscall.SIGKILL)
+		<-ua.done
+	}
+}
+
+func download(t *testing.T, url, path string) string {
+	t.Helper()
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s, %v", url, resp.Status, err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// checkTone finds a tone of about hz (within 5%) in wav: in channel
+// (0: all; 1, 2: one of a stereo file), in the first two seconds of sound
+// (or the last two, fromEnd), after what silence there is.
+func checkTone(t *testing.T, what, wav string, channel int, fromEnd bool, hz float64) {
+	t.Helper()
+	args := []string{wav, "-n"}
+	if channel > 0 {
+		args = append(args, "remix", strconv.Itoa(channel))
+	}
+	if fromEnd {
+		args = append(args, "reverse")
+	}
+	args = append(args, "silence", "1", "0.05", "2%", "trim", "0.1", "2", "stat")
+	out, err := exec.Command("sox", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: sox %s: %v\n%s", what, strings.Join(args, " "), err, out)
+	}
+	length := soxStat(t, string(out), "Length (seconds)")
+	rms := soxStat(t, string(out), "RMS     amplitude")
+	// sox estimates a frequency from the ratio of the RMS of the samples'
+	// differences to theirs, which for a sine is (rate/π)·sin(π·f/rate):
+	// 975 for 1 kHz at 8 kHz. Undone, it is f again.
+	rough := soxStat(t, string(out), "Rough   frequency")
+	rateOut, err := exec.Command("soxi", "-r", wav).Output()
+	if err != nil {
+		t.Fatalf("%s: soxi -r: %v", what, err)
+	}
+	rate, err := strconv.ParseFloat(strings.TrimSpace(string(rateOut)), 64)
+	if err != nil {
+		t.Fatalf("%s: soxi -r: %q", what, rateOut)
+	}
+	freq := rate / math.Pi * math.Asin(min(1, rough*math.Pi/rate))
+	t.Logf("%s: %.2f s at RMS %.3f, about %.0f Hz", what, length, rms, freq)
+	if length < 1.9 || rms < 0.1 || math.Abs(freq-hz) > 0.05*hz {
+		t.Errorf("%s: %.2f s of sound at RMS %.3f and about %.0f Hz; want 2 s of the %.0f Hz tone:\n%s", what, length, rms, freq, hz, out)
+	}
+}

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"vox/scenarios"
+	"vox/sip"
+)
+
+// Trunks through vox serve (S2), with SIPp as the providers and a second
+// vox serve as the far end: the SIP server, the runtime, the scenario store
+// and the media are the real ones.
+
+// trunkScenario sends a phone's call out through the account's trunk to the
+// number dialled and bridges the two; a call that comes in on a trunk is
+// answered, hears a tone and is hung up.
+const trunkScenario = `
+VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
+	const call = e.call;
+	const kind = e.headers["VI-Client-Type"];
+	Logger.write("alerting " + e.destination + " from " + e.callerid + " on a " + kind);
+	call.addEventListener(CallEvents.Disconnected, () => setTimeout(() => VoxEngine.terminate(), 100));
+	if (kind === "trunk") {
+		call.answer();
+		call.addEventListener(CallEvents.Connected, () => {
+			Logger.write("answered the trunk's call");
+			call.playProgressTone("RU");
+			setTimeout(() => call.hangup(), 1000);
+		});
+		return;
+	}
+	const out = VoxEngine.callPSTN(e.destination, e.callerid);
+	out.addEventListener(CallEvents.Connected, () => {
+		Logger.write("the PSTN call connected");
+		call.answer();
+		VoxEngine.sendMediaBetween(call, out);
+		setTimeout(() => VoxEngine.terminate(), 1000);
+	});
+	out.addEventListener(CallEvents.Disconnected, () => VoxEngine.terminate());
+	out.addEventListener(CallEvents.Failed, (f) => {
+		Logger.write("the PSTN call failed " + f.code);
+		call.reject(f.code);
+	});
+});
+`
+
+// trunkServer is a vox serve started with a trunks file, which the test
+// may stop before its end.
+type trunkServer struct {
+	*callServer
+	logs *lockedBuffer
+	once sync.Once
+}
+
+// startTrunkServer starts a vox serve with the demo users, trunks (DATA/trunks.json)
+// and trunkScenario as the demo application; sipAddr is its SIP address
+// (127.0.0.1:0 for any port).
+func startTrunkServer(t *testing.T, trunks trunksDoc, sipAddr string) *trunkServer {
+	t.Helper()
+	data := t.TempDir()
+	users := sipUsersDoc{Realm: sipRealm}
+	for _, name := range demoSIPUsers {
+		u := sip.NewUser(demoAccount, name, sipRealm, testPasswords[name])
+		users.Users = append(users.Users, sipUserDoc{Account: u.Account, Name: u.Name, HA1MD5: u.HA1MD5, HA1SHA256: u.HA1SHA256})
+	}
+	for file, doc := range map[string]any{sipUsersFile: users, trunksFile: trunks} {
+		b, _ := json.Marshal(doc)
+		if err := os.WriteFile(filepath.Join(data, file), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := &lockedBuffer{}
+	srv, err := startServer(serveConfig{Data: data, Addr: "127.0.0.1:0", SIP: sipAddr, Log: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &trunkServer{callServer: &callServer{server: srv, data: data}, logs: logs}
+	t.Cleanup(func() {
+		s.stop(t)
+		if t.Failed() {
+			t.Logf("server %s log:\n%s", s.sipAddr, logs.String())
+		}
+	})
+	_, err = srv.store.Push(context.Background(), scenarios.Push{App: demoApp, Files: []scenarios.File{{Name: "trunks.js", Source: trunkScenario}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s *trunkServer) stop(t *testing.T) {
+	s.once.Do(func() { stop(t, s.server) })
+}
+
+// sessionLogs are the demo account's session logs.
+func (s *trunkServer) sessionLogs(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(s.data, logsDir, demoAccount, "*.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// kazakhFormat is the seed's Kazakh operator (S18): 8 before numbers of
+// Kazakhstan and Russia, 810 before the others.
+const kazakhFormat = "country=KZ domestic=national international-prefix=810"
+
+// CallPSTN goes out through the account's Kazakh trunk: SIPp, the provider,
+// sees 74954451120 as 84954451120, the trunk's fixed caller ID, and the
+// trunk's digest answering its 401 (SIPp checks only Authorization; a 407
+// is answered in TestTrunkJoinsTwoServers); the call connects, is bridged with the
+// phone's, and vox hangs both up.
+func TestTrunkCallPSTN(t *testing.T) {
+	port := strconv.Itoa(freePort(t))
+	provider := (&callServer{}).startCallee(t, "trunk_uas.xml", port, "-trace_msg", "-key", "user", "vox-kz", "-key", "password", "kz-secret")
+	s := startTrunkServer(t, trunksDoc{Trunks: []trunkDoc{{
+		Name: "kz", Account: demoAccount, Address: "127.0.0.1:" + port,
+		User: "vox-kz", Password: "kz-secret", CallerID: "77172000000", DialFormat: kazakhFormat,
+	}}}, "127.0.0.1:0")
+	s.call(t, "call.xml", "74954451120")
+	provider.wait(t)
+	s.sessionLog(t, "CallPSTN", "Call.Ringing", "Call.Connected", "the PSTN call connected", "SendMediaBetween")
+	invite := firstInvite(t, provider.dir)
+	for _, want := range []string{"INVITE sip:84954451120@127.0.0.1:" + port + " SIP/2.0", "From: <sip:77172000000@127.0.0.1>"} {
+		if !strings.Contains(invite, want) {
+			t.Fatalf("the provider's first INVITE has no %q:\n%s", want, invite)
+		}
+	}
+}
+
+// firstInvite is the first INVITE in the message trace of a SIPp run in
+// dir (-trace_msg).
+func firstInvite(t *testing.T, dir string) string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*_messages.log"))
+	if len(files) != 1 {
+		t.Fatalf("SIPp's message trace: %v", files)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	trace := strings.ReplaceAll(string(data), "\r\n", "\n")
+	start := strings.Index(trace, "\nINVITE ")
+	if start < 0 {
+		t.Fatalf("no INVITE in SIPp's trace:\n%s", trace)
+	}
+	invite, _, _ := strings.Cut(trace[start+1:], "\n\n")
+	return invite
+}
+
+// A provider's INVITE from an allowed address needs no credentials: the
+// number is read as the account writes numbers, routed to the account's
+// application, which answers; a number nobody has gets 404.
+func TestTrunkCallIn(t *testing.T) {
+	s := startTrunkServer(t, trunksDoc{
+		Trunks:  []trunkDoc{{Name: "carrier", Account: demoAccount, Address: "127.0.0.1:5060", AllowFrom: []string{"127.0.0.1"}}},
+		Numbers: map[string]numberRoute{"+7 (495) 123-45-67": {Account: demoAccount, App: demoApp}},
+	}, "127.0.0.1:0")
+	s.provider(t, "trunk_in.xml", "84951234567")
+	s.sessionLog(t, "alerting 74951234567 from 74950000001 on a trunk", "answered the trunk's call", "Call.Disconnected")
+
+	s.provider(t, "trunk_in_unknown.xml", "74951110000")
+	if n := len(s.sessionLogs(t)); n != 1 {
+		t.Fatalf("%d sessions; want only the first call's", n)
+	}
+}
+
+// A trunk known by its digest takes calls from anywhere once its provider
+// answers the challenge.
+func TestTrunkCallInWithDigest(t *testing.T) {
+	s := startTrunkServer(t, trunksDoc{
+		Trunks: []trunkDoc{{Name: "pbx", Account: demoAccount, Address: "127.0.0.1:5060",
+			InboundUser: "pbx-in", InboundPassword: "pbx-secret"}},
+		Numbers: map[string]numberRoute{"74951234567": {Account: demoAccount, App: demoApp}},
+	}, "127.0.0.1:0")
+	s.provider(t, "call.xml", "74951234567", "-au", "pbx-in", "-ap", "pbx-secret", "-key", "target", "none")
+	s.sessionLog(t, "alerting 74951234567 from 74950000001 on a trunk", "answered the trunk's call")
+}
+
+// From an address no trunk allows, an INVITE without credentials gets the
+// challenge a SIP user gets, and starts nothing.
+func TestTrunkCallInRefusedFromOtherSources(t *testing.T) {
+	s := startTrunkServer(t, trunksDoc{
+		Trunks:  []trunkDoc{{Name: "carrier", Account: demoAccount, Address: "192.0.2.1:5060", AllowFrom: []string{"192.0.2.0/24"}}},
+		Numbers: map[string]numberRoute{"74951234567": {Account: demoAccount, App: demoApp}},
+	}, "127.0.0.1:0")
+	s.provider(t, "trunk_in_refused.xml", "74951234567")
+	if files := s.sessionLogs(t); len(files) != 0 {
+		t.Fatalf("a session started: %v", files)
+	}
+	if log := s.logs.String(); strings.Contains(log, "sip: incoming call") {
+		t.Fatalf("the call was taken:\n%s", log)
+	}
+}
+
+// provider runs a SIPp uac as a trunk's provider calling number; it fails
+// the test if SIPp does.
+func (s *trunkServer) provider(t *testing.T, scenario, number string, args ...string) {
+	t.Helper()
+	dir := t.TempDir()
+	args = append([]string{"-s", number, "-key", "caller", "74950000001", "-key", "domain", "carrier.test",
+		"-p", strconv.Itoa(freePort(t)), "-mp", strconv.Itoa(freePort(t))}, args...)
+	if out, err := s.sipp(t, dir, scenario, args...).CombinedOutput(); err != nil {
+		t.Fatalf("sipp %s: %v\n%s%s", scenario, err, out, traces(dir))
+	}
+}
+
+// vox registers the trunk with SIPp as its provider: after a 503 it retries,
+// answers the 401 with the trunk's digest, refreshes the binding before it
+// expires, and un-registers when it shuts down.
+func TestTrunkRegisters(t *testing.T) {
+	port := strconv.Itoa(freePort(t))
+	provider := (&callServer{}).startCallee(t, "trunk_register_uas.xml", port, "-key", "user", "vox-reg", "-key", "password", "reg-secret")
+	s := startTrunkServer(t, trunksDoc{Trunks: []trunkDoc{{
+		Name: "registered", Account: demoAccount, Address: "127.0.0.1:" + port, Domain: "provider.test",
+		User: "vox-reg", Password: "reg-secret", Register: true, RegisterExpires: 600,
+	}}}, "127.0.0.1:0")
+	waitFor(t, s.logs, `msg="sip: trunk registered" trunk=registered account=demo provider=127.0.0.1:`+port+` expires=1h0m0s`, 1)
+	s.stop(t)
+	provider.wait(t)
+	log := s.logs.String()
+	for _, want := range []string{"sip: trunk registration failed", "expires=2s", "sip: trunk un-registered"} {
+		if !strings.Contains(log, want) {
+			t.Fatalf("the log has no %q:\n%s", want, log)
+		}
+	}
+}
+
+// Two vox serve joined by a trunk: a phone's call to A goes out through A's
+// trunk to B, which takes it from A's address once A answers its challenge
+// (407) with the trunk's credentials, routes the number to its application,
+// answers and plays; both sessions end cleanly.
+func TestTrunkJoinsTwoServers(t *testing.T) {
+	aAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	b := startTrunkServer(t, trunksDoc{
+		Trunks: []trunkDoc{{Name: "from-a", Account: demoAccount, Address: aAddr, AllowFrom: []string{"127.0.0.1/32"},
+			InboundUser: "a-trunk", InboundPassword: "a-secret"}},
+		Numbers: map[string]numberRoute{"74951234567": {Account: demoAccount, App: demoApp}},
+	}, "127.0.0.1:0")
+	a := startTrunkServer(t, trunksDoc{
+		Trunks: []trunkDoc{{Name: "to-b", Account: demoAccount, Address: b.sipAddr.String(), User: "a-trunk", Password: "a-secret"}},
+	}, aAddr)
+	a.call(t, "call.xml", "84951234567")
+	b.sessionLog(t, "alerting 74951234567 from phone67 on a trunk", "answered the trunk's call", "Call.Disconnected")
+	a.sessionLog(t, "CallPSTN", "Call.Connected", "the PSTN call connected")
+	a.stop(t)
+	b.stop(t)
+	for _, s := range []*trunkServer{a, b} {
+		if log := s.logs.String(); strings.Contains(log, "level=ERROR") {
+			t.Fatalf("server %s logged errors:\n%s", s.sipAddr, log)
+		}
+	}
+}
