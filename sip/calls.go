@@ -138,8 +138,11 @@ type calls struct {
 	dialogs map[dialogKey]*leg
 	legs    map[*leg]struct{}
 	// work are the goroutines that send for calls (forks, BYEs, refreshes);
-	// shutdown waits for them.
-	work sync.WaitGroup
+	// shutdown waits for them, and at its deadline abandons what is still
+	// waiting for a peer that does not answer (workCtx).
+	work       sync.WaitGroup
+	workCtx    context.Context
+	abandonAll context.CancelFunc
 }
 
 // EnableCalls makes the server take and place calls: INVITEs from its users
@@ -159,6 +162,7 @@ func (s *Server) EnableCalls(opts CallOptions) error {
 		closing: make(chan struct{}),
 	}
 	c.ctx, c.stop = context.WithCancel(context.Background())
+	c.workCtx, c.abandonAll = context.WithCancel(context.Background())
 	s.calls = c
 	s.sip.OnInvite(s.handle(c.invite))
 	s.sip.OnAck(s.handle(c.inDialog))
@@ -249,11 +253,24 @@ func (c *calls) shutdown(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		err = fmt.Errorf("sip: calls still ending at the deadline: %w", ctx.Err())
+		// What is left waits on peers that do not answer (a phone gone
+		// before our BYE): give up on them, as their transactions would
+		// after Timer F anyway.
+		c.abandonAll()
+		select {
+		case <-done:
+			c.log.Info("sip: gave up on requests unanswered at the shutdown deadline")
+		case <-time.After(abandonGrace):
+			err = fmt.Errorf("sip: calls still ending at the deadline: %w", ctx.Err())
+		}
 	}
+	c.abandonAll()
 	c.stop()
 	return err
 }
+
+// abandonGrace is how long abandoned requests may take to notice.
+const abandonGrace = 2 * time.Second
 
 // newMedia opens a leg's RTP endpoint and its channel; events go to l.
 func (c *calls) newMedia(l *leg) error {

@@ -299,7 +299,7 @@ func (l *leg) bye(headers map[string]string) {
 		}
 		req := l.c.request(d, sipmsg.BYE)
 		copyHeaders(req, headers)
-		ctx, cancel := context.WithTimeout(context.Background(), transactionTimeout)
+		ctx, cancel := context.WithTimeout(l.c.workCtx, transactionTimeout)
 		defer cancel()
 		if _, err := l.c.send(ctx, req); err != nil {
 			l.log.Debug("sip: BYE not answered", "err", err)

@@ -343,7 +343,7 @@ func (l *leg) forkAnswered(f *fork, tx sipmsg.ClientTransaction, res *sipmsg.Res
 	}
 	if !won {
 		c.goWork(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), transactionTimeout)
+			ctx, cancel := context.WithTimeout(c.workCtx, transactionTimeout)
 			defer cancel()
 			c.send(ctx, c.request(d, sipmsg.BYE))
 		})
@@ -461,7 +461,7 @@ func (c *calls) cancel(inv *sipmsg.Request) {
 	req.SetTransport(inv.Transport())
 	req.SetDestination(inv.Destination())
 	req.Laddr = inv.Laddr
-	ctx, cancel := context.WithTimeout(context.Background(), transactionTimeout)
+	ctx, cancel := context.WithTimeout(c.workCtx, transactionTimeout)
 	defer cancel()
 	if _, err := c.send(ctx, req, keepVia); err != nil {
 		c.log.Debug("sip: CANCEL not answered", "err", err)

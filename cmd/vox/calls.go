@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"vox/numbers"
 	"vox/runtime"
@@ -108,9 +109,20 @@ func (l *liveLauncher) wait(ctx context.Context) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
+	}
+	// The SIP shutdown may have used the whole deadline on peers that did not
+	// answer; its end cancelled the sessions, which take a moment to close
+	// their logs.
+	select {
+	case <-done:
+		return nil
+	case <-time.After(sessionGrace):
 		return fmt.Errorf("sessions still running at the deadline: %w", ctx.Err())
 	}
 }
+
+// sessionGrace is how long sessions may take to end once cancelled.
+const sessionGrace = 2 * time.Second
 
 // newSessionID names a live session and its log file.
 func newSessionID() string { return strings.ToLower(rand.Text()) }
