@@ -23,8 +23,9 @@ demo: build
 # (and CI) needs nothing else.
 # Debian packages the tests use for real: sox makes and checks audio, sip-tester
 # (SIPp) brings RFC 4733 captures, espeak-ng speaks for say(), baresip-core is
-# the softphone of the end-to-end call test.
-DEB_TOOLS := node:nodejs npm:npm sox:sox sipp:sip-tester espeak-ng:espeak-ng baresip:baresip-core
+# the softphone of the end-to-end call test, sipvicious (svwar) tries to
+# enumerate SIP users and must find none.
+DEB_TOOLS := node:nodejs npm:npm sox:sox sipp:sip-tester espeak-ng:espeak-ng baresip:baresip-core svwar:sipvicious
 
 deps:
 	@missing=""; for t in $(DEB_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSvwarFindsNoUser runs SIPVicious' svwar, the usual tool for enumerating
+// the users of a SIP server, against vox with a dictionary holding the two
+// real demo users among made-up names, by REGISTER and by INVITE. An unknown
+// user gets exactly the answers a known user with a wrong password gets, so it
+// must find nothing (S7), even forced past its own sanity check.
+func TestSvwarFindsNoUser(t *testing.T) {
+	svwar, err := exec.LookPath("svwar")
+	if err != nil {
+		t.Fatal("svwar is not installed (make test installs sipvicious)")
+	}
+	srv := startCallServer(t)
+	dict := filepath.Join(t.TempDir(), "users.txt")
+	names := append([]string{"admin", "100", "101", "alice", "test", "operator"}, demoSIPUsers...)
+	if err := os.WriteFile(dict, []byte(strings.Join(names, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, method := range []string{"REGISTER", "INVITE"} {
+		t.Run(method, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, svwar, "--force", "-d", dict, "-m", method,
+				"-b", "127.0.0.1", "-P", strconv.Itoa(freePort(t)), "-t", "0.2",
+				"udp://"+srv.sipAddr.String())
+			out, err := cmd.CombinedOutput()
+			if ctx.Err() != nil {
+				t.Fatalf("svwar did not finish: %v\n%s", ctx.Err(), out)
+			}
+			if err != nil {
+				t.Fatalf("svwar: %v\n%s", err, out)
+			}
+			if !strings.Contains(string(out), "found nothing") {
+				t.Errorf("svwar found users by %s:\n%s", method, out)
+			}
+			for _, line := range strings.Split(string(out), "\n") {
+				for _, user := range demoSIPUsers {
+					// svwar prints what it found as a table of extensions; an
+					// error line quoting our challenge is not a finding.
+					if strings.Contains(line, "| "+user+" ") {
+						t.Errorf("svwar listed %s:\n%s", user, out)
+					}
+				}
+			}
+		})
+	}
+}
