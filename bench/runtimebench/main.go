@@ -1,7 +1,8 @@
 // Command runtimebench is `make bench`: it measures the call runtime on this
 // machine against bare goja measured in the same run, running the generated
 // seed-sized scenario (S12), and prints one table of ratios and goals; then the
-// scenarios store's resolve-and-start against a plain bbolt read (scenarios.go).
+// scenarios store's resolve-and-start against a plain bbolt read (scenarios.go),
+// media, recording, and SIP call setup and registration with SIPp (sip.go).
 package main
 
 import (
@@ -37,18 +38,23 @@ func main() {
 	sessions := flag.Int("sessions", 1000, "sessions kept alive for the heap and dispatch figures")
 	events := flag.Int("events", 20000, "events dispatched for the latency figures")
 	window := flag.Duration("window", 5*time.Second, "how long each throughput run lasts")
-	only := flag.String("only", "", "run one section only: media")
+	only := flag.String("only", "", "run one section only: media, sip (calls and registration), register")
+	soak := flag.Int("sip-soak", 0, "run only this many calls through vox at -sip-soak-rate, printing heap and goroutines as they go")
 	flag.Parse()
-	if *only == "media" {
-		if err := benchMedia(os.Stdout); err != nil {
+	section := map[string]func(io.Writer) error{"media": benchMedia, "sip": benchSIP, "register": registerBench}[*only]
+	if *soak > 0 {
+		section = func(out io.Writer) error { return soakSIP(out, *soak) }
+	}
+	if section == nil && *only != "" {
+		fmt.Fprintf(os.Stderr, "runtimebench: unknown section %q\n", *only)
+		os.Exit(2)
+	}
+	if section != nil {
+		if err := section(os.Stdout); err != nil {
 			fmt.Fprintln(os.Stderr, "runtimebench:", err)
 			os.Exit(1)
 		}
 		return
-	}
-	if *only != "" {
-		fmt.Fprintf(os.Stderr, "runtimebench: unknown section %q\n", *only)
-		os.Exit(2)
 	}
 	if err := run(os.Stdout, *sessions, *events, *window); err != nil {
 		fmt.Fprintln(os.Stderr, "runtimebench:", err)
@@ -109,7 +115,14 @@ func run(out io.Writer, sessions, events int, window time.Duration) error {
 	if err := benchMedia(out); err != nil {
 		return err
 	}
-	return benchRecording(out)
+	if err := benchRecording(out); err != nil {
+		return err
+	}
+	if err := sippInstalled(); err != nil {
+		fmt.Fprintf(out, "\ncall setup and registration benchmarks: skipped, %v\n", err)
+		return nil
+	}
+	return benchSIP(out)
 }
 
 type row struct {

@@ -1,0 +1,431 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	goruntime "runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+)
+
+// The call-setup part of make bench (issue 6): SIPp places calls into vox,
+// whose scenario answers, plays a tone script and hangs up, at rising rates,
+// to find the highest rate with fewer than 0.1% failed calls; then the same
+// SIPp caller against a SIPp uas doing the same SIP work with no scenario
+// behind it (testdata/sipp/bench_uas.xml) is the ceiling, measured in the
+// same run. Both sides challenge every INVITE and check the digest, as vox
+// does for a phone: one challenge per call.
+var (
+	sipHold  = flag.Duration("sip-hold", 500*time.Millisecond, "how long the call-setup scenario plays before it hangs up")
+	sipStep  = flag.Duration("sip-step", 3*time.Second, "how long each call rate is offered")
+	sipFirst = flag.Int("sip-rate", 500, "the first call rate tried; rates double until one fails, then two bisections narrow it")
+	sipMax   = flag.Int("sip-max-rate", 16000, "the highest call rate tried")
+)
+
+// Goals from the SIP issue.
+const (
+	goalCallRate     = 2000
+	goalCallFailures = 0.001
+	// A rate counts as held when SIPp placed the calls at 90% of it or
+	// more: a server that answers late makes SIPp, at its limit of open
+	// calls, place fewer.
+	heldRate      = 0.9
+	minStepCalls  = 1000
+	sipRecvWait   = "5s" // a call waiting longer for a message fails
+	sipBufferSize = "4194304"
+)
+
+// rateStep is one rate offered to one side.
+type rateStep struct {
+	Rate   int
+	Stats  sippStats
+	CPU    time.Duration // the side under test's during the run
+	HeapKB float64       // memory per call: vox's per call placed, the ceiling's per call open
+	Heap   uint64        // vox: live heap over the idle server's in the middle of the run
+	Note   string        // vox: its warnings, when the rate was not held
+}
+
+func (r rateStep) held() bool {
+	return r.Stats.failRatio() < goalCallFailures && r.Stats.achieved() >= heldRate*float64(r.Rate)
+}
+
+func (r rateStep) cpuPerCall() time.Duration {
+	if r.Stats.Created == 0 {
+		return 0
+	}
+	return r.CPU / time.Duration(r.Stats.Created)
+}
+
+func (r rateStep) String() string {
+	verdict := "held"
+	if !r.held() {
+		verdict = "not held"
+	}
+	heap := ""
+	if r.Heap > 0 {
+		heap = fmt.Sprintf(", heap +%.0f MiB", float64(r.Heap)/(1<<20))
+	}
+	return fmt.Sprintf("%5d/s: %6d calls, %5d failed, placed at %5.0f/s, setup %5.0f ms, CPU %4.0f µs/call, %5d retransmissions%s: %s",
+		r.Rate, r.Stats.Created, r.Stats.Failed, r.Stats.achieved(), ms(r.Stats.Setup), micros(r.cpuPerCall()), r.Stats.Retrans, heap, verdict)
+}
+
+// searchRate offers rates from first, doubling while they are held (up to
+// -sip-max-rate), then bisects twice between the last held and the first
+// not held.
+func searchRate(out io.Writer, side string, first int, try func(rate int) (rateStep, error)) (best rateStep, err error) {
+	offer := func(rate int) (bool, error) {
+		s, err := try(rate)
+		if err != nil {
+			return false, err
+		}
+		fmt.Fprintf(out, "  %-8s %s\n", side, s)
+		if s.Note != "" {
+			fmt.Fprintf(out, "  %-8s %s\n", "", s.Note)
+		}
+		if s.held() && s.Rate > best.Rate {
+			best = s
+		}
+		return s.held(), nil
+	}
+	lo, hi := 0, 0
+	for rate := min(first, *sipMax); hi == 0; rate = min(2*rate, *sipMax) {
+		if rate == lo {
+			fmt.Fprintf(out, "  %-8s held -sip-max-rate, %d/s\n", side, *sipMax)
+			return best, nil
+		}
+		held, err := offer(rate)
+		if err != nil {
+			return best, err
+		}
+		if held {
+			lo = rate
+		} else {
+			hi = rate
+		}
+	}
+	for range 2 {
+		mid := (lo + hi) / 2
+		held, err := offer(mid)
+		if err != nil {
+			return best, err
+		}
+		if held {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return best, nil
+}
+
+// uacArgs are the caller's arguments for one rate against target.
+func uacArgs(target, scenario string, rate, calls int, hold time.Duration) ([]string, error) {
+	port, err := freeUDPPorts(1)
+	if err != nil {
+		return nil, err
+	}
+	media, err := freeUDPPorts(4)
+	if err != nil {
+		return nil, err
+	}
+	// The limit of open calls leaves room for a second of setup beyond the
+	// hold: more than that open means the server is behind.
+	limit := max(100, int(float64(rate)*(hold.Seconds()+1)))
+	return []string{target, "-sf", scenario, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-mp", strconv.Itoa(media),
+		"-r", strconv.Itoa(rate), "-m", strconv.Itoa(calls), "-l", strconv.Itoa(limit),
+		"-s", benchNumber, "-au", benchCaller, "-ap", benchPassword, "-key", "caller", benchCaller, "-key", "domain", benchRealm,
+		"-recv_timeout", sipRecvWait, "-buff_size", sipBufferSize}, nil
+}
+
+func stepCalls(rate int) int { return max(minStepCalls, int(float64(rate)*sipStep.Seconds())) }
+
+func benchSIP(out io.Writer) error {
+	if err := sippInstalled(); err != nil {
+		return err
+	}
+	hold := *sipHold
+	caller, err := sippScenario("bench_call.xml")
+	if err != nil {
+		return err
+	}
+	uas, err := sippScenario("bench_uas.xml")
+	if err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "vox-bench-sipp-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	fmt.Fprintf(out, "\ncall setup benchmark: SIPp uac → vox (a fresh JS session per call: answer, tone script %s, hang up; digest per call)\n", hold)
+	fmt.Fprintf(out, "vs SIPp uac → SIPp uas (the same SIP messages and digest check, no scenario, no RTP) as the ceiling; a fresh vox\n")
+	fmt.Fprintf(out, "process and a fresh uas for each rate; UDP on loopback, %s per rate, GOMAXPROCS=%d; SIPp shares the %d cores with the side under test\n",
+		*sipStep, goruntime.GOMAXPROCS(0), goruntime.NumCPU())
+
+	vox, err := searchRate(out, "vox", *sipFirst, func(rate int) (rateStep, error) {
+		return voxStepProcess(stepRequest{Work: work, Caller: caller, Rate: rate, Calls: stepCalls(rate), Hold: hold})
+	})
+	if err != nil {
+		return err
+	}
+
+	// The ceiling is higher: its search starts where vox's ended, so that
+	// the two are also compared at vox's rate. Each rate gets a fresh uas.
+	var same rateStep
+	ceiling, err := searchRate(out, "ceiling", max(*sipFirst, vox.Rate), func(rate int) (rateStep, error) {
+		s, err := ceilingStep(work, uas, caller, rate, stepCalls(rate), hold)
+		if rate == vox.Rate {
+			same = s
+		}
+		return s, err
+	})
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintln(out)
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "name\tvox\tSIPp uas\tvox/ceiling\tgoal\tmet")
+	ratio := func(a, b float64) string {
+		if a == 0 || b == 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.2f×", a/b)
+	}
+	met := "not met"
+	if vox.Rate >= goalCallRate {
+		met = "met"
+	}
+	fmt.Fprintf(w, "calls per second, < 0.1%% failed\t%d /s\t%d /s\t%s\t≥ %d /s\t%s\n", vox.Rate, ceiling.Rate,
+		ratio(float64(vox.Rate), float64(ceiling.Rate)), goalCallRate, met)
+	fmt.Fprintf(w, "failed calls at that rate\t%d of %d\t%d of %d\t—\t< 0.1%%\t—\n", vox.Stats.Failed, vox.Stats.Created, ceiling.Stats.Failed, ceiling.Stats.Created)
+	if same.Rate > 0 {
+		at := fmt.Sprintf(" at %d/s", vox.Rate)
+		fmt.Fprintf(w, "CPU per call%s\t%s µs\t%s µs\t%s\t—\t—\n", at, num(micros(vox.cpuPerCall())), num(micros(same.cpuPerCall())),
+			ratio(float64(vox.cpuPerCall()), float64(same.cpuPerCall())))
+		fmt.Fprintf(w, "memory per call%s (see below)\t%s KiB\t%s KiB\t—\t—\t—\n", at, num(vox.HeapKB), num(same.HeapKB))
+		setup := func(d time.Duration) string {
+			if d < time.Millisecond {
+				return "< 1 ms" // SIPp counts in milliseconds
+			}
+			return num(ms(d)) + " ms"
+		}
+		fmt.Fprintf(w, "setup, INVITE to 200, mean%s\t%s\t%s\t%s\t—\t—\n", at, setup(vox.Stats.Setup), setup(same.Stats.Setup),
+			ratio(float64(vox.Stats.Setup), float64(same.Stats.Setup)))
+	}
+	w.Flush()
+	fmt.Fprintf(out, "(CPU: vox's is its process's, the ceiling's the uas's; the caller, SIPp, took %.0f µs/call against vox and %.0f µs/call against the uas.\n",
+		micros(vox.Stats.CPU/time.Duration(max(1, vox.Stats.Created))), micros(same.Stats.CPU/time.Duration(max(1, same.Stats.Created))))
+	fmt.Fprintf(out, " memory: vox's is the live Go heap over the idle server's in the middle of the run, per call placed until then: all of them are\n")
+	fmt.Fprintf(out, " still held, as sipgo keeps an answered INVITE's transaction, and what it refers to, for 64×T1 = 32 s after the call. The\n")
+	fmt.Fprintf(out, " ceiling's is the uas's peak RSS over its idle RSS per call open at the caller at its peak: SIPp frees a call when it ends.\n")
+	fmt.Fprintf(out, " A rate is held when under 0.1%% of its calls failed and SIPp placed them at %.0f%% of it or more.)\n", heldRate*100)
+	return registerBench(out)
+}
+
+// Each rate is offered to a fresh vox in a child process (this binary
+// again): what one rate leaves behind (calls still ending, the state SIP
+// keeps for half a minute after a call, the garbage of both) would weigh on
+// the next. In the child, vox runs in-process (sipserver.go) and measures
+// itself.
+const sipStepEnv = "VOX_BENCH_SIP_STEP"
+
+type stepRequest struct {
+	Work, Caller string
+	Rate, Calls  int
+	Hold         time.Duration
+}
+
+func init() {
+	spec := os.Getenv(sipStepEnv)
+	if spec == "" {
+		return
+	}
+	s, err := voxStepChild(spec)
+	if err == nil {
+		err = json.NewEncoder(os.Stdout).Encode(s)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sip step:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+func voxStepChild(spec string) (rateStep, error) {
+	var req stepRequest
+	if err := json.Unmarshal([]byte(spec), &req); err != nil {
+		return rateStep{}, err
+	}
+	v, err := startSIPVox(map[string]string{benchCaller: benchPassword}, req.Hold)
+	if err != nil {
+		return rateStep{}, fmt.Errorf("start vox: %w", err)
+	}
+	defer v.close()
+	// One call first: what every call shares (the compiled program, the
+	// VoxEngine layer, sipgo's pools) is not counted.
+	if _, err := voxStep(v, req.Work, req.Caller, 1, 1, req.Hold); err != nil {
+		return rateStep{}, err
+	}
+	s, err := voxStep(v, req.Work, req.Caller, req.Rate, req.Calls, req.Hold)
+	if err == nil && !s.held() {
+		s.Note = v.log.String()
+	}
+	return s, err
+}
+
+func voxStepProcess(req stepRequest) (rateStep, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return rateStep{}, err
+	}
+	spec, err := json.Marshal(req)
+	if err != nil {
+		return rateStep{}, err
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), sipStepEnv+"="+string(spec))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return rateStep{}, fmt.Errorf("vox at %d calls/s: %w", req.Rate, err)
+	}
+	var s rateStep
+	return s, json.Unmarshal(out, &s)
+}
+
+// voxStep offers rate to vox for calls calls and measures its CPU and, in the
+// middle of the run, its live heap per call placed so far.
+func voxStep(v *sipVox, work, caller string, rate, calls int, hold time.Duration) (rateStep, error) {
+	args, err := uacArgs(v.addr.String(), caller, rate, calls, hold)
+	if err != nil {
+		return rateStep{}, err
+	}
+	base, _ := heapInUse()
+	started0 := v.launcher.started.Load()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type growth struct {
+		heap  uint64
+		calls int64
+	}
+	mid := make(chan growth, 1)
+	go func() {
+		// In the middle of placing the calls, when as many are in
+		// progress as there will be.
+		at := time.Duration(float64(calls)/float64(rate)*0.6*float64(time.Second)) + hold/2
+		select {
+		case <-ctx.Done():
+			mid <- growth{}
+			return
+		case <-time.After(at):
+		}
+		// What the last collection found live: a forced one would cost
+		// vox CPU the run counts.
+		heap := liveHeap()
+		mid <- growth{heap: heap - min(heap, base), calls: v.launcher.started.Load() - started0}
+	}()
+	cpu0 := processCPU()
+	st, err := runSIPp(ctx, work, args...)
+	cpu := processCPU() - cpu0
+	cancel()
+	if err != nil {
+		return rateStep{}, err
+	}
+	s := rateStep{Rate: rate, Stats: st, CPU: cpu}
+	if g := <-mid; g.calls > 0 {
+		s.Heap, s.HeapKB = g.heap, float64(g.heap)/1024/float64(g.calls)
+	}
+	return s, nil
+}
+
+// ceilingStep offers rate to a fresh SIPp uas, standing where vox stood, and
+// reads its CPU and memory from /proc.
+func ceilingStep(work, scenario, caller string, rate, calls int, hold time.Duration) (rateStep, error) {
+	port, err := freeUDPPorts(1)
+	if err != nil {
+		return rateStep{}, err
+	}
+	media, err := freeUDPPorts(4)
+	if err != nil {
+		return rateStep{}, err
+	}
+	uas := sippCommand(context.Background(), work, "-sf", scenario, "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-mp", strconv.Itoa(media),
+		"-d", strconv.FormatInt(hold.Milliseconds(), 10), "-key", "user", benchCaller, "-key", "password", benchPassword,
+		"-recv_timeout", sipRecvWait, "-buff_size", sipBufferSize, "-nostdin")
+	if err := uas.Start(); err != nil {
+		return rateStep{}, fmt.Errorf("start the SIPp uas: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- uas.Wait() }()
+	defer func() {
+		uas.Process.Kill()
+		<-exited
+	}()
+	// SIPp says nothing once it listens; give it the time to read its
+	// scenario and bind.
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case err := <-exited:
+		exited <- err
+		return rateStep{}, fmt.Errorf("the SIPp uas exited at start: %v", err)
+	default:
+	}
+	pid := uas.Process.Pid
+	rss0, cpu0 := procStatusKB(pid, "VmRSS"), procCPU(pid)
+	args, err := uacArgs("127.0.0.1:"+strconv.Itoa(port), caller, rate, calls, hold)
+	if err != nil {
+		return rateStep{}, err
+	}
+	st, err := runSIPp(context.Background(), work, args...)
+	if err != nil {
+		return rateStep{}, err
+	}
+	s := rateStep{Rate: rate, Stats: st, CPU: procCPU(pid) - cpu0}
+	if hwm := procStatusKB(pid, "VmHWM"); st.PeakCalls > 0 && hwm > rss0 {
+		s.HeapKB = float64(hwm-rss0) / float64(st.PeakCalls)
+	}
+	return s, nil
+}
+
+// procCPU is the user and system CPU of process pid so far, from
+// /proc/PID/stat (fields 14 and 15, in clock ticks of 1/100 s on Linux).
+func procCPU(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, field 2, is in parentheses and may hold spaces.
+	rest := string(data[strings.LastIndexByte(string(data), ')')+2:])
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// procStatusKB reads a "Name: N kB" line of /proc/PID/status.
+func procStatusKB(pid int, name string) uint64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
+			n, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
