@@ -16,7 +16,6 @@ import (
 	"github.com/go-audio/wav"
 	"github.com/hajimehoshi/go-mp3"
 
-	"vox/media"
 	"vox/media/pcm"
 )
 
@@ -76,7 +75,7 @@ func decode(r io.ReadSeeker, f format, maxSamples int64) ([]int16, error) {
 	case formatMP3:
 		return decodeMP3(r, maxSamples)
 	}
-	return nil, fmt.Errorf("%w (WAV and MP3 are)", media.ErrUnsupportedFormat)
+	return nil, fmt.Errorf("%w (WAV and MP3 are)", ErrUnsupportedFormat)
 }
 
 // decodeWAV decodes 8-, 16-, 24- and 32-bit integer PCM, 32- and 64-bit
@@ -100,7 +99,7 @@ func decodeWAV(r io.ReadSeeker, maxSamples int64) ([]int16, error) {
 	}
 	channels, bits, rate, tag := int(d.NumChans), int(d.BitDepth), int(d.SampleRate), d.WavAudioFormat
 	if channels < 1 || rate < 1000 || rate > 384000 {
-		return nil, fmt.Errorf("WAV file with %d channels at %d Hz: %w", channels, rate, media.ErrUnsupportedFormat)
+		return nil, fmt.Errorf("WAV file with %d channels at %d Hz: %w", channels, rate, ErrUnsupportedFormat)
 	}
 	if tag == wavExtensible {
 		sub, err := extensibleSubFormat(r)
@@ -178,7 +177,7 @@ func sampleDecoder(tag uint16, bits int) (func([]byte) float64, error) {
 	case tag == wavALaw && bits == 8:
 		return func(b []byte) float64 { return float64(aLaw(b[0])) / (1 << 15) }, nil
 	}
-	return nil, fmt.Errorf("WAV format tag %#04x with %d bits: %w", tag, bits, media.ErrUnsupportedFormat)
+	return nil, fmt.Errorf("WAV format tag %#04x with %d bits: %w", tag, bits, ErrUnsupportedFormat)
 }
 
 // extensibleSubFormat reads the sub-format of a WAVE_FORMAT_EXTENSIBLE file,

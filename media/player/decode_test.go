@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"vox/media"
 	"vox/media/pcm"
 )
 
@@ -153,8 +152,8 @@ func TestPlayBadFiles(t *testing.T) {
 		"text.wav":    ErrNotAudio,
 		"text.mp3":    ErrNotAudio,
 		"empty.wav":   ErrNotAudio,
-		"notes.txt":   media.ErrUnsupportedFormat,
-		"gsm.wav":     media.ErrUnsupportedFormat,
+		"notes.txt":   ErrUnsupportedFormat,
+		"gsm.wav":     ErrUnsupportedFormat,
 		"missing.wav": os.ErrNotExist,
 	} {
 		got := newPlayed()

@@ -28,17 +28,19 @@ import (
 
 // Errors a playback finishes with; wrapped with what was being played.
 var (
-	ErrStopped      = errors.New("playback stopped")
-	ErrNoMedia      = errors.New("nothing to play: want exactly one of URL, tone script or text")
-	ErrBadURL       = errors.New("unsupported URL")
-	ErrFetch        = errors.New("download failed")
-	ErrTimeout      = errors.New("download timed out")
-	ErrTooLarge     = errors.New("file too large")
-	ErrTooLong      = errors.New("too long to play")
-	ErrNotAudio     = errors.New("not audio")
-	ErrNoText       = errors.New("no text to speak")
-	ErrNoSpeech     = errors.New("text to speech needs espeak-ng, which is not installed")
-	ErrUnknownVoice = errors.New("unknown voice")
+	ErrStopped  = errors.New("playback stopped")
+	ErrNoMedia  = errors.New("nothing to play: want exactly one of URL, tone script or text")
+	ErrBadURL   = errors.New("unsupported URL")
+	ErrFetch    = errors.New("download failed")
+	ErrTimeout  = errors.New("download timed out")
+	ErrTooLarge = errors.New("file too large")
+	ErrTooLong  = errors.New("too long to play")
+	ErrNotAudio = errors.New("not audio")
+	// ErrUnsupportedFormat is audio whose format Vox cannot decode.
+	ErrUnsupportedFormat = errors.New("unsupported audio format")
+	ErrNoText            = errors.New("no text to speak")
+	ErrNoSpeech          = errors.New("text to speech needs espeak-ng, which is not installed")
+	ErrUnknownVoice      = errors.New("unknown voice")
 )
 
 // Media is what to play, as the runtime's Play command says it (runtime.Media):
