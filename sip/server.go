@@ -132,7 +132,8 @@ type Server struct {
 	log    *slog.Logger
 	badLog *slog.Logger // rate-limited, for what anyone on the network can cause
 
-	calls *calls // nil until EnableCalls
+	calls *calls     // nil until EnableCalls
+	ws    *webSocket // nil until WebSocket
 
 	mu        sync.Mutex
 	closing   bool
