@@ -26,6 +26,7 @@ import (
 	"vox/runtime"
 	"vox/scenarios"
 	"vox/sip"
+	"vox/web/phone"
 )
 
 // Defaults of vox serve, which the client commands share.
@@ -44,6 +45,7 @@ const (
 type serveFlags struct {
 	data, http, sip string
 	sha256          bool
+	wsOrigins       []string
 }
 
 func newServeCommand() *cobra.Command {
@@ -76,13 +78,14 @@ SIGINT or SIGTERM ends the calls and stops it cleanly.`,
 			ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, Log: logger, Out: cmd.OutOrStdout()})
+			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, WSOrigins: f.wsOrigins, Log: logger, Out: cmd.OutOrStdout()})
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.data, "data", defaultDataDir, "the data directory")
 	fl.StringVar(&f.http, "http", defaultHTTP, "the HTTP listener's address (port 0: any free port)")
 	fl.StringVar(&f.sip, "sip", defaultSIP, `the SIP address, UDP and TCP (port 0: any free port; "": no SIP)`)
+	fl.StringSliceVar(&f.wsOrigins, "ws-origin", nil, "a page (scheme://host[:port]) allowed to use SIP over WebSocket at /ws; repeat for more (default: pages of the HTTP listener's own host, as /phone)")
 	fl.BoolVar(&f.sha256, "sip-sha256", false, "also challenge with SHA-256 digest (RFC 8760) after MD5; some phones (Debian's baresip) refuse a challenge they cannot answer")
 	return cmd
 }
@@ -98,7 +101,9 @@ type serveConfig struct {
 	// carries an algorithm it does not know, instead of answering the one it
 	// does.
 	SHA256 bool
-	Log    *slog.Logger
+	// WSOrigins are the pages allowed to use /ws (sip.WebSocketOptions).
+	WSOrigins []string
+	Log       *slog.Logger
 	// Out gets the admin token and the demo SIP users at the first start.
 	Out io.Writer
 	// Now is the store's clock (default time.Now); tests pin it.
@@ -201,6 +206,16 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	mux := http.NewServeMux()
 	mux.Handle(scenarios.APIPrefix+"/", requireToken(token, scenarios.NewHandler(store, scenarios.WithLogger(cfg.Log))))
 	mux.Handle("/records/{account}/{file}", recordingsHandler(cfg.Data))
+	if sipSrv != nil {
+		// Browsers: SIP over WebSocket into the same SIP server (S5).
+		ws, err := sipSrv.WebSocket(sip.WebSocketOptions{Origins: cfg.WSOrigins})
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("GET /ws", ws)
+	}
+	mux.Handle("/phone", phone.Handler())
+	mux.Handle("/phone/", phone.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`+"\n")
