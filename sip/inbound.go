@@ -71,10 +71,16 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		c.refuse(req, tx, 488, "an INVITE without an SDP offer")
 		return
 	}
-	offer, err := sdp.Parse(req.Body())
-	if err != nil {
-		c.refuse(req, tx, 488, err.Error())
-		return
+	// A browser's offer is WebRTC's (DTLS-SRTP); the webrtc package answers
+	// it, media/sdp a phone's.
+	browser := c.opts.WebRTC != nil && c.opts.WebRTC.IsWebRTC(req.Body())
+	var offer sdp.Audio
+	if !browser {
+		var err error
+		if offer, err = sdp.Parse(req.Body()); err != nil {
+			c.refuse(req, tx, 488, err.Error())
+			return
+		}
 	}
 	dialled := who.dialled(req)
 	info := CallInfo{Account: who.account, User: who.user, Dialled: dialled}
@@ -103,21 +109,32 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 503, "Service Unavailable", nil))
 		return
 	}
-	if err := c.newMedia(l); err != nil {
-		c.forget(l, nil)
-		c.log.Error("sip: no media for a call", "err", err)
-		c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 503, "Service Unavailable", nil))
-		return
+	var answer []byte
+	if browser {
+		l.device = DeviceWebRTC
+		if answer, err = c.answerBrowser(l, req.Body()); err != nil {
+			l.end(runtime.EventDisconnected, nil)
+			c.refuse(req, tx, 488, "WebRTC: "+err.Error())
+			return
+		}
+	} else {
+		l.device = DevicePhone
+		if err := c.newMedia(l); err != nil {
+			c.forget(l, nil)
+			c.log.Error("sip: no media for a call", "err", err)
+			c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 503, "Service Unavailable", nil))
+			return
+		}
+		l.sdp = sdp.Session{Addr: l.ep.LocalAddr()}
+		var m sdp.Media
+		if answer, m, err = l.sdp.Answer(offer); err != nil {
+			l.end(runtime.EventDisconnected, nil)
+			c.refuse(req, tx, 488, err.Error())
+			return
+		}
+		l.last = answer
+		l.applyMedia(m)
 	}
-	l.sdp = sdp.Session{Addr: l.ep.LocalAddr()}
-	answer, m, err := l.sdp.Answer(offer)
-	if err != nil {
-		l.end(runtime.EventDisconnected, nil)
-		c.refuse(req, tx, 488, err.Error())
-		return
-	}
-	l.last = answer
-	l.applyMedia(m)
 	in := &inbound{l: l, req: req, tx: tx, tag: newTag(), answer: answer, final: make(chan struct{})}
 	l.in = in
 	l.terms = terms
@@ -138,7 +155,7 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if display == "" {
 		display = callerID
 	}
-	headers := map[string]string{"VI-Client-Device": "SIP", "VI-Client-IP": src.Addr().String(), "VI-Client-Type": kind}
+	headers := map[string]string{"VI-Client-Device": l.device, "VI-Client-IP": src.Addr().String(), "VI-Client-Type": kind}
 	for k, v := range customHeaders(req) {
 		headers[k] = v
 	}
