@@ -174,6 +174,7 @@ function watchRemote(pc) {
 		if (!phone.audio) return;
 		const analyser = phone.audio.createAnalyser();
 		analyser.fftSize = 4096;
+		analyser.smoothingTimeConstant = 0; // what is heard now, not an average
 		phone.audio.createMediaStreamSource(stream).connect(analyser);
 		phone.analyser = analyser;
 	});
