@@ -35,9 +35,10 @@ type Media struct {
 	arrived chan struct{} // closed when the browser's audio track arrives
 	rtcp    chan []byte   // RTCP from the sender's and the receiver's streams
 	closed  chan struct{}
+	failed  chan struct{} // closed when the browser is gone (Failed)
 	pumps   sync.WaitGroup
 
-	arriveOnce, closeOnce sync.Once
+	arriveOnce, closeOnce, failOnce sync.Once
 
 	neg sync.Mutex  // one offer/answer at a time
 	far remoteAudio // what the browser's last description said; under neg
@@ -66,6 +67,7 @@ func (e *Engine) newMedia() (*Media, error) {
 		arrived: make(chan struct{}),
 		rtcp:    make(chan []byte, 8),
 		closed:  make(chan struct{}),
+		failed:  make(chan struct{}),
 	}
 	pc.OnTrack(func(t *pion.TrackRemote, _ *pion.RTPReceiver) {
 		if t.Kind() != pion.RTPCodecTypeAudio {
@@ -78,6 +80,9 @@ func (e *Engine) newMedia() (*Media, error) {
 	})
 	pc.OnConnectionStateChange(func(s pion.PeerConnectionState) {
 		m.log.Debug("webrtc connection", "state", s.String())
+		if s == pion.PeerConnectionStateFailed || (s == pion.PeerConnectionStateClosed && !m.isClosed()) {
+			m.failOnce.Do(func() { close(m.failed) })
+		}
 	})
 	return m, nil
 }
@@ -249,6 +254,11 @@ func (m *Media) Direction() sdp.Direction {
 	defer m.neg.Unlock()
 	return m.far.dir
 }
+
+// Failed is closed when the browser's session ends without signalling: ICE
+// consent lost (the tab or the network went away) or DTLS closed by the
+// browser. Signalling should then hang up the leg, since no BYE may come.
+func (m *Media) Failed() <-chan struct{} { return m.failed }
 
 // Close ends the session: the endpoint (RTCP BYE first), the
 // PeerConnection, and the goroutines reading it. It is safe to call more than

@@ -217,6 +217,11 @@ func TestCloseLeavesNothing(t *testing.T) {
 		if err := m.Close(); err != nil {
 			t.Errorf("close media twice: %v", err)
 		}
+		select {
+		case <-m.Failed():
+			t.Error("our own Close reported as Failed")
+		default:
+		}
 		b.pc.Close()
 		e.Close()
 		if _, _, err := e.Offer(testCtx(t)); !errors.Is(err, ErrEngineClosed) {
@@ -224,4 +229,19 @@ func TestCloseLeavesNothing(t *testing.T) {
 		}
 	}()
 	waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= base })
+}
+
+// TestBrowserGoes: when the browser closes its side (DTLS close_notify),
+// Failed tells signalling, with no BYE needed.
+func TestBrowserGoes(t *testing.T) {
+	t.Parallel()
+	b := newBrowser(t)
+	m := connect(t, newEngine(t), b, true)
+	select {
+	case <-m.Failed():
+		t.Fatal("Failed while connected")
+	default:
+	}
+	b.pc.Close()
+	next(t, m.Failed(), "Failed after the browser closed")
 }
