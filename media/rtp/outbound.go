@@ -57,20 +57,24 @@ type outbound struct {
 	ssrc     uint32
 	anchorAt time.Time
 
-	conn *net.UDPConn
+	conn *net.UDPConn   // nil on a Transport
 	dst  netip.AddrPort // the SDP address or the latch; invalid: nowhere yet
 
 	packets, octets uint64
 	reported        uint64 // packets at the last RTCP report
 
 	clock Clock
+	tx    Transport       // instead of conn; here, off the cache lines a UDP packet touches
 	buf   [maxPacket]byte // where a playback or a Writer builds its packet
 }
 
-func (o *outbound) init(conn *net.UDPConn, clock Clock) {
-	o.conn = conn
+func (o *outbound) init(conn *net.UDPConn, tx Transport, ssrc uint32, clock Clock) {
+	o.conn, o.tx = conn, tx
 	o.clock = clock
-	o.ssrc = rand.Uint32()
+	o.ssrc = ssrc
+	if o.ssrc == 0 {
+		o.ssrc = rand.Uint32()
+	}
 }
 
 // payload is where a writer puts the payload before emit.
@@ -119,7 +123,13 @@ func (o *outbound) emit(pkt []byte, tl timeline, pt uint8, marker bool, seq uint
 	binary.BigEndian.PutUint16(pkt[2:], outSeq)
 	binary.BigEndian.PutUint32(pkt[4:], outTs)
 	binary.BigEndian.PutUint32(pkt[8:], o.ssrc)
-	if _, err := o.conn.WriteToUDPAddrPort(pkt, o.dst); err != nil {
+	var err error
+	if o.conn != nil {
+		_, err = o.conn.WriteToUDPAddrPort(pkt, o.dst)
+	} else {
+		err = o.tx.WriteRTP(pkt)
+	}
+	if err != nil {
 		return err
 	}
 	o.packets++
