@@ -39,6 +39,9 @@ type BrowserMedia interface {
 	SetAnswer(answer []byte) error
 	// Renegotiate answers a re-INVITE's offer (hold, unhold).
 	Renegotiate(ctx context.Context, offer []byte) ([]byte, error)
+	// Failed is closed when the browser went away without a BYE (ICE
+	// consent lost, DTLS closed).
+	Failed() <-chan struct{}
 	Close() error
 }
 
@@ -96,7 +99,23 @@ func (c *calls) answerBrowser(l *leg, offer []byte) ([]byte, error) {
 	l.mu.Lock()
 	l.rtc, l.ep, l.ch, l.last = m, m.Endpoint(), ch, answer
 	l.mu.Unlock()
+	l.watchBrowser(m)
 	return answer, nil
+}
+
+// watchBrowser hangs up the call when the browser's session fails: a tab
+// closed or a network gone sends no BYE.
+func (l *leg) watchBrowser(m BrowserMedia) {
+	l.c.goWork(func() {
+		select {
+		case <-m.Failed():
+			l.log.Info("sip: the browser's media failed; ending the call")
+			// 480 to an INVITE not answered yet, else a BYE, which may
+			// not arrive.
+			l.Hangup(context.Background(), 480, nil)
+		case <-l.ctx.Done():
+		}
+	})
 }
 
 // chooseMedia gives an outgoing call that rang a browser (lazy) the media of
@@ -143,6 +162,8 @@ func (l *leg) chooseMedia(f *fork, answer []byte) error {
 	l.mu.Unlock()
 	if f.rtc == nil {
 		l.negotiate(answer)
+	} else {
+		l.watchBrowser(f.rtc)
 	}
 	return nil
 }

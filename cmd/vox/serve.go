@@ -27,6 +27,7 @@ import (
 	"vox/scenarios"
 	"vox/sip"
 	"vox/web/phone"
+	"vox/webrtc"
 )
 
 // Defaults of vox serve, which the client commands share.
@@ -134,7 +135,8 @@ type server struct {
 	addr    net.Addr
 	sip     *sip.Server // nil without SIP
 	sipAddr netip.AddrPort
-	live    *liveLauncher // the sessions of SIP calls; nil without SIP
+	webrtc  *webrtc.Engine // browsers' media; nil without SIP
+	live    *liveLauncher  // the sessions of SIP calls; nil without SIP
 	token   string
 	served  chan error // the listener's end, when it was not a shutdown
 	log     *slog.Logger
@@ -193,13 +195,15 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	var sipSrv *sip.Server
 	var sipAddr netip.AddrPort
 	var live *liveLauncher
+	var rtc *webrtc.Engine
 	if cfg.SIP != "" {
-		if sipSrv, sipAddr, live, err = startSIP(cfg, store, ln.Addr().String()); err != nil {
+		if sipSrv, sipAddr, rtc, live, err = startSIP(cfg, store, ln.Addr().String()); err != nil {
 			return nil, err
 		}
 		defer func() {
 			if err != nil {
 				sipSrv.Shutdown(context.Background())
+				rtc.Close()
 			}
 		}()
 	}
@@ -221,7 +225,7 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 		io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
 	srv = &server{
-		db: db, store: store, addr: ln.Addr(), sip: sipSrv, sipAddr: sipAddr, live: live, token: token, served: make(chan error, 1), log: cfg.Log,
+		db: db, store: store, addr: ln.Addr(), sip: sipSrv, sipAddr: sipAddr, webrtc: rtc, live: live, token: token, served: make(chan error, 1), log: cfg.Log,
 		http: &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -245,9 +249,9 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 // startSIP opens the SIP users (making the demo ones at the first start) and
 // starts the SIP server on cfg.SIP, taking calls into sessions of the
 // scenarios in store; httpAddr is where recordings are served.
-func startSIP(cfg serveConfig, store *scenarios.Store, httpAddr string) (*sip.Server, netip.AddrPort, *liveLauncher, error) {
-	fail := func(err error) (*sip.Server, netip.AddrPort, *liveLauncher, error) {
-		return nil, netip.AddrPort{}, nil, err
+func startSIP(cfg serveConfig, store *scenarios.Store, httpAddr string) (*sip.Server, netip.AddrPort, *webrtc.Engine, *liveLauncher, error) {
+	fail := func(err error) (*sip.Server, netip.AddrPort, *webrtc.Engine, *liveLauncher, error) {
+		return nil, netip.AddrPort{}, nil, nil, err
 	}
 	users, made, err := openSIPUsers(cfg.Data)
 	if err != nil {
@@ -285,6 +289,11 @@ func startSIP(cfg serveConfig, store *scenarios.Store, httpAddr string) (*sip.Se
 	if err != nil {
 		return fail(err)
 	}
+	// Browsers' media (S5): one UDP port on the SIP address for every call.
+	rtc, err := webrtc.NewEngine(webrtc.Config{Addr: mediaAddr, Logger: cfg.Log})
+	if err != nil {
+		return fail(err)
+	}
 	live := &liveLauncher{
 		dir: filepath.Join(cfg.Data, logsDir), log: cfg.Log,
 		launcher: &runtime.Launcher{
@@ -308,8 +317,10 @@ func startSIP(cfg serveConfig, store *scenarios.Store, httpAddr string) (*sip.Se
 		RecordURL: func(account, token string) string {
 			return "http://" + httpAddr + "/records/" + account + "/" + token + ".wav"
 		},
+		WebRTC: browserMedia{rtc},
 	})
 	if err != nil {
+		rtc.Close()
 		return fail(err)
 	}
 	addr, err := srv.Listen(cfg.SIP)
@@ -318,6 +329,7 @@ func startSIP(cfg serveConfig, store *scenarios.Store, httpAddr string) (*sip.Se
 	}
 	if err != nil {
 		srv.Shutdown(context.Background())
+		rtc.Close()
 		return fail(err)
 	}
 	if len(made) > 0 {
@@ -327,7 +339,7 @@ func startSIP(cfg serveConfig, store *scenarios.Store, httpAddr string) (*sip.Se
 		}
 		fmt.Fprintf(cfg.Out, "vox: the passwords are shown once; delete %s for new ones\n", filepath.Join(cfg.Data, sipUsersFile))
 	}
-	return srv, addr, live, nil
+	return srv, addr, rtc, live, nil
 }
 
 // audioCacheDir is where, under the data directory, audio that scenarios
@@ -350,6 +362,9 @@ func (s *server) shutdown(ctx context.Context) error {
 		}
 		if serr := s.live.wait(ctx); serr != nil {
 			err = errors.Join(err, serr)
+		}
+		if serr := s.webrtc.Close(); serr != nil {
+			err = errors.Join(err, fmt.Errorf("close WebRTC: %w", serr))
 		}
 	}
 	if cerr := s.db.Close(); cerr != nil {
