@@ -179,6 +179,27 @@ func TestBaresipHangsUpOnThePage(t *testing.T) {
 	}
 }
 
+// A page that goes away mid-call (its tab closed, no BYE) ends the call: its
+// WebSocket closes, its media fails, and the phone hears the hang-up; its
+// binding goes.
+func TestPageGoneEndsTheCall(t *testing.T) {
+	t.Parallel()
+	s := startBridgeServer(t)
+	dir := t.TempDir()
+	callee := startBaresip(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto")
+	b := startBrowser(t, pageToneWAV(t, dir))
+	b.signIn(s, "phone67", testPasswords["phone67"])
+	b.waitState("registered", "registered")
+	s.waitRegistered(t, "phone68")
+	b.dial("phone68")
+	callee.waitEvent(t, "CALL_ESTABLISHED")
+	b.waitState("in-call", "in-call")
+
+	b.close()
+	callee.waitEvent(t, "CALL_CLOSED")
+	s.waitUnregistered(t, "phone67")
+}
+
 // CallUser on a user registered on the page and on baresip rings both; the
 // page answers, and baresip stops ringing (CANCEL).
 func TestCallUserRingsThePageAndThePhone(t *testing.T) {

@@ -30,8 +30,9 @@ const pageTone = 1000.0
 
 // browser is one headless Chromium with one tab.
 type browser struct {
-	t   *testing.T
-	ctx context.Context
+	t     *testing.T
+	ctx   context.Context
+	close func() // ends Chromium, as a user closing it would
 }
 
 // startBrowser runs Chromium with a fresh profile; its microphone plays
@@ -64,16 +65,17 @@ func startBrowser(t *testing.T, tone string) *browser {
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
+	closeAll := func() {
 		cancel()
 		cancelAlloc()
-	})
+	}
+	t.Cleanup(closeAll)
 	// The first action starts the browser, which lives as long as the
 	// context of that action: ctx itself, not one with a timeout.
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
-	return &browser{t: t, ctx: ctx}
+	return &browser{t: t, ctx: ctx, close: closeAll}
 }
 
 // run runs actions within a bounded time.
@@ -206,6 +208,26 @@ func TestPhonePageSignsIn(t *testing.T) {
 	b.click("signout")
 	b.waitState("signed-out", "signed-out-again")
 	s.waitUnregistered(t, "phone67")
+
+	// The quality meter's figures from what getStats says.
+	for _, tc := range []struct {
+		name           string
+		stats          string
+		percent, grade int
+	}{
+		{"perfect", `{packetsReceived: 1000, packetsLost: 0, jitter: 0.002, roundTripTime: 0.02}`, 100, 4},
+		{"no figures yet", `{}`, 100, 4},
+		{"5% lost", `{packetsReceived: 950, packetsLost: 50, jitter: 0.01, roundTripTime: 0.05}`, 95, 4},
+		{"15% lost", `{packetsReceived: 850, packetsLost: 150, jitter: 0.03, roundTripTime: 0.15}`, 85, 3},
+		{"a third lost, slow", `{packetsReceived: 600, packetsLost: 400, jitter: 0.08, roundTripTime: 0.6}`, 60, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := get(b, "quality", chromedp.Evaluate[map[string]int](`window.voxPhone.quality(`+tc.stats+`)`))
+			if got["PERCENT"] != tc.percent || got["GRADE"] != tc.grade {
+				t.Errorf("quality(%s) = %v, want PERCENT %d GRADE %d", tc.stats, got, tc.percent, tc.grade)
+			}
+		})
+	}
 }
 
 // waitUnregistered waits until user has no binding.

@@ -49,7 +49,7 @@ func Handler() http.Handler {
 		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:")
 		h.Set("Cache-Control", "no-cache")
 		switch name {
-		case "/", "/index.html":
+		case "/":
 			if !Built() {
 				notBuilt(w)
 				return
