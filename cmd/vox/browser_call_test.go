@@ -9,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"vox/examples"
 	"vox/scenarios"
 )
 
@@ -243,4 +244,34 @@ func TestCallUserRingsThePageAndThePhone(t *testing.T) {
 func (b *browser) text(id string) string {
 	b.t.Helper()
 	return get(b, "read #"+id, chromedp.Text(chromedp.ID(id)))
+}
+
+// The README's browser steps: the page signs in as phone67 and calls the
+// bundled demo, which greets it, rings phone68 (baresip) and bridges them.
+func TestPageCallsThroughTheDemo(t *testing.T) {
+	t.Parallel()
+	s := startCallServer(t)
+	_, err := s.store.Push(context.Background(), scenarios.Push{App: demoApp, Files: []scenarios.File{{Name: examples.DemoName, Source: examples.Demo}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	callee := startBaresip(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto")
+	b := startBrowser(t, pageToneWAV(t, dir))
+	b.signIn(s, "phone67", testPasswords["phone67"])
+	b.waitState("registered", "registered")
+	s.waitRegistered(t, "phone68")
+
+	b.dial("100")
+	b.waitState("in-call", "greeted") // the demo answers at once
+	callee.waitEvent(t, "CALL_ESTABLISHED")
+	b.waitHearing(calleeTone, "bridged")
+	callee.waitReceived(t, talk)
+	b.screenshot("bridged")
+	b.click("hangup")
+	callee.waitEvent(t, "CALL_CLOSED")
+	b.waitState("registered", "hung-up")
+	s.sessionLog(t, "Ringing phone68 for phone67", "SendMediaBetween", "Recording: http://", "Session terminated")
+	callee.stop(t)
+	checkToneLevel(t, "what phone68 received from the page", callee.received(t), 0, false, pageTone, pageLevel)
 }
