@@ -66,6 +66,8 @@ Their calls run the account's "demo" application. SIP trunks and the numbers
 called through them are read from DIR/trunks.json (see the README). Session
 logs go to DIR/logs/ACCOUNT/, recordings to DIR/records/ACCOUNT/. --sip is the
 IP address phones reach (RTP is offered on it too); --sip "" turns SIP off.
+Browsers sign in on the softphone page at /phone, which registers over SIP over
+WebSocket at /ws, with media over WebRTC to the --sip address.
 SIGINT or SIGTERM ends the calls and stops it cleanly.`,
 		Example: `  vox serve
   vox serve --data /var/lib/vox --http 0.0.0.0:8080 --sip 192.0.2.10:5060
