@@ -275,3 +275,22 @@ func TestPageCallsThroughTheDemo(t *testing.T) {
 	callee.stop(t)
 	checkToneLevel(t, "what phone68 received from the page", callee.received(t), 0, false, pageTone, pageLevel)
 }
+
+// A call the page declines fails with 603 Decline, which the scenario hears.
+func TestPageDeclines(t *testing.T) {
+	t.Parallel()
+	s := startBridgeServer(t)
+	dir := t.TempDir()
+	caller := startBaresip(t, s, "phone67", toneWAV(t, dir, calleeTone), "manual")
+	b := startBrowser(t, pageToneWAV(t, dir))
+	b.signIn(s, "phone68", testPasswords["phone68"])
+	b.waitState("registered", "registered")
+	s.waitRegistered(t, "phone67")
+
+	caller.command(t, "dial", "phone68")
+	b.waitState("incoming", "incoming")
+	b.click("decline")
+	caller.waitEvent(t, "CALL_CLOSED")
+	b.waitState("registered", "declined")
+	s.sessionLog(t, "Call.Failed", "603")
+}
