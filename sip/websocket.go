@@ -64,6 +64,7 @@ type webSocket struct {
 func (s *Server) WebSocket(opts WebSocketOptions) (http.Handler, error) {
 	setDefault(&opts.MaxPerAddress, 16)
 	setDefault(&opts.PingInterval, 30*time.Second)
+	opts.Origins = slices.Clone(opts.Origins)
 	for i, o := range opts.Origins {
 		u, err := url.Parse(o)
 		if err != nil || u.Scheme == "" || u.Host == "" {
