@@ -75,8 +75,8 @@ func notBuilt(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusServiceUnavailable)
 	w.Write([]byte(`<!doctype html><title>Vox phone: not built</title>
 <h1>The softphone page is not built into this vox</h1>
-<p>Its script is bundled from npm packages. Build it and vox again from the repository:
+<p>Its script is bundled from npm packages. Build it and vox again from the repository:</p>
 <pre>make build</pre>
-(that runs <code>npm ci</code> and esbuild in web/phone, then <code>go build</code>), or <code>make run</code>.</p>
+<p>That runs <code>npm ci</code> and esbuild in web/phone, then <code>go build</code>; <code>make run</code> does it too.</p>
 `))
 }
