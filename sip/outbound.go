@@ -304,16 +304,16 @@ func (l *leg) forkProvisional(f *fork, res *sipmsg.Response) {
 	if res.StatusCode == 100 {
 		l.mu.Lock()
 		f.provisional = true
-		cancel := l.cancelDue(f)
+		cancel, elsewhere := l.cancelDue(f), l.dlg != nil
 		l.mu.Unlock()
 		if cancel != nil {
-			l.c.goWork(func() { l.c.cancel(cancel) })
+			l.c.goWork(func() { l.c.cancel(cancel, elsewhere) })
 		}
 		return
 	}
 	l.mu.Lock()
 	f.provisional = true
-	cancel := l.cancelDue(f)
+	cancel, elsewhere := l.cancelDue(f), l.dlg != nil
 	var ring, early bool
 	if l.state != stateEnded && l.dlg == nil {
 		switch {
@@ -328,7 +328,7 @@ func (l *leg) forkProvisional(f *fork, res *sipmsg.Response) {
 	}
 	l.mu.Unlock()
 	if cancel != nil {
-		l.c.goWork(func() { l.c.cancel(cancel) })
+		l.c.goWork(func() { l.c.cancel(cancel, elsewhere) })
 	}
 	if early {
 		l.negotiate(res.Body())
@@ -388,7 +388,7 @@ func (l *leg) forkAnswered(f *fork, tx sipmsg.ClientTransaction, res *sipmsg.Res
 	ack()
 	tx.OnRetransmission(func(*sipmsg.Response) { ack() })
 	for _, inv := range cancels {
-		c.goWork(func() { c.cancel(inv) })
+		c.goWork(func() { c.cancel(inv, true) })
 	}
 	if !won {
 		c.goWork(func() {
@@ -505,14 +505,16 @@ func (l *leg) stopRinging(code int) {
 	}
 	l.mu.Unlock()
 	for _, inv := range cancels {
-		l.c.goWork(func() { l.c.cancel(inv) })
+		l.c.goWork(func() { l.c.cancel(inv, false) })
 	}
 	l.end(runtime.EventFailed, map[string]any{"code": code, "reason": reasonPhrase(code)})
 }
 
 // cancel sends a CANCEL for an INVITE (RFC 3261 section 9.1): its Request-URI,
-// Call-ID, From, To, CSeq number and top Via.
-func (c *calls) cancel(inv *sipmsg.Request) {
+// Call-ID, From, To, CSeq number and top Via. elsewhere: another of the
+// user's phones answered, which the Reason says (RFC 3326), so that this one
+// shows no missed call.
+func (c *calls) cancel(inv *sipmsg.Request, elsewhere bool) {
 	req := sipmsg.NewRequest(sipmsg.CANCEL, inv.Recipient)
 	req.AppendHeader(sipmsg.HeaderClone(inv.Via()))
 	req.AppendHeader(sipmsg.HeaderClone(inv.From()))
@@ -521,6 +523,9 @@ func (c *calls) cancel(inv *sipmsg.Request) {
 	req.AppendHeader(&sipmsg.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sipmsg.CANCEL})
 	mf := sipmsg.MaxForwardsHeader(70)
 	req.AppendHeader(&mf)
+	if elsewhere {
+		req.AppendHeader(sipmsg.NewHeader("Reason", `SIP ;cause=200 ;text="Call completed elsewhere"`))
+	}
 	req.SetTransport(inv.Transport())
 	req.SetDestination(inv.Destination())
 	req.Laddr = inv.Laddr

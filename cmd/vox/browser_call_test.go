@@ -294,3 +294,33 @@ func TestPageDeclines(t *testing.T) {
 	b.waitState("registered", "declined")
 	s.sessionLog(t, "Call.Failed", "603")
 }
+
+// CallUser rings the page and a phone of the same user; the phone answers
+// first, and the page stops ringing, told the call was answered elsewhere.
+func TestCallUserPhoneAnswersFirst(t *testing.T) {
+	t.Parallel()
+	s := startBridgeServer(t)
+	dir := t.TempDir()
+	desk := startBaresip(t, s, "phone68", toneWAV(t, dir, 440), "manual")
+	caller := startBaresip(t, s, "phone67", toneWAV(t, dir, calleeTone), "manual")
+	b := startBrowser(t, pageToneWAV(t, dir))
+	b.signIn(s, "phone68", testPasswords["phone68"])
+	b.waitState("registered", "registered")
+	s.waitRegistered(t, "phone67", "phone68")
+
+	caller.command(t, "dial", "phone68")
+	desk.waitEvent(t, "CALL_INCOMING")
+	b.waitState("incoming", "incoming")
+	desk.command(t, "accept", "")
+	caller.waitEvent(t, "CALL_ESTABLISHED")
+	st := b.waitState("registered", "answered-elsewhere")
+	if st.Status != "Answered on another device" {
+		t.Fatalf("the page after the desk phone answered: %+v", st)
+	}
+	// The phones hear each other through the bridge.
+	caller.waitReceived(t, talk)
+	caller.command(t, "hangup", "")
+	desk.waitEvent(t, "CALL_CLOSED")
+	caller.stop(t)
+	checkTone(t, "what the caller received from the desk phone", caller.received(t), 0, false, 440)
+}

@@ -150,7 +150,17 @@ function track(session, originator) {
 	session.on("muted", () => { phone.muted = true; updateToggles(); });
 	session.on("unmuted", () => { phone.muted = false; updateToggles(); });
 	session.on("ended", (e) => finished(session, e.originator === "local" ? "Call ended" : "The other side hung up"));
-	session.on("failed", (e) => finished(session, `Call failed: ${e.cause}`, e.originator !== "local"));
+	session.on("failed", (e) => {
+		if (originator === "remote" && e.cause === JsSIP.C.causes.CANCELED) {
+			// The caller gave up, or another of the user's phones answered
+			// (RFC 3326 Reason cause=200, which Vox sends then).
+			const reason = (e.message && e.message.getHeader("Reason")) || "";
+			const elsewhere = /cause\s*=\s*200\b/.test(reason);
+			finished(session, elsewhere ? "Answered on another device" : `Missed call from ${$("caller").textContent}`);
+			return;
+		}
+		finished(session, `Call failed: ${e.cause}`, e.originator !== "local");
+	});
 }
 
 function finished(session, text, error = false) {
