@@ -76,8 +76,8 @@ func (b *browser) remoteTone() tone {
 	return get(b, "read the far end's tone", chromedp.Evaluate[tone](`window.voxPhone.remoteTone()`))
 }
 
-// waitHearing waits until the page hears a tone of about hz (within the
-// 3%, more than the analyser's bins), or, with hz 0, silence.
+// waitHearing waits until the page hears a tone of about hz (within 3%,
+// wider than the analyser's bins), or, with hz 0, silence.
 func (b *browser) waitHearing(hz float64, what string) tone {
 	b.t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
