@@ -69,7 +69,7 @@ func benchWebRTC(out io.Writer) error {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "\ncalls\tWebRTC loss\tjitter p99\tCPU per call\tplain RTP loss\tjitter p99\tCPU per call\tCPU WebRTC/plain")
 	webCap, plainCap := 0, 0
-	var lastRatio float64
+	var heldCPU float64
 	for n := *webrtcStep; n <= *webrtcMax; n += *webrtcStep {
 		wr, err := web.run(gen, n, window)
 		if err != nil {
@@ -79,12 +79,12 @@ func benchWebRTC(out io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("plain relay, %d calls: %w", n, err)
 		}
-		lastRatio = wr.cpuPerCall(window) / pr.cpuPerCall(window)
+		cpuRatio := wr.cpuPerCall(window) / pr.cpuPerCall(window)
 		fmt.Fprintf(w, "%d\t%.3f%%\t%.2f ms\t%.0f µs/s\t%.3f%%\t%.2f ms\t%.0f µs/s\t%.2f×\n", n,
 			100*wr.res.loss(), ms(wr.res.JitterP99), wr.cpuPerCall(window),
-			100*pr.res.loss(), ms(pr.res.JitterP99), pr.cpuPerCall(window), lastRatio)
+			100*pr.res.loss(), ms(pr.res.JitterP99), pr.cpuPerCall(window), cpuRatio)
 		if wr.res.ok() && webCap == n-*webrtcStep {
-			webCap = n
+			webCap, heldCPU = n, wr.cpuPerCall(window)
 		}
 		if pr.res.ok() && plainCap == n-*webrtcStep {
 			plainCap = n
@@ -97,6 +97,14 @@ func benchWebRTC(out io.Writer) error {
 	fmt.Fprintf(out, "calls held within ≤ %.1f%% loss and jitter p99 ≤ %d ms (≤ %d tried, steps of %d): WebRTC %s, plain RTP %s, ratio %.2f; goal ≥ %d WebRTC calls: %s\n",
 		100*goalMediaLoss, goalMediaJitter/time.Millisecond, *webrtcMax, *webrtcStep, calls(webCap), calls(plainCap),
 		float64(webCap)/float64(max(plainCap, 1)), goalWebRTCCalls, met(webCap >= goalWebRTCCalls))
+	if heldCPU > 0 {
+		// The generator's browsers (pion's full ICE, SRTP both ways) take
+		// their share of the same cores, so the capacity above is a floor
+		// of what vox alone would carry: this estimate is vox's CPU per
+		// call at the largest held step, spread over all the cores.
+		fmt.Fprintf(out, "vox's own CPU at %d calls: %.0f µs/s per call, so about %.0f calls would fill %d cores (an estimate, not a measurement)\n",
+			webCap, heldCPU, float64(goruntime.GOMAXPROCS(0))*1e6/heldCPU, goruntime.GOMAXPROCS(0))
+	}
 	fmt.Fprintln(out, "(CPU is vox's user+system time per call per second of call, DTLS handshakes excluded; the browsers and phones run in a child process on the same cores)")
 	return nil
 }
