@@ -199,6 +199,14 @@ func TestHold(t *testing.T) {
 		t.Errorf("the browser received %d packets while holding", n)
 	}
 
+	// A broken re-offer is refused and changes nothing.
+	if _, err := m.Renegotiate(testCtx(t), []byte("v=0 junk")); !errors.Is(err, ErrNotWebRTC) {
+		t.Errorf("junk re-offer: %v, want ErrNotWebRTC", err)
+	}
+	if m.Direction() != sdp.SendOnly {
+		t.Errorf("direction %q after a refused re-offer", m.Direction())
+	}
+
 	answer, err = m.Renegotiate(testCtx(t), b.reoffer(t, pion.RTPTransceiverDirectionSendrecv))
 	if err != nil {
 		t.Fatal(err)
