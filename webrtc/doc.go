@@ -2,6 +2,15 @@
 // G.711 audio on pion, ending in an rtp.Endpoint like a SIP leg's, so that
 // media.Channel (player, recorder, DTMF, bridge) works on it unchanged.
 //
+// Signalling uses it so (IsWebRTC tells a browser's SDP from a phone's):
+//
+//	m, answer, err := engine.Answer(ctx, invite.Body) // or engine.Offer, then m.SetAnswer
+//	ch, err := media.NewChannel(m.Endpoint(), opts, events)
+//	ch.SetTelephoneEvent(m.TelephoneEventPT())
+//	answer, err = m.Renegotiate(ctx, reinvite.Body)   // hold, unhold
+//	<-m.Failed()                                       // gone without a BYE: hang up
+//	ch.Close(); m.Close()                              // BYE
+//
 // # One engine per server, one UDP port for every call
 //
 // An Engine is an ICE-lite agent (RFC 8445 §2.5): a server with a public
