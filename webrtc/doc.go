@@ -2,6 +2,15 @@
 // G.711 audio on pion, ending in an rtp.Endpoint like a SIP leg's, so that
 // media.Channel (player, recorder, DTMF, bridge) works on it unchanged.
 //
+// Signalling uses it so (IsWebRTC tells a browser's SDP from a phone's):
+//
+//	m, answer, err := engine.Answer(ctx, invite.Body) // or engine.Offer, then m.SetAnswer
+//	ch, err := media.NewChannel(m.Endpoint(), opts, events)
+//	ch.SetTelephoneEvent(m.TelephoneEventPT())
+//	answer, err = m.Renegotiate(ctx, reinvite.Body)   // hold, unhold
+//	<-m.Failed()                                       // gone without a BYE: hang up
+//	ch.Close(); m.Close()                              // BYE
+//
 // # One engine per server, one UDP port for every call
 //
 // An Engine is an ICE-lite agent (RFC 8445 §2.5): a server with a public
@@ -11,8 +20,10 @@
 // mux). That scales to hundreds of calls better than a port per call: one
 // socket and one read goroutine instead of hundreds, no port range to keep
 // free of the RTP pool's ports or to open in a firewall, no per-call bind;
-// the kernel's and the mux's work per packet is a map look-up. The host
-// candidate is the configured address (127.0.0.1 in tests).
+// the kernel's and the mux's work per packet is a map look-up. A port per
+// call (pion's ephemeral range) cost the same CPU per call in the benchmark
+// (runtimebench -only webrtc, 200 calls), so sharing costs nothing at run
+// time. The host candidate is the configured address (127.0.0.1 in tests).
 //
 // The engine makes one DTLS certificate and uses it for every call (a key
 // pair per call would cost a key generation each), making a new one before

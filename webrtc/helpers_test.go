@@ -78,11 +78,12 @@ func next[T any](t testing.TB, ch <-chan T, what string) T {
 // goes out as built (rawTrack), so it can send RFC 4733 events; what it
 // receives is decoded into heard.
 type browser struct {
-	pc    *pion.PeerConnection
-	track *rawTrack
-	heard collector
-	audio atomic.Uint64 // audio packets received
-	codec atomic.Uint32 // payload type of the last audio packet received
+	pc     *pion.PeerConnection
+	track  *rawTrack
+	heard  collector
+	audio  atomic.Uint64 // audio packets received
+	codec  atomic.Uint32 // payload type of the last audio packet received
+	digits chan byte     // RFC 4733 digits received
 
 	mu   sync.Mutex // the sending stream
 	seq  uint16
@@ -112,13 +113,20 @@ func newBrowser(t testing.TB) *browser {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &browser{pc: pc, track: &rawTrack{}}
+	b := &browser{pc: pc, track: &rawTrack{}, digits: make(chan byte, 16)}
 	t.Cleanup(func() { pc.Close() })
 	pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
+		var events dtmf.Receiver
 		for {
 			p, _, err := tr.ReadRTP()
 			if err != nil {
 				return
+			}
+			if p.PayloadType == uint8(b.track.te.Load()) {
+				if d, ok := events.Receive(p); ok {
+					b.digits <- d
+				}
+				continue
 			}
 			if c := rtp.Codec(p.PayloadType); c == rtp.PCMU || c == rtp.PCMA {
 				b.codec.Store(uint32(c))

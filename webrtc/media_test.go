@@ -9,6 +9,7 @@ import (
 	pion "github.com/pion/webrtc/v4"
 
 	"vox/media"
+	"vox/media/player"
 	"vox/media/rtp"
 	"vox/media/sdp"
 )
@@ -72,12 +73,25 @@ func TestCall(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			if err := ch.Play(context.Background(), &sine{hz: 440}); err != nil {
+			// The runtime's player, with a tone script that plays until stopped.
+			tone := player.New(player.Options{}).Play(context.Background(), player.Media{ToneScript: "440@-10;1(0/0/1)"}, nil)
+			if err := ch.Play(context.Background(), tone); err != nil {
 				t.Fatal(err)
 			}
 			hearsTone(t, "the browser", &b.heard, 440)
 			if c := rtp.Codec(b.codec.Load()); c != rtp.PCMU {
 				t.Errorf("the browser receives %s, want PCMU (Opus is not negotiated)", c)
+			}
+			ch.StopPlayback()
+
+			// Digits to the browser go as RFC 4733 events on its payload type.
+			if err := ch.SendDigits(context.Background(), "9*"); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []byte("9*") {
+				if got := next(t, b.digits, "a digit at the browser"); got != want {
+					t.Errorf("the browser got digit %q, want %q", got, want)
+				}
 			}
 
 			b.speaks(t, 1000)
@@ -183,6 +197,14 @@ func TestHold(t *testing.T) {
 	waitFor(t, "the held browser's audio", func() bool { return m.Endpoint().Stats().PacketsReceived >= got+50 })
 	if n := b.audio.Load() - heard; n > 3 {
 		t.Errorf("the browser received %d packets while holding", n)
+	}
+
+	// A broken re-offer is refused and changes nothing.
+	if _, err := m.Renegotiate(testCtx(t), []byte("v=0 junk")); !errors.Is(err, ErrNotWebRTC) {
+		t.Errorf("junk re-offer: %v, want ErrNotWebRTC", err)
+	}
+	if m.Direction() != sdp.SendOnly {
+		t.Errorf("direction %q after a refused re-offer", m.Direction())
 	}
 
 	answer, err = m.Renegotiate(testCtx(t), b.reoffer(t, pion.RTPTransceiverDirectionSendrecv))

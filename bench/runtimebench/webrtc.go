@@ -69,9 +69,10 @@ func benchWebRTC(out io.Writer) error {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "\ncalls\tWebRTC loss\tjitter p99\tCPU per call\tplain RTP loss\tjitter p99\tCPU per call\tCPU WebRTC/plain")
 	webCap, plainCap := 0, 0
-	var lastRatio float64
+	var heldCPU float64
+	var perCall callCost
 	for n := *webrtcStep; n <= *webrtcMax; n += *webrtcStep {
-		wr, err := web.run(gen, n, window)
+		wr, cost, err := web.run(gen, n, window)
 		if err != nil {
 			return fmt.Errorf("webrtc, %d calls: %w", n, err)
 		}
@@ -79,12 +80,12 @@ func benchWebRTC(out io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("plain relay, %d calls: %w", n, err)
 		}
-		lastRatio = wr.cpuPerCall(window) / pr.cpuPerCall(window)
+		cpuRatio := wr.cpuPerCall(window) / pr.cpuPerCall(window)
 		fmt.Fprintf(w, "%d\t%.3f%%\t%.2f ms\t%.0f µs/s\t%.3f%%\t%.2f ms\t%.0f µs/s\t%.2f×\n", n,
 			100*wr.res.loss(), ms(wr.res.JitterP99), wr.cpuPerCall(window),
-			100*pr.res.loss(), ms(pr.res.JitterP99), pr.cpuPerCall(window), lastRatio)
+			100*pr.res.loss(), ms(pr.res.JitterP99), pr.cpuPerCall(window), cpuRatio)
 		if wr.res.ok() && webCap == n-*webrtcStep {
-			webCap = n
+			webCap, heldCPU, perCall = n, wr.cpuPerCall(window), cost
 		}
 		if pr.res.ok() && plainCap == n-*webrtcStep {
 			plainCap = n
@@ -97,6 +98,18 @@ func benchWebRTC(out io.Writer) error {
 	fmt.Fprintf(out, "calls held within ≤ %.1f%% loss and jitter p99 ≤ %d ms (≤ %d tried, steps of %d): WebRTC %s, plain RTP %s, ratio %.2f; goal ≥ %d WebRTC calls: %s\n",
 		100*goalMediaLoss, goalMediaJitter/time.Millisecond, *webrtcMax, *webrtcStep, calls(webCap), calls(plainCap),
 		float64(webCap)/float64(max(plainCap, 1)), goalWebRTCCalls, met(webCap >= goalWebRTCCalls))
+	if webCap > 0 {
+		fmt.Fprintf(out, "per connected WebRTC call (at %d calls): %.1f goroutines, %.1f KiB of heap and stacks (both legs, the bridge and pion's session)\n",
+			webCap, perCall.goroutines, perCall.kib)
+	}
+	if heldCPU > 0 {
+		// The generator's browsers (pion's full ICE, SRTP both ways) take
+		// their share of the same cores, so the capacity above is a floor
+		// of what vox alone would carry: this estimate is vox's CPU per
+		// call at the largest held step, spread over all the cores.
+		fmt.Fprintf(out, "vox's own CPU at %d calls: %.0f µs/s per call, so about %.0f calls would fill %d cores (an estimate, not a measurement)\n",
+			webCap, heldCPU, float64(goruntime.GOMAXPROCS(0))*1e6/heldCPU, goruntime.GOMAXPROCS(0))
+	}
 	fmt.Fprintln(out, "(CPU is vox's user+system time per call per second of call, DTLS handshakes excluded; the browsers and phones run in a child process on the same cores)")
 	return nil
 }
@@ -129,14 +142,21 @@ type webrtcCalls struct {
 	Ports   []uint16 // the plain legs' RTP ports, by call
 }
 
-func (r *webrtcRelay) run(g *loadgenProc, n int, window time.Duration) (mediaRun, error) {
+// callCost is what one connected call holds in vox.
+type callCost struct {
+	goroutines, kib float64
+}
+
+func (r *webrtcRelay) run(g *loadgenProc, n int, window time.Duration) (mediaRun, callCost, error) {
 	defer r.hangUp()
+	g0 := goruntime.NumGoroutine()
+	heap0, stacks0 := heapInUse()
 	if _, err := fmt.Fprintf(g.in, "webrtc %d %d\n", n, int64(window)); err != nil {
-		return mediaRun{}, err
+		return mediaRun{}, callCost{}, err
 	}
 	var offers []string
 	if err := g.readJSON(&offers); err != nil {
-		return mediaRun{}, err
+		return mediaRun{}, callCost{}, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -144,43 +164,45 @@ func (r *webrtcRelay) run(g *loadgenProc, n int, window time.Duration) (mediaRun
 	for i, offer := range offers {
 		m, answer, err := r.eng.Answer(ctx, []byte(offer))
 		if err != nil {
-			return mediaRun{}, err
+			return mediaRun{}, callCost{}, err
 		}
 		r.media = append(r.media, m)
 		b, err := rtp.NewEndpoint(rtp.Config{Pool: r.pool, Codec: rtp.PCMU})
 		if err != nil {
-			return mediaRun{}, err
+			return mediaRun{}, callCost{}, err
 		}
 		r.eps = append(r.eps, b)
 		b.SetRemote(g.phones[i%len(g.phones)])
 		if err := rtp.SendMediaBetween(m.Endpoint(), b); err != nil {
-			return mediaRun{}, err
+			return mediaRun{}, callCost{}, err
 		}
 		reply.Answers = append(reply.Answers, string(answer))
 		reply.Ports = append(reply.Ports, b.LocalAddr().Port())
 	}
 	js, err := json.Marshal(reply)
 	if err != nil {
-		return mediaRun{}, err
+		return mediaRun{}, callCost{}, err
 	}
 	if _, err := fmt.Fprintf(g.in, "%s\n", js); err != nil {
-		return mediaRun{}, err
+		return mediaRun{}, callCost{}, err
 	}
 	if !g.out.Scan() || g.out.Text() != "ready" {
-		return mediaRun{}, fmt.Errorf("browsers did not connect: %q %v", g.out.Text(), g.out.Err())
+		return mediaRun{}, callCost{}, fmt.Errorf("browsers did not connect: %q %v", g.out.Text(), g.out.Err())
 	}
+	heap1, stacks1 := heapInUse()
+	cost := callCost{goroutines: float64(goruntime.NumGoroutine()-g0) / float64(n), kib: kibPer(heap1+stacks1, heap0+stacks0, n)}
 	goruntime.GC()
 	cpu0 := processCPU()
 	if _, err := fmt.Fprintln(g.in, "go"); err != nil {
-		return mediaRun{}, err
+		return mediaRun{}, callCost{}, err
 	}
 	var res loadResult
 	if err := g.readJSON(&res); err != nil {
-		return mediaRun{}, err
+		return mediaRun{}, callCost{}, err
 	}
 	cpu := processCPU() - cpu0
 	cpu = time.Duration(float64(cpu) * float64(window) / float64(mediaWarmup+window+mediaCooldown))
-	return mediaRun{calls: n, res: res, cpu: cpu}, nil
+	return mediaRun{calls: n, res: res, cpu: cpu}, cost, nil
 }
 
 func (r *webrtcRelay) hangUp() {

@@ -16,7 +16,7 @@ import (
 // Errors of an endpoint.
 var (
 	ErrClosed      = errors.New("rtp: endpoint closed")
-	ErrNoPool      = errors.New("rtp: no port pool")
+	ErrNoPool      = errors.New("rtp: no port pool (nor transport)")
 	ErrCodec       = errors.New("rtp: codec not supported")
 	ErrSelf        = errors.New("rtp: an endpoint cannot send media to itself")
 	ErrWriterBusy  = errors.New("rtp: another writer holds the stream")

@@ -87,6 +87,17 @@ func (o *outbound) packet(n int) []byte { return o.buf[:headerLen+n] }
 // re-bridging the same source does not jump by what arrived in between.
 func (o *outbound) release() { o.cur = timeline{} }
 
+// leave is release for a writer that stops (a playback ending, a Writer
+// closing, a relay stopping): only if its timeline is the stream's. Another
+// writer that holds the stream meanwhile (an event Writer over a playback
+// that ends) keeps its timeline, or its next packet would be rebased, and an
+// RFC 4733 event would change timestamp in the middle.
+func (o *outbound) leave(owner any) {
+	if o.cur.owner == owner {
+		o.release()
+	}
+}
+
 // emit sends pkt, room for the header then the payload (o.packet, or a
 // relayed packet in its receive buffer), with a header mapped from the
 // writer's timeline onto the stream, at now. The caller holds mu.
