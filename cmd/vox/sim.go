@@ -99,7 +99,7 @@ just pushed, or what a live call of the account would run.`,
 	fl.StringArrayVar(&f.dtmf, "dtmf", nil, `digits the caller presses: "1@3s,#@5s" (repeatable)`)
 	fl.StringArrayVar(&f.messages, "message", nil, `an in-call message: CALL@TIME=TEXT, e.g. 'user67@10s={"COMMAND":"hold"}' (repeatable)`)
 	fl.StringArrayVar(&f.httpRequests, "http-request", nil, `a request into the session's access URL: TIME=CONTENT (repeatable)`)
-	fl.StringArrayVar(&f.httpFiles, "http", nil, "answer Net.httpRequestAsync for URLs matching URL_PATTERN with FILE: URL_PATTERN=FILE (repeatable)")
+	fl.StringArrayVar(&f.httpFiles, "http", nil, "answer Net.httpRequestAsync for URLs matching URL_PATTERN with FILE, status 200 or STATUS: URL_PATTERN=[STATUS:]FILE (repeatable)")
 	fl.BoolVar(&f.allowNet, "allow-net", false, "let requests no --http route answers reach the network")
 	fl.StringVar(&f.events, "events", "", "a JSON Lines timeline (see docs/sim.md)")
 	fl.BoolVar(&f.jsonLog, "json", false, "write the session log as JSON lines")
