@@ -343,6 +343,33 @@ declare namespace VoxEngine {
 
   /** Gets, or with an argument sets and returns, the session's custom string (kept with the call history). */
   function customData(data?: string): string;
+
+  /**
+   * Vox: the wall-clock fields of `date` (a Date or milliseconds since the
+   * epoch; now, on the session's clock, when omitted) in an IANA time zone such
+   * as "Europe/Moscow". An unknown zone (or "", "Local") throws a RangeError.
+   */
+  function zonedTime(timeZone: string, date?: Date | number): ZonedTime;
+}
+
+/** What VoxEngine.zonedTime returns. */
+interface ZonedTime {
+  year: number;
+  /** 1 (January) to 12. */
+  month: number;
+  /** Day of the month, 1 to 31. */
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  /** 0 (Sunday) to 6 (Saturday), as Date.getDay. */
+  weekday: number;
+  /** Minutes east of UTC in force at that instant (180 in Moscow). */
+  offset: number;
+  /** "2026-01-07". */
+  date: string;
+  /** "09:05", 24-hour. */
+  time: string;
 }
 
 /**
