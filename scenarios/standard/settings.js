@@ -150,9 +150,12 @@ function checkChoices(s, problems) {
     problems.push(`blacklist.code: ${s.blacklist.code} is not a SIP failure code (400-699); using 603`);
     s.blacklist.code = 603;
   }
-  for (const [path, template] of [["users.phoneLogin", s.users.phoneLogin], ["users.webLogin", s.users.webLogin]]) {
+  const defaults = defaultSettings().users;
+  for (const field of /** @type {const} */ (["phoneLogin", "webLogin"])) {
+    const template = s.users[field];
     if (template !== "" && !template.includes("{id}")) {
-      problems.push(`${path}: ${JSON.stringify(template)} has no {id}, so every user would be the same login`);
+      problems.push(`users.${field}: ${JSON.stringify(template)} has no {id}, so every user would be one login; using ${defaults[field]}`);
+      s.users[field] = defaults[field];
     }
   }
 }
@@ -183,7 +186,9 @@ async function fetchSettings(accessURL) {
     }
   }
   const { settings, problems } = checkSettings(raw);
-  logBlock("Get number settings:", flattenForLog(raw).join(" / "));
+  if (raw !== null && typeof raw === "object" && Object.keys(raw).length > 0) {
+    logBlock("Get number settings:", flattenForLog(raw).join(" / "));
+  }
   if (problems.length > 0) {
     logBlock("Settings problems (the defaults are used instead):", ...problems);
   }
