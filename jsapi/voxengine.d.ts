@@ -149,14 +149,20 @@ type AppEventMap = {
   [K in AppEventName]: K extends "Application.CallAlerting" ? CallAlertingEvent : AppEventParams[K] & { name: K };
 };
 
-/** What a Call listener of event K receives: the host's params plus name, id and the Call. */
-type CallEvent<K extends CallEventName> = CallEventParams[K] & {
-  name: K;
-  /** The call's id. */
-  id: string;
-  /** The call the event is about. */
-  call: Call;
-};
+/**
+ * What a Call listener of event K receives: the host's params plus name, id and
+ * the Call. For a union of events it is the union of each one's, so a check of
+ * `name` tells them apart.
+ */
+type CallEvent<K extends CallEventName> = K extends CallEventName
+  ? CallEventParams[K] & {
+      name: K;
+      /** The call's id. */
+      id: string;
+      /** The call the event is about. */
+      call: Call;
+    }
+  : never;
 
 /**
  * An event as the host delivers it to a scenario's global

@@ -5,7 +5,10 @@
 
 const LOG_RULE = "-".repeat(90);
 
-/** Writes lines as one block of the session log. */
+/**
+ * Writes lines as one block of the session log.
+ * @param {...string} lines
+ */
 function logBlock(...lines) {
   Logger.write(["", LOG_RULE, ...lines, LOG_RULE, ""].join("\n"));
 }

@@ -1,0 +1,55 @@
+package standard_test
+
+import (
+	"slices"
+	"testing"
+
+	"vox/jsapi"
+	"vox/runtime"
+	"vox/scenarios"
+	"vox/scenarios/standard"
+)
+
+// The embedded push is what vox serve stores: every file compiles with the
+// runtime's compiler, uses nothing the VoxEngine layer lacks, and runs in the
+// one rule, which answers every number.
+func TestPushIsTheWholeScenario(t *testing.T) {
+	p, err := standard.Push()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.App != standard.App || len(p.Rules) != 1 || p.Rules[0].Pattern != ".*" {
+		t.Fatalf("push: app %q, rules %+v", p.App, p.Rules)
+	}
+	var names []string
+	for _, f := range p.Files {
+		names = append(names, f.Name)
+		if _, err := runtime.Compile(f.Name, f.Source); err != nil {
+			t.Errorf("compile: %v", err)
+		}
+		if warnings := jsapi.Unimplemented(f.Name, f.Source); len(warnings) > 0 {
+			t.Errorf("%s uses what Vox lacks: %v", f.Name, warnings)
+		}
+	}
+	rule := slices.Clone(p.Rules[0].Scenarios)
+	slices.Sort(rule)
+	if !slices.Equal(rule, names) {
+		t.Errorf("the rule runs %v, the directory has %v: a file is missing from one", p.Rules[0].Scenarios, names)
+	}
+	if p.Rules[0].Scenarios[len(rule)-1] != "incoming.js" {
+		t.Errorf("incoming.js, which uses every other file, must run last: %v", p.Rules[0].Scenarios)
+	}
+	// The directory, read as vox scenario push reads it, is the same push.
+	fromDir, err := scenarios.LoadProject([]string{"."}, standard.App)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fromDir.Files) != len(p.Files) || !slices.Equal(fromDir.Rules[0].Scenarios, p.Rules[0].Scenarios) {
+		t.Errorf("vox scenario push would push %+v, the binary %+v", fromDir.Rules, p.Rules)
+	}
+	for i, f := range fromDir.Files {
+		if f != p.Files[i] {
+			t.Errorf("file %s differs between the directory and the binary", f.Name)
+		}
+	}
+}
