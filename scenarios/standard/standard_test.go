@@ -1,8 +1,12 @@
 package standard_test
 
 import (
+	"os"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/dop251/goja"
 
 	"vox/jsapi"
 	"vox/runtime"
@@ -50,6 +54,45 @@ func TestPushIsTheWholeScenario(t *testing.T) {
 	for i, f := range fromDir.Files {
 		if f != p.Files[i] {
 			t.Errorf("file %s differs between the directory and the binary", f.Name)
+		}
+	}
+}
+
+// Every setting the scenario reads (the keys of its defaults) is documented in
+// README.md's table, so the schema the portal writes against is the one that
+// runs.
+func TestReadmeDocumentsEverySetting(t *testing.T) {
+	src, err := os.ReadFile("settings.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := goja.New()
+	if _, err := vm.RunScript("settings.js", string(src)); err != nil {
+		t.Fatal(err)
+	}
+	v, err := vm.RunString(`(function keys(o, prefix) {
+		return Object.keys(o).flatMap((k) => {
+			const v = o[k], path = prefix + k;
+			return v !== null && typeof v === "object" && !Array.isArray(v) && k !== "extensions" ? keys(v, path + ".") : [path];
+		});
+	})(defaultSettings(), "")`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	if err := vm.ExportTo(v, &keys); err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) < 20 {
+		t.Fatalf("only %d settings found: %v", len(keys), keys)
+	}
+	for _, k := range keys {
+		if !strings.Contains(string(readme), "| `"+k+"`") && !strings.Contains(string(readme), ", `"+k+"` |") {
+			t.Errorf("README.md's table lacks the setting %s", k)
 		}
 	}
 }
