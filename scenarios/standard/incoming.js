@@ -17,14 +17,17 @@ VoxEngine.addEventListener(AppEvents.Started, (e) => {
   sessionInfo = e;
 });
 
+/** @type {IncomingCall | null} the session's call */
+let incomingCall = null;
+
 VoxEngine.addEventListener(AppEvents.HttpRequest, (e) => {
-  // The portal's commands into the call (S20) are logged for support; the
-  // scenario rings whom the settings and the CRM name.
   logBlock(`Get command from portal: ${e.content}`);
+  if (incomingCall !== null) incomingCall.portalCommand(e.content);
 });
 
 VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
-  new IncomingCall(e.call).run();
+  incomingCall = new IncomingCall(e.call);
+  incomingCall.run();
 });
 
 /** The seed's progress tone while the settings are fetched (S23). */
@@ -37,6 +40,10 @@ class IncomingCall {
     this.portal = new Portal(sessionInfo.accessURL);
     this.settings = defaultSettings();
     this.ringer = new Ringer(caller, this.settings);
+    /** Rings the users the portal names while the call waits (S20). */
+    this.portalRinger = new Ringer(caller, this.settings);
+    /** Whether users are being rung: the portal may add one then. */
+    this.ringing = false;
     this.startedAt = Date.now();
     /** @type {Answer | null} who took the call */
     this.operator = null;
@@ -109,6 +116,7 @@ class IncomingCall {
     }
     this.settings = settings;
     this.ringer = new Ringer(caller, settings);
+    this.portalRinger = new Ringer(caller, settings);
 
     if (isBlacklisted(settings.blacklist.numbers, caller.callerid())) {
       logBlock(`Caller ${caller.callerid()} is blacklisted: rejecting with ${settings.blacklist.code}`);
@@ -127,6 +135,7 @@ class IncomingCall {
 
     const code = await this.directCode();
     this.playWaiting();
+    this.ringing = true;
     /** @type {number[]} */
     const tried = [];
     if (code !== "") {
@@ -137,7 +146,9 @@ class IncomingCall {
         logBlock(`Direct code ${code}: user ${userId}`);
         const answer = await this.guard(this.ringer.ring([userId], settings.queue.ringSeconds));
         if (answer !== null) return this.connect(answer, "answered");
+        if (this.operator !== null) return;
         if (settings.directCode.rule !== "queue") {
+          this.ringing = false;
           return endWith(this, settings.directCode.rule, `extension ${code} did not answer`);
         }
         tried.push(userId);
@@ -152,12 +163,15 @@ class IncomingCall {
         logBlock(`CRM: user ${route.userId} is responsible for ${caller.callerid()}`);
         const answer = await this.guard(this.ringer.ring([route.userId], settings.crm.ringSeconds));
         if (answer !== null) return this.connect(answer, "answered");
+        if (this.operator !== null) return;
         tried.push(route.userId);
       }
     }
 
     const answer = await this.guard(this.ringer.queue(tried, queueStart));
     if (answer !== null) return this.connect(answer, "answered");
+    if (this.operator !== null) return;
+    this.ringing = false;
     await endWith(this, settings.noAnswer.rule, "nobody answered");
   }
 
@@ -245,6 +259,13 @@ class IncomingCall {
    */
   connect(answer, status) {
     const { caller, settings } = this;
+    if (this.operator !== null) {
+      // Two answered at once (a queue user and one the portal named): the
+      // first keeps the call.
+      answer.call.hangup();
+      return;
+    }
+    this.ringing = false;
     this.operator = answer;
     this.forwarded = null;
     this.status = status;
@@ -265,6 +286,31 @@ class IncomingCall {
     answer.call.addEventListener(CallEvents.Disconnected, () => {
       if (caller.state() !== "TERMINATED") caller.hangup();
     });
+  }
+
+  /**
+   * portalCommand carries out the portal's command into the call (S20):
+   * {"COMMAND":"user","USER_ID":67} rings that user at once, beside whoever
+   * is ringing, and the first to answer takes the call, as the seed's portal
+   * connects the user who picks the call up in the browser. "wait" and
+   * "queue" only tell that the portal saw the call; they are logged.
+   * @param {string} text
+   */
+  async portalCommand(text) {
+    let command;
+    try {
+      command = JSON.parse(text);
+    } catch (err) {
+      return;
+    }
+    if (command === null || typeof command !== "object" || command.COMMAND !== "user") return;
+    const userId = Number(command.USER_ID);
+    if (!Number.isInteger(userId) || userId <= 0 || !this.ringing || this.operator !== null) return;
+    logBlock(`The portal asks to connect user ${userId}`);
+    const answer = await this.portalRinger.ring([userId], this.settings.queue.ringSeconds);
+    if (answer === null || this.finished) return;
+    this.ringer.stop();
+    this.connect(answer, "answered");
   }
 
   /**
@@ -342,6 +388,7 @@ class IncomingCall {
     if (this.finished) return;
     this.finished = true;
     this.ringer.stop();
+    this.portalRinger.stop();
     for (const call of [this.operator && this.operator.call, this.forwarded]) {
       if (call && call.state() !== "TERMINATED") call.hangup();
     }

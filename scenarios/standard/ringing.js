@@ -95,7 +95,10 @@ class Ringer {
     });
   }
 
-  /** stop cancels what is ringing and every later round: the caller left. */
+  /**
+   * stop cancels what is ringing and every later round: the caller left, or
+   * someone the portal named took the call.
+   */
   stop() {
     this.stopped = true;
     if (this.abort !== null) this.abort();
