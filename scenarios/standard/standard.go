@@ -22,6 +22,14 @@ const App = "standard"
 //go:embed *.js rules.json
 var files embed.FS
 
+// DemoSettings are number settings that exercise the scenario with the demo
+// SIP users (phone67, phone68) and no media files: a number given them
+// greets with the progress tone, takes extensions 67 and 68, rings both users
+// in turn and records, and takes a voicemail when nobody answers.
+//
+//go:embed demo-settings.json
+var DemoSettings []byte
+
 // Push returns the scenario as a push of application App: its files and the
 // rules of rules.json, which name them in the order they run.
 func Push() (scenarios.Push, error) {

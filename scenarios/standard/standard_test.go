@@ -96,3 +96,46 @@ func TestReadmeDocumentsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+// The settings shipped and documented are ones the scenario takes without a
+// single problem: the demo's, and README.md's example.
+func TestShippedSettingsHaveNoProblems(t *testing.T) {
+	src, err := os.ReadFile("settings.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, example, ok := strings.Cut(string(readme), "```json\n")
+	example, _, ok2 := strings.Cut(example, "```")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no ```json example")
+	}
+	vm := goja.New()
+	if _, err := vm.RunScript("settings.js", string(src)); err != nil {
+		t.Fatal(err)
+	}
+	check, ok := goja.AssertFunction(vm.Get("checkSettings"))
+	if !ok {
+		t.Fatal("settings.js defines no checkSettings")
+	}
+	for name, doc := range map[string]string{"demo-settings.json": string(standard.DemoSettings), "README.md's example": example} {
+		raw, err := vm.RunString("(" + doc + ")")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		res, err := check(goja.Undefined(), raw)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var problems []string
+		if err := vm.ExportTo(res.ToObject(vm).Get("problems"), &problems); err != nil {
+			t.Fatal(err)
+		}
+		if len(problems) > 0 {
+			t.Errorf("%s: %v", name, problems)
+		}
+	}
+}
