@@ -84,7 +84,9 @@ const VoxEngine = Object.freeze({
 
   // zonedTime(timeZone, date) is a Vox addition: the wall-clock fields of date
   // (a Date or milliseconds since the epoch; now when omitted) in an IANA time
-  // zone, for working hours and holidays (S12). The runtime has no Intl.
+  // zone, for working hours and holidays (S12). The runtime has no Intl. It
+  // only computes, so it is no engine command and the session log does not
+  // show it.
   zonedTime(timeZone, date) {
     if (typeof timeZone !== "string") {
       throw new TypeError(`VoxEngine.zonedTime: the time zone must be a string such as "Europe/Moscow", got ${typeof timeZone}`);
