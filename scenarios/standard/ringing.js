@@ -121,7 +121,8 @@ class Ringer {
     }
     const first = start % left.length;
     const order = left.slice(first).concat(left.slice(0, first));
-    logBlock(`Queue (${type}): ${order.join(", ")}; ${ringSeconds} s each, ${Math.max(rounds, 1)} round(s)`);
+    const ringing = type === "all" ? `all at once for ${ringSeconds} s` : `${ringSeconds} s each`;
+    logBlock(`Queue (${type}): ${order.join(", ")}; ${ringing}, ${Math.max(rounds, 1)} round(s)`);
     for (let round = 0; round < Math.max(rounds, 1); round++) {
       if (type === "all") {
         const answer = await this.ring(order, ringSeconds);
