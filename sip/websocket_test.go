@@ -303,3 +303,27 @@ func TestWebSocketKeepAlive(t *testing.T) {
 	}
 	waitFor(t, "bob's binding to go", func() bool { return len(ts.Registrar().Bindings(testRealm, "bob")) == 0 })
 }
+
+func TestFrameLen(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+		want  int
+	}{
+		{"empty", nil, 0},
+		{"half a header", []byte{0x81}, 0},
+		{"short payload", []byte{0x81, 5}, 7},
+		{"ping", pingFrame, 2},
+		{"16-bit length, header incomplete", []byte{0x81, 126, 1}, 0},
+		{"16-bit length", []byte{0x81, 126, 1, 0}, 4 + 256},
+		{"64-bit length", []byte{0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0}, 10 + 65536},
+		{"masked", []byte{0x81, 0x85, 1, 2, 3, 4}, 2 + 4 + 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := frameLen(tc.frame); got != tc.want {
+				t.Errorf("frameLen(% x) = %d, want %d", tc.frame, got, tc.want)
+			}
+		})
+	}
+}
