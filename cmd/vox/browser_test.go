@@ -215,10 +215,11 @@ func TestPhonePageSignsIn(t *testing.T) {
 		stats          string
 		percent, grade int
 	}{
-		{"perfect", `{packetsReceived: 1000, packetsLost: 0, jitter: 0.002, roundTripTime: 0.02}`, 100, 4},
-		{"no figures yet", `{}`, 100, 4},
-		{"5% lost", `{packetsReceived: 950, packetsLost: 50, jitter: 0.01, roundTripTime: 0.05}`, 95, 4},
-		{"15% lost", `{packetsReceived: 850, packetsLost: 150, jitter: 0.03, roundTripTime: 0.15}`, 85, 3},
+		{"perfect", `{packetsReceived: 1000, packetsLost: 0, jitter: 0.002, roundTripTime: 0.02}`, 100, 5},
+		{"no figures yet", `{}`, 100, 5},
+		{"1% lost", `{packetsReceived: 990, packetsLost: 10, jitter: 0.005, roundTripTime: 0.04}`, 99, 4},
+		{"5% lost", `{packetsReceived: 950, packetsLost: 50, jitter: 0.01, roundTripTime: 0.05}`, 95, 3},
+		{"8% lost", `{packetsReceived: 920, packetsLost: 80, jitter: 0.01, roundTripTime: 0.05}`, 92, 2},
 		{"a third lost, slow", `{packetsReceived: 600, packetsLost: 400, jitter: 0.08, roundTripTime: 0.6}`, 60, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -212,9 +212,10 @@ function key(digit) {
 }
 
 // quality turns what the browser measures into the meter's PERCENT (packets
-// that arrived) and GRADE (1-5, a mean opinion score after the E-model of
-// ITU-T G.107, simplified for G.711 with the packet loss concealment
-// browsers do: delay and loss impair it).
+// that arrived) and GRADE (5 best, 1 worst): the E-model's rating R (ITU-T
+// G.107, simplified for G.711 with the loss concealment browsers do; delay
+// and loss impair it) in the user satisfaction bands of ITU-T G.109 (90,
+// 80, 70, 60). A clean call is {"PERCENT":100,"GRADE":5}, as in the seed.
 function quality(stats) {
 	const received = stats.packetsReceived || 0;
 	const lost = Math.max(0, stats.packetsLost || 0);
@@ -222,9 +223,9 @@ function quality(stats) {
 	const delayMs = (stats.roundTripTime || 0) * 500 + (stats.jitter || 0) * 1000 * 2 + 20;
 	const id = 0.024 * delayMs + (delayMs > 177.3 ? 0.11 * (delayMs - 177.3) : 0);
 	const ie = 95 * (loss * 100) / (loss * 100 + 25.1); // G.113: Ie 0, Bpl 25.1 for G.711 with PLC
-	const r = Math.max(0, Math.min(100, 93.2 - id - ie));
-	const mos = 1 + 0.035 * r + 7e-6 * r * (r - 60) * (100 - r);
-	return { PERCENT: Math.round(100 * (1 - loss)), GRADE: Math.max(1, Math.min(5, Math.round(mos))) };
+	const r = 93.2 - id - ie;
+	const grade = r >= 90 ? 5 : r >= 80 ? 4 : r >= 70 ? 3 : r >= 60 ? 2 : 1;
+	return { PERCENT: Math.round(100 * (1 - loss)), GRADE: grade };
 }
 
 async function sendMeter() {
