@@ -112,4 +112,3 @@ func (f *fixture) state(t *testing.T, account string) string {
 	data, _ := json.Marshal([]any{b, l, u, n})
 	return string(data)
 }
-

@@ -128,7 +128,9 @@ func (c *Controller) AccountNumbers(ctx context.Context, account string) ([]Numb
 }
 
 // feeKey is the idempotency key of a number's fee for the month of t.
-func feeKey(number string, t time.Time) string { return "fee:" + number + ":" + t.UTC().Format("2006-01") }
+func feeKey(number string, t time.Time) string {
+	return "fee:" + number + ":" + t.UTC().Format("2006-01")
+}
 
 // Rent gives a free number of the account's currency to account, charging
 // this month's fee; it needs the balance to pay it. Another tenant's

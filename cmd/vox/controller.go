@@ -115,9 +115,11 @@ func openController(cfg serveConfig, db *bolt.DB, store *scenarios.Store, revoke
 		return nil, err
 	}
 	c, err := controller.Open(db, controller.Options{
-		Licences:    verifier,
-		Rollouts:    rollouts{store: store, log: cfg.Log},
-		HA1:         func(name, password string) (string, string) { return sip.HA1(sip.MD5, name, sipRealm, password), sip.HA1(sip.SHA256, name, sipRealm, password) },
+		Licences: verifier,
+		Rollouts: rollouts{store: store, log: cfg.Log},
+		HA1: func(name, password string) (string, string) {
+			return sip.HA1(sip.MD5, name, sipRealm, password), sip.HA1(sip.SHA256, name, sipRealm, password)
+		},
 		UserChanged: revoker.changed,
 		Sections:    []controller.Section{scenarioSection{store}},
 	})
@@ -258,4 +260,3 @@ func (d controllerDirectory) User(ctx context.Context, realm, name string) (sip.
 	}
 	return sip.User{Account: u.Account, Name: u.Name, HA1MD5: u.HA1MD5, HA1SHA256: u.HA1SHA256, Disabled: u.Disabled}, nil
 }
-
