@@ -26,13 +26,14 @@ import (
 // ctrlFlags are the flags of every controller command.
 type ctrlFlags struct {
 	clientFlags
-	key string
-	md5 bool
+	key, account string
+	md5          bool
 }
 
 func (f *ctrlFlags) register(fl *pflag.FlagSet) {
 	f.clientFlags.register(fl)
 	fl.StringVar(&f.key, "key", os.Getenv("VOX_KEY"), "sign as the tenant with its licence key ($VOX_KEY) instead of using the admin token")
+	fl.StringVar(&f.account, "account", os.Getenv("VOX_ACCOUNT"), "the tenant --key signs as ($VOX_ACCOUNT; default: the command's ACCOUNT)")
 	fl.BoolVar(&f.md5, "md5", false, "sign with the seed's older MD5 scheme (weaker; the account must allow it)")
 }
 
@@ -41,7 +42,7 @@ func (f *ctrlFlags) register(fl *pflag.FlagSet) {
 func (f *ctrlFlags) ctrlClient(cmd *cobra.Command, account string) (*controller.Client, error) {
 	if f.key != "" {
 		if account == "" {
-			return nil, usageError{errors.New("--key signs as a tenant: this command needs the tenant's ACCOUNT")}
+			return nil, usageError{errors.New("--key signs as a tenant: name it with --account ACCOUNT (or $VOX_ACCOUNT)")}
 		}
 		scheme := signature.HMACSHA256
 		if f.md5 {
@@ -74,7 +75,11 @@ func noAccount([]string) string { return "" }
 func ctrlCommand(cmd *cobra.Command, f *ctrlFlags, accountOf func(args []string) string, run func(ctx context.Context, c *controller.Client, out io.Writer, args []string) error) *cobra.Command {
 	f.register(cmd.Flags())
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := f.ctrlClient(cmd, accountOf(args))
+		account := f.account
+		if account == "" {
+			account = accountOf(args)
+		}
+		c, err := f.ctrlClient(cmd, account)
 		if err != nil {
 			return err
 		}
@@ -143,10 +148,8 @@ func accountCreate() *cobra.Command {
 
 func accountList() *cobra.Command {
 	var f ctrlFlags
-	var as string
 	cmd := &cobra.Command{Use: "list", Short: "List the accounts (a tenant signing sees only its own)", Args: cobra.NoArgs}
-	cmd.Flags().StringVar(&as, "account", os.Getenv("VOX_ACCOUNT"), "the tenant --key signs as ($VOX_ACCOUNT)")
-	return ctrlCommand(cmd, &f, func([]string) string { return as }, func(ctx context.Context, c *controller.Client, out io.Writer, _ []string) error {
+	return ctrlCommand(cmd, &f, noAccount, func(ctx context.Context, c *controller.Client, out io.Writer, _ []string) error {
 		all := []controller.AccountView{}
 		after := ""
 		for {

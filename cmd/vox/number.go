@@ -125,7 +125,7 @@ func printNumbers(f *ctrlFlags, out io.Writer, list []controller.Number) error {
 
 func numberAvailable() *cobra.Command {
 	var f ctrlFlags
-	var country, currency, as string
+	var country, currency string
 	cmd := &cobra.Command{
 		Use:   "available [--country CC] [--currency CUR]",
 		Short: "List free numbers to rent (a tenant sees those of its currency)",
@@ -133,8 +133,7 @@ func numberAvailable() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&country, "country", "", "only this country's")
 	cmd.Flags().StringVar(&currency, "currency", "", "only those rented in this currency")
-	cmd.Flags().StringVar(&as, "account", os.Getenv("VOX_ACCOUNT"), "the tenant --key signs as ($VOX_ACCOUNT)")
-	return ctrlCommand(cmd, &f, func([]string) string { return as }, func(ctx context.Context, c *controller.Client, out io.Writer, _ []string) error {
+	return ctrlCommand(cmd, &f, noAccount, func(ctx context.Context, c *controller.Client, out io.Writer, _ []string) error {
 		var res struct {
 			Numbers []controller.Number `json:"numbers"`
 		}
@@ -233,7 +232,7 @@ func numberAttach() *cobra.Command {
 
 func numberConfig() *cobra.Command {
 	var f ctrlFlags
-	var set, as string
+	var set string
 	cmd := &cobra.Command{
 		Use:   "config NUMBER [--set FILE] [--account ACCOUNT]",
 		Short: "Show a rented number's settings JSON, or replace it with FILE's (- : standard input)",
@@ -245,10 +244,9 @@ the number's renter.`,
 		Args:    cobra.ExactArgs(1),
 	}
 	cmd.Flags().StringVar(&set, "set", "", "a file of settings to store")
-	cmd.Flags().StringVar(&as, "account", os.Getenv("VOX_ACCOUNT"), "the number's account ($VOX_ACCOUNT)")
-	return ctrlCommand(cmd, &f, func([]string) string { return as }, func(ctx context.Context, c *controller.Client, out io.Writer, args []string) error {
+	return ctrlCommand(cmd, &f, noAccount, func(ctx context.Context, c *controller.Client, out io.Writer, args []string) error {
 		number := strings.TrimPrefix(args[0], "+")
-		account := as
+		account := f.account
 		if account == "" {
 			var res struct {
 				Numbers []controller.Number `json:"numbers"`
@@ -312,9 +310,7 @@ func newTariffCommand() *cobra.Command {
 	root := &cobra.Command{Use: "tariff", Short: "Per-destination tariffs of a currency (S6)"}
 	var fs, fset ctrlFlags
 	show := &cobra.Command{Use: "show CURRENCY", Short: "List a currency's tariffs", Args: cobra.ExactArgs(1)}
-	var as string
-	show.Flags().StringVar(&as, "account", os.Getenv("VOX_ACCOUNT"), "the tenant --key signs as ($VOX_ACCOUNT)")
-	show = ctrlCommand(show, &fs, func([]string) string { return as }, func(ctx context.Context, c *controller.Client, out io.Writer, args []string) error {
+	show = ctrlCommand(show, &fs, noAccount, func(ctx context.Context, c *controller.Client, out io.Writer, args []string) error {
 		var res struct {
 			Currency string              `json:"currency"`
 			Tariffs  []controller.Tariff `json:"tariffs"`
