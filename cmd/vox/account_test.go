@@ -30,7 +30,9 @@ func TestControllerCLI(t *testing.T) {
 	export := filepath.Join(t.TempDir(), "acme.json")
 
 	admin := []string{"--server", server, "--data", data}
-	tenant := func(account, key string) []string { return []string{"--server", server, "--key", key, "--account", account} }
+	tenant := func(account, key string) []string {
+		return []string{"--server", server, "--key", key, "--account", account}
+	}
 	cases := []struct {
 		name   string
 		args   []string
