@@ -201,7 +201,7 @@ func TestLedgerSurvivesKill9(t *testing.T) {
 	data := t.TempDir()
 
 	var (
-		sent      []string        // top-up keys sent, in order
+		sent      []string // top-up keys sent, in order
 		committed = map[string]bool{}
 		charged   = map[string]bool{}
 		licence   string
