@@ -144,7 +144,9 @@ func (l *billedLeg) finish() {
 	l.charged = true
 	var d time.Duration
 	if !l.connected.IsZero() {
-		d = time.Since(l.connected)
+		// The time past the grant is the cut's own latency: not the
+		// tenant's to pay.
+		d = min(time.Since(l.connected), l.max)
 		l.cut.Stop()
 	}
 	l.mu.Unlock()
