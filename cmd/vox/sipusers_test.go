@@ -66,6 +66,37 @@ func TestServeSIPDemoUsers(t *testing.T) {
 	if code := registerAs(t, srv, "UDP", "phone68", logins[1][2]); code != 200 {
 		t.Fatalf("phone68 after a restart: %d", code)
 	}
+
+	// S7: a disabled user's phone is unregistered at once and refused; a
+	// new password takes effect at once too.
+	ctx := context.Background()
+	if _, err := srv.ctrl.SetSIPDisabled(ctx, demoAccount, "phone68", true); err != nil {
+		t.Fatal(err)
+	}
+	if bs := srv.sip.Registrar().Bindings(sipRealm, "phone68"); len(bs) != 0 {
+		t.Errorf("a disabled user keeps its bindings: %+v", bs)
+	}
+	if code := registerAs(t, srv, "UDP", "phone68", logins[1][2]); code == 200 {
+		t.Error("a disabled user registered")
+	}
+	if _, err := srv.ctrl.SetSIPDisabled(ctx, demoAccount, "phone68", false); err != nil {
+		t.Fatal(err)
+	}
+	if code := registerAs(t, srv, "UDP", "phone68", logins[1][2]); code != 200 {
+		t.Errorf("phone68 enabled again: %d", code)
+	}
+	if _, _, err := srv.ctrl.SetSIPPassword(ctx, demoAccount, "phone68", "a-new-password"); err != nil {
+		t.Fatal(err)
+	}
+	if bs := srv.sip.Registrar().Bindings(sipRealm, "phone68"); len(bs) != 0 {
+		t.Errorf("a new password keeps the old bindings: %+v", bs)
+	}
+	if code := registerAs(t, srv, "UDP", "phone68", logins[1][2]); code == 200 {
+		t.Error("the old password still registers")
+	}
+	if code := registerAs(t, srv, "UDP", "phone68", "a-new-password"); code != 200 {
+		t.Errorf("the new password: %d", code)
+	}
 }
 
 // A data directory of a Vox before the controller has its SIP users in
