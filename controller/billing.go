@@ -181,6 +181,10 @@ func (c *Controller) Authorize(ctx context.Context, callID, account, destination
 		t   Tariff
 		bal Amount
 	)
+	// Held across the read too, so that a charge committed meanwhile is
+	// either in the balance read or still reserved, never neither.
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	err := c.db.View(func(tx *bolt.Tx) error {
 		var err error
 		if a, err = tenant(tx, account); err != nil {
@@ -196,8 +200,6 @@ func (c *Controller) Authorize(ctx context.Context, callID, account, destination
 	if len(a.Limits.AllowedPrefixes) > 0 && !slices.ContainsFunc(a.Limits.AllowedPrefixes, func(p string) bool { return strings.HasPrefix(destination, p) }) {
 		return Grant{}, fmt.Errorf("authorize %s to %s: %w", account, destination, ErrNotAllowed)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if _, dup := c.calls[callID]; dup {
 		return Grant{}, fmt.Errorf("authorize call %s: %w: already authorized", callID, ErrConflict)
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -259,4 +260,27 @@ func (d controllerDirectory) User(ctx context.Context, realm, name string) (sip.
 		return sip.User{}, err
 	}
 	return sip.User{Account: u.Account, Name: u.Name, HA1MD5: u.HA1MD5, HA1SHA256: u.HA1SHA256, Disabled: u.Disabled}, nil
+}
+
+// feesEvery is how often rented numbers' monthly fees are looked at: each
+// is charged once a month, whenever the first look of the month comes.
+const feesEvery = time.Hour
+
+// chargeFees charges the monthly fees of rented numbers now and every
+// feesEvery until ctx ends.
+func chargeFees(ctx context.Context, c *controller.Controller, log *slog.Logger) {
+	t := time.NewTicker(feesEvery)
+	defer t.Stop()
+	for {
+		if n, err := c.ChargeMonthlyFees(ctx); err != nil && ctx.Err() == nil {
+			log.Error("controller: monthly fees of numbers", "charged", n, "err", err)
+		} else if n > 0 {
+			log.Info("controller: charged the monthly fees of numbers", "numbers", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

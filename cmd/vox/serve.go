@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -132,18 +133,21 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 
 // server is a running vox serve.
 type server struct {
-	db      *bolt.DB
-	store   *scenarios.Store
-	ctrl    *controller.Controller
-	billed  *billedDialer // nil without SIP
-	http    *http.Server
-	addr    net.Addr
-	sip     *sip.Server // nil without SIP
-	sipAddr netip.AddrPort
-	live    *liveLauncher // the sessions of SIP calls; nil without SIP
-	token   string
-	served  chan error // the listener's end, when it was not a shutdown
-	log     *slog.Logger
+	db     *bolt.DB
+	store  *scenarios.Store
+	ctrl   *controller.Controller
+	billed *billedDialer // nil without SIP
+	// stopFees ends the monthly fees' goroutine, fees waits for it.
+	stopFees context.CancelFunc
+	fees     sync.WaitGroup
+	http     *http.Server
+	addr     net.Addr
+	sip      *sip.Server // nil without SIP
+	sipAddr  netip.AddrPort
+	live     *liveLauncher // the sessions of SIP calls; nil without SIP
+	token    string
+	served   chan error // the listener's end, when it was not a shutdown
+	log      *slog.Logger
 }
 
 // startServer opens the data directory and starts answering HTTP; it returns once
@@ -240,6 +244,13 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 		if err := srv.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			srv.served <- fmt.Errorf("serve HTTP: %w", err)
 		}
+	}()
+	feesCtx, stopFees := context.WithCancel(context.Background())
+	srv.stopFees = stopFees
+	srv.fees.Add(1)
+	go func() {
+		defer srv.fees.Done()
+		chargeFees(feesCtx, ctrl, cfg.Log)
 	}()
 	sipOn := "off"
 	if sipSrv != nil {
@@ -364,6 +375,8 @@ func (s *server) shutdown(ctx context.Context) error {
 		}
 		s.billed.charging.Wait()
 	}
+	s.stopFees()
+	s.fees.Wait()
 	if cerr := s.db.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("close data file: %w", cerr))
 	}
