@@ -272,3 +272,39 @@ func TestExportImport(t *testing.T) {
 		t.Errorf("a future version: %v", err)
 	}
 }
+
+// A rented number's fee is charged once per month, however often the fees
+// are looked at.
+func TestMonthlyFees(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	now := time.Date(2026, 1, 31, 23, 0, 0, 0, time.UTC)
+	f.c.opts.Now = func() time.Time { return now }
+	ctx := context.Background()
+	if _, err := f.c.CreateAccount(ctx, NewAccount{ID: "acme", Currency: "RUB"}); err != nil {
+		t.Fatal(err)
+	}
+	f.c.TopUp(ctx, "acme", 1000_000_000, "topup:1", "")
+	f.c.AddNumbers(ctx, []Number{{Number: "74950000001", Country: "RU", Currency: "RUB", MonthlyFee: 300_000_000}})
+	if _, err := f.c.Rent(ctx, "acme", "74950000001", ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		at      time.Time
+		charged int
+	}{
+		{now, 0},
+		{time.Date(2026, 2, 1, 0, 30, 0, 0, time.UTC), 1},
+		{time.Date(2026, 2, 20, 0, 0, 0, 0, time.UTC), 0},
+		{time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), 1},
+	} {
+		now = step.at
+		if n, err := f.c.ChargeMonthlyFees(ctx); err != nil || n != step.charged {
+			t.Errorf("%s: charged %d %v, want %d", step.at, n, err, step.charged)
+		}
+	}
+	if b, _ := f.c.Balance(ctx, "acme"); b.Balance != 100_000_000 {
+		t.Errorf("balance after three months' fees: %s", b.Balance)
+	}
+	checkLedgerSum(t, f.c, "acme")
+}
