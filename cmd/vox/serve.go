@@ -27,6 +27,7 @@ import (
 	"vox/media/rtp"
 	"vox/runtime"
 	"vox/scenarios"
+	"vox/scenarios/standard"
 	"vox/sip"
 )
 
@@ -56,7 +57,8 @@ func newServeCommand() *cobra.Command {
 		Long: `serve keeps its state in DIR/vox.db and answers the REST API under /api/v1/
 on ADDR. At its first start it creates DIR, generates the admin token (kept in
 DIR/admin.token, printed once; vox token shows it again) and stores the bundled
-demo scenario as application "demo".
+demo scenario as application "demo" and the standard incoming scenario
+(scenarios/standard) as application "standard".
 
 The telephony controller answers under /controller/v1/: tenants sign their
 requests with their licence key (see the README). The first start writes
@@ -395,9 +397,10 @@ func compileScenario(name, source string) error {
 // demoApp is the application the bundled demo is stored as at the first start.
 const demoApp = "demo"
 
-// seedDemo stores the bundled demo (examples/demo) as application "demo" when the
-// store has no application yet, so a newcomer's first vox serve has something to
-// list, show and call from a softphone.
+// seedDemo stores the bundled demo (examples/demo) as application "demo", and
+// the standard incoming scenario (scenarios/standard) as application
+// "standard", when the store has no application yet, so a newcomer's first vox
+// serve has something to list, show and call from a softphone.
 func seedDemo(store *scenarios.Store, log *slog.Logger) error {
 	ctx := context.Background()
 	apps, err := store.Apps(ctx)
@@ -412,5 +415,14 @@ func seedDemo(store *scenarios.Store, log *slog.Logger) error {
 		return fmt.Errorf("store the demo scenario: %w", err)
 	}
 	log.Info("stored the demo scenario", "app", demoApp, "release", res.Release.Number)
+	std, err := standard.Push()
+	if err != nil {
+		return err
+	}
+	std.Author, std.Message = "vox", "the bundled standard incoming scenario, driven by each number's settings"
+	if res, err = store.Push(ctx, std); err != nil {
+		return fmt.Errorf("store the standard scenario: %w", err)
+	}
+	log.Info("stored the standard scenario", "app", std.App, "release", res.Release.Number)
 	return nil
 }

@@ -25,3 +25,8 @@ require("acd2");
 
 // @ts-expect-error: the result's headers are a list of {key, value}.
 Net.httpRequestAsync("https://x.example.com/").then((r) => r.headers["Content-Type"]);
+
+// @ts-expect-error: zonedTime needs an IANA zone name, not an offset in minutes.
+VoxEngine.zonedTime(180);
+// @ts-expect-error: the weekday is a number (0 = Sunday), not a name.
+const weekday: string = VoxEngine.zonedTime("Europe/Moscow").weekday;
