@@ -41,7 +41,8 @@ func TestControllerCLI(t *testing.T) {
 		stdout []string // substrings of stdout
 		stderr string
 	}{
-		{"list", []string{"account", "list"}, admin, 0, []string{"demo        RUB       master-rub  1000.00", "master-usd"}, ""},
+		{"list", []string{"account", "list"}, admin, 0, []string{"demo        RUB       master-rub  700.00", "master-usd"}, ""},
+		{"the demo number", []string{"number", "config", demoNumber}, tenant("demo", demoKey), 0, []string{`"extensions"`}, ""},
 		{"create", []string{"account", "create", "acme", "--currency", "RUB", "--licence-key", "acme-licence-key-0001"}, admin, 0, []string{"created account acme in RUB under master-rub"}, ""},
 		{"create twice", []string{"account", "create", "acme", "--currency", "RUB"}, admin, 1, nil, "(conflict)"},
 		{"bad currency", []string{"account", "create", "zed", "--currency", "XYZ"}, admin, 1, nil, "(invalid_argument)"},
@@ -59,7 +60,7 @@ func TestControllerCLI(t *testing.T) {
 		{"sipuser of another", []string{"sipuser", "enable", "demo", "acme-desk"}, tenant("demo", demoKey), 1, nil, "(not_found)"},
 		{"sipuser list", []string{"sipuser", "list", "acme"}, admin, 0, []string{"acme-desk  disabled"}, ""},
 		{"sipuser password", []string{"sipuser", "password", "acme", "acme-desk"}, admin, 0, []string{"new password for SIP user acme-desk", "password "}, ""},
-		{"numbers available", []string{"number", "available", "--country", "RU"}, admin, 0, []string{"74950000100", "78120000100"}, ""},
+		{"numbers available", []string{"number", "available", "--country", "RU"}, admin, 0, []string{"74950000101", "78120000100"}, ""},
 		{"number add", []string{"number", "add", "+74950000200", "--fee", "100"}, admin, 0, []string{"added 74950000200"}, ""},
 		{"tenant rents", []string{"number", "rent", "acme", "74950000200", "--app", "demo"}, tenant("acme", "acme-licence-key-0001"), 0, []string{"acme rents 74950000200 (100.00 RUB a month)"}, ""},
 		{"another rents it", []string{"number", "rent", "demo", "74950000200"}, tenant("demo", demoKey), 1, nil, "(not_found)"},

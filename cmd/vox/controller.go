@@ -17,6 +17,7 @@ import (
 
 	"vox/controller"
 	"vox/scenarios"
+	"vox/scenarios/standard"
 	"vox/sip"
 )
 
@@ -153,7 +154,8 @@ var demoNumbers = []controller.Number{
 }
 
 // seedDemoTenant makes the demo tenant from its licence when it is missing,
-// with a welcome balance; and RUB tariffs and numbers when there are none.
+// with a welcome balance; and RUB tariffs and numbers when there are none,
+// one of which it rents to the demo tenant.
 func seedDemoTenant(c *controller.Controller, listed []controller.Licence, log *slog.Logger) error {
 	ctx := context.Background()
 	if _, err := c.Account(ctx, demoAccount); errors.Is(err, controller.ErrNotFound) {
@@ -179,6 +181,26 @@ func seedDemoTenant(c *controller.Controller, listed []controller.Licence, log *
 		if err := c.AddNumbers(ctx, demoNumbers); err != nil && !errors.Is(err, controller.ErrConflict) {
 			return fmt.Errorf("demo numbers: %w", err)
 		}
+		return rentDemoNumber(ctx, c)
+	}
+	return nil
+}
+
+// demoNumber is rented to the demo tenant at the first start, with the
+// standard scenario's demo settings: a trunk's call to it runs the
+// standard scenario for the demo tenant.
+const demoNumber = "74950000100"
+
+func rentDemoNumber(ctx context.Context, c *controller.Controller) error {
+	_, err := c.Rent(ctx, demoAccount, demoNumber, standard.App)
+	if errors.Is(err, controller.ErrNotFound) {
+		return nil // no demo tenant, or the number is someone else's
+	}
+	if err == nil {
+		err = c.SetNumberConfig(ctx, demoAccount, demoNumber, standard.DemoSettings)
+	}
+	if err != nil {
+		return fmt.Errorf("demo number: %w", err)
 	}
 	return nil
 }

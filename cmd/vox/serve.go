@@ -64,7 +64,8 @@ The telephony controller answers under /controller/v1/: tenants sign their
 requests with their licence key (see the README). The first start writes
 DIR/licences.json with the demo portal's licence for tenant "demo", prints its
 key once, and makes the demo tenant with a welcome balance, RUB tariffs and a
-few numbers to rent.
+few numbers, renting it 74950000100 for the standard scenario with its demo
+settings.
 
 SIP phones register on --sip (UDP and TCP, the same port) with the controller's
 SIP users; the first start makes two demo users of tenant "demo" and prints
