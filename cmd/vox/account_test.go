@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -89,6 +90,12 @@ func TestControllerCLI(t *testing.T) {
 		if !strings.Contains(stderr.String(), tc.stderr) || (tc.stderr == "") != (stderr.Len() == 0) {
 			t.Errorf("%s: stderr %q, want %q", tc.name, stderr.String(), tc.stderr)
 		}
+	}
+
+	// The demo tenant's first use placed it on the default application's
+	// release (S11); acme, made by the operator and never used, is not.
+	if ro, err := srv.store.Rollout(context.Background(), demoApp); err != nil || ro.Accounts != 1 {
+		t.Errorf("placements after the first use: %+v %v", ro, err)
 	}
 
 	// The account moves to another server, where its key still signs.
