@@ -361,3 +361,41 @@ func firstUserName(tx *bolt.Tx, id string) string {
 	}
 	return name
 }
+
+// MasterSummary is a master account with what its children hold (S1).
+type MasterSummary struct {
+	Account
+	Children int    `json:"children"`
+	Balance  Amount `json:"balance"` // the sum of the children's balances
+}
+
+// Master returns the master account id with its children's count and
+// balances.
+func (c *Controller) Master(ctx context.Context, id string) (MasterSummary, error) {
+	if err := ctx.Err(); err != nil {
+		return MasterSummary{}, err
+	}
+	var m MasterSummary
+	err := c.db.View(func(tx *bolt.Tx) error {
+		a, err := getAccount(tx, id)
+		if err != nil {
+			return err
+		}
+		if !a.IsMaster {
+			return fmt.Errorf("account %q is not a master account: %w", id, ErrNotFound)
+		}
+		m.Account = a
+		return bucket(tx, bucketAccounts).ForEach(func(k, v []byte) error {
+			var child Account
+			if err := json.Unmarshal(v, &child); err != nil {
+				return fmt.Errorf("account %q is damaged: %w", k, err)
+			}
+			if child.Master == id {
+				m.Children++
+				m.Balance += balance(tx, child.ID)
+			}
+			return nil
+		})
+	})
+	return m, err
+}

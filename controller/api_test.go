@@ -347,6 +347,28 @@ func TestLegacyMD5PerTenant(t *testing.T) {
 	}
 }
 
+func TestMasterAccounts(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "alice", "bob")
+	ctx := context.Background()
+	f.tenant(t, "alice")
+	f.tenant(t, "bob")
+	f.c.TopUp(ctx, "alice", 5_000_000, "topup:1", "")
+	f.c.TopUp(ctx, "bob", 7_000_000, "topup:1", "")
+	f.c.CreateAccount(ctx, NewAccount{ID: "carol", Currency: "USD"})
+	var m MasterSummary
+	if err := f.admin.Do(ctx, "GET", "/accounts/master-rub", nil, &m); err != nil || m.Children != 2 || m.Balance != 12_000_000 || !m.IsMaster {
+		t.Errorf("master-rub: %+v %v", m, err)
+	}
+	if err := f.admin.Do(ctx, "GET", "/accounts/master-usd", nil, &m); err != nil || m.Children != 1 || m.Balance != 0 {
+		t.Errorf("master-usd: %+v %v", m, err)
+	}
+	// A tenant does not see its master.
+	if err := f.admin.AsTenant("alice", []byte(f.keys["alice"]), "").Do(ctx, "GET", "/accounts/master-rub", nil, nil); apiCode(err) != CodeNotFound {
+		t.Errorf("a tenant asking for its master: %v", err)
+	}
+}
+
 func TestOperatorBodyLimit(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

@@ -49,6 +49,7 @@ func TestControllerCLI(t *testing.T) {
 		{"bad currency", []string{"account", "create", "zed", "--currency", "XYZ"}, admin, 1, nil, "(invalid_argument)"},
 		{"topup", []string{"account", "topup", "acme", "400", "--idempotency-key", "inv-1"}, admin, 0, []string{"credited 400.00 to acme: balance 400.00"}, ""},
 		{"topup retried", []string{"account", "topup", "acme", "400", "--idempotency-key", "inv-1"}, admin, 0, []string{"balance 400.00 (entry 1"}, ""},
+		{"master", []string{"account", "show", "master-rub"}, admin, 0, []string{"master account master-rub (RUB): 2 tenants, holding 1100.00 RUB"}, ""},
 		{"topup bad amount", []string{"account", "topup", "acme", "lots"}, admin, 2, nil, "decimal"},
 		{"tenant shows itself", []string{"account", "show", "acme", "--json"}, tenant("acme", "acme-licence-key-0001"), 0, []string{`"balance": "400.00"`}, ""},
 		{"tenant tops up", []string{"account", "topup", "acme", "100", "--idempotency-key", "portal-1"}, tenant("acme", "acme-licence-key-0001"), 0, []string{"balance 500.00"}, ""},
