@@ -296,12 +296,9 @@ func (c *Controller) FirstUse(ctx context.Context, id string) (Credentials, erro
 		return Credentials{}, err
 	}
 	if creds.SIPUser == "" {
-		users, err := c.SIPUsers(ctx, id)
-		if err != nil {
+		// An account the operator made has no SIP user until its first use.
+		if creds, err = c.ensureFirstUser(id); err != nil {
 			return Credentials{}, err
-		}
-		if len(users) > 0 {
-			creds.SIPUser = users[0].Name
 		}
 	}
 	// Placing is idempotent: a first use that failed after the account was
@@ -348,6 +345,48 @@ func (c *Controller) createLazily(ctx context.Context, id string) (Credentials, 
 	})
 	if err != nil {
 		return Credentials{}, fmt.Errorf("create account %s: %w", id, err)
+	}
+	return creds, nil
+}
+
+// ensureFirstUser returns the login of id's first SIP user, making it (and
+// returning its password) when the account has none; one transaction, so
+// concurrent first uses make one.
+func (c *Controller) ensureFirstUser(id string) (Credentials, error) {
+	password := newPassword()
+	creds := Credentials{Account: id}
+	err := c.db.Update(func(tx *bolt.Tx) error {
+		creds = Credentials{Account: id}
+		if _, err := tenant(tx, id); err != nil {
+			return err
+		}
+		var first *SIPUser
+		err := bucket(tx, bucketSIPUsers).ForEach(func(_, v []byte) error {
+			var u SIPUser
+			if err := json.Unmarshal(v, &u); err != nil {
+				return err
+			}
+			if u.Account == id && (first == nil || u.Created.Before(first.Created)) {
+				first = &u
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if first != nil {
+			creds.SIPUser = first.Name
+			return nil
+		}
+		u, err := c.addSIPUser(tx, id, firstUserName(tx, id), password)
+		if err != nil {
+			return err
+		}
+		creds.SIPUser, creds.Password = u.Name, password
+		return nil
+	})
+	if err != nil {
+		return Credentials{}, fmt.Errorf("first SIP user of %s: %w", id, err)
 	}
 	return creds, nil
 }

@@ -298,6 +298,28 @@ func TestFirstUseNeedsALicence(t *testing.T) {
 	}
 }
 
+// An account the operator made gets its first SIP user at its first use,
+// once.
+func TestFirstUseOfAnOperatorsAccount(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.c.CreateAccount(ctx, NewAccount{ID: "made", Currency: "USD", Key: "made-by-the-operator-01"}); err != nil {
+		t.Fatal(err)
+	}
+	cl := f.admin.AsTenant("made", []byte("made-by-the-operator-01"), "")
+	var first, again Credentials
+	if err := cl.Do(ctx, "POST", "/credentials", nil, &first); err != nil || first.Created || first.SIPUser != "made" || first.Password == "" {
+		t.Fatalf("first use: %+v %v", first, err)
+	}
+	if err := cl.Do(ctx, "POST", "/credentials", nil, &again); err != nil || again.SIPUser != "made" || again.Password != "" {
+		t.Fatalf("again: %+v %v", again, err)
+	}
+	if users, _ := f.c.SIPUsers(ctx, "made"); len(users) != 1 {
+		t.Errorf("%d SIP users", len(users))
+	}
+}
+
 func TestKeyRotation(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, "acme")
