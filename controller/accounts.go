@@ -360,21 +360,17 @@ func (c *Controller) ensureFirstUser(id string) (Credentials, error) {
 		if _, err := tenant(tx, id); err != nil {
 			return err
 		}
-		var first *SIPUser
-		err := bucket(tx, bucketSIPUsers).ForEach(func(_, v []byte) error {
-			var u SIPUser
-			if err := json.Unmarshal(v, &u); err != nil {
-				return err
-			}
-			if u.Account == id && (first == nil || u.Created.Before(first.Created)) {
-				first = &u
-			}
-			return nil
-		})
+		users, err := accountUsers(tx, id)
 		if err != nil {
 			return err
 		}
-		if first != nil {
+		if len(users) > 0 {
+			first := users[0]
+			for _, u := range users[1:] {
+				if u.Created.Before(first.Created) {
+					first = u
+				}
+			}
 			creds.SIPUser = first.Name
 			return nil
 		}
