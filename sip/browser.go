@@ -26,6 +26,9 @@ type WebRTC interface {
 	Answer(ctx context.Context, offer []byte) (BrowserMedia, []byte, error)
 	// Offer starts a call to a browser: its media and the offer.
 	Offer(ctx context.Context) (BrowserMedia, []byte, error)
+	// Close releases what the browsers' calls shared; Shutdown calls it
+	// once the calls have ended.
+	Close() error
 }
 
 // BrowserMedia is one browser's WebRTC session.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"vox/controller"
 	"vox/examples"
 	"vox/jsapi"
 	"vox/media/player"
@@ -47,6 +49,7 @@ const (
 type serveFlags struct {
 	data, http, sip string
 	sha256          bool
+	currencies      []string
 	wsOrigins       []string
 }
 
@@ -61,10 +64,19 @@ DIR/admin.token, printed once; vox token shows it again) and stores the bundled
 demo scenario as application "demo" and the standard incoming scenario
 (scenarios/standard) as application "standard".
 
-SIP phones register on --sip (UDP and TCP, the same port) with the users of
-DIR/sip-users.json; the first start makes two demo users there and prints their
-passwords once (the file keeps only digest hashes; delete it to make new ones).
-Their calls run the account's "demo" application. SIP trunks and the numbers
+The telephony controller answers under /controller/v1/: tenants sign their
+requests with their licence key (see the README). The first start writes
+DIR/licences.json with the demo portal's licence for tenant "demo", prints its
+key once, and makes the demo tenant with a welcome balance, RUB tariffs and a
+few numbers, renting it 74950000100 for the standard scenario with its demo
+settings.
+
+SIP phones register on --sip (UDP and TCP, the same port) with the controller's
+SIP users; the first start makes two demo users of tenant "demo" and prints
+their passwords once (only digest hashes are kept; vox sipuser password makes
+new ones). A DIR/sip-users.json of an older Vox is moved into the controller.
+Their calls run the account's "demo" application; PSTN calls are authorized
+and charged by the controller's tariffs. SIP trunks and the numbers
 called through them are read from DIR/trunks.json (see the README). Session
 logs go to DIR/logs/ACCOUNT/, recordings to DIR/records/ACCOUNT/. --sip is the
 IP address phones reach (RTP is offered on it too); --sip "" turns SIP off.
@@ -83,13 +95,14 @@ SIGINT or SIGTERM ends the calls and stops it cleanly.`,
 			ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, WSOrigins: f.wsOrigins, Log: logger, Out: cmd.OutOrStdout()})
+			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, Currencies: f.currencies, WSOrigins: f.wsOrigins, Log: logger, Out: cmd.OutOrStdout()})
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.data, "data", defaultDataDir, "the data directory")
 	fl.StringVar(&f.http, "http", defaultHTTP, "the HTTP listener's address (port 0: any free port)")
 	fl.StringVar(&f.sip, "sip", defaultSIP, `the SIP address, UDP and TCP (port 0: any free port; "": no SIP)`)
+	fl.StringSliceVar(&f.currencies, "currencies", controller.DefaultCurrencies, "the currencies with a master account each (tenants' accounts are under them)")
 	fl.StringSliceVar(&f.wsOrigins, "ws-origin", nil, "a page (scheme://host[:port]) allowed to use SIP over WebSocket at /ws; repeat for more (default: pages of the HTTP listener's own host, as /phone)")
 	fl.BoolVar(&f.sha256, "sip-sha256", false, "also challenge with SHA-256 digest (RFC 8760) after MD5; some phones (Debian's baresip) refuse a challenge they cannot answer")
 	return cmd
@@ -106,6 +119,9 @@ type serveConfig struct {
 	// carries an algorithm it does not know, instead of answering the one it
 	// does.
 	SHA256 bool
+	// Currencies have a master account each (default
+	// controller.DefaultCurrencies).
+	Currencies []string
 	// WSOrigins are the pages allowed to use /ws (sip.WebSocketOptions).
 	WSOrigins []string
 	Log       *slog.Logger
@@ -133,17 +149,21 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 
 // server is a running vox serve.
 type server struct {
-	db      *bolt.DB
-	store   *scenarios.Store
-	http    *http.Server
-	addr    net.Addr
-	sip     *sip.Server // nil without SIP
-	sipAddr netip.AddrPort
-	webrtc  *webrtc.Engine // browsers' media; nil without SIP
-	live    *liveLauncher  // the sessions of SIP calls; nil without SIP
-	token   string
-	served  chan error // the listener's end, when it was not a shutdown
-	log     *slog.Logger
+	db     *bolt.DB
+	store  *scenarios.Store
+	ctrl   *controller.Controller
+	billed *billedDialer // nil without SIP
+	// stopFees ends the monthly fees' goroutine, fees waits for it.
+	stopFees context.CancelFunc
+	fees     sync.WaitGroup
+	http     *http.Server
+	addr     net.Addr
+	sip      *sip.Server // nil without SIP
+	sipAddr  netip.AddrPort
+	live     *liveLauncher // the sessions of SIP calls; nil without SIP
+	token    string
+	served   chan error // the listener's end, when it was not a shutdown
+	log      *slog.Logger
 }
 
 // startServer opens the data directory and starts answering HTTP; it returns once
@@ -186,6 +206,11 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	if err := seedDemo(store, cfg.Log); err != nil {
 		return nil, err
 	}
+	revoker := &userRevoker{}
+	ctrl, err := openController(cfg, db, store, revoker)
+	if err != nil {
+		return nil, err
+	}
 	// HTTP is bound first: recordings of calls are served there.
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -199,20 +224,24 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	var sipSrv *sip.Server
 	var sipAddr netip.AddrPort
 	var live *liveLauncher
-	var rtc *webrtc.Engine
+	var billed *billedDialer
 	if cfg.SIP != "" {
-		if sipSrv, sipAddr, rtc, live, err = startSIP(cfg, store, ln.Addr().String()); err != nil {
+		if sipSrv, sipAddr, live, billed, err = startSIP(cfg, store, ctrl, revoker, ln.Addr().String()); err != nil {
 			return nil, err
 		}
 		defer func() {
 			if err != nil {
 				sipSrv.Shutdown(context.Background())
-				rtc.Close()
 			}
 		}()
 	}
 	mux := http.NewServeMux()
 	mux.Handle(scenarios.APIPrefix+"/", requireToken(token, scenarios.NewHandler(store, scenarios.WithLogger(cfg.Log))))
+	registrar := ""
+	if sipSrv != nil {
+		registrar = "sip:" + sipAddr.String()
+	}
+	mux.Handle(controller.APIPrefix+"/", controller.NewHandler(ctrl, controller.HandlerOptions{AdminToken: token, Registrar: registrar, Log: cfg.Log}))
 	mux.Handle("/records/{account}/{file}", recordingsHandler(cfg.Data))
 	if sipSrv != nil {
 		// Browsers: SIP over WebSocket into the same SIP server (S5).
@@ -229,7 +258,7 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 		io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
 	srv = &server{
-		db: db, store: store, addr: ln.Addr(), sip: sipSrv, sipAddr: sipAddr, webrtc: rtc, live: live, token: token, served: make(chan error, 1), log: cfg.Log,
+		db: db, store: store, ctrl: ctrl, billed: billed, addr: ln.Addr(), sip: sipSrv, sipAddr: sipAddr, live: live, token: token, served: make(chan error, 1), log: cfg.Log,
 		http: &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -242,6 +271,13 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 			srv.served <- fmt.Errorf("serve HTTP: %w", err)
 		}
 	}()
+	feesCtx, stopFees := context.WithCancel(context.Background())
+	srv.stopFees = stopFees
+	srv.fees.Add(1)
+	go func() {
+		defer srv.fees.Done()
+		chargeFees(feesCtx, ctrl, cfg.Log)
+	}()
 	sipOn := "off"
 	if sipSrv != nil {
 		sipOn = sipAddr.String()
@@ -250,17 +286,19 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	return srv, nil
 }
 
-// startSIP opens the SIP users (making the demo ones at the first start) and
-// starts the SIP server on cfg.SIP, taking calls into sessions of the
-// scenarios in store; httpAddr is where recordings are served.
-func startSIP(cfg serveConfig, store *scenarios.Store, httpAddr string) (*sip.Server, netip.AddrPort, *webrtc.Engine, *liveLauncher, error) {
-	fail := func(err error) (*sip.Server, netip.AddrPort, *webrtc.Engine, *liveLauncher, error) {
+// startSIP prepares the SIP users (making the demo ones at the first start)
+// and starts the SIP server on cfg.SIP, taking calls into sessions of the
+// scenarios in store, its registrar told of changed users through revoker;
+// httpAddr is where recordings are served.
+func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controller, revoker *userRevoker, httpAddr string) (*sip.Server, netip.AddrPort, *liveLauncher, *billedDialer, error) {
+	fail := func(err error) (*sip.Server, netip.AddrPort, *liveLauncher, *billedDialer, error) {
 		return nil, netip.AddrPort{}, nil, nil, err
 	}
-	users, made, err := openSIPUsers(cfg.Data)
+	made, err := prepareSIPUsers(ctrl, cfg.Data, cfg.Log)
 	if err != nil {
 		return fail(err)
 	}
+	users := controllerDirectory{ctrl}
 	host, _, err := net.SplitHostPort(cfg.SIP)
 	if err != nil {
 		return fail(fmt.Errorf("--sip %q: %w", cfg.SIP, err))
@@ -280,7 +318,7 @@ func startSIP(cfg serveConfig, store *scenarios.Store, httpAddr string) (*sip.Se
 	countries := map[string]string{demoAccount: "RU"}
 	trunks, err := openTrunks(cfg.Data, countries, cfg.Log)
 	if err == nil {
-		err = trunks.checkUsers(users)
+		err = trunks.checkUsers(context.Background(), users)
 	}
 	if err != nil {
 		return fail(err)
@@ -289,25 +327,28 @@ func startSIP(cfg serveConfig, store *scenarios.Store, httpAddr string) (*sip.Se
 	if cfg.SHA256 {
 		algorithms = append(algorithms, sip.SHA256)
 	}
-	srv, err := sip.NewServer(sip.Options{Directory: users, Realm: users.realm, Log: cfg.Log, Unlimited: trunks.allowed(), Algorithms: algorithms})
+	srv, err := sip.NewServer(sip.Options{Directory: users, Realm: sipRealm, Log: cfg.Log, Unlimited: trunks.allowed(), Algorithms: algorithms})
 	if err != nil {
 		return fail(err)
 	}
-	// Browsers' media (S5): one UDP port on the SIP address for every call.
+	// Browsers' media (S5): one UDP port on the SIP address for every call;
+	// the SIP server closes it when it shuts down.
 	rtc, err := webrtc.NewEngine(webrtc.Config{Addr: mediaAddr, Logger: cfg.Log})
 	if err != nil {
 		return fail(err)
 	}
+	revoker.reg.Store(srv.Registrar())
+	billed := &billedDialer{next: srv, billing: ctrl, log: cfg.Log, countries: countries}
 	live := &liveLauncher{
 		dir: filepath.Join(cfg.Data, logsDir), log: cfg.Log,
 		launcher: &runtime.Launcher{
 			Releases: store, Programs: runtime.NewProgramCache(0),
-			Defaults: runtime.Config{Clock: runtime.RealClock{}, Dialer: srv, HTTP: &runtime.NetHTTP{}, Logger: cfg.Log},
+			Defaults: runtime.Config{Clock: runtime.RealClock{}, Dialer: billed, HTTP: &runtime.NetHTTP{}, Logger: cfg.Log},
 		},
 	}
 	records := filepath.Join(cfg.Data, recordingsDir)
 	err = srv.EnableCalls(sip.CallOptions{
-		Router:   userRouter{app: demoApp, countries: countries, numbers: trunks.numbers},
+		Router:   userRouter{app: demoApp, countries: countries, numbers: trunks.numbers, rented: ctrl},
 		Trunks:   trunks,
 		Launcher: live,
 		Ports:    ports,
@@ -333,7 +374,6 @@ func startSIP(cfg serveConfig, store *scenarios.Store, httpAddr string) (*sip.Se
 	}
 	if err != nil {
 		srv.Shutdown(context.Background())
-		rtc.Close()
 		return fail(err)
 	}
 	if len(made) > 0 {
@@ -341,9 +381,9 @@ func startSIP(cfg serveConfig, store *scenarios.Store, httpAddr string) (*sip.Se
 		for _, u := range made {
 			fmt.Fprintf(cfg.Out, "vox:   user %s  password %s  (sip:%s@%s)\n", u.name, u.password, u.name, addr)
 		}
-		fmt.Fprintf(cfg.Out, "vox: the passwords are shown once; delete %s for new ones\n", filepath.Join(cfg.Data, sipUsersFile))
+		fmt.Fprintf(cfg.Out, "vox: the passwords are shown once; vox sipuser password %s NAME makes a new one\n", demoAccount)
 	}
-	return srv, addr, rtc, live, nil
+	return srv, addr, live, billed, nil
 }
 
 // audioCacheDir is where, under the data directory, audio that scenarios
@@ -367,10 +407,10 @@ func (s *server) shutdown(ctx context.Context) error {
 		if serr := s.live.wait(ctx); serr != nil {
 			err = errors.Join(err, serr)
 		}
-		if serr := s.webrtc.Close(); serr != nil {
-			err = errors.Join(err, fmt.Errorf("close WebRTC: %w", serr))
-		}
+		s.billed.charging.Wait()
 	}
+	s.stopFees()
+	s.fees.Wait()
 	if cerr := s.db.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("close data file: %w", cerr))
 	}

@@ -8,7 +8,8 @@ import (
 )
 
 // browserMedia is the webrtc engine as the sip package asks for it
-// (sip.WebRTC): browsers' calls get their media there.
+// (sip.WebRTC): browsers' calls get their media there, and the SIP server
+// closes it when it shuts down.
 type browserMedia struct{ engine *webrtc.Engine }
 
 func (b browserMedia) IsWebRTC(sdp []byte) bool { return webrtc.IsWebRTC(sdp) }
@@ -28,3 +29,5 @@ func (b browserMedia) Offer(ctx context.Context) (sip.BrowserMedia, []byte, erro
 	}
 	return m, offer, nil
 }
+
+func (b browserMedia) Close() error { return b.engine.Close() }
