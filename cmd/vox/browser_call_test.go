@@ -129,6 +129,10 @@ func TestPhonePageCallsBaresip(t *testing.T) {
 	// baresip's tone reaches the page, the page's tone reaches baresip.
 	b.waitHearing(calleeTone, "in call")
 	callee.waitReceived(t, talk)
+	// The call timer runs.
+	if timer := b.text("timer"); timer == "00:00" || !strings.HasPrefix(timer, "00:0") {
+		t.Fatalf("the call timer reads %q after %v of call", timer, talk)
+	}
 
 	// DTMF from the page's dial pad, RFC 4733 through WebRTC.
 	for _, d := range "5#" {
