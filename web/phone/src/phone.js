@@ -17,6 +17,7 @@ const phone = {
 	ua: null,
 	session: null,
 	login: "",
+	peer: "", // who the call is with
 	held: false,
 	muted: false,
 	connectedAt: 0,
@@ -124,15 +125,17 @@ function track(session, originator) {
 	if (session.connection) watchRemote(session.connection);
 	if (originator === "remote") {
 		const who = session.remote_identity;
-		$("caller").textContent = who.display_name || who.uri.user;
+		phone.peer = who.display_name || who.uri.user;
+		$("caller").textContent = phone.peer;
 		setState("incoming", "Incoming call");
 	} else {
-		setState("calling", `Calling ${$("number").value.trim()}…`);
+		phone.peer = $("number").value.trim();
+		setState("calling", `Calling ${phone.peer}…`);
 		session.on("progress", () => setStatus("Ringing…"));
 	}
 	session.on("confirmed", () => {
 		phone.connectedAt = Date.now();
-		setState("in-call", "In call");
+		setState("in-call", `In call with ${phone.peer}`);
 		tick();
 		phone.timer = setInterval(tick, 1000);
 		phone.meter = setInterval(sendMeter, METER_EVERY_MS);
@@ -144,7 +147,7 @@ function track(session, originator) {
 	});
 	session.on("unhold", (e) => {
 		if (e.originator === "local") phone.held = false;
-		if (e.originator === "local") setState("in-call", "In call");
+		if (e.originator === "local") setState("in-call", `In call with ${phone.peer}`);
 		updateToggles();
 	});
 	session.on("muted", () => { phone.muted = true; updateToggles(); });
@@ -156,7 +159,7 @@ function track(session, originator) {
 			// (RFC 3326 Reason cause=200, which Vox sends then).
 			const reason = (e.message && e.message.getHeader("Reason")) || "";
 			const elsewhere = /cause\s*=\s*200\b/.test(reason);
-			finished(session, elsewhere ? "Answered on another device" : `Missed call from ${$("caller").textContent}`);
+			finished(session, elsewhere ? "Answered on another device" : `Missed call from ${phone.peer}`);
 			return;
 		}
 		finished(session, `Call failed: ${e.cause}`, e.originator !== "local");
