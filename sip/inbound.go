@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
@@ -140,10 +141,22 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	l.terms = terms
 	l.dlg = c.uasDialog(req, in.tag)
 	c.addDialog(l.dlg.key(), l)
-	if !tx.OnCancel(func(*sipmsg.Request) { l.cancelled() }) {
+	// sipgo keeps the transaction, and so this callback, for 64×T1 after a
+	// 2xx (RFC 6026's Accepted state). Once the INVITE has its final
+	// response a CANCEL changes nothing (cancelled is a no-op then), so the
+	// callback lets go of the leg when the handler returns, rather than keep
+	// the call's media, dialog and session alive for 32 s after it ended.
+	var cancelLeg atomic.Pointer[leg]
+	cancelLeg.Store(l)
+	if !tx.OnCancel(func(*sipmsg.Request) {
+		if l := cancelLeg.Load(); l != nil {
+			l.cancelled()
+		}
+	}) {
 		l.cancelled()
 		return
 	}
+	defer cancelLeg.Store(nil)
 
 	src, _ := netip.ParseAddrPort(req.Source())
 	callerID, kind := who.user, "user"
