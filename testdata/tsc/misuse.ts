@@ -25,3 +25,8 @@ require("acd2");
 
 // @ts-expect-error: the result's headers are a list of {key, value}.
 Net.httpRequestAsync("https://x.example.com/").then((r) => r.headers["Content-Type"]);
+
+VoxEngine.addEventListener(AppEvents.HttpRequest, (e) => {
+  // @ts-expect-error: the request body is content, a string.
+  return e.body;
+});
