@@ -74,6 +74,7 @@ func hostObject(vm *goja.Runtime, h Host) *goja.Object {
 		h.Warn(call.Argument(0).String())
 		return goja.Undefined()
 	}))
+	must(o.Set("zonedTime", zonedTime(vm)))
 	return o
 }
 

@@ -151,14 +151,20 @@ type AppEventMap = {
   [K in AppEventName]: K extends "Application.CallAlerting" ? CallAlertingEvent : AppEventParams[K] & { name: K };
 };
 
-/** What a Call listener of event K receives: the host's params plus name, id and the Call. */
-type CallEvent<K extends CallEventName> = CallEventParams[K] & {
-  name: K;
-  /** The call's id. */
-  id: string;
-  /** The call the event is about. */
-  call: Call;
-};
+/**
+ * What a Call listener of event K receives: the host's params plus name, id and
+ * the Call. For a union of events it is the union of each one's, so a check of
+ * `name` tells them apart.
+ */
+type CallEvent<K extends CallEventName> = K extends CallEventName
+  ? CallEventParams[K] & {
+      name: K;
+      /** The call's id. */
+      id: string;
+      /** The call the event is about. */
+      call: Call;
+    }
+  : never;
 
 /**
  * An event as the host delivers it to a scenario's global
@@ -357,6 +363,33 @@ declare namespace VoxEngine {
 
   /** Gets, or with an argument sets and returns, the session's custom string (kept with the call history). */
   function customData(data?: string): string;
+
+  /**
+   * Vox: the wall-clock fields of `date` (a Date or milliseconds since the
+   * epoch; now, on the session's clock, when omitted) in an IANA time zone such
+   * as "Europe/Moscow". An unknown zone (or "", "Local") throws a RangeError.
+   */
+  function zonedTime(timeZone: string, date?: Date | number): ZonedTime;
+}
+
+/** What VoxEngine.zonedTime returns. */
+interface ZonedTime {
+  year: number;
+  /** 1 (January) to 12. */
+  month: number;
+  /** Day of the month, 1 to 31. */
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  /** 0 (Sunday) to 6 (Saturday), as Date.getDay. */
+  weekday: number;
+  /** Minutes east of UTC in force at that instant (180 in Moscow). */
+  offset: number;
+  /** "2026-01-07". */
+  date: string;
+  /** "09:05", 24-hour. */
+  time: string;
 }
 
 /**

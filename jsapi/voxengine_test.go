@@ -57,6 +57,8 @@ func (h *fakeHost) object(vm *goja.Runtime) *goja.Object {
 	}))
 	must(o.Set("log", func(s string) { h.logs = append(h.logs, s) }))
 	must(o.Set("warn", func(s string) { h.warns = append(h.warns, s) }))
+	// The zone lookup is pure, so the fake hands the layer the real one.
+	must(o.Set("zonedTime", zonedTime(vm)))
 	return o
 }
 
@@ -102,6 +104,44 @@ func TestVoxEngine(t *testing.T) {
 				cmd("AcceptCall", obj{"id": "in-1", "headers": obj{"X-Vox": "1"}}),
 				cmd("HangupCall", obj{"id": "in-1", "headers": nil}),
 			},
+		},
+		{
+			name: "zoned time: offsets with and without daylight saving, the date line, now",
+			script: `const f = (z, t) => { const v = VoxEngine.zonedTime(z, t); return [v.date, v.time, v.weekday, v.offset, v.year, v.month, v.day, v.hour, v.minute, v.second].join(" "); };
+				Logger.write(f("Europe/Moscow", Date.UTC(2026, 0, 7, 6, 30, 15)));
+				Logger.write(f("Europe/Berlin", new Date(Date.UTC(2026, 6, 1, 22, 0))));
+				Logger.write(f("Europe/Berlin", Date.UTC(2026, 0, 1, 22, 0)));
+				Logger.write(f("America/New_York", Date.UTC(2026, 0, 5, 3, 0)));
+				Logger.write(f("UTC", Date.UTC(2026, 0, 5, 3, 0)));
+				Logger.write(VoxEngine.zonedTime("UTC").date === new Date().toISOString().slice(0, 10));`,
+			wantLogs: []string{
+				"2026-01-07 09:30 3 180 2026 1 7 9 30 15",
+				"2026-07-02 00:00 4 120 2026 7 2 0 0 0",
+				"2026-01-01 23:00 4 60 2026 1 1 23 0 0",
+				"2026-01-04 22:00 0 -300 2026 1 4 22 0 0",
+				"2026-01-05 03:00 1 0 2026 1 5 3 0 0",
+				"true",
+			},
+		},
+		{
+			name:     "zoned time: an unknown zone is a RangeError",
+			script:   `VoxEngine.zonedTime("Mars/Olympus", 0)`,
+			wantErrs: []string{`RangeError: VoxEngine.zonedTime: unknown time zone "Mars/Olympus"`},
+		},
+		{
+			name:     "zoned time: the server's own zone is refused",
+			script:   `VoxEngine.zonedTime("Local", 0)`,
+			wantErrs: []string{`RangeError: VoxEngine.zonedTime: name an IANA time zone`},
+		},
+		{
+			name:     "zoned time: a zone that is not a string is a TypeError",
+			script:   `VoxEngine.zonedTime(3, 0)`,
+			wantErrs: []string{`TypeError: VoxEngine.zonedTime: the time zone must be a string`},
+		},
+		{
+			name:     "zoned time: a time that is not a number is a RangeError",
+			script:   `VoxEngine.zonedTime("UTC", "soon")`,
+			wantErrs: []string{`RangeError: VoxEngine.zonedTime: the time is not a finite number`},
 		},
 		{
 			name:   "reject with a code and headers",

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 
 	"vox/runtime"
@@ -20,19 +21,31 @@ type HTTPFiles struct {
 	Fallback runtime.HTTPClient
 }
 
-// HTTPRoute is one --http URL_PATTERN=FILE.
+// HTTPRoute is one --http URL_PATTERN=[STATUS:]FILE.
 type HTTPRoute struct {
 	Pattern string
 	File    string
+	// Status is the HTTP status answered; 0 is 200 OK. A scenario's error
+	// path (the controller's 504 when the portal is late) is
+	// simulated with it.
+	Status int
 }
 
-// ParseHTTPRoute parses URL_PATTERN=FILE; the file must exist.
+// ParseHTTPRoute parses URL_PATTERN=FILE or URL_PATTERN=STATUS:FILE, where
+// STATUS is an HTTP status (100-599); the file must exist.
 func ParseHTTPRoute(s string) (HTTPRoute, error) {
 	i := strings.LastIndex(s, "=")
 	if i <= 0 || i == len(s)-1 {
-		return HTTPRoute{}, fmt.Errorf("--http %q: want URL_PATTERN=FILE", s)
+		return HTTPRoute{}, fmt.Errorf("--http %q: want URL_PATTERN=FILE or URL_PATTERN=STATUS:FILE", s)
 	}
 	r := HTTPRoute{Pattern: s[:i], File: s[i+1:]}
+	if status, file, ok := strings.Cut(r.File, ":"); ok && len(status) == 3 {
+		code, err := strconv.Atoi(status)
+		if err != nil || code < 100 || code > 599 {
+			return HTTPRoute{}, fmt.Errorf("--http %q: status %q is not an HTTP status (100-599)", s, status)
+		}
+		r.Status, r.File = code, file
+	}
 	if _, err := path.Match(r.Pattern, ""); err != nil {
 		return HTTPRoute{}, fmt.Errorf("--http %q: bad pattern: %w", s, err)
 	}
@@ -55,7 +68,7 @@ func (h *HTTPFiles) Do(ctx context.Context, req *runtime.HTTPRequest) (*runtime.
 		if err != nil {
 			return nil, &runtime.HTTPError{Code: runtime.HTTPCodeInternal, Message: fmt.Sprintf("simulated response for %s: %v", req.URL, err)}
 		}
-		return &runtime.HTTPResponse{Code: http.StatusOK, Header: http.Header{"Content-Type": {contentType(r.File)}}, Body: body}, nil
+		return &runtime.HTTPResponse{Code: r.status(), Header: http.Header{"Content-Type": {contentType(r.File)}}, Body: body}, nil
 	}
 	if h.Fallback != nil {
 		return h.Fallback.Do(ctx, req)
@@ -87,11 +100,19 @@ func (h *HTTPFiles) RoundTrip(req *http.Request) (*http.Response, error) {
 		f.Close()
 		return nil, fmt.Errorf("simulated response for %s: %w", req.URL, err)
 	}
-	resp.StatusCode, resp.Status = http.StatusOK, "200 OK"
+	resp.StatusCode = r.status()
+	resp.Status = fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))
 	resp.Header.Set("Content-Type", contentType(r.File))
 	resp.ContentLength = st.Size()
 	resp.Body = f
 	return resp, nil
+}
+
+func (r HTTPRoute) status() int {
+	if r.Status == 0 {
+		return http.StatusOK
+	}
+	return r.Status
 }
 
 func (h *HTTPFiles) route(url string) (HTTPRoute, bool) {

@@ -172,7 +172,7 @@ func (s *Simulation) run(ctx context.Context, programs []*runtime.Program) error
 			AccountID:     "1",
 			ApplicationID: "1",
 			UserID:        "1",
-			AccessURL:     "http://127.0.0.1:8080/request/" + s.sessionID,
+			AccessURL:     s.accessURL(),
 			LogURL:        "http://127.0.0.1:8080/log/" + s.sessionID,
 			CustomData:    s.opts.CustomData,
 		},
@@ -239,7 +239,7 @@ func (s *Simulation) apply(st Step) {
 			method = "POST"
 		}
 		if path == "" {
-			path = "/request/" + s.sessionID
+			path = s.accessPath()
 		}
 		s.session.HTTPRequest(method, path, st.Content)
 		return
@@ -346,6 +346,20 @@ func (s *Simulation) Dial(ctx context.Context, req runtime.DialRequest) (runtime
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// AccessToken is the token of every simulated session's access URL. A live
+// session's is 128 random bits; a simulation's is fixed so
+// that logs replay exactly and --http routes can name the URL.
+const AccessToken = "5eed0000000000000000000000000000"
+
+// accessPath is the session's access URL path, /calls/{sessionID}/{token},
+// the form the controller serves: the scenario fetches its settings from
+// accessURL/config and reports to accessURL/events.
+func (s *Simulation) accessPath() string {
+	return "/calls/" + s.sessionID + "/" + AccessToken
+}
+
+func (s *Simulation) accessURL() string { return "http://127.0.0.1:8080" + s.accessPath() }
 
 // incomingCallID makes an id shaped like the seed's: 16 hex digits, the start time
 // in Unix seconds and a counter.

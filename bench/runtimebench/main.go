@@ -2,7 +2,8 @@
 // machine against bare goja measured in the same run, running the generated
 // seed-sized scenario (S12), and prints one table of ratios and goals; then the
 // scenarios store's resolve-and-start against a plain bbolt read (scenarios.go),
-// media, recording, and SIP call setup and registration with SIPp (sip.go).
+// media, recording, the controller's signed API and ledger (controller.go),
+// and SIP call setup and registration with SIPp (sip.go).
 package main
 
 import (
@@ -38,10 +39,10 @@ func main() {
 	sessions := flag.Int("sessions", 1000, "sessions kept alive for the heap and dispatch figures")
 	events := flag.Int("events", 20000, "events dispatched for the latency figures")
 	window := flag.Duration("window", 5*time.Second, "how long each throughput run lasts")
-	only := flag.String("only", "", "run one section only: media, sip (calls and registration), register")
+	only := flag.String("only", "", "run one section only: media, controller, sip (calls and registration), register")
 	soak := flag.Int("sip-soak", 0, "run only this many calls through vox at -sip-soak-rate, printing heap and goroutines as they go")
 	flag.Parse()
-	section := map[string]func(io.Writer) error{"media": benchMedia, "sip": benchSIP, "register": registerBench}[*only]
+	section := map[string]func(io.Writer) error{"media": benchMedia, "controller": benchController, "sip": benchSIP, "register": registerBench}[*only]
 	if *soak > 0 {
 		section = func(out io.Writer) error { return soakSIP(out, *soak) }
 	}
@@ -116,6 +117,9 @@ func run(out io.Writer, sessions, events int, window time.Duration) error {
 		return err
 	}
 	if err := benchRecording(out); err != nil {
+		return err
+	}
+	if err := benchController(out); err != nil {
 		return err
 	}
 	if err := sippInstalled(); err != nil {

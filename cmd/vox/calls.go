@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"vox/controller"
 	"vox/numbers"
 	"vox/runtime"
 	"vox/scenarios"
@@ -31,23 +32,42 @@ const logsDir = "logs"
 // and a trunk's call by its number (routeNumber).
 type userRouter struct {
 	app string
-	// countries are the accounts' dialling countries (S18); the demo
-	// account dials as in Russia, as the seed's people do.
+	// countries are dialling countries (S18) of accounts the controller
+	// does not know (those of the trunks file); the demo account dials as
+	// in Russia, as the seed's people do.
 	countries map[string]string
 	// numbers are the numbers of DATA/trunks.json.
 	numbers map[string]numberRoute
+	// rented are the controller's numbers and accounts; nil: none.
+	rented routerController
 }
 
-func (r userRouter) Route(_ context.Context, call sip.CallInfo) (sip.Route, error) {
+// routerController is what routing asks the controller.
+type routerController interface {
+	RouteNumber(ctx context.Context, number string) (controller.Number, error)
+	Account(ctx context.Context, id string) (controller.Account, error)
+}
+
+// country is how account's people write numbers.
+func (r userRouter) country(ctx context.Context, account string) string {
+	if r.rented != nil {
+		if a, err := r.rented.Account(ctx, account); err == nil && a.Country != "" {
+			return a.Country
+		}
+	}
+	return r.countries[account]
+}
+
+func (r userRouter) Route(ctx context.Context, call sip.CallInfo) (sip.Route, error) {
 	if call.Trunk != "" {
-		return r.routeNumber(call)
+		return r.routeNumber(ctx, call)
 	}
 	if call.Account == "" {
 		return sip.Route{}, sip.ErrNoRoute
 	}
 	return sip.Route{
 		Account: call.Account, App: r.app,
-		Numbers: numbers.Preference{Country: r.countries[call.Account]},
+		Numbers: numbers.Preference{Country: r.country(ctx, call.Account)},
 	}, nil
 }
 

@@ -49,6 +49,15 @@ func (f *clientFlags) register(fl *pflag.FlagSet) {
 // explicit --data, a missing token file is not an error: the server will say
 // what is missing.
 func (f *clientFlags) client(cmd *cobra.Command) (*scenarios.Client, error) {
+	token, err := f.adminToken(cmd)
+	if err != nil {
+		return nil, err
+	}
+	return scenarios.NewClient(f.server, token, nil), nil
+}
+
+// adminToken is the first token found, as client says.
+func (f *clientFlags) adminToken(cmd *cobra.Command) (string, error) {
 	token := f.token
 	explicitData := cmd.Flags().Changed("data")
 	if token == "" && !explicitData {
@@ -61,12 +70,12 @@ func (f *clientFlags) client(cmd *cobra.Command) (*scenarios.Client, error) {
 			token = t
 		case errors.Is(err, fs.ErrNotExist) && !explicitData:
 		case errors.Is(err, fs.ErrNotExist):
-			return nil, usageError{fmt.Errorf("no admin token in %s: is it the data directory of vox serve?", f.data)}
+			return "", usageError{fmt.Errorf("no admin token in %s: is it the data directory of vox serve?", f.data)}
 		default:
-			return nil, err
+			return "", err
 		}
 	}
-	return scenarios.NewClient(f.server, token, nil), nil
+	return token, nil
 }
 
 // output prints v as JSON with --json, or calls human.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,12 +20,14 @@ import (
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"vox/controller"
 	"vox/examples"
 	"vox/jsapi"
 	"vox/media/player"
 	"vox/media/rtp"
 	"vox/runtime"
 	"vox/scenarios"
+	"vox/scenarios/standard"
 	"vox/sip"
 )
 
@@ -54,12 +57,22 @@ func newServeCommand() *cobra.Command {
 		Long: `serve keeps its state in DIR/vox.db and answers the REST API under /api/v1/
 on ADDR. At its first start it creates DIR, generates the admin token (kept in
 DIR/admin.token, printed once; vox token shows it again) and stores the bundled
-demo scenario as application "demo".
+demo scenario as application "demo" and the standard incoming scenario
+(scenarios/standard) as application "standard".
 
-SIP phones register on --sip (UDP and TCP, the same port) with the users of
-DIR/sip-users.json; the first start makes two demo users there and prints their
-passwords once (the file keeps only digest hashes; delete it to make new ones).
-Their calls run the account's "demo" application. SIP trunks and the numbers
+The telephony controller answers under /controller/v1/: tenants sign their
+requests with their licence key (see the README). The first start writes
+DIR/licences.json with the demo portal's licence for tenant "demo", prints its
+key once, and makes the demo tenant with a welcome balance, RUB tariffs and a
+few numbers, renting it 74950000100 for the standard scenario with its demo
+settings.
+
+SIP phones register on --sip (UDP and TCP, the same port) with the controller's
+SIP users; the first start makes two demo users of tenant "demo" and prints
+their passwords once (only digest hashes are kept; vox sipuser password makes
+new ones). A DIR/sip-users.json of an older Vox is moved into the controller.
+Their calls run the account's "demo" application; PSTN calls are authorized
+and charged by the controller's tariffs. SIP trunks and the numbers
 called through them are read from DIR/trunks.json (see the README). Session
 logs go to DIR/logs/ACCOUNT/, recordings to DIR/records/ACCOUNT/. --sip is the
 IP address phones reach (RTP is offered on it too); --sip "" turns SIP off.
@@ -123,16 +136,21 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 
 // server is a running vox serve.
 type server struct {
-	db      *bolt.DB
-	store   *scenarios.Store
-	http    *http.Server
-	addr    net.Addr
-	sip     *sip.Server // nil without SIP
-	sipAddr netip.AddrPort
-	live    *liveLauncher // the sessions of SIP calls; nil without SIP
-	token   string
-	served  chan error // the listener's end, when it was not a shutdown
-	log     *slog.Logger
+	db     *bolt.DB
+	store  *scenarios.Store
+	ctrl   *controller.Controller
+	billed *billedDialer // nil without SIP
+	// stopFees ends the monthly fees' goroutine, fees waits for it.
+	stopFees context.CancelFunc
+	fees     sync.WaitGroup
+	http     *http.Server
+	addr     net.Addr
+	sip      *sip.Server // nil without SIP
+	sipAddr  netip.AddrPort
+	live     *liveLauncher // the sessions of SIP calls; nil without SIP
+	token    string
+	served   chan error // the listener's end, when it was not a shutdown
+	log      *slog.Logger
 }
 
 // startServer opens the data directory and starts answering HTTP; it returns once
@@ -175,6 +193,11 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	if err := seedDemo(store, cfg.Log); err != nil {
 		return nil, err
 	}
+	revoker := &userRevoker{}
+	ctrl, err := openController(cfg, db, store, revoker)
+	if err != nil {
+		return nil, err
+	}
 	// HTTP is bound first: recordings of calls are served there.
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -188,8 +211,9 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	var sipSrv *sip.Server
 	var sipAddr netip.AddrPort
 	var live *liveLauncher
+	var billed *billedDialer
 	if cfg.SIP != "" {
-		if sipSrv, sipAddr, live, err = startSIP(cfg, store, ln.Addr().String()); err != nil {
+		if sipSrv, sipAddr, live, billed, err = startSIP(cfg, store, ctrl, revoker, ln.Addr().String()); err != nil {
 			return nil, err
 		}
 		defer func() {
@@ -200,13 +224,18 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle(scenarios.APIPrefix+"/", requireToken(token, scenarios.NewHandler(store, scenarios.WithLogger(cfg.Log))))
+	registrar := ""
+	if sipSrv != nil {
+		registrar = "sip:" + sipAddr.String()
+	}
+	mux.Handle(controller.APIPrefix+"/", controller.NewHandler(ctrl, controller.HandlerOptions{AdminToken: token, Registrar: registrar, Log: cfg.Log}))
 	mux.Handle("/records/{account}/{file}", recordingsHandler(cfg.Data))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
 	srv = &server{
-		db: db, store: store, addr: ln.Addr(), sip: sipSrv, sipAddr: sipAddr, live: live, token: token, served: make(chan error, 1), log: cfg.Log,
+		db: db, store: store, ctrl: ctrl, billed: billed, addr: ln.Addr(), sip: sipSrv, sipAddr: sipAddr, live: live, token: token, served: make(chan error, 1), log: cfg.Log,
 		http: &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -219,6 +248,13 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 			srv.served <- fmt.Errorf("serve HTTP: %w", err)
 		}
 	}()
+	feesCtx, stopFees := context.WithCancel(context.Background())
+	srv.stopFees = stopFees
+	srv.fees.Add(1)
+	go func() {
+		defer srv.fees.Done()
+		chargeFees(feesCtx, ctrl, cfg.Log)
+	}()
 	sipOn := "off"
 	if sipSrv != nil {
 		sipOn = sipAddr.String()
@@ -227,17 +263,19 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	return srv, nil
 }
 
-// startSIP opens the SIP users (making the demo ones at the first start) and
-// starts the SIP server on cfg.SIP, taking calls into sessions of the
-// scenarios in store; httpAddr is where recordings are served.
-func startSIP(cfg serveConfig, store *scenarios.Store, httpAddr string) (*sip.Server, netip.AddrPort, *liveLauncher, error) {
-	fail := func(err error) (*sip.Server, netip.AddrPort, *liveLauncher, error) {
-		return nil, netip.AddrPort{}, nil, err
+// startSIP prepares the SIP users (making the demo ones at the first start)
+// and starts the SIP server on cfg.SIP, taking calls into sessions of the
+// scenarios in store, its registrar told of changed users through revoker;
+// httpAddr is where recordings are served.
+func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controller, revoker *userRevoker, httpAddr string) (*sip.Server, netip.AddrPort, *liveLauncher, *billedDialer, error) {
+	fail := func(err error) (*sip.Server, netip.AddrPort, *liveLauncher, *billedDialer, error) {
+		return nil, netip.AddrPort{}, nil, nil, err
 	}
-	users, made, err := openSIPUsers(cfg.Data)
+	made, err := prepareSIPUsers(ctrl, cfg.Data, cfg.Log)
 	if err != nil {
 		return fail(err)
 	}
+	users := controllerDirectory{ctrl}
 	host, _, err := net.SplitHostPort(cfg.SIP)
 	if err != nil {
 		return fail(fmt.Errorf("--sip %q: %w", cfg.SIP, err))
@@ -257,7 +295,7 @@ func startSIP(cfg serveConfig, store *scenarios.Store, httpAddr string) (*sip.Se
 	countries := map[string]string{demoAccount: "RU"}
 	trunks, err := openTrunks(cfg.Data, countries, cfg.Log)
 	if err == nil {
-		err = trunks.checkUsers(users)
+		err = trunks.checkUsers(context.Background(), users)
 	}
 	if err != nil {
 		return fail(err)
@@ -266,20 +304,22 @@ func startSIP(cfg serveConfig, store *scenarios.Store, httpAddr string) (*sip.Se
 	if cfg.SHA256 {
 		algorithms = append(algorithms, sip.SHA256)
 	}
-	srv, err := sip.NewServer(sip.Options{Directory: users, Realm: users.realm, Log: cfg.Log, Unlimited: trunks.allowed(), Algorithms: algorithms})
+	srv, err := sip.NewServer(sip.Options{Directory: users, Realm: sipRealm, Log: cfg.Log, Unlimited: trunks.allowed(), Algorithms: algorithms})
 	if err != nil {
 		return fail(err)
 	}
+	revoker.reg.Store(srv.Registrar())
+	billed := &billedDialer{next: srv, billing: ctrl, log: cfg.Log, countries: countries}
 	live := &liveLauncher{
 		dir: filepath.Join(cfg.Data, logsDir), log: cfg.Log,
 		launcher: &runtime.Launcher{
 			Releases: store, Programs: runtime.NewProgramCache(0),
-			Defaults: runtime.Config{Clock: runtime.RealClock{}, Dialer: srv, HTTP: &runtime.NetHTTP{}, Logger: cfg.Log},
+			Defaults: runtime.Config{Clock: runtime.RealClock{}, Dialer: billed, HTTP: &runtime.NetHTTP{}, Logger: cfg.Log},
 		},
 	}
 	records := filepath.Join(cfg.Data, recordingsDir)
 	err = srv.EnableCalls(sip.CallOptions{
-		Router:   userRouter{app: demoApp, countries: countries, numbers: trunks.numbers},
+		Router:   userRouter{app: demoApp, countries: countries, numbers: trunks.numbers, rented: ctrl},
 		Trunks:   trunks,
 		Launcher: live,
 		Ports:    ports,
@@ -310,9 +350,9 @@ func startSIP(cfg serveConfig, store *scenarios.Store, httpAddr string) (*sip.Se
 		for _, u := range made {
 			fmt.Fprintf(cfg.Out, "vox:   user %s  password %s  (sip:%s@%s)\n", u.name, u.password, u.name, addr)
 		}
-		fmt.Fprintf(cfg.Out, "vox: the passwords are shown once; delete %s for new ones\n", filepath.Join(cfg.Data, sipUsersFile))
+		fmt.Fprintf(cfg.Out, "vox: the passwords are shown once; vox sipuser password %s NAME makes a new one\n", demoAccount)
 	}
-	return srv, addr, live, nil
+	return srv, addr, live, billed, nil
 }
 
 // audioCacheDir is where, under the data directory, audio that scenarios
@@ -336,7 +376,10 @@ func (s *server) shutdown(ctx context.Context) error {
 		if serr := s.live.wait(ctx); serr != nil {
 			err = errors.Join(err, serr)
 		}
+		s.billed.charging.Wait()
 	}
+	s.stopFees()
+	s.fees.Wait()
 	if cerr := s.db.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("close data file: %w", cerr))
 	}
@@ -355,9 +398,10 @@ func compileScenario(name, source string) error {
 // demoApp is the application the bundled demo is stored as at the first start.
 const demoApp = "demo"
 
-// seedDemo stores the bundled demo (examples/demo) as application "demo" when the
-// store has no application yet, so a newcomer's first vox serve has something to
-// list, show and call from a softphone.
+// seedDemo stores the bundled demo (examples/demo) as application "demo", and
+// the standard incoming scenario (scenarios/standard) as application
+// "standard", when the store has no application yet, so a newcomer's first vox
+// serve has something to list, show and call from a softphone.
 func seedDemo(store *scenarios.Store, log *slog.Logger) error {
 	ctx := context.Background()
 	apps, err := store.Apps(ctx)
@@ -372,5 +416,14 @@ func seedDemo(store *scenarios.Store, log *slog.Logger) error {
 		return fmt.Errorf("store the demo scenario: %w", err)
 	}
 	log.Info("stored the demo scenario", "app", demoApp, "release", res.Release.Number)
+	std, err := standard.Push()
+	if err != nil {
+		return err
+	}
+	std.Author, std.Message = "vox", "the bundled standard incoming scenario, driven by each number's settings"
+	if res, err = store.Push(ctx, std); err != nil {
+		return fmt.Errorf("store the standard scenario: %w", err)
+	}
+	log.Info("stored the standard scenario", "app", std.App, "release", res.Release.Number)
 	return nil
 }

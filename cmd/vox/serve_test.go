@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"vox/scenarios"
+	"vox/scenarios/standard"
 )
 
 // The first start creates the token (printed once, readable by its owner only)
-// and stores the demo; a restart keeps both and prints nothing.
+// and stores the demo and the standard scenario; a restart keeps them and
+// prints nothing.
 func TestServeFirstStart(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	var out bytes.Buffer
@@ -38,6 +40,10 @@ func TestServeFirstStart(t *testing.T) {
 	demo, err := c.Release(ctx, demoApp, 0)
 	if err != nil || demo.Number != 1 || len(demo.Files) != 1 || demo.Files[0].Name != "demo.js" {
 		t.Fatalf("demo: %+v, %v", demo, err)
+	}
+	std, err := c.Release(ctx, standard.App, 0)
+	if err != nil || std.Number != 1 || len(std.Files) < 2 || len(std.Rules) != 1 {
+		t.Fatalf("standard: %+v, %v", std, err)
 	}
 	stop(t, srv)
 

@@ -45,10 +45,11 @@ type simFlags struct {
 func newSimCommand() *cobra.Command {
 	var f simFlags
 	cmd := &cobra.Command{
-		Use:   "sim [flags] FILE... | sim --app APP [--account ACCOUNT] [--server URL] [flags]",
+		Use:   "sim [flags] FILE...|DIR | sim --app APP [--account ACCOUNT] [--server URL] [flags]",
 		Short: "Play a whole call through a scenario in virtual time and print its session log",
-		Long: `sim runs the files as one scenario (in order, sharing one global scope) in a
-simulated call: the same runtime as a live call, with a virtual clock and simulated
+		Long: `sim runs the files as one scenario (in order, sharing one global scope), or
+the scenarios of a project directory's rule that answers --to (a directory
+as vox scenario push takes it), in a simulated call: the same runtime as a live call, with a virtual clock and simulated
 far ends, so a 60-second call finishes in milliseconds and needs no network.
 The calls carry real audio: what the scenario plays (files, tone scripts,
 say() through espeak-ng), what each far end says (--caller-audio, digits
@@ -99,7 +100,7 @@ just pushed, or what a live call of the account would run.`,
 	fl.StringArrayVar(&f.dtmf, "dtmf", nil, `digits the caller presses: "1@3s,#@5s" (repeatable)`)
 	fl.StringArrayVar(&f.messages, "message", nil, `an in-call message: CALL@TIME=TEXT, e.g. 'user67@10s={"COMMAND":"hold"}' (repeatable)`)
 	fl.StringArrayVar(&f.httpRequests, "http-request", nil, `a request into the session's access URL: TIME=CONTENT (repeatable)`)
-	fl.StringArrayVar(&f.httpFiles, "http", nil, "answer Net.httpRequestAsync for URLs matching URL_PATTERN with FILE: URL_PATTERN=FILE (repeatable)")
+	fl.StringArrayVar(&f.httpFiles, "http", nil, "answer Net.httpRequestAsync for URLs matching URL_PATTERN with FILE, status 200 or STATUS: URL_PATTERN=[STATUS:]FILE (repeatable)")
 	fl.BoolVar(&f.allowNet, "allow-net", false, "let requests no --http route answers reach the network")
 	fl.StringVar(&f.events, "events", "", "a JSON Lines timeline (see docs/sim.md)")
 	fl.BoolVar(&f.jsonLog, "json", false, "write the session log as JSON lines")
@@ -166,6 +167,11 @@ func (f simFlags) scenario(ctx context.Context, cmd *cobra.Command, args []strin
 		if len(args) == 0 {
 			return simScenario{}, usageError{errors.New("no scenario file given: name the scenario's files, or --app APP to run an account's release from --server")}
 		}
+		if len(args) == 1 {
+			if info, err := os.Stat(args[0]); err == nil && info.IsDir() {
+				return f.projectScenario(cmd, args[0])
+			}
+		}
 		sources, err := sim.ReadSources(args)
 		if err != nil {
 			return simScenario{}, usageError{err}
@@ -200,6 +206,31 @@ func (f simFlags) scenario(ctx context.Context, cmd *cobra.Command, args []strin
 	// up where vox sim runs.
 	return simScenario{sources: sources, dir: ".", name: res.App,
 		version: fmt.Sprintf("INCOMING scenario (version: %d)", res.Release)}, nil
+}
+
+// projectScenario runs the rule of a project directory (what vox scenario push
+// takes: a directory with rules.json, or a voxengine-ci project) that answers
+// --to, as the pushed release would run it.
+func (f simFlags) projectScenario(cmd *cobra.Command, dir string) (simScenario, error) {
+	p, err := scenarios.LoadProject([]string{dir}, "")
+	if err != nil {
+		return simScenario{}, usageError{err}
+	}
+	release := scenarios.Release{App: p.App, Files: p.Files, Rules: p.Rules}
+	rule, files, err := release.Route(f.to)
+	if err != nil {
+		return simScenario{}, usageError{fmt.Errorf("%s: %w", dir, err)}
+	}
+	names := make([]string, len(files))
+	sources := make([]sim.Source, len(files))
+	for i, file := range files {
+		names[i] = file.Name
+		sources[i] = sim.Source{Name: file.Name, Code: file.Source}
+	}
+	if len(p.Rules) > 1 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "vox sim: rule %q answers %s with %s\n", rule.Name, f.to, strings.Join(names, ", "))
+	}
+	return simScenario{sources: sources, dir: dir, name: p.App}, nil
 }
 
 func (f simFlags) options() (sim.Options, error) {

@@ -2,26 +2,24 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 
-	"vox/sip"
+	"vox/controller"
 )
 
-// Until the controller brings tenants and their SIP users, vox serve keeps
-// its SIP users in DATA/sip-users.json, made at the first start with two
-// demo users of the demo account, so that a newcomer can register a
-// softphone. The file holds digest HA1s, not passwords: the passwords are
-// printed once, when they are made.
+// SIP users live in the controller (S7). Before it, vox serve kept them in
+// DATA/sip-users.json; a start that finds that file moves its users into the
+// controller with their digest hashes (their passwords keep working) and
+// renames it, so that a user deleted later does not come back.
 const (
 	sipUsersFile = "sip-users.json"
-	// sipRealm is the realm of the digest challenges and of the HA1s in
-	// the file.
+	// sipRealm is the realm of the digest challenges and of the HA1s kept.
 	sipRealm    = "vox"
 	demoAccount = "demo"
 )
@@ -30,6 +28,7 @@ const (
 // scenario rings (S22).
 var demoSIPUsers = []string{"phone67", "phone68"}
 
+// sipUsersDoc is the form of the old users file.
 type sipUsersDoc struct {
 	Realm string       `json:"realm"`
 	Users []sipUserDoc `json:"users"`
@@ -43,73 +42,70 @@ type sipUserDoc struct {
 	Disabled  bool   `json:"disabled,omitempty"`
 }
 
-// fileDirectory is a sip.Directory read from DATA/sip-users.json at start.
-type fileDirectory struct {
-	realm string
-	users map[string]sip.User
-}
-
-func (d *fileDirectory) User(_ context.Context, realm, name string) (sip.User, error) {
-	u, ok := d.users[name]
-	if !ok || realm != d.realm {
-		return sip.User{}, fmt.Errorf("%s: %w", name, sip.ErrUnknownUser)
-	}
-	return u, nil
-}
-
 // demoLogin is a demo user made now, with its password.
 type demoLogin struct{ name, password string }
 
-// openSIPUsers reads dir's SIP users, making the file with the demo users
-// when there is none; made lists them with their passwords then.
-func openSIPUsers(dir string) (d *fileDirectory, made []demoLogin, err error) {
+// prepareSIPUsers migrates DATA/sip-users.json when there is one, and makes
+// the demo users when the demo tenant has no SIP user yet; made lists them
+// with their passwords then.
+func prepareSIPUsers(c *controller.Controller, dir string, log *slog.Logger) (made []demoLogin, err error) {
+	ctx := context.Background()
+	migrated, err := migrateSIPUsers(ctx, c, dir, log)
+	if err != nil || migrated {
+		return nil, err
+	}
+	users, err := c.SIPUsers(ctx, demoAccount)
+	if errors.Is(err, controller.ErrNotFound) {
+		return nil, nil // no demo tenant on this server
+	}
+	if err != nil || len(users) > 0 {
+		return nil, err
+	}
+	for _, name := range demoSIPUsers {
+		_, password, err := c.CreateSIPUser(ctx, demoAccount, name, "")
+		if err != nil {
+			return nil, fmt.Errorf("demo SIP user %s: %w", name, err)
+		}
+		made = append(made, demoLogin{name, password})
+	}
+	return made, nil
+}
+
+// migrateSIPUsers moves the users of the old file into the controller,
+// making the accounts it names that do not exist (in RUB, with a new
+// licence key an operator rotates to the portal's).
+func migrateSIPUsers(ctx context.Context, c *controller.Controller, dir string, log *slog.Logger) (bool, error) {
 	path := filepath.Join(dir, sipUsersFile)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		data, made, err = makeSIPUsers(path)
+		return false, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("SIP users: %w", err)
+		return false, fmt.Errorf("SIP users: %w", err)
 	}
 	var doc sipUsersDoc
 	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, nil, fmt.Errorf("SIP users: %s: %w", path, err)
+		return false, fmt.Errorf("SIP users: %s: %w", path, err)
 	}
-	if doc.Realm == "" {
-		return nil, nil, fmt.Errorf("SIP users: %s has no realm", path)
+	if doc.Realm != sipRealm {
+		return false, fmt.Errorf("SIP users: %s has realm %q; its hashes work only in realm %q", path, doc.Realm, sipRealm)
 	}
-	d = &fileDirectory{realm: doc.Realm, users: make(map[string]sip.User, len(doc.Users))}
+	var users []controller.SIPUser
 	for _, u := range doc.Users {
-		d.users[u.Name] = sip.User{Account: u.Account, Name: u.Name, HA1MD5: u.HA1MD5, HA1SHA256: u.HA1SHA256, Disabled: u.Disabled}
+		if _, err := c.Account(ctx, u.Account); errors.Is(err, controller.ErrNotFound) {
+			if _, err := c.CreateAccount(ctx, controller.NewAccount{ID: u.Account, Currency: "RUB"}); err != nil && !errors.Is(err, controller.ErrConflict) {
+				return false, fmt.Errorf("SIP users: %s: account of %s: %w", path, u.Name, err)
+			}
+		}
+		users = append(users, controller.SIPUser{Account: u.Account, Name: u.Name, HA1MD5: u.HA1MD5, HA1SHA256: u.HA1SHA256, Disabled: u.Disabled})
 	}
-	return d, made, nil
-}
-
-func makeSIPUsers(path string) ([]byte, []demoLogin, error) {
-	doc := sipUsersDoc{Realm: sipRealm}
-	var made []demoLogin
-	for _, name := range demoSIPUsers {
-		password := rand.Text()[:16]
-		u := sip.NewUser(demoAccount, name, sipRealm, password)
-		doc.Users = append(doc.Users, sipUserDoc{Account: u.Account, Name: u.Name, HA1MD5: u.HA1MD5, HA1SHA256: u.HA1SHA256})
-		made = append(made, demoLogin{name, password})
-	}
-	data, err := json.MarshalIndent(doc, "", "  ")
+	added, err := c.ImportSIPUsers(ctx, users)
 	if err != nil {
-		return nil, nil, err
+		return false, fmt.Errorf("SIP users: %s: %w", path, err)
 	}
-	data = append(data, '\n')
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, nil, err
+	if err := os.Rename(path, path+".migrated"); err != nil {
+		return false, fmt.Errorf("SIP users: %w", err)
 	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return nil, nil, err
-	}
-	return data, made, nil
+	log.Info("moved the SIP users file into the controller", "file", path, "users", added, "renamed to", path+".migrated")
+	return true, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
+
+	"vox/sip"
 )
 
 var demoLine = regexp.MustCompile(`user (\S+)  password (\S+)  \(sip:\S+@(\S+)\)`)
@@ -30,9 +33,13 @@ func TestServeSIPDemoUsers(t *testing.T) {
 	if len(logins) != 2 || logins[0][1] != "phone67" || logins[1][1] != "phone68" || logins[0][3] != srv.sipAddr.String() {
 		t.Fatalf("first start printed\n%s", out.String())
 	}
-	file, err := os.ReadFile(filepath.Join(data, sipUsersFile))
-	if err != nil || strings.Contains(string(file), logins[0][2]) {
-		t.Fatalf("the users file holds the password, or is missing: %v\n%s", err, file)
+	// The controller keeps the digest hashes, not the password.
+	stored, err := srv.ctrl.SIPUser(context.Background(), "phone67")
+	if err != nil || stored.Account != demoAccount || stored.HA1MD5 != sip.HA1(sip.MD5, "phone67", sipRealm, logins[0][2]) {
+		t.Fatalf("phone67 in the controller: %+v %v", stored, err)
+	}
+	if db, err := os.ReadFile(filepath.Join(data, dbFile)); err != nil || strings.Contains(string(db), logins[0][2]) {
+		t.Fatalf("the data file holds the password, or is missing: %v", err)
 	}
 	for _, transport := range []string{"UDP", "TCP"} {
 		if code := registerAs(t, srv, transport, "phone67", logins[0][2]); code != 200 {
@@ -58,6 +65,76 @@ func TestServeSIPDemoUsers(t *testing.T) {
 	}
 	if code := registerAs(t, srv, "UDP", "phone68", logins[1][2]); code != 200 {
 		t.Fatalf("phone68 after a restart: %d", code)
+	}
+
+	// S7: a disabled user's phone is unregistered at once and refused; a
+	// new password takes effect at once too.
+	ctx := context.Background()
+	if _, err := srv.ctrl.SetSIPDisabled(ctx, demoAccount, "phone68", true); err != nil {
+		t.Fatal(err)
+	}
+	if bs := srv.sip.Registrar().Bindings(sipRealm, "phone68"); len(bs) != 0 {
+		t.Errorf("a disabled user keeps its bindings: %+v", bs)
+	}
+	if code := registerAs(t, srv, "UDP", "phone68", logins[1][2]); code == 200 {
+		t.Error("a disabled user registered")
+	}
+	if _, err := srv.ctrl.SetSIPDisabled(ctx, demoAccount, "phone68", false); err != nil {
+		t.Fatal(err)
+	}
+	if code := registerAs(t, srv, "UDP", "phone68", logins[1][2]); code != 200 {
+		t.Errorf("phone68 enabled again: %d", code)
+	}
+	if _, _, err := srv.ctrl.SetSIPPassword(ctx, demoAccount, "phone68", "a-new-password"); err != nil {
+		t.Fatal(err)
+	}
+	if bs := srv.sip.Registrar().Bindings(sipRealm, "phone68"); len(bs) != 0 {
+		t.Errorf("a new password keeps the old bindings: %+v", bs)
+	}
+	if code := registerAs(t, srv, "UDP", "phone68", logins[1][2]); code == 200 {
+		t.Error("the old password still registers")
+	}
+	if code := registerAs(t, srv, "UDP", "phone68", "a-new-password"); code != 200 {
+		t.Errorf("the new password: %d", code)
+	}
+}
+
+// A data directory of a Vox before the controller has its SIP users in
+// DATA/sip-users.json: they move into the controller with their hashes,
+// register with their passwords, and the file is renamed so that it is read
+// once.
+func TestServeMigratesSIPUsersFile(t *testing.T) {
+	data := t.TempDir()
+	doc := sipUsersDoc{Realm: sipRealm}
+	for _, u := range []sip.User{sip.NewUser(demoAccount, "phone67", sipRealm, "secret67"), sip.NewUser("branch", "desk9", sipRealm, "secret99")} {
+		doc.Users = append(doc.Users, sipUserDoc{Account: u.Account, Name: u.Name, HA1MD5: u.HA1MD5, HA1SHA256: u.HA1SHA256})
+	}
+	b, _ := json.Marshal(doc)
+	if err := os.WriteFile(filepath.Join(data, sipUsersFile), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	srv, err := startServer(serveConfig{Data: data, Addr: "127.0.0.1:0", SIP: "127.0.0.1:0", Out: &out, Log: discardLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop(t, srv)
+	if demoLine.MatchString(out.String()) {
+		t.Errorf("demo users were made besides the file's:\n%s", out.String())
+	}
+	for name, password := range map[string]string{"phone67": "secret67", "desk9": "secret99"} {
+		if code := registerAs(t, srv, "UDP", name, password); code != 200 {
+			t.Errorf("%s after the move: %d", name, code)
+		}
+	}
+	if bs := srv.sip.Registrar().Bindings(sipRealm, "desk9"); len(bs) != 1 || bs[0].Account != "branch" {
+		t.Errorf("desk9's bindings %+v", bs)
+	}
+	if _, err := os.Stat(filepath.Join(data, sipUsersFile)); !os.IsNotExist(err) {
+		t.Errorf("the file is still there: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(data, sipUsersFile+".migrated")); err != nil {
+		t.Errorf("the renamed file: %v", err)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"time"
 
+	"vox/controller"
 	"vox/numbers"
 	"vox/sip"
 )
@@ -169,10 +170,17 @@ func (f *fileTrunks) Outbound(_ context.Context, account string) ([]sip.Trunk, e
 
 // checkUsers refuses a trunk whose inbound user is also a SIP user's name:
 // its INVITEs would be taken for the trunk's and fail.
-func (f *fileTrunks) checkUsers(users *fileDirectory) error {
+func (f *fileTrunks) checkUsers(ctx context.Context, users sip.Directory) error {
 	for _, t := range f.trunks {
-		if _, clash := users.users[t.InboundUser]; t.InboundUser != "" && clash {
+		if t.InboundUser == "" {
+			continue
+		}
+		_, err := users.User(ctx, sipRealm, t.InboundUser)
+		switch {
+		case err == nil:
 			return fmt.Errorf("trunks: trunk %q: inbound_user %q is a SIP user's name", t.Name, t.InboundUser)
+		case !errors.Is(err, sip.ErrUnknownUser):
+			return fmt.Errorf("trunks: trunk %q: %w", t.Name, err)
 		}
 	}
 	return nil
@@ -201,13 +209,28 @@ func (f *fileTrunks) register(srv *sip.Server) error {
 }
 
 // routeNumber routes a trunk's call by the number dialled, read the way the
-// trunk's account writes numbers; a number of another account is not
-// found, as one nobody has.
-func (r userRouter) routeNumber(call sip.CallInfo) (sip.Route, error) {
-	pref := numbers.Preference{Country: r.countries[call.Account]}
+// trunk's account writes numbers: a number rented from the controller goes
+// to its tenant (S8), whichever trunk brought it; a number of the trunks
+// file goes to its account only through that account's trunks, and a number
+// of another account is not found, as one nobody has.
+func (r userRouter) routeNumber(ctx context.Context, call sip.CallInfo) (sip.Route, error) {
+	pref := numbers.Preference{Country: r.country(ctx, call.Account)}
 	n, err := numbers.Parse(call.Dialled, pref)
 	if err != nil || n.Kind != numbers.International {
 		return sip.Route{}, fmt.Errorf("%q is not a number: %w", call.Dialled, sip.ErrNoRoute)
+	}
+	if r.rented != nil {
+		rented, err := r.rented.RouteNumber(ctx, n.Value)
+		switch {
+		case err == nil:
+			app := rented.App
+			if app == "" {
+				app = r.app
+			}
+			return sip.Route{Account: rented.Account, App: app, Numbers: numbers.Preference{Country: r.country(ctx, rented.Account)}}, nil
+		case !errors.Is(err, controller.ErrNotFound):
+			return sip.Route{}, fmt.Errorf("number %s: %w", n.Value, err)
+		}
 	}
 	to, ok := r.numbers[n.Value]
 	if !ok || to.Account != call.Account {

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"vox/controller"
 	"vox/scenarios"
 	"vox/sip"
 )
@@ -134,6 +136,28 @@ func TestTrunkCallPSTN(t *testing.T) {
 		if !strings.Contains(invite, want) {
 			t.Fatalf("the provider's first INVITE has no %q:\n%s", want, invite)
 		}
+	}
+	// The controller charged the connected call to the demo account, by
+	// the Moscow tariff, once.
+	var charges []controller.Entry
+	for range 100 {
+		entries, _, err := s.ctrl.Ledger(context.Background(), demoAccount, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		charges = charges[:0]
+		for _, e := range entries {
+			if e.Kind == controller.KindCall {
+				charges = append(charges, e)
+			}
+		}
+		if len(charges) > 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(charges) != 1 || charges[0].Destination != "74954451120" || charges[0].Amount >= 0 {
+		t.Fatalf("the demo account's call charges: %+v", charges)
 	}
 }
 

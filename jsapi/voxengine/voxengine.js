@@ -82,6 +82,19 @@ const VoxEngine = Object.freeze({
     host.command("close");
   },
 
+  // zonedTime(timeZone, date) is a Vox addition: the wall-clock fields of date
+  // (a Date or milliseconds since the epoch; now when omitted) in an IANA time
+  // zone, for working hours and holidays (S12). The runtime has no Intl. It
+  // only computes, so it is no engine command and the session log does not
+  // show it.
+  zonedTime(timeZone, date) {
+    if (typeof timeZone !== "string") {
+      throw new TypeError(`VoxEngine.zonedTime: the time zone must be a string such as "Europe/Moscow", got ${typeof timeZone}`);
+    }
+    const ms = date === undefined ? Date.now() : date instanceof Date ? date.getTime() : Number(date);
+    return host.zonedTime(timeZone, ms);
+  },
+
   // customData() gets, customData(data) sets the session's custom string;
   // the host records a set value with the call history.
   customData(data) {

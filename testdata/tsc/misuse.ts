@@ -30,3 +30,8 @@ VoxEngine.addEventListener(AppEvents.HttpRequest, (e) => {
   // @ts-expect-error: the request body is content, a string.
   return e.body;
 });
+
+// @ts-expect-error: zonedTime needs an IANA zone name, not an offset in minutes.
+VoxEngine.zonedTime(180);
+// @ts-expect-error: the weekday is a number (0 = Sunday), not a name.
+const weekday: string = VoxEngine.zonedTime("Europe/Moscow").weekday;

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+
+	"vox/controller"
+	"vox/sip"
+)
+
+// A call through a trunk to a number rented from the controller goes to the
+// renter's application whichever trunk brought it (S8); a number of the
+// trunks file still goes to its account through that account's trunks only.
+func TestRouteRentedNumbers(t *testing.T) {
+	t.Parallel()
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "vox.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c, err := controller.Open(db, controller.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, id := range []string{"acme", demoAccount} {
+		if _, err := c.CreateAccount(ctx, controller.NewAccount{ID: id, Currency: "RUB"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.AddNumbers(ctx, []controller.Number{{Number: "74950000100", Country: "RU", Currency: "RUB"}, {Number: "74950000101", Country: "RU", Currency: "RUB"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Rent(ctx, "acme", "74950000100", "sales"); err != nil {
+		t.Fatal(err)
+	}
+	r := userRouter{app: demoApp, countries: map[string]string{demoAccount: "RU"}, rented: c,
+		numbers: map[string]numberRoute{"74951234567": {Account: demoAccount, App: demoApp}}}
+	cases := []struct {
+		name, trunkAccount, dialled string
+		want                        sip.Route
+		noRoute                     bool
+	}{
+		{name: "rented, through the demo's trunk", trunkAccount: demoAccount, dialled: "8 (495) 000-01-00", want: sip.Route{Account: "acme", App: "sales"}},
+		{name: "rented, through acme's trunk", trunkAccount: "acme", dialled: "+74950000100", want: sip.Route{Account: "acme", App: "sales"}},
+		{name: "in the inventory, not rented", trunkAccount: demoAccount, dialled: "74950000101", noRoute: true},
+		{name: "the trunks file's", trunkAccount: demoAccount, dialled: "84951234567", want: sip.Route{Account: demoAccount, App: demoApp}},
+		{name: "the trunks file's, through another account's trunk", trunkAccount: "acme", dialled: "74951234567", noRoute: true},
+		{name: "not a number", trunkAccount: demoAccount, dialled: "reception", noRoute: true},
+	}
+	for _, tc := range cases {
+		got, err := r.Route(ctx, sip.CallInfo{Trunk: "t", Account: tc.trunkAccount, Dialled: tc.dialled})
+		if tc.noRoute {
+			if !errors.Is(err, sip.ErrNoRoute) {
+				t.Errorf("%s: %+v %v, want no route", tc.name, got, err)
+			}
+			continue
+		}
+		if err != nil || got.Account != tc.want.Account || got.App != tc.want.App || got.Numbers.Country != "RU" {
+			t.Errorf("%s: %+v %v, want %+v", tc.name, got, err, tc.want)
+		}
+	}
+}

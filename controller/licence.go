@@ -1,0 +1,88 @@
+package controller
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"vox/controller/signature"
+)
+
+// Licence is a tenant's entitlement to telephony as the portal vendor sees
+// it (S4): the key its requests are signed with and its currency.
+type Licence struct {
+	Account   string `json:"account"`
+	Key       string `json:"key"`
+	Currency  string `json:"currency"`
+	Country   string `json:"country,omitempty"`
+	LegacyMD5 bool   `json:"legacy_md5,omitempty"`
+}
+
+// LicenceVerifier finds the valid licence of a tenant, or an error wrapping
+// ErrNoLicence.
+type LicenceVerifier interface {
+	Licence(ctx context.Context, account string) (Licence, error)
+}
+
+// StaticLicences are licences listed in the configuration: the embedded
+// default's (the demo portal's licence for the demo tenant).
+type StaticLicences []Licence
+
+func (s StaticLicences) Licence(_ context.Context, account string) (Licence, error) {
+	for _, l := range s {
+		if l.Account == account {
+			return l, nil
+		}
+	}
+	return Licence{}, fmt.Errorf("%s: %w", account, ErrNoLicence)
+}
+
+// HTTPLicences asks the portal vendor: a signed POST of {"account":ID} to
+// URL, answered with a Licence (200) or 404 when there is none. The request
+// is signed (package signature) with Key under the account name Name.
+type HTTPLicences struct {
+	URL    string
+	Name   string
+	Key    []byte
+	Client *http.Client // default: one with a 5 s timeout
+}
+
+func (h *HTTPLicences) Licence(ctx context.Context, account string) (Licence, error) {
+	body, _ := json.Marshal(map[string]string{"account": account})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
+	if err != nil {
+		return Licence{}, fmt.Errorf("licence check: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(signature.HeaderAccount, h.Name)
+	if err := signature.Sign(req, body, h.Key); err != nil {
+		return Licence{}, fmt.Errorf("licence check: %w", err)
+	}
+	hc := h.Client
+	if hc == nil {
+		hc = &http.Client{Timeout: 5 * time.Second}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return Licence{}, fmt.Errorf("licence check at %s: %w", h.URL, err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return Licence{}, fmt.Errorf("%s: %w", account, ErrNoLicence)
+	case resp.StatusCode != http.StatusOK:
+		return Licence{}, fmt.Errorf("licence check at %s: status %s", h.URL, resp.Status)
+	}
+	var lic Licence
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&lic); err != nil {
+		return Licence{}, fmt.Errorf("licence check at %s: %w", h.URL, err)
+	}
+	if lic.Account != account || lic.Key == "" {
+		return Licence{}, fmt.Errorf("licence check at %s: the answer is not %s's licence: %w", h.URL, account, ErrNoLicence)
+	}
+	return lic, nil
+}
