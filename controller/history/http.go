@@ -11,59 +11,34 @@ import (
 	"time"
 )
 
-// Handler serves the call history under prefix (e.g. /api/v1/calls):
+// API answers the call history's requests for one account; the caller
+// routes them and decides who may see which account (cmd/vox mounts it in
+// the controller's API, signed like the rest):
 //
-//	GET prefix?account=A&since=&until=&direction=&status=&number=&cursor=&limit=
-//	    {"calls":[...],"next":"CURSOR"}; format=csv exports every match as CSV
-//	GET prefix/stats?account=A&period=day|month&since=&until=
-//	GET prefix/{callID}/log    the call's session log (S13), text
+//	List   ?since=&until=&direction=&status=&number=&cursor=&limit=
+//	       {"calls":[...],"next":"CURSOR"}; format=csv exports every match as CSV
+//	Stats  ?period=day|month&since=&until=
+//	Log    the call's session log (S13), text
 //
-// since and until are dates (2026-11-26) or RFC 3339 times. The caller
-// authorises the request before it gets here; Account, when set, names the
-// account a request may see (a tenant's), else the account parameter does.
-type Handler struct {
-	Store   *Store
-	Logs    *Logs
-	Account func(*http.Request) (string, error)
-	Logger  *slog.Logger
-	mux     *http.ServeMux
+// since and until are dates (2026-11-26) or RFC 3339 times.
+type API struct {
+	Store  *Store
+	Logs   *Logs
+	Logger *slog.Logger
 }
 
-// NewHandler builds the handler for prefix.
-func NewHandler(prefix string, h Handler) http.Handler {
-	if h.Logger == nil {
-		h.Logger = slog.Default()
+func (a *API) logger() *slog.Logger {
+	if a.Logger == nil {
+		return slog.Default()
 	}
-	hp := &h
-	hp.mux = http.NewServeMux()
-	hp.mux.HandleFunc("GET "+prefix, hp.list)
-	hp.mux.HandleFunc("GET "+prefix+"/stats", hp.stats)
-	hp.mux.HandleFunc("GET "+prefix+"/{call}/log", hp.log)
-	hp.mux.HandleFunc(prefix+"/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
-	})
-	return hp.mux
+	return a.Logger
 }
 
-func (h *Handler) account(r *http.Request) (string, error) {
-	if h.Account != nil {
-		return h.Account(r)
-	}
-	a := r.URL.Query().Get("account")
-	if !accountPattern.MatchString(a) {
-		return "", fmt.Errorf("%w: give the account: account=ID", ErrInvalid)
-	}
-	return a, nil
-}
-
-func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
-	account, err := h.account(r)
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
+// List answers a page of the account's calls, or all of them as CSV.
+func (a *API) List(w http.ResponseWriter, r *http.Request, account string) {
 	q := r.URL.Query()
 	f := Filter{Direction: q.Get("direction"), Status: q.Get("status"), Number: q.Get("number")}
+	var err error
 	if f.Since, err = parseTime(q, "since"); err == nil {
 		f.Until, err = parseTime(q, "until")
 	}
@@ -74,16 +49,16 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		h.fail(w, err)
+		a.fail(w, err)
 		return
 	}
 	if q.Get("format") == "csv" {
-		h.exportCSV(w, r, account, f)
+		a.exportCSV(w, r, account, f)
 		return
 	}
-	page, next, err := h.Store.Query(r.Context(), account, f, q.Get("cursor"), limit)
+	page, next, err := a.Store.Query(r.Context(), account, f, q.Get("cursor"), limit)
 	if err != nil {
-		h.fail(w, err)
+		a.fail(w, err)
 		return
 	}
 	if page == nil {
@@ -93,10 +68,10 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 }
 
 // exportCSV streams every matching record, a page at a time.
-func (h *Handler) exportCSV(w http.ResponseWriter, r *http.Request, account string, f Filter) {
-	page, next, err := h.Store.Query(r.Context(), account, f, "", MaxLimit)
+func (a *API) exportCSV(w http.ResponseWriter, r *http.Request, account string, f Filter) {
+	page, next, err := a.Store.Query(r.Context(), account, f, "", MaxLimit)
 	if err != nil {
-		h.fail(w, err)
+		a.fail(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
@@ -104,28 +79,24 @@ func (h *Handler) exportCSV(w http.ResponseWriter, r *http.Request, account stri
 	cw := NewCSVWriter(w)
 	for {
 		if err := cw.Write(page); err != nil {
-			h.Logger.Warn("CSV export cut short", "account", account, "err", err)
+			a.logger().Warn("CSV export cut short", "account", account, "err", err)
 			return
 		}
 		if next == "" {
 			break
 		}
-		if page, next, err = h.Store.Query(r.Context(), account, f, next, MaxLimit); err != nil {
-			h.Logger.Warn("CSV export cut short", "account", account, "err", err)
+		if page, next, err = a.Store.Query(r.Context(), account, f, next, MaxLimit); err != nil {
+			a.logger().Warn("CSV export cut short", "account", account, "err", err)
 			return
 		}
 	}
 	if err := cw.Flush(); err != nil {
-		h.Logger.Warn("CSV export cut short", "account", account, "err", err)
+		a.logger().Warn("CSV export cut short", "account", account, "err", err)
 	}
 }
 
-func (h *Handler) stats(w http.ResponseWriter, r *http.Request) {
-	account, err := h.account(r)
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
+// Stats answers the account's totals per day or month.
+func (a *API) Stats(w http.ResponseWriter, r *http.Request, account string) {
 	q := r.URL.Query()
 	period := q.Get("period")
 	if period == "" {
@@ -137,12 +108,12 @@ func (h *Handler) stats(w http.ResponseWriter, r *http.Request) {
 		until, err = parseTime(q, "until")
 	}
 	if err != nil {
-		h.fail(w, err)
+		a.fail(w, err)
 		return
 	}
-	totals, err := h.Store.Stats(r.Context(), account, period, since, until)
+	totals, err := a.Store.Stats(r.Context(), account, period, since, until)
 	if err != nil {
-		h.fail(w, err)
+		a.fail(w, err)
 		return
 	}
 	if totals == nil {
@@ -151,20 +122,18 @@ func (h *Handler) stats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"period": period, "totals": totals})
 }
 
-func (h *Handler) log(w http.ResponseWriter, r *http.Request) {
-	call := r.PathValue("call")
+// Log answers a call's session log; account "" finds it in any account
+// (the operator's view).
+func (a *API) Log(w http.ResponseWriter, r *http.Request, account, call string) {
 	var path string
 	var err error
-	if h.Account != nil {
-		var account string
-		if account, err = h.Account(r); err == nil {
-			path, err = h.Logs.Path(account, call)
-		}
+	if account == "" {
+		_, path, err = a.Logs.Find(call)
 	} else {
-		_, path, err = h.Logs.Find(call)
+		path, err = a.Logs.Path(account, call)
 	}
 	if err != nil {
-		h.fail(w, err)
+		a.fail(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -187,14 +156,14 @@ func parseTime(q url.Values, name string) (time.Time, error) {
 	return t, nil
 }
 
-func (h *Handler) fail(w http.ResponseWriter, err error) {
+func (a *API) fail(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, ErrInvalid):
 		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
 	case errors.Is(err, ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", err.Error())
 	default:
-		h.Logger.Error("call history", "err", err)
+		a.logger().Error("call history", "err", err)
 		writeError(w, http.StatusInternalServerError, "internal", "the call history could not be read")
 	}
 }

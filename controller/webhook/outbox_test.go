@@ -290,3 +290,30 @@ func TestBackoffGrowsWithJitterUpToTheCap(t *testing.T) {
 		}
 	}
 }
+
+func TestPortalURLs(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "vox.db"))
+	defer db.Close()
+	o := openOutbox(t, db, portals{}, Options{})
+	ctx := context.Background()
+	if _, err := o.PortalURL(ctx, "acme"); !errors.Is(err, ErrNoPortal) {
+		t.Errorf("before: %v", err)
+	}
+	for _, bad := range []string{"ftp://x", "/relative", "http://", "::"} {
+		if err := o.SetPortalURL(ctx, "acme", bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("SetPortalURL(%q): %v", bad, err)
+		}
+	}
+	if err := o.SetPortalURL(ctx, "acme", "https://crm.example.com/vox"); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := o.PortalURL(ctx, "acme"); err != nil || u != "https://crm.example.com/vox" {
+		t.Errorf("after: %q, %v", u, err)
+	}
+	if err := o.SetPortalURL(ctx, "acme", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.PortalURL(ctx, "acme"); !errors.Is(err, ErrNoPortal) {
+		t.Errorf("removed: %v", err)
+	}
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"vox/controller/history"
+	"vox/scenarios"
+)
+
+// accessScenario tells its access URL in the session log and answers the
+// portal's commands (S20): "hangup" ends the call.
+const accessScenario = `
+let url = "";
+VoxEngine.addEventListener(AppEvents.Started, (e) => { url = e.accessURL; });
+VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
+	const call = e.call;
+	call.answer();
+	call.addEventListener(CallEvents.Connected, () => Logger.write("access " + url));
+	call.addEventListener(CallEvents.Disconnected, () => VoxEngine.terminate());
+	VoxEngine.addEventListener(AppEvents.HttpRequest, (r) => {
+		const cmd = JSON.parse(r.content);
+		if (cmd.COMMAND === "hangup") setTimeout(() => call.hangup(), 10);
+		return {got: cmd.COMMAND, user: cmd.USER_ID};
+	});
+});
+`
+
+// A live SIP call (SIPp as the phone) gets an access URL that reaches the
+// running scenario; the portal's "hangup" ends the call; the finished call
+// has one record that vox calls lists, and vox logs prints its session log.
+func TestLiveCallAccessURLAndRecord(t *testing.T) {
+	s := startCallServer(t)
+	if _, err := s.store.Push(context.Background(), scenarios.Push{App: demoApp, Files: []scenarios.File{{Name: "access.js", Source: accessScenario}}}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	phone := s.sipp(t, dir, "call.xml", "-s", "100", "-au", "phone67", "-ap", testPasswords["phone67"], "-key", "caller", "phone67",
+		"-key", "target", "none", "-p", strconv.Itoa(freePort(t)), "-mp", strconv.Itoa(freePort(t)))
+	var phoneOut bytes.Buffer
+	phone.Stdout, phone.Stderr = &phoneOut, &phoneOut
+	if err := phone.Start(); err != nil {
+		t.Fatal(err)
+	}
+	log := s.sessionLog(t, "access http://")
+	url := regexp.MustCompile(`access (http://\S+)`).FindStringSubmatch(log)[1]
+	if !regexp.MustCompile(`^http://127\.0\.0\.1:\d+/calls/[a-z0-9]+/[0-9a-f]{32}$`).MatchString(url) {
+		t.Fatalf("access URL %q", url)
+	}
+	post := func(u, body string) (int, string) {
+		resp, err := http.Post(u, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(b))
+	}
+	if st, body := post(url[:len(url)-32]+strings.Repeat("0", 32), `{"COMMAND":"user"}`); st != 404 || !strings.Contains(body, `"not_found"`) {
+		t.Errorf("wrong token: %d %s", st, body)
+	}
+	if st, body := post(url, `{"COMMAND":"user","USER_ID":67}`); st != 200 || body != `{"got":"user","user":67}` {
+		t.Errorf("command: %d %s", st, body)
+	}
+	if st, body := post(url, `{"COMMAND":"hangup"}`); st != 200 || body != `{"got":"hangup"}` {
+		t.Errorf("hangup: %d %s", st, body)
+	}
+	if err := phone.Wait(); err != nil {
+		t.Fatalf("sipp: %v\n%s%s", err, phoneOut.String(), traces(dir))
+	}
+	sessionID := strings.Split(strings.TrimPrefix(url, "http://"+s.addr.String()+"/calls/"), "/")[0]
+
+	admin := []string{"--server", "http://" + s.addr.String(), "--data", s.data}
+	var calls struct {
+		Calls []history.Record `json:"calls"`
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(calls.Calls) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no call record")
+		}
+		out, errOut, code := runCLI(append([]string{"calls", demoAccount, "--json"}, admin...))
+		if code != 0 || json.Unmarshal([]byte(out), &calls) != nil {
+			t.Fatalf("vox calls: %d %s %s", code, out, errOut)
+		}
+	}
+	rec := calls.Calls[0]
+	if len(calls.Calls) != 1 || rec.CallID != sessionID || rec.Account != demoAccount || rec.Direction != history.Incoming ||
+		rec.From != "phone67" || rec.To != "100" || rec.Status != history.Answered || rec.Code != 200 ||
+		rec.Device != history.Phone || !strings.HasPrefix(rec.Release, demoApp+"@") {
+		t.Errorf("record %+v", calls.Calls)
+	}
+	if st, _ := post(url, `{"COMMAND":"user"}`); st != 404 {
+		t.Errorf("access URL of an ended call: %d, want 404", st)
+	}
+	out, errOut, code := runCLI(append([]string{"calls", demoAccount}, admin...))
+	if code != 0 || !strings.Contains(out, "incoming   phone67  100") || !strings.Contains(out, sessionID) {
+		t.Errorf("vox calls: %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = runCLI(append([]string{"calls", demoAccount, "--csv", "--status", "answered"}, admin...))
+	if code != 0 || !strings.HasPrefix(out, "call_id,account,direction") || !strings.Contains(out, sessionID+",demo,incoming,phone67,100,") {
+		t.Errorf("vox calls --csv: %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = runCLI(append([]string{"calls", demoAccount, "--stats", "month", "--json"}, admin...))
+	if code != 0 || !strings.Contains(out, `"calls": 1`) {
+		t.Errorf("vox calls --stats: %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code = runCLI(append([]string{"logs", sessionID}, admin...))
+	if code != 0 || !strings.Contains(out, "Application.HttpRequest") || !strings.Contains(out, "HttpResponse") {
+		t.Errorf("vox logs: %d\n%s%s", code, out, errOut)
+	}
+	if _, errOut, code = runCLI(append([]string{"logs", "no-such-call"}, admin...)); code != 1 || !strings.Contains(errOut, "(not_found)") {
+		t.Errorf("vox logs of no call: %d %s", code, errOut)
+	}
+	if _, errOut, code = runCLI(append([]string{"calls", demoAccount, "--status", "great"}, admin...)); code != 1 || !strings.Contains(errOut, "(invalid_request)") {
+		t.Errorf("vox calls --status great: %d %s", code, errOut)
+	}
+	// The log stays until the retention is over, then the sweeper takes it.
+	logFile := filepath.Join(s.data, logsDir, demoAccount, sessionID+".log")
+	old := time.Now().Add(-history.DefaultRetention - time.Hour)
+	if err := os.Chtimes(logFile, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.events.logs.Sweep(); err != nil || n != 1 {
+		t.Errorf("sweep: %d, %v", n, err)
+	}
+	if _, _, code = runCLI(append([]string{"logs", sessionID}, admin...)); code != 1 {
+		t.Errorf("vox logs after the retention: exit %d", code)
+	}
+}
+
+func runCLI(args []string) (stdout, stderr string, code int) {
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return out.String(), errb.String(), code
+}
