@@ -18,6 +18,7 @@ import (
 
 	"vox/controller"
 	"vox/controller/access"
+	"vox/controller/alerts"
 	"vox/controller/history"
 	"vox/controller/signature"
 	"vox/controller/webhook"
@@ -36,6 +37,7 @@ type callEvents struct {
 	logs    *history.Logs
 	outbox  *webhook.Outbox
 	access  *access.Server
+	alerts  *alerts.Monitor
 	ctrl    eventsController
 	log     *slog.Logger
 	stop    context.CancelFunc
@@ -50,10 +52,16 @@ type eventsController interface {
 	// Cost prices a PSTN leg for the call record; the leg itself was
 	// charged by billedLeg when it ended.
 	Cost(ctx context.Context, account, destination string, d time.Duration) (controller.Amount, error)
+	Balance(ctx context.Context, account string) (controller.Balance, error)
 }
 
-// sweepEvery is how often expired session logs are looked for.
-const sweepEvery = time.Hour
+// sweepEvery is how often expired session logs are looked for, and
+// alertsEvery how often every account's balance is checked (spending ages
+// out of the adaptive window, balances change between calls).
+const (
+	sweepEvery  = time.Hour
+	alertsEvery = 10 * time.Minute
+)
 
 // openCallEvents opens the call history and the webhook outbox in db; base
 // is the HTTP address portals reach ("http://HOST:PORT").
@@ -71,6 +79,10 @@ func openCallEvents(cfg serveConfig, db *bolt.DB, ctrl eventsController, base st
 		return nil, err
 	}
 	e.access = access.NewServer(access.Options{Base: base, Settings: numberSettings{ctrl}, Outbox: e.outbox, Logger: cfg.Log})
+	e.alerts, err = alerts.Open(db, alerts.Options{Ledger: spending{e}, Sender: e.outbox, Logger: cfg.Log})
+	if err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -78,10 +90,14 @@ func openCallEvents(cfg serveConfig, db *bolt.DB, ctrl eventsController, base st
 func (e *callEvents) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	e.stop = cancel
-	e.running.Add(2)
+	e.running.Add(3)
 	go func() {
 		defer e.running.Done()
 		e.outbox.Run(ctx)
+	}()
+	go func() {
+		defer e.running.Done()
+		e.alerts.Run(ctx, alertsEvery)
 	}()
 	go func() {
 		defer e.running.Done()
@@ -165,6 +181,27 @@ func (e *callEvents) sessionEnded(sum runtime.SessionSummary) {
 	if _, err := e.history.Commit(ctx, rec); err != nil {
 		e.log.Error("call record", "call", rec.CallID, "account", rec.Account, "err", err)
 	}
+	if _, err := e.alerts.Check(ctx, rec.Account); err != nil {
+		e.log.Warn("low-balance check", "account", rec.Account, "err", err)
+	}
+}
+
+// spending is what the low-balance alerts read: the balance from the
+// controller's ledger, the spending from the call records' daily totals.
+type spending struct{ e *callEvents }
+
+func (s spending) Balance(ctx context.Context, account string) (int64, error) {
+	b, err := s.e.ctrl.Balance(ctx, account)
+	return int64(b.Balance), err
+}
+
+func (s spending) Spent(ctx context.Context, account string, since time.Time) (int64, error) {
+	days, err := s.e.history.Stats(ctx, account, history.Day, since, time.Time{})
+	var sum int64
+	for _, d := range days {
+		sum += d.Cost
+	}
+	return sum, err
 }
 
 // callRecord makes the record of a session: the first leg is the call (the
@@ -230,6 +267,8 @@ func (e *callEvents) routes(mux *http.ServeMux, adminToken string, ctrl eventsCo
 	mux.HandleFunc("GET "+controller.APIPrefix+"/calls/{call}/log", auth.admin(func(w http.ResponseWriter, r *http.Request) {
 		api.Log(w, r, "", r.PathValue("call"))
 	}))
+	mux.HandleFunc("GET "+base+"/alerts", auth.owner(e.getAlerts))
+	mux.HandleFunc("PUT "+base+"/alerts", auth.owner(e.setAlerts))
 	mux.HandleFunc("GET "+base+"/portal", auth.owner(e.getPortal))
 	mux.HandleFunc("PUT "+base+"/portal", auth.owner(e.setPortal))
 	mux.Handle(access.Prefix, e.access)
@@ -267,6 +306,42 @@ func (e *callEvents) setPortal(w http.ResponseWriter, r *http.Request, account s
 		return
 	}
 	writeAPIJSON(w, http.StatusOK, map[string]string{"url": req.URL})
+}
+
+// alertSettings are the low-balance thresholds as the API shows them (S14):
+// threshold a decimal amount ("100.00"; "0" off), days of spending left (0 off).
+type alertSettings struct {
+	Threshold controller.Amount `json:"threshold"`
+	Days      int               `json:"days"`
+}
+
+func (e *callEvents) getAlerts(w http.ResponseWriter, r *http.Request, account string) {
+	s, err := e.alerts.Settings(r.Context(), account)
+	if err != nil {
+		writeAPIError(w, http.StatusInternalServerError, "internal", "the alert settings could not be read")
+		return
+	}
+	writeAPIJSON(w, http.StatusOK, alertSettings{Threshold: controller.Amount(s.Threshold), Days: s.Days})
+}
+
+func (e *callEvents) setAlerts(w http.ResponseWriter, r *http.Request, account string) {
+	var req alertSettings
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeAPIError(w, http.StatusBadRequest, "invalid_request", `want {"threshold":"100.00","days":3}: `+err.Error())
+		return
+	}
+	err := e.alerts.SetSettings(r.Context(), account, alerts.Settings{Threshold: int64(req.Threshold), Days: req.Days})
+	if errors.Is(err, alerts.ErrInvalid) {
+		writeAPIError(w, http.StatusUnprocessableEntity, "invalid_argument", err.Error())
+		return
+	}
+	if err != nil {
+		writeAPIError(w, http.StatusInternalServerError, "internal", "the alert settings could not be saved")
+		return
+	}
+	writeAPIJSON(w, http.StatusOK, req)
 }
 
 // tenantAuth lets through the operator's bearer token, or a request signed

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,7 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"vox/controller"
+	"vox/controller/alerts"
 	"vox/controller/history"
+	"vox/controller/signature"
+	"vox/controller/webhook"
 	"vox/scenarios"
 )
 
@@ -142,4 +148,70 @@ func runCLI(args []string) (stdout, stderr string, code int) {
 	var out, errb bytes.Buffer
 	code = run(args, &out, &errb)
 	return out.String(), errb.String(), code
+}
+
+// The demo tenant names its portal and a low-balance threshold above its
+// balance: the portal gets a LowBalance webhook signed with the tenant's
+// licence key (S9, S14). Another tenant's history is 404 to it (S1).
+func TestPortalGetsSignedWebhooks(t *testing.T) {
+	data := t.TempDir()
+	srv := startTestServer(t, data)
+	key := demoLicenceKey(t, data)
+	got := make(chan webhook.Event, 4)
+	verifier := signature.NewVerifier(func(_ context.Context, account string) (signature.Credentials, error) {
+		if account != demoAccount {
+			return signature.Credentials{}, signature.ErrUnknownAccount
+		}
+		return signature.Credentials{Keys: [][]byte{[]byte(key)}}, nil
+	}, signature.VerifierOptions{})
+	portal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		account, body, err := verifier.Verify(r)
+		var ev webhook.Event
+		if err != nil || account != demoAccount || json.Unmarshal(body, &ev) != nil {
+			http.Error(w, "refused", http.StatusUnauthorized)
+			t.Errorf("portal refused a webhook: %v", err)
+			return
+		}
+		got <- ev
+	}))
+	defer portal.Close()
+
+	tenant := controller.NewClient("http://"+srv.addr.String(), "", nil).AsTenant(demoAccount, []byte(key), signature.HMACSHA256)
+	ctx := context.Background()
+	if err := tenant.Do(ctx, "PUT", "/accounts/demo/portal", map[string]string{"url": portal.URL + "/vox"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var set alertSettings
+	if err := tenant.Do(ctx, "PUT", "/accounts/demo/alerts", json.RawMessage(`{"threshold":"100000.00","days":3}`), &set); err != nil || set.Days != 3 {
+		t.Fatalf("alerts: %+v, %v", set, err)
+	}
+	select {
+	case ev := <-got:
+		var d struct {
+			Rule      string `json:"rule"`
+			Balance   int64  `json:"balance"`
+			Threshold int64  `json:"threshold"`
+		}
+		if ev.Type != webhook.LowBalance || json.Unmarshal(ev.Data, &d) != nil || d.Rule != alerts.RuleFixed || d.Threshold != 100_000_000_000 {
+			t.Errorf("webhook %+v %s", ev, ev.Data)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no webhook")
+	}
+	var apiErr *controller.APIError
+	if err := tenant.Do(ctx, "GET", "/accounts/master-rub/calls", nil, nil); !errors.As(err, &apiErr) || apiErr.Status != 404 {
+		t.Errorf("another account's calls: %v", err)
+	}
+	if err := tenant.Do(ctx, "GET", "/calls/x/log", nil, nil); !errors.As(err, &apiErr) || apiErr.Status != 404 {
+		t.Errorf("the operator's log search as a tenant: %v", err)
+	}
+	if err := tenant.Do(ctx, "PUT", "/accounts/demo/portal", map[string]string{"url": "ftp://x"}, nil); !errors.As(err, &apiErr) || apiErr.Code != "invalid_argument" {
+		t.Errorf("bad portal URL: %v", err)
+	}
+	var page struct {
+		Calls []history.Record `json:"calls"`
+	}
+	if err := tenant.Do(ctx, "GET", "/accounts/demo/calls", nil, &page); err != nil || page.Calls == nil {
+		t.Errorf("own calls: %+v, %v", page, err)
+	}
 }
