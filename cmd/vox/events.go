@@ -21,6 +21,7 @@ import (
 	"vox/controller/alerts"
 	"vox/controller/history"
 	"vox/controller/signature"
+	"vox/controller/support"
 	"vox/controller/webhook"
 	"vox/numbers"
 	"vox/runtime"
@@ -38,10 +39,13 @@ type callEvents struct {
 	outbox  *webhook.Outbox
 	access  *access.Server
 	alerts  *alerts.Monitor
+	support *support.Service
 	ctrl    eventsController
-	log     *slog.Logger
-	stop    context.CancelFunc
-	running sync.WaitGroup
+	// supportToken opens the support endpoints (DATA/support.token).
+	supportToken string
+	log          *slog.Logger
+	stop         context.CancelFunc
+	running      sync.WaitGroup
 }
 
 // eventsController is what these parts ask the controller.
@@ -81,6 +85,12 @@ func openCallEvents(cfg serveConfig, db *bolt.DB, ctrl eventsController, base st
 	e.access = access.NewServer(access.Options{Base: base, Settings: numberSettings{ctrl}, Outbox: e.outbox, Logger: cfg.Log})
 	e.alerts, err = alerts.Open(db, alerts.Options{Ledger: spending{e}, Sender: e.outbox, Logger: cfg.Log})
 	if err != nil {
+		return nil, err
+	}
+	if e.support, err = support.Open(db, cfg.Now); err != nil {
+		return nil, err
+	}
+	if e.supportToken, err = supportToken(cfg.Data); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -272,6 +282,7 @@ func (e *callEvents) routes(mux *http.ServeMux, adminToken string, ctrl eventsCo
 	mux.HandleFunc("GET "+base+"/portal", auth.owner(e.getPortal))
 	mux.HandleFunc("PUT "+base+"/portal", auth.owner(e.setPortal))
 	mux.Handle(access.Prefix, e.access)
+	e.supportRoutes(mux, auth, e.supportToken, ctrl)
 }
 
 func (e *callEvents) getPortal(w http.ResponseWriter, r *http.Request, account string) {
@@ -385,6 +396,23 @@ func (a *tenantAuth) owner(h func(w http.ResponseWriter, r *http.Request, accoun
 		account := r.PathValue("account")
 		if !admin && who != account {
 			writeAPIError(w, http.StatusNotFound, controller.CodeNotFound, fmt.Sprintf("account %q: not found", account))
+			return
+		}
+		h(w, r, account)
+	}
+}
+
+// tenantOnly serves the account of the path to that tenant only: what only
+// the tenant may decide (S16: consent to support access).
+func (a *tenantAuth) tenantOnly(h func(w http.ResponseWriter, r *http.Request, account string)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		who, _, ok := a.who(w, r)
+		if !ok {
+			return
+		}
+		account := r.PathValue("account")
+		if who != account {
+			writeAPIError(w, http.StatusNotFound, controller.CodeNotFound, "only the tenant "+account+" signs this")
 			return
 		}
 		h(w, r, account)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"vox/controller/alerts"
 	"vox/controller/history"
 	"vox/controller/signature"
+	"vox/controller/support"
 	"vox/controller/webhook"
 	"vox/scenarios"
 )
@@ -213,5 +215,91 @@ func TestPortalGetsSignedWebhooks(t *testing.T) {
 	}
 	if err := tenant.Do(ctx, "GET", "/accounts/demo/calls", nil, &page); err != nil || page.Calls == nil {
 		t.Errorf("own calls: %+v, %v", page, err)
+	}
+}
+
+// Support staff read a tenant's calls only while the tenant's consent holds;
+// the tenant reads every attempt in its audit log (S16).
+func TestSupportAccessNeedsConsent(t *testing.T) {
+	data := t.TempDir()
+	srv := startTestServer(t, data)
+	base := "http://" + srv.addr.String() + controller.APIPrefix
+	raw, err := os.ReadFile(filepath.Join(data, supportTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	staffToken := strings.TrimSpace(string(raw))
+	staff := func(name, token, path string) (int, string) {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		if name != "" {
+			req.Header.Set("X-Vox-Staff", name)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	tenant := controller.NewClient("http://"+srv.addr.String(), "", nil).AsTenant(demoAccount, []byte(demoLicenceKey(t, data)), signature.HMACSHA256)
+	admin := controller.NewClient("http://"+srv.addr.String(), srv.token, nil)
+	ctx := context.Background()
+	type step struct {
+		name   string
+		before func() error
+		who    string
+		token  string
+		path   string
+		status int
+	}
+	steps := []step{
+		{"no consent", nil, "ann", staffToken, "/support/accounts/demo/calls", 404},
+		{"the admin token is not support's", nil, "ann", srv.token, "/support/accounts/demo/calls", 401},
+		{"the support token is not the admin's", nil, "ann", staffToken, "/accounts/demo/calls", 401},
+		{"the operator cannot consent for the tenant", func() error {
+			err := admin.Do(ctx, "PUT", "/accounts/demo/support", map[string]any{"hours": 1}, nil)
+			if err == nil {
+				return errors.New("the operator granted a consent")
+			}
+			return nil
+		}, "ann", staffToken, "/support/accounts/demo/calls", 404},
+		{"granted", func() error {
+			return tenant.Do(ctx, "PUT", "/accounts/demo/support", map[string]any{"hours": 2, "note": "ticket 42"}, nil)
+		}, "ann", staffToken, "/support/accounts/demo/calls", 200},
+		{"the account, without keys", nil, "ann", staffToken, "/support/accounts/demo", 200},
+		{"a log that is not there", nil, "bob", staffToken, "/support/accounts/demo/calls/nope/log", 404},
+		{"another account", nil, "ann", staffToken, "/support/accounts/master-rub/calls", 404},
+		{"no staff name", nil, "", staffToken, "/support/accounts/demo/calls", 400},
+		{"revoked", func() error { return tenant.Do(ctx, "DELETE", "/accounts/demo/support", nil, nil) }, "ann", staffToken, "/support/accounts/demo/calls", 404},
+	}
+	for _, st := range steps {
+		if st.before != nil {
+			if err := st.before(); err != nil {
+				t.Fatalf("%s: %v", st.name, err)
+			}
+		}
+		status, body := staff(st.who, st.token, st.path)
+		if status != st.status {
+			t.Errorf("%s: GET %s: %d %s, want %d", st.name, st.path, status, body, st.status)
+		}
+		if strings.Contains(body, "keys") || strings.Contains(body, demoLicenceKey(t, data)) {
+			t.Errorf("%s: support saw the keys: %s", st.name, body)
+		}
+	}
+	var audit struct {
+		Entries []support.Entry `json:"entries"`
+	}
+	if err := tenant.Do(ctx, "GET", "/accounts/demo/support/audit", nil, &audit); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range audit.Entries {
+		got = append(got, fmt.Sprintf("%s %s %v", e.Staff, e.Action, e.Allowed))
+	}
+	want := []string{"ann calls false", "ann calls false", "ann calls true", "ann account true", "bob log nope true", "ann calls false"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audit log:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
