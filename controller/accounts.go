@@ -296,12 +296,9 @@ func (c *Controller) FirstUse(ctx context.Context, id string) (Credentials, erro
 		return Credentials{}, err
 	}
 	if creds.SIPUser == "" {
-		users, err := c.SIPUsers(ctx, id)
-		if err != nil {
+		// An account the operator made has no SIP user until its first use.
+		if creds, err = c.ensureFirstUser(id); err != nil {
 			return Credentials{}, err
-		}
-		if len(users) > 0 {
-			creds.SIPUser = users[0].Name
 		}
 	}
 	// Placing is idempotent: a first use that failed after the account was
@@ -352,6 +349,44 @@ func (c *Controller) createLazily(ctx context.Context, id string) (Credentials, 
 	return creds, nil
 }
 
+// ensureFirstUser returns the login of id's first SIP user, making it (and
+// returning its password) when the account has none; one transaction, so
+// concurrent first uses make one.
+func (c *Controller) ensureFirstUser(id string) (Credentials, error) {
+	password := newPassword()
+	creds := Credentials{Account: id}
+	err := c.db.Update(func(tx *bolt.Tx) error {
+		creds = Credentials{Account: id}
+		if _, err := tenant(tx, id); err != nil {
+			return err
+		}
+		users, err := accountUsers(tx, id)
+		if err != nil {
+			return err
+		}
+		if len(users) > 0 {
+			first := users[0]
+			for _, u := range users[1:] {
+				if u.Created.Before(first.Created) {
+					first = u
+				}
+			}
+			creds.SIPUser = first.Name
+			return nil
+		}
+		u, err := c.addSIPUser(tx, id, firstUserName(tx, id), password)
+		if err != nil {
+			return err
+		}
+		creds.SIPUser, creds.Password = u.Name, password
+		return nil
+	})
+	if err != nil {
+		return Credentials{}, fmt.Errorf("first SIP user of %s: %w", id, err)
+	}
+	return creds, nil
+}
+
 // firstUserName is the login of a new tenant's first SIP user: its id, or
 // its id and a random suffix if another tenant took that name.
 func firstUserName(tx *bolt.Tx, id string) string {
@@ -360,4 +395,42 @@ func firstUserName(tx *bolt.Tx, id string) string {
 		name = id + "-" + strings.ToLower(rand.Text()[:6])
 	}
 	return name
+}
+
+// MasterSummary is a master account with what its children hold (S1).
+type MasterSummary struct {
+	Account
+	Children int    `json:"children"`
+	Balance  Amount `json:"balance"` // the sum of the children's balances
+}
+
+// Master returns the master account id with its children's count and
+// balances.
+func (c *Controller) Master(ctx context.Context, id string) (MasterSummary, error) {
+	if err := ctx.Err(); err != nil {
+		return MasterSummary{}, err
+	}
+	var m MasterSummary
+	err := c.db.View(func(tx *bolt.Tx) error {
+		a, err := getAccount(tx, id)
+		if err != nil {
+			return err
+		}
+		if !a.IsMaster {
+			return fmt.Errorf("account %q is not a master account: %w", id, ErrNotFound)
+		}
+		m.Account = a
+		return bucket(tx, bucketAccounts).ForEach(func(k, v []byte) error {
+			var child Account
+			if err := json.Unmarshal(v, &child); err != nil {
+				return fmt.Errorf("account %q is damaged: %w", k, err)
+			}
+			if child.Master == id {
+				m.Children++
+				m.Balance += balance(tx, child.ID)
+			}
+			return nil
+		})
+	})
+	return m, err
 }

@@ -265,6 +265,15 @@ func (a *api) showAccount(w http.ResponseWriter, r *http.Request, p principal) {
 	if !ok {
 		return
 	}
+	if p.admin && strings.HasPrefix(account, "master-") {
+		m, err := a.c.Master(r.Context(), account)
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, m)
+		return
+	}
 	acc, err := a.c.Account(r.Context(), account)
 	if err != nil {
 		a.fail(w, r, err)

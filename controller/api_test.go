@@ -298,6 +298,28 @@ func TestFirstUseNeedsALicence(t *testing.T) {
 	}
 }
 
+// An account the operator made gets its first SIP user at its first use,
+// once.
+func TestFirstUseOfAnOperatorsAccount(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.c.CreateAccount(ctx, NewAccount{ID: "made", Currency: "USD", Key: "made-by-the-operator-01"}); err != nil {
+		t.Fatal(err)
+	}
+	cl := f.admin.AsTenant("made", []byte("made-by-the-operator-01"), "")
+	var first, again Credentials
+	if err := cl.Do(ctx, "POST", "/credentials", nil, &first); err != nil || first.Created || first.SIPUser != "made" || first.Password == "" {
+		t.Fatalf("first use: %+v %v", first, err)
+	}
+	if err := cl.Do(ctx, "POST", "/credentials", nil, &again); err != nil || again.SIPUser != "made" || again.Password != "" {
+		t.Fatalf("again: %+v %v", again, err)
+	}
+	if users, _ := f.c.SIPUsers(ctx, "made"); len(users) != 1 {
+		t.Errorf("%d SIP users", len(users))
+	}
+}
+
 func TestKeyRotation(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, "acme")
@@ -344,6 +366,28 @@ func TestLegacyMD5PerTenant(t *testing.T) {
 	err := md5.Do(ctx, "PATCH", "/accounts/oldportal", json.RawMessage(`{"legacy_md5":true}`), nil)
 	if apiCode(err) != CodeInvalid {
 		t.Errorf("tenant switching md5: %v", err)
+	}
+}
+
+func TestMasterAccounts(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, "alice", "bob")
+	ctx := context.Background()
+	f.tenant(t, "alice")
+	f.tenant(t, "bob")
+	f.c.TopUp(ctx, "alice", 5_000_000, "topup:1", "")
+	f.c.TopUp(ctx, "bob", 7_000_000, "topup:1", "")
+	f.c.CreateAccount(ctx, NewAccount{ID: "carol", Currency: "USD"})
+	var m MasterSummary
+	if err := f.admin.Do(ctx, "GET", "/accounts/master-rub", nil, &m); err != nil || m.Children != 2 || m.Balance != 12_000_000 || !m.IsMaster {
+		t.Errorf("master-rub: %+v %v", m, err)
+	}
+	if err := f.admin.Do(ctx, "GET", "/accounts/master-usd", nil, &m); err != nil || m.Children != 1 || m.Balance != 0 {
+		t.Errorf("master-usd: %+v %v", m, err)
+	}
+	// A tenant does not see its master.
+	if err := f.admin.AsTenant("alice", []byte(f.keys["alice"]), "").Do(ctx, "GET", "/accounts/master-rub", nil, nil); apiCode(err) != CodeNotFound {
+		t.Errorf("a tenant asking for its master: %v", err)
 	}
 }
 

@@ -165,8 +165,14 @@ func TestNumbers(t *testing.T) {
 	if cfg, err := f.c.NumberConfig(ctx, "acme", "74950000001"); err != nil || string(cfg) != `{"night":{"from":"20:00"}}` {
 		t.Errorf("settings %s %v", cfg, err)
 	}
+	if mine, err := f.c.AccountNumbers(ctx, "acme"); err != nil || len(mine) != 1 || mine[0].Number != "74950000001" {
+		t.Errorf("acme's numbers: %+v %v", mine, err)
+	}
 	if err := f.c.ReleaseNumber(ctx, "acme", "74950000001"); err != nil {
 		t.Fatal(err)
+	}
+	if mine, err := f.c.AccountNumbers(ctx, "acme"); err != nil || len(mine) != 0 {
+		t.Errorf("acme's numbers after the release: %+v %v", mine, err)
 	}
 	if _, err := f.c.RouteNumber(ctx, "74950000001"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("a released number routes: %v", err)

@@ -9,6 +9,7 @@
 package controller
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -48,6 +49,9 @@ var (
 //	controller/numbers              number (international digits) -> Number JSON
 //	controller/numconfig            number -> the number's settings JSON, opaque
 //	controller/tariffs              currency -> []Tariff JSON
+//	controller/owned/<account>      "user/"+login, "number/"+number -> empty: what
+//	                                an account has, so that listing it reads
+//	                                its own things, not every tenant's
 var (
 	bucketRoot      = []byte("controller")
 	bucketMeta      = []byte("meta")
@@ -59,6 +63,7 @@ var (
 	bucketNumbers   = []byte("numbers")
 	bucketNumConfig = []byte("numconfig")
 	bucketTariffs   = []byte("tariffs")
+	bucketOwned     = []byte("owned")
 	keySchema       = []byte("schema")
 )
 
@@ -130,7 +135,7 @@ func Open(db *bolt.DB, opts Options) (*Controller, error) {
 		if err != nil {
 			return err
 		}
-		for _, name := range [][]byte{bucketMeta, bucketAccounts, bucketBalances, bucketLedger, bucketKeys, bucketSIPUsers, bucketNumbers, bucketNumConfig, bucketTariffs} {
+		for _, name := range [][]byte{bucketMeta, bucketAccounts, bucketBalances, bucketLedger, bucketKeys, bucketSIPUsers, bucketNumbers, bucketNumConfig, bucketTariffs, bucketOwned} {
 			if _, err := root.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -160,3 +165,38 @@ func root(tx *bolt.Tx) *bolt.Bucket { return tx.Bucket(bucketRoot) }
 func bucket(tx *bolt.Tx, name []byte) *bolt.Bucket { return root(tx).Bucket(name) }
 
 func u64(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+
+// Kinds of things an account owns, prefixes of its owned keys.
+const (
+	ownedUser   = "user/"
+	ownedNumber = "number/"
+)
+
+// own records that account has (or, with has false, no longer has) the
+// thing kind+id.
+func own(tx *bolt.Tx, account, kind, id string, has bool) error {
+	b, err := bucket(tx, bucketOwned).CreateBucketIfNotExists([]byte(account))
+	if err != nil {
+		return err
+	}
+	if has {
+		return b.Put([]byte(kind+id), nil)
+	}
+	return b.Delete([]byte(kind + id))
+}
+
+// owned calls each with the ids of account's things of kind, in order.
+func owned(tx *bolt.Tx, account, kind string, each func(id string) error) error {
+	b := bucket(tx, bucketOwned).Bucket([]byte(account))
+	if b == nil {
+		return nil
+	}
+	c := b.Cursor()
+	prefix := []byte(kind)
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if err := each(string(k[len(prefix):])); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -69,33 +69,17 @@ func (c *Controller) ExportAccount(ctx context.Context, account string) (*Export
 		if err != nil {
 			return err
 		}
-		var users []SIPUser
-		err = bucket(tx, bucketSIPUsers).ForEach(func(_, v []byte) error {
-			var u SIPUser
-			if err := json.Unmarshal(v, &u); err != nil {
-				return err
-			}
-			if u.Account == account {
-				users = append(users, u)
-			}
-			return nil
-		})
+		users, err := accountUsers(tx, account)
 		if err != nil {
 			return fmt.Errorf("SIP users: %w", err)
 		}
-		var nums []exportedNumber
-		err = bucket(tx, bucketNumbers).ForEach(func(k, v []byte) error {
-			var n Number
-			if err := json.Unmarshal(v, &n); err != nil {
-				return err
-			}
-			if n.Account == account {
-				nums = append(nums, exportedNumber{Number: n, Config: bucket(tx, bucketNumConfig).Get(k)})
-			}
-			return nil
-		})
+		rented, err := accountNumbers(tx, account)
 		if err != nil {
 			return fmt.Errorf("numbers: %w", err)
+		}
+		nums := []exportedNumber{}
+		for _, n := range rented {
+			nums = append(nums, exportedNumber{Number: n, Config: bucket(tx, bucketNumConfig).Get([]byte(n.Number))})
 		}
 		entries := []Entry{}
 		if ledger := bucket(tx, bucketLedger).Bucket([]byte(account)); ledger != nil {

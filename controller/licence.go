@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"vox/controller/signature"
@@ -44,14 +46,57 @@ func (s StaticLicences) Licence(_ context.Context, account string) (Licence, err
 // HTTPLicences asks the portal vendor: a signed POST of {"account":ID} to
 // URL, answered with a Licence (200) or 404 when there is none. The request
 // is signed (package signature) with Key under the account name Name.
+//
+// Answers are remembered for CacheFor, the "no licence" ones too: every
+// signed request of an account not yet created asks for its licence, and a
+// flood of forged requests must not become a flood to the vendor.
 type HTTPLicences struct {
 	URL    string
 	Name   string
 	Key    []byte
 	Client *http.Client // default: one with a 5 s timeout
+	// CacheFor is how long an answer is remembered (default a minute).
+	CacheFor time.Duration
+
+	mu    sync.Mutex
+	cache map[string]cachedLicence
 }
 
+type cachedLicence struct {
+	lic     Licence
+	err     error // nil or ErrNoLicence
+	expires time.Time
+}
+
+// maxCachedLicences bounds the cache; it is cleared when full.
+const maxCachedLicences = 10000
+
 func (h *HTTPLicences) Licence(ctx context.Context, account string) (Licence, error) {
+	now := time.Now()
+	h.mu.Lock()
+	c, ok := h.cache[account]
+	h.mu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.lic, c.err
+	}
+	lic, err := h.ask(ctx, account)
+	if err == nil || errors.Is(err, ErrNoLicence) {
+		ttl := h.CacheFor
+		if ttl <= 0 {
+			ttl = time.Minute
+		}
+		h.mu.Lock()
+		if h.cache == nil || len(h.cache) >= maxCachedLicences {
+			h.cache = map[string]cachedLicence{}
+		}
+		h.cache[account] = cachedLicence{lic: lic, err: err, expires: now.Add(ttl)}
+		h.mu.Unlock()
+	}
+	return lic, err
+}
+
+// ask asks the vendor about account.
+func (h *HTTPLicences) ask(ctx context.Context, account string) (Licence, error) {
 	body, _ := json.Marshal(map[string]string{"account": account})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,7 +24,9 @@ func TestHTTPLicences(t *testing.T) {
 		}
 		return signature.Credentials{Keys: [][]byte{vendorKey}}, nil
 	}, signature.VerifierOptions{})
+	var asked atomic.Int32
 	vendor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
 		_, body, err := verifier.Verify(r)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusUnauthorized)
@@ -51,6 +54,14 @@ func TestHTTPLicences(t *testing.T) {
 		if _, err := good.Licence(ctx, account); !errors.Is(err, ErrNoLicence) {
 			t.Errorf("%s: %v", account, err)
 		}
+	}
+	// Answers are remembered: asking again does not reach the vendor.
+	before := asked.Load()
+	for _, account := range []string{"acme", "nobody", "nobody"} {
+		good.Licence(ctx, account)
+	}
+	if n := asked.Load() - before; n != 0 {
+		t.Errorf("the vendor was asked %d more times", n)
 	}
 	badKey := &HTTPLicences{URL: vendor.URL, Name: "vox-cloud", Key: []byte("wrong")}
 	if _, err := badKey.Licence(ctx, "acme"); err == nil || errors.Is(err, ErrNoLicence) {

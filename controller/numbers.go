@@ -47,7 +47,31 @@ func putNumber(tx *bolt.Tx, n Number) error {
 	if err != nil {
 		return err
 	}
+	if old, err := getNumber(tx, n.Number); err == nil && old.Account != "" && old.Account != n.Account {
+		if err := own(tx, old.Account, ownedNumber, n.Number, false); err != nil {
+			return err
+		}
+	}
+	if n.Account != "" {
+		if err := own(tx, n.Account, ownedNumber, n.Number, true); err != nil {
+			return err
+		}
+	}
 	return bucket(tx, bucketNumbers).Put([]byte(n.Number), data)
+}
+
+// accountNumbers are account's rented numbers in order.
+func accountNumbers(tx *bolt.Tx, account string) ([]Number, error) {
+	out := []Number{}
+	err := owned(tx, account, ownedNumber, func(number string) error {
+		n, err := getNumber(tx, number)
+		if err != nil {
+			return err
+		}
+		out = append(out, n)
+		return nil
+	})
+	return out, err
 }
 
 // tenantNumber is account's rented number; any other is not found.
@@ -121,10 +145,19 @@ func (c *Controller) AllNumbers(ctx context.Context) ([]Number, error) {
 
 // AccountNumbers lists account's rented numbers.
 func (c *Controller) AccountNumbers(ctx context.Context, account string) ([]Number, error) {
-	if _, err := c.Account(ctx, account); err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return c.numbers(ctx, func(n Number) bool { return n.Account == account })
+	var out []Number
+	err := c.db.View(func(tx *bolt.Tx) error {
+		if _, err := tenant(tx, account); err != nil {
+			return err
+		}
+		var err error
+		out, err = accountNumbers(tx, account)
+		return err
+	})
+	return out, err
 }
 
 // feeKey is the idempotency key of a number's fee for the month of t.

@@ -58,7 +58,24 @@ func putSIPUser(tx *bolt.Tx, u SIPUser) error {
 	if err != nil {
 		return err
 	}
+	if err := own(tx, u.Account, ownedUser, u.Name, true); err != nil {
+		return err
+	}
 	return bucket(tx, bucketSIPUsers).Put([]byte(u.Name), data)
+}
+
+// accountUsers are account's SIP users in login order.
+func accountUsers(tx *bolt.Tx, account string) ([]SIPUser, error) {
+	out := []SIPUser{}
+	err := owned(tx, account, ownedUser, func(name string) error {
+		u, err := getSIPUser(tx, name)
+		if err != nil {
+			return err
+		}
+		out = append(out, u)
+		return nil
+	})
+	return out, err
 }
 
 func getSIPUser(tx *bolt.Tx, name string) (SIPUser, error) {
@@ -102,21 +119,14 @@ func (c *Controller) CreateSIPUser(ctx context.Context, account, name, password 
 
 // SIPUsers lists account's SIP users.
 func (c *Controller) SIPUsers(ctx context.Context, account string) ([]SIPUser, error) {
-	out := []SIPUser{}
+	var out []SIPUser
 	err := c.db.View(func(tx *bolt.Tx) error {
 		if _, err := tenant(tx, account); err != nil {
 			return err
 		}
-		return bucket(tx, bucketSIPUsers).ForEach(func(k, v []byte) error {
-			var u SIPUser
-			if err := json.Unmarshal(v, &u); err != nil {
-				return fmt.Errorf("SIP user %q is damaged: %w", k, err)
-			}
-			if u.Account == account {
-				out = append(out, u)
-			}
-			return nil
-		})
+		var err error
+		out, err = accountUsers(tx, account)
+		return err
 	})
 	return out, err
 }

@@ -183,6 +183,15 @@ func accountShow() *cobra.Command {
 	var f ctrlFlags
 	cmd := &cobra.Command{Use: "show ACCOUNT", Short: "Show an account, its balance and limits", Args: cobra.ExactArgs(1)}
 	return ctrlCommand(cmd, &f, argAccount(0), func(ctx context.Context, c *controller.Client, out io.Writer, args []string) error {
+		if strings.HasPrefix(args[0], "master-") {
+			var m controller.MasterSummary
+			if err := c.Do(ctx, "GET", path("accounts", args[0]), nil, &m); err != nil {
+				return err
+			}
+			return f.output(out, m, func() {
+				fmt.Fprintf(out, "master account %s (%s): %d tenants, holding %s %s\n", m.ID, m.Currency, m.Children, m.Balance, m.Currency)
+			})
+		}
 		var a controller.AccountView
 		if err := c.Do(ctx, "GET", path("accounts", args[0]), nil, &a); err != nil {
 			return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -48,6 +49,7 @@ func TestControllerCLI(t *testing.T) {
 		{"bad currency", []string{"account", "create", "zed", "--currency", "XYZ"}, admin, 1, nil, "(invalid_argument)"},
 		{"topup", []string{"account", "topup", "acme", "400", "--idempotency-key", "inv-1"}, admin, 0, []string{"credited 400.00 to acme: balance 400.00"}, ""},
 		{"topup retried", []string{"account", "topup", "acme", "400", "--idempotency-key", "inv-1"}, admin, 0, []string{"balance 400.00 (entry 1"}, ""},
+		{"master", []string{"account", "show", "master-rub"}, admin, 0, []string{"master account master-rub (RUB): 2 tenants, holding 1100.00 RUB"}, ""},
 		{"topup bad amount", []string{"account", "topup", "acme", "lots"}, admin, 2, nil, "decimal"},
 		{"tenant shows itself", []string{"account", "show", "acme", "--json"}, tenant("acme", "acme-licence-key-0001"), 0, []string{`"balance": "400.00"`}, ""},
 		{"tenant tops up", []string{"account", "topup", "acme", "100", "--idempotency-key", "portal-1"}, tenant("acme", "acme-licence-key-0001"), 0, []string{"balance 500.00"}, ""},
@@ -89,6 +91,12 @@ func TestControllerCLI(t *testing.T) {
 		if !strings.Contains(stderr.String(), tc.stderr) || (tc.stderr == "") != (stderr.Len() == 0) {
 			t.Errorf("%s: stderr %q, want %q", tc.name, stderr.String(), tc.stderr)
 		}
+	}
+
+	// The demo tenant's first use placed it on the default application's
+	// release (S11); acme, made by the operator and never used, is not.
+	if ro, err := srv.store.Rollout(context.Background(), demoApp); err != nil || ro.Accounts != 1 {
+		t.Errorf("placements after the first use: %+v %v", ro, err)
 	}
 
 	// The account moves to another server, where its key still signs.

@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -63,5 +66,42 @@ func TestRouteRentedNumbers(t *testing.T) {
 		if err != nil || got.Account != tc.want.Account || got.App != tc.want.App || got.Numbers.Country != "RU" {
 			t.Errorf("%s: %+v %v, want %+v", tc.name, got, err, tc.want)
 		}
+	}
+}
+
+// S8 end to end: a carrier's call through the demo's trunk to a number a
+// tenant rented from the controller starts a session of that tenant, whose
+// log lands in its own directory.
+func TestTrunkCallToARentedNumber(t *testing.T) {
+	s := startTrunkServer(t, trunksDoc{
+		Trunks: []trunkDoc{{Name: "carrier", Account: demoAccount, Address: "127.0.0.1:5060", AllowFrom: []string{"127.0.0.1"}}},
+	}, "127.0.0.1:0")
+	ctx := context.Background()
+	if _, err := s.ctrl.CreateAccount(ctx, controller.NewAccount{ID: "acme", Currency: "RUB"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ctrl.TopUp(ctx, "acme", 500_000_000, "topup:1", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ctrl.Rent(ctx, "acme", "74950000101", demoApp); err != nil {
+		t.Fatal(err)
+	}
+	s.provider(t, "trunk_in.xml", "84950000101")
+	var last string
+	for range 300 {
+		files, _ := filepath.Glob(filepath.Join(s.data, logsDir, "acme", "*.log"))
+		if len(files) == 1 {
+			data, _ := os.ReadFile(files[0])
+			if last = string(data); strings.Contains(last, "alerting 74950000101 from 74950000001 on a trunk") && strings.Contains(last, "answered the trunk's call") {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(last, "answered the trunk's call") {
+		t.Fatalf("no session of acme answered the call; its log:\n%s", last)
+	}
+	if files := s.sessionLogs(t); len(files) != 0 {
+		t.Errorf("the demo account, whose trunk brought the call, got sessions: %v", files)
 	}
 }

@@ -49,6 +49,7 @@ type serveFlags struct {
 	data, http, sip string
 	sha256          bool
 	logRetention    time.Duration
+	currencies      []string
 }
 
 func newServeCommand() *cobra.Command {
@@ -91,7 +92,7 @@ SIGINT or SIGTERM ends the calls and stops it cleanly.`,
 			ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, LogRetention: f.logRetention, Log: logger, Out: cmd.OutOrStdout()})
+			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, Currencies: f.currencies, LogRetention: f.logRetention, Log: logger, Out: cmd.OutOrStdout()})
 		},
 	}
 	fl := cmd.Flags()
@@ -99,6 +100,7 @@ SIGINT or SIGTERM ends the calls and stops it cleanly.`,
 	fl.StringVar(&f.http, "http", defaultHTTP, "the HTTP listener's address (port 0: any free port)")
 	fl.StringVar(&f.sip, "sip", defaultSIP, `the SIP address, UDP and TCP (port 0: any free port; "": no SIP)`)
 	fl.DurationVar(&f.logRetention, "log-retention", history.DefaultRetention, "how long calls' session logs are kept (vox logs CALL_ID)")
+	fl.StringSliceVar(&f.currencies, "currencies", controller.DefaultCurrencies, "the currencies with a master account each (tenants' accounts are under them)")
 	fl.BoolVar(&f.sha256, "sip-sha256", false, "also challenge with SHA-256 digest (RFC 8760) after MD5; some phones (Debian's baresip) refuse a challenge they cannot answer")
 	return cmd
 }
@@ -114,7 +116,10 @@ type serveConfig struct {
 	// carries an algorithm it does not know, instead of answering the one it
 	// does.
 	SHA256 bool
-	Log    *slog.Logger
+	// Currencies have a master account each (default
+	// controller.DefaultCurrencies).
+	Currencies []string
+	Log        *slog.Logger
 	// Out gets the admin token and the demo SIP users at the first start.
 	Out io.Writer
 	// LogRetention is how long session logs are kept (default
