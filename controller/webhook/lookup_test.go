@@ -36,7 +36,7 @@ func TestLookup(t *testing.T) {
 				tc.answer(w, r)
 			})
 			db := openDB(t, filepath.Join(t.TempDir(), "vox.db"))
-			defer db.Close()
+			t.Cleanup(func() { db.Close() })
 			o := openOutbox(t, db, portals{"acme": p}, Options{LookupTimeout: 100 * time.Millisecond})
 			got, err := o.Lookup(context.Background(), "acme", "79112233444", "74954451120")
 			switch {
@@ -56,7 +56,7 @@ func TestLookup(t *testing.T) {
 		})
 	}
 	db := openDB(t, filepath.Join(t.TempDir(), "vox.db"))
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	if _, err := openOutbox(t, db, portals{}, Options{}).Lookup(context.Background(), "nobody", "1", "2"); !errors.Is(err, ErrNoPortal) {
 		t.Errorf("lookup without a portal: %v", err)
 	}
