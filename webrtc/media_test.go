@@ -109,6 +109,9 @@ func TestCall(t *testing.T) {
 			if st.PacketsSent == 0 || st.PacketsReceived == 0 {
 				t.Errorf("stats: sent %d, received %d", st.PacketsSent, st.PacketsReceived)
 			}
+			// The browser's receiver reports on our stream come back over
+			// SRTCP to the endpoint's statistics.
+			waitFor(t, "the browser's receiver report", func() bool { return ch.Stats().RemoteReport })
 		})
 	}
 }
