@@ -67,7 +67,7 @@ func benchWebRTC(out io.Writer) error {
 	defer web.close()
 
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "\ncalls\tWebRTC loss\tjitter p99\tCPU per call\tplain RTP loss\tjitter p99\tCPU per call\tCPU WebRTC/plain")
+	fmt.Fprintln(w, "\ncalls\tWebRTC loss\tjitter p99\tCPU per call\tplain RTP loss\tjitter p99\tCPU per call\tCPU WebRTC/plain\tbrowsers' CPU per call\tbehind")
 	webCap, plainCap := 0, 0
 	var heldCPU float64
 	var perCall callCost
@@ -81,9 +81,10 @@ func benchWebRTC(out io.Writer) error {
 			return fmt.Errorf("plain relay, %d calls: %w", n, err)
 		}
 		cpuRatio := wr.cpuPerCall(window) / pr.cpuPerCall(window)
-		fmt.Fprintf(w, "%d\t%.3f%%\t%.2f ms\t%.0f µs/s\t%.3f%%\t%.2f ms\t%.0f µs/s\t%.2f×\n", n,
+		genCPU := float64(wr.res.GenCPU) / float64(time.Microsecond) / window.Seconds() / float64(n)
+		fmt.Fprintf(w, "%d\t%.3f%%\t%.2f ms\t%.0f µs/s\t%.3f%%\t%.2f ms\t%.0f µs/s\t%.2f×\t%.0f µs/s\t%.1f ms\n", n,
 			100*wr.res.loss(), ms(wr.res.JitterP99), wr.cpuPerCall(window),
-			100*pr.res.loss(), ms(pr.res.JitterP99), pr.cpuPerCall(window), cpuRatio)
+			100*pr.res.loss(), ms(pr.res.JitterP99), pr.cpuPerCall(window), cpuRatio, genCPU, ms(wr.res.Behind))
 		if wr.res.ok() && webCap == n-*webrtcStep {
 			webCap, heldCPU, perCall = n, wr.cpuPerCall(window), cost
 		}
@@ -110,7 +111,7 @@ func benchWebRTC(out io.Writer) error {
 		fmt.Fprintf(out, "vox's own CPU at %d calls: %.0f µs/s per call, so about %.0f calls would fill %d cores (an estimate, not a measurement)\n",
 			webCap, heldCPU, float64(goruntime.GOMAXPROCS(0))*1e6/heldCPU, goruntime.GOMAXPROCS(0))
 	}
-	fmt.Fprintln(out, "(CPU is vox's user+system time per call per second of call, DTLS handshakes excluded; the browsers and phones run in a child process on the same cores)")
+	fmt.Fprintln(out, "(CPU is vox's user+system time per call per second of call, DTLS handshakes excluded; the browsers and phones run in a child process on the same cores: its CPU is the browsers' column, and behind is how late its sends were at worst)")
 	return nil
 }
 
@@ -398,7 +399,9 @@ func webrtcJob(sc *bufio.Scanner, out io.Writer, socks []*net.UDPConn, f []strin
 	}
 	now := time.Now()
 	epoch.Store(&now)
+	cpu0 := processCPU()
 	res := generateWebRTC(browsers, socks, calls.Ports, time.Duration(window), since, first, last)
+	res.GenCPU = time.Duration(float64(processCPU()-cpu0) * float64(window) / float64(mediaWarmup+time.Duration(window)+mediaCooldown))
 	js, _ = json.Marshal(res)
 	fmt.Fprintf(out, "%s\n", js)
 	return nil
