@@ -25,6 +25,10 @@ var ErrEngineClosed = errors.New("webrtc: engine closed")
 // replaced: a new call never starts on a certificate about to expire.
 const certRenewal = 24 * time.Hour
 
+// socketBuffer is the shared UDP socket's buffer each way: about 200 ms of
+// a thousand calls' packets.
+const socketBuffer = 8 << 20
+
 // Config configures an Engine. Addr is required.
 type Config struct {
 	Addr   netip.Addr   // the host candidate's address: where browsers send media
@@ -63,6 +67,16 @@ func NewEngine(cfg Config) (*Engine, error) {
 	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(cfg.Addr, uint16(cfg.Port))))
 	if err != nil {
 		return nil, fmt.Errorf("webrtc engine: %w", err)
+	}
+	// Every call's packets queue in this one socket: at hundreds of calls
+	// the default buffer (about 200 KiB, a few hundred packets) overflows
+	// in the ten milliseconds a busy scheduler may leave the mux's reader
+	// waiting. The kernel caps the size at net.core.rmem_max/wmem_max.
+	if err := conn.SetReadBuffer(socketBuffer); err != nil {
+		cfg.Logger.Warn("webrtc engine: receive buffer", "err", err)
+	}
+	if err := conn.SetWriteBuffer(socketBuffer); err != nil {
+		cfg.Logger.Warn("webrtc engine: send buffer", "err", err)
 	}
 	logs := pionLogs{cfg.Logger}
 	e := &Engine{cfg: cfg, log: cfg.Logger, conn: conn}

@@ -3,6 +3,7 @@ package webrtc
 import (
 	"context"
 	"errors"
+	"net"
 	"runtime"
 	"testing"
 
@@ -109,6 +110,9 @@ func TestCall(t *testing.T) {
 			if st.PacketsSent == 0 || st.PacketsReceived == 0 {
 				t.Errorf("stats: sent %d, received %d", st.PacketsSent, st.PacketsReceived)
 			}
+			// The browser's receiver reports on our stream come back over
+			// SRTCP to the endpoint's statistics.
+			waitFor(t, "the browser's receiver report", func() bool { return ch.Stats().RemoteReport })
 		})
 	}
 }
@@ -248,6 +252,13 @@ func TestCloseLeavesNothing(t *testing.T) {
 		e.Close()
 		if _, _, err := e.Offer(testCtx(t)); !errors.Is(err, ErrEngineClosed) {
 			t.Errorf("offer after the engine closed: %v, want ErrEngineClosed", err)
+		}
+		// The engine's port is free again.
+		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(e.LocalAddr()))
+		if err != nil {
+			t.Errorf("the engine's port after Close: %v", err)
+		} else {
+			c.Close()
 		}
 	}()
 	waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= base })

@@ -78,6 +78,7 @@ type loadResult struct {
 	JitterMax      time.Duration
 	LatencyP99     time.Duration
 	Behind         time.Duration // how late the generator's sends were, at worst
+	GenCPU         time.Duration // the generator's own CPU in the window (WebRTC runs)
 }
 
 func (r loadResult) loss() float64 {

@@ -177,7 +177,10 @@ func (e *Endpoint) handleRTCP(pkts []rtcp.Packet, from netip.AddrPort) {
 			e.rtcp.lsrAt = now
 			reports = r.Reports
 		case *rtcp.ReceiverReport:
-			if r.SSRC != e.stats.ssrc {
+			// Over a Transport the packet is authenticated and the SSRC
+			// proves nothing; browsers send receiver reports from an SSRC
+			// of their own, not their stream's.
+			if r.SSRC != e.stats.ssrc && e.tx == nil {
 				continue
 			}
 			reports = r.Reports
