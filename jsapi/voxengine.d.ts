@@ -82,6 +82,8 @@ interface AppEventParams {
     path: string;
     /** The request body. */
     content: string;
+    /** Set when the requester waits for the answer (HttpResponse); the VoxEngine layer sends it for you. */
+    requestId?: string;
   };
   "Application.Terminating": {};
   "Application.Terminated": {};
@@ -304,9 +306,21 @@ interface CallPSTNParameters {
   headers?: SipHeaders;
 }
 
+/** What an AppEvents.HttpRequest listener may answer: nothing, text, a number, or a JSON value. */
+type HttpAnswer = void | undefined | null | string | number | boolean | object;
+
 /** The session: application events, outgoing calls, media bridges, custom data. */
 declare namespace VoxEngine {
-  /** Adds a listener for one of AppEvents; an unknown event name throws a TypeError. */
+  /**
+   * Adds a listener for one of AppEvents; an unknown event name throws a TypeError.
+   * An AppEvents.HttpRequest listener answers the request (S20): what it returns is
+   * the HTTP response, a string or number as it is, anything else as JSON; a promise
+   * answers once it settles. With several listeners the first value returned wins.
+   */
+  function addEventListener(
+    event: "Application.HttpRequest",
+    listener: (event: AppEventMap["Application.HttpRequest"]) => HttpAnswer | Promise<HttpAnswer>,
+  ): void;
   function addEventListener<K extends AppEventName>(event: K, listener: (event: AppEventMap[K]) => unknown): void;
   /** Removes one listener, or every listener of the event when none is given. */
   function removeEventListener<K extends AppEventName>(event: K, listener?: (event: AppEventMap[K]) => unknown): void;

@@ -31,7 +31,12 @@ func init() {
 			return st.leg.StartEarlyMedia(s.ctx, headers(m))
 		}),
 		"HangupCall": legCommand(func(s *Session, st *legState, m map[string]any) error {
-			return st.leg.Hangup(s.ctx, int(num(m, "code")), headers(m))
+			code := int(num(m, "code"))
+			if code >= 300 && st.connected.IsZero() {
+				// A call rejected before it was answered ends with the scenario's code.
+				st.code = code
+			}
+			return st.leg.Hangup(s.ctx, code, headers(m))
 		}),
 		"Play": legCommand(func(s *Session, st *legState, m map[string]any) error {
 			url := str(m, "url")
@@ -78,6 +83,7 @@ func init() {
 		"SendMediaBetween": pairCommand(true),
 		"StopMediaBetween": pairCommand(false),
 		"HttpRequest":      (*Session).httpCommand,
+		"HttpResponse":     httpResponseCommand,
 		"close": func(s *Session, _ []any) error {
 			s.closing = true
 			return nil
@@ -184,7 +190,7 @@ func dialCommand(kind, toKey string) command {
 			// The scenario learns of the failure as it would of a far end's: by an
 			// event, after the command returned.
 			leg = &failedLeg{id: id}
-			s.addLeg(&legState{leg: leg, kind: kind})
+			s.addLeg(&legState{leg: leg, kind: kind, from: req.CallerID, to: req.To})
 			code, reason := 500, err.Error()
 			var de *DialError
 			if errors.As(err, &de) {
@@ -198,7 +204,7 @@ func dialCommand(kind, toKey string) command {
 		if leg.ID() != id {
 			return fmt.Errorf("dialer returned call %s for %s", leg.ID(), id)
 		}
-		s.addLeg(&legState{leg: leg, kind: kind})
+		s.addLeg(&legState{leg: leg, kind: kind, from: req.CallerID, to: req.To})
 		return nil
 	}
 }

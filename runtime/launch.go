@@ -72,6 +72,7 @@ func (l *Launcher) Launch(ctx context.Context, cs CallStart) (*Session, error) {
 		cfg.Info.ApplicationID = rel.App
 	}
 	cfg.Log = cs.Log
+	cfg.Release = fmt.Sprintf("%s@%d", rel.App, rel.Number)
 	cfg.Version = fmt.Sprintf("%s scenario (version: %d)", triggerWord(cs.Trigger), rel.Number)
 	s, err := New(ctx, cfg)
 	if err != nil {

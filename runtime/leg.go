@@ -141,6 +141,13 @@ type legState struct {
 	incoming  bool
 	kind      string // DialUser, DialSIP, DialPSTN, or "" for the incoming call
 	connected time.Time
+	// For the session's summary (OnEnd).
+	from, to   string
+	started    time.Time
+	ended      time.Time
+	code       int
+	reason     string
+	recordURLs []string
 }
 
 // errCallFailed is what a failed outgoing call answers to every command.

@@ -95,6 +95,13 @@ type Config struct {
 	IdleTimeout time.Duration
 	// MaxDuration ends a session that runs this long. Default four hours.
 	MaxDuration time.Duration
+	// Release names the scenario release the session runs ("demo@3"), for its
+	// summary.
+	Release string
+	// OnEnd, when set, is called once when the session has ended, on the
+	// session's goroutine before Done is closed, with what the session knows of
+	// its calls: the call record is written from it (S5).
+	OnEnd func(SessionSummary)
 	// OnIdle is called on a VirtualClock when nothing is queued or scheduled: the
 	// simulation may make something happen (hang up the caller) and report true.
 	// Returning false ends the session.
@@ -122,6 +129,12 @@ type Session struct {
 	watch    *watchdog
 	legs     map[string]*legState
 	legOrder []string
+	// allLegs are every leg the session had, in order, for its summary.
+	allLegs   []*legState
+	startedAt time.Time
+	// answers wait for the scenario's answers to access URL requests, by requestId.
+	answers     map[string]chan<- HTTPAnswer
+	nextRequest int64
 	// ended keeps calls that are over for the events that may still follow
 	// them: a recording is finished and reported after its call ended.
 	ended      map[string]*legState
@@ -222,7 +235,7 @@ func (s *Session) Err() error {
 func (s *Session) Incoming(in Incoming) {
 	s.post(func() {
 		id := in.Leg.ID()
-		s.addLeg(&legState{leg: in.Leg, incoming: true})
+		s.addLeg(&legState{leg: in.Leg, incoming: true, from: in.CallerID, to: in.Destination})
 		headers := in.Headers
 		if headers == nil {
 			headers = map[string]string{}
@@ -300,6 +313,9 @@ func (s *Session) run() {
 	if !s.terminated {
 		s.finish(false)
 	}
+	if s.cfg.OnEnd != nil {
+		s.cfg.OnEnd(s.summary())
+	}
 	s.release()
 }
 
@@ -309,7 +325,7 @@ func (s *Session) run() {
 // a few hundred KiB: at hundreds of calls a second that alone was gigabytes.
 func (s *Session) release() {
 	s.vm, s.dispatch, s.watch = nil, nil, nil
-	s.legs, s.ended, s.timers, s.rejected = nil, nil, nil, nil
+	s.legs, s.ended, s.timers, s.rejected, s.allLegs, s.answers = nil, nil, nil, nil, nil, nil
 	s.http.waiting = nil
 }
 
@@ -349,6 +365,7 @@ func (s *Session) next() (func(), bool) {
 
 // boot prepares the VM, runs the scenario's top level and sends Application.Started.
 func (s *Session) boot() {
+	s.startedAt = s.now()
 	s.deadlineAt = s.now().Add(s.cfg.MaxDuration)
 	s.deadline = s.cfg.Clock.AfterFunc(s.cfg.MaxDuration, func() {
 		s.post(func() {
@@ -403,10 +420,11 @@ func (s *Session) boot() {
 }
 
 // deliver sends one event to the VoxEngine layer and then to the scenario's own
-// onPhoneEvent, if it has one.
-func (s *Session) deliver(params map[string]any) {
+// onPhoneEvent, if it has one. It returns what each returned (nil when it did
+// not run): an answer to Application.HttpRequest may come back that way.
+func (s *Session) deliver(params map[string]any) (layer, own goja.Value) {
 	if s.terminated || s.err != nil {
-		return
+		return nil, nil
 	}
 	s.log.Event(s.now(), params)
 	name, _ := params["name"].(string)
@@ -415,7 +433,8 @@ func (s *Session) deliver(params map[string]any) {
 		// With no onPhoneEvent to be handed ev untouched, the VoxEngine layer
 		// may give ev itself to its listeners instead of a copy.
 		_, shared := goja.AssertFunction(s.vm.Get("onPhoneEvent"))
-		if _, err := s.dispatch(goja.Undefined(), ev, s.vm.ToValue(!shared)); err != nil {
+		var err error
+		if layer, err = s.dispatch(goja.Undefined(), ev, s.vm.ToValue(!shared)); err != nil {
 			return err
 		}
 		if fn, ok := goja.AssertFunction(s.vm.Get("onPhoneEvent")); ok {
@@ -423,12 +442,13 @@ func (s *Session) deliver(params map[string]any) {
 				// A listener defined onPhoneEvent just now: it gets a fresh event.
 				ev = jsapi.ToJS(s.vm, params)
 			}
-			if _, err := fn(goja.Undefined(), ev); err != nil {
+			if own, err = fn(goja.Undefined(), ev); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+	return layer, own
 }
 
 // runJS runs f under the watchdog and turns an uncaught error into a failed
@@ -572,6 +592,8 @@ func (s *Session) addLeg(st *legState) {
 	id := st.leg.ID()
 	s.legs[id] = st
 	s.legOrder = append(s.legOrder, id)
+	st.started = s.now()
+	s.allLegs = append(s.allLegs, st)
 	if s.idle != nil {
 		s.idle.Stop()
 		s.idle = nil
@@ -648,7 +670,12 @@ func (s *Session) legEvent(ev Event) {
 	switch ev.Name {
 	case EventConnected:
 		st.connected = s.now()
+	case EventRecordStarted:
+		if url, ok := params["url"].(string); ok && url != "" {
+			st.recordURLs = append(st.recordURLs, url)
+		}
 	case EventDisconnected:
+		st.ended = s.now()
 		if _, ok := params["duration"]; !ok {
 			d := 0
 			if !st.connected.IsZero() {
@@ -670,6 +697,9 @@ func (s *Session) legEvent(ev Event) {
 		if _, ok := params["reason"]; !ok {
 			params["reason"] = "Server Internal Error"
 		}
+		st.ended = s.now()
+		st.code = int(num(params, "code"))
+		st.reason = str(params, "reason")
 		s.removeLeg(ev.CallID)
 	}
 	s.deliver(params)

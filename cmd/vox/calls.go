@@ -77,6 +77,7 @@ type liveLauncher struct {
 	launcher *runtime.Launcher
 	dir      string // DATA/logs
 	log      *slog.Logger
+	events   *callEvents // access URLs
 	running  sync.WaitGroup
 }
 
@@ -99,18 +100,26 @@ func (l *liveLauncher) Launch(ctx context.Context, cs runtime.CallStart) (*runti
 		return nil, fmt.Errorf("session log: %w", err)
 	}
 	cs.Log = runtime.NewSessionLog(f, runtime.LogText)
+	slot, err := l.events.openAccess(&cs)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
 	s, err := l.launcher.Launch(ctx, cs)
 	if err != nil {
+		slot.Close()
 		f.Close()
 		if errors.Is(err, scenarios.ErrNotFound) {
 			err = fmt.Errorf("%w: %w", sip.ErrNoRoute, err)
 		}
 		return nil, err
 	}
+	slot.Attach(sessionAccess{s})
 	l.running.Add(1)
 	go func() {
 		defer l.running.Done()
 		<-s.Done()
+		slot.Close()
 		if err := f.Close(); err != nil {
 			l.log.Warn("session log", "session", s.ID(), "err", err)
 		}

@@ -74,7 +74,7 @@ func newRootCommand() *cobra.Command {
 	// cobra reports unknown flags and bad arguments through this hook; they are
 	// usage errors (exit 2), whatever the subcommand.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newSimCommand(), newServeCommand(), newScenarioCommand(), newRuleCommand(), newTokenCommand(), newDevCommand(),
+	root.AddCommand(newSimCommand(), newServeCommand(), newScenarioCommand(), newRuleCommand(), newTokenCommand(), newDevCommand(), newCallsCommand(), newLogsCommand(),
 		newAccountCommand(), newSIPUserCommand(), newNumberCommand(), newTariffCommand())
 	argsAreUsage(root)
 	return root

@@ -21,6 +21,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"vox/controller"
+	"vox/controller/history"
 	"vox/examples"
 	"vox/jsapi"
 	"vox/media/player"
@@ -48,6 +49,7 @@ type serveFlags struct {
 	data, http, sip string
 	sha256          bool
 	currencies      []string
+	logRetention    time.Duration
 }
 
 func newServeCommand() *cobra.Command {
@@ -90,7 +92,7 @@ SIGINT or SIGTERM ends the calls and stops it cleanly.`,
 			ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, Currencies: f.currencies, Log: logger, Out: cmd.OutOrStdout()})
+			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, Currencies: f.currencies, LogRetention: f.logRetention, Log: logger, Out: cmd.OutOrStdout()})
 		},
 	}
 	fl := cmd.Flags()
@@ -98,6 +100,7 @@ SIGINT or SIGTERM ends the calls and stops it cleanly.`,
 	fl.StringVar(&f.http, "http", defaultHTTP, "the HTTP listener's address (port 0: any free port)")
 	fl.StringVar(&f.sip, "sip", defaultSIP, `the SIP address, UDP and TCP (port 0: any free port; "": no SIP)`)
 	fl.StringSliceVar(&f.currencies, "currencies", controller.DefaultCurrencies, "the currencies with a master account each (tenants' accounts are under them)")
+	fl.DurationVar(&f.logRetention, "log-retention", history.DefaultRetention, "how long calls' session logs are kept (vox logs CALL_ID)")
 	fl.BoolVar(&f.sha256, "sip-sha256", false, "also challenge with SHA-256 digest (RFC 8760) after MD5; some phones (Debian's baresip) refuse a challenge they cannot answer")
 	return cmd
 }
@@ -119,6 +122,9 @@ type serveConfig struct {
 	Log        *slog.Logger
 	// Out gets the admin token and the demo SIP users at the first start.
 	Out io.Writer
+	// LogRetention is how long session logs are kept (default
+	// history.DefaultRetention).
+	LogRetention time.Duration
 	// Now is the store's clock (default time.Now); tests pin it.
 	Now func() time.Time
 }
@@ -145,6 +151,7 @@ type server struct {
 	store  *scenarios.Store
 	ctrl   *controller.Controller
 	billed *billedDialer // nil without SIP
+	events *callEvents
 	// stopFees ends the monthly fees' goroutine, fees waits for it.
 	stopFees context.CancelFunc
 	fees     sync.WaitGroup
@@ -213,12 +220,16 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 			ln.Close()
 		}
 	}()
+	events, err := openCallEvents(cfg, db, ctrl, "http://"+ln.Addr().String())
+	if err != nil {
+		return nil, err
+	}
 	var sipSrv *sip.Server
 	var sipAddr netip.AddrPort
 	var live *liveLauncher
 	var billed *billedDialer
 	if cfg.SIP != "" {
-		if sipSrv, sipAddr, live, billed, err = startSIP(cfg, store, ctrl, revoker, ln.Addr().String()); err != nil {
+		if sipSrv, sipAddr, live, billed, err = startSIP(cfg, store, ctrl, revoker, events, ln.Addr().String()); err != nil {
 			return nil, err
 		}
 		defer func() {
@@ -234,13 +245,14 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 		registrar = "sip:" + sipAddr.String()
 	}
 	mux.Handle(controller.APIPrefix+"/", controller.NewHandler(ctrl, controller.HandlerOptions{AdminToken: token, Registrar: registrar, Log: cfg.Log}))
+	events.routes(mux, token, ctrl)
 	mux.Handle("/records/{account}/{file}", recordingsHandler(cfg.Data))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`+"\n")
 	})
 	srv = &server{
-		db: db, store: store, ctrl: ctrl, billed: billed, addr: ln.Addr(), sip: sipSrv, sipAddr: sipAddr, live: live, token: token, served: make(chan error, 1), log: cfg.Log,
+		db: db, store: store, ctrl: ctrl, billed: billed, events: events, addr: ln.Addr(), sip: sipSrv, sipAddr: sipAddr, live: live, token: token, served: make(chan error, 1), log: cfg.Log,
 		http: &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: 10 * time.Second,
@@ -253,6 +265,7 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 			srv.served <- fmt.Errorf("serve HTTP: %w", err)
 		}
 	}()
+	events.start()
 	feesCtx, stopFees := context.WithCancel(context.Background())
 	srv.stopFees = stopFees
 	srv.fees.Add(1)
@@ -272,7 +285,7 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 // and starts the SIP server on cfg.SIP, taking calls into sessions of the
 // scenarios in store, its registrar told of changed users through revoker;
 // httpAddr is where recordings are served.
-func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controller, revoker *userRevoker, httpAddr string) (*sip.Server, netip.AddrPort, *liveLauncher, *billedDialer, error) {
+func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controller, revoker *userRevoker, events *callEvents, httpAddr string) (*sip.Server, netip.AddrPort, *liveLauncher, *billedDialer, error) {
 	fail := func(err error) (*sip.Server, netip.AddrPort, *liveLauncher, *billedDialer, error) {
 		return nil, netip.AddrPort{}, nil, nil, err
 	}
@@ -316,10 +329,11 @@ func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controll
 	revoker.reg.Store(srv.Registrar())
 	billed := &billedDialer{next: srv, billing: ctrl, log: cfg.Log, countries: countries}
 	live := &liveLauncher{
-		dir: filepath.Join(cfg.Data, logsDir), log: cfg.Log,
+		dir: filepath.Join(cfg.Data, logsDir), log: cfg.Log, events: events,
 		launcher: &runtime.Launcher{
 			Releases: store, Programs: runtime.NewProgramCache(0),
-			Defaults: runtime.Config{Clock: runtime.RealClock{}, Dialer: billed, HTTP: &runtime.NetHTTP{}, Logger: cfg.Log},
+			Defaults: runtime.Config{Clock: runtime.RealClock{}, Dialer: billed, HTTP: &runtime.NetHTTP{}, Logger: cfg.Log,
+				OnEnd: events.sessionEnded},
 		},
 	}
 	records := filepath.Join(cfg.Data, recordingsDir)
@@ -385,6 +399,7 @@ func (s *server) shutdown(ctx context.Context) error {
 	}
 	s.stopFees()
 	s.fees.Wait()
+	s.events.shutdown()
 	if cerr := s.db.Close(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("close data file: %w", cerr))
 	}

@@ -89,11 +89,14 @@ class ListenerRegistry {
   // stop the others; once all have run, the first error is rethrown so the
   // runtime logs it with its stack and ends the call, as it does for any
   // uncaught scenario error. Later errors are reported through host.warn.
+  // emit returns the first value a listener returned that is not undefined:
+  // an HttpRequest listener answers the request that way.
   emit(event, payload) {
     const entry = this.entries[event];
     if (entry === undefined) {
-      return;
+      return undefined;
     }
+    let result;
     // The round runs the listeners registered when it began: one added by a
     // listener waits for the next event, and one removed by an earlier
     // listener in the same round is skipped.
@@ -106,7 +109,10 @@ class ListenerRegistry {
         continue;
       }
       try {
-        listener(payload);
+        const value = listener(payload);
+        if (result === undefined) {
+          result = value;
+        }
       } catch (err) {
         if (!failed) {
           failed = true;
@@ -119,6 +125,7 @@ class ListenerRegistry {
     if (failed) {
       throw first;
     }
+    return result;
   }
 
   check(method, event) {

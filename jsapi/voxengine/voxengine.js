@@ -180,6 +180,9 @@ function dispatch(event, owned) {
     deliverCallAlerting(event);
     return;
   }
+  if (name === AppEvents.HttpRequest && typeof event.requestId === "string") {
+    return answerHttpRequest(event, owned);
+  }
   if (name === AppEvents.Started && event.customData !== undefined && event.customData !== null) {
     sessionCustomData = String(event.customData);
   }
@@ -215,6 +218,42 @@ function deliverCallAlerting(event) {
     toURI: event.toURI,
     customData: event.customData,
   });
+}
+
+// answerHttpRequest hands a request on the session's access URL (S20) to the
+// HttpRequest listeners and sends what the first of them returned as the HTTP
+// response, as Voximplant does: a string or number as it is, anything else as
+// JSON; a promise answers once it settles. It returns whether it took the
+// request; the runtime answers one nobody took.
+function answerHttpRequest(event, owned) {
+  if (!appListeners.listening(event.name)) {
+    return false;
+  }
+  const id = event.requestId;
+  const value = appListeners.emit(event.name, owned === true ? event : Object.assign({}, event));
+  if (value !== null && typeof value === "object" && typeof value.then === "function") {
+    value.then(
+      (settled) => sendHttpResponse(id, settled),
+      (err) => {
+        host.warn(`the answer to HTTP request ${id} failed: ${describeError(err)}`);
+        host.command("HttpResponse", { requestId: id, status: 500, contentType: "application/json",
+          content: JSON.stringify({ error: { code: "scenario_failed", message: "the scenario could not answer" } }) });
+      },
+    );
+  } else {
+    sendHttpResponse(id, value);
+  }
+  return true;
+}
+
+function sendHttpResponse(id, value) {
+  if (value === undefined || value === null) {
+    host.command("HttpResponse", { requestId: id, content: "" });
+  } else if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+    host.command("HttpResponse", { requestId: id, content: String(value), contentType: "text/plain; charset=utf-8" });
+  } else {
+    host.command("HttpResponse", { requestId: id, content: JSON.stringify(value), contentType: "application/json" });
+  }
 }
 
 // Engine is the engine protocol itself, for scenarios that speak it directly as the

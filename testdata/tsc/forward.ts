@@ -47,3 +47,13 @@ Net.httpRequest("https://crm.example.com/ping", (r) => {
     Logger.write(`${h.key}: ${h.value}`);
   }
 });
+
+// The portal commands the call through its access URL (S20): the listener's
+// value (here a promise of an object) is the HTTP response, as JSON.
+VoxEngine.addEventListener(AppEvents.HttpRequest, async (e) => {
+  const cmd = JSON.parse(e.content) as { COMMAND: string; USER_ID?: number };
+  if (cmd.COMMAND === "user") {
+    return { ok: true, user: cmd.USER_ID };
+  }
+  return "unknown command";
+});

@@ -26,6 +26,11 @@ require("acd2");
 // @ts-expect-error: the result's headers are a list of {key, value}.
 Net.httpRequestAsync("https://x.example.com/").then((r) => r.headers["Content-Type"]);
 
+VoxEngine.addEventListener(AppEvents.HttpRequest, (e) => {
+  // @ts-expect-error: the request body is content, a string.
+  return e.body;
+});
+
 // @ts-expect-error: zonedTime needs an IANA zone name, not an offset in minutes.
 VoxEngine.zonedTime(180);
 // @ts-expect-error: the weekday is a number (0 = Sunday), not a name.
