@@ -1,0 +1,351 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"vox/controller"
+	"vox/controller/history"
+	"vox/controller/signature"
+	"vox/controller/webhook"
+)
+
+// The seed's call end to end (issue 9), with real peers around a vox serve
+// started as make run starts it (the first start's demo tenant, its number
+// 74950000100 rented for the standard scenario): a carrier (SIPp and the
+// test's RTP end) calls the number from a trunk, baresip phones are the
+// tenant's users, an httptest server is the tenant's portal. Everything a
+// tenant would do goes through the CLI and the controller's API.
+
+const (
+	carrierCaller = "74951234567"
+	carrierTone   = 1000.0 // Hz, what the carrier's caller says
+	userTone      = 600.0  // Hz, what user 100 says
+)
+
+func init() {
+	// The tenant's users of these tests, made with vox sipuser create.
+	testPasswords["100"] = "secret-100"
+	testPasswords["101"] = "secret-101"
+}
+
+// seedServer is a vox serve on a fresh data directory with a carrier's
+// trunk (every INVITE from 127.0.0.1 is the carrier's) and the demo
+// tenant's portal.
+type seedServer struct {
+	*callServer
+	logs   *lockedBuffer
+	portal *testPortal
+	admin  []string // the CLI's flags to reach it as the operator
+}
+
+func startSeedServer(t *testing.T) *seedServer {
+	t.Helper()
+	data := t.TempDir()
+	trunks := trunksDoc{Trunks: []trunkDoc{{Name: "carrier", Account: demoAccount, Address: "127.0.0.1:5060", AllowFrom: []string{"127.0.0.1"}}}}
+	b, _ := json.Marshal(trunks)
+	if err := os.WriteFile(filepath.Join(data, trunksFile), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	srv, err := startServer(serveConfig{Data: data, Addr: "127.0.0.1:0", SIP: "127.0.0.1:0", Log: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &seedServer{callServer: &callServer{server: srv, data: data}, logs: logs,
+		admin: []string{"--server", "http://" + srv.addr.String(), "--data", data}}
+	t.Cleanup(func() {
+		stop(t, srv)
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	s.portal = startTestPortal(t, demoLicenceKey(t, data))
+	tenant := controller.NewClient("http://"+srv.addr.String(), "", nil).AsTenant(demoAccount, []byte(demoLicenceKey(t, data)), signature.HMACSHA256)
+	if err := tenant.Do(context.Background(), "PUT", "/accounts/demo/portal", map[string]string{"url": s.portal.URL + "/vox"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// cli runs vox with the operator's flags and fails the test unless it
+// exits 0.
+func (s *seedServer) cli(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errOut, code := runCLI(append(args, s.admin...))
+	if code != 0 {
+		t.Fatalf("vox %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+// configure gives the demo number settings with vox number config.
+func (s *seedServer) configure(t *testing.T, settings string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "settings.json")
+	if err := os.WriteFile(path, []byte(settings), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.cli(t, "number", "config", demoNumber, "--set", path)
+}
+
+// carrier runs a SIPp carrier_*.xml calling the demo number as caller
+// with its audio at media, in the background.
+func (s *seedServer) carrier(t *testing.T, scenario, caller string, media *carrierMedia, args ...string) *runningSIPp {
+	t.Helper()
+	dir := t.TempDir()
+	port := strconv.Itoa(freePort(t))
+	cmd := s.sipp(t, dir, scenario, append([]string{"-s", demoNumber, "-p", port, "-mp", strconv.Itoa(freePort(t)),
+		"-key", "caller", caller, "-key", "rtp_port", media.port()}, args...)...)
+	r := &runningSIPp{cmd: cmd, out: &bytes.Buffer{}, dir: dir, port: port, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = r.out, r.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { r.done <- cmd.Wait() }()
+	return r
+}
+
+// record waits for the call record of the session whose log has want
+// and returns it, as vox calls --json lists it.
+func (s *seedServer) record(t *testing.T, callID string) history.Record {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var page struct {
+			Calls []history.Record `json:"calls"`
+		}
+		out := s.cli(t, "calls", demoAccount, "--json")
+		if err := json.Unmarshal([]byte(out), &page); err != nil {
+			t.Fatalf("vox calls --json: %v\n%s", err, out)
+		}
+		for _, r := range page.Calls {
+			if r.CallID == callID {
+				return r
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no record of call %s in vox calls:\n%s", callID, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// sessionID is the session whose log is log (its first line names it).
+var sessionLine = regexp.MustCompile(`/calls/([A-Za-z0-9_-]+)/[0-9a-f]{32}`)
+
+func sessionOf(t *testing.T, log string) string {
+	t.Helper()
+	m := sessionLine.FindStringSubmatch(log)
+	if m == nil {
+		t.Fatalf("the session log names no access URL:\n%s", log)
+	}
+	return m[1]
+}
+
+// inOrder fails the test unless text has every one of want, in order.
+func inOrder(t *testing.T, what, text string, want ...string) {
+	t.Helper()
+	at := 0
+	for _, w := range want {
+		i := strings.Index(text[at:], w)
+		if i < 0 {
+			t.Errorf("%s has no %q after position %d:\n%s", what, w, at, text)
+			return
+		}
+		at += i + len(w)
+	}
+}
+
+// testPortal is the tenant's portal: it takes only webhooks signed with
+// the tenant's licence key.
+type testPortal struct {
+	*httptest.Server
+	mu     sync.Mutex
+	events []webhook.Event
+	bad    []string
+}
+
+func startTestPortal(t *testing.T, key string) *testPortal {
+	t.Helper()
+	verifier := signature.NewVerifier(func(_ context.Context, account string) (signature.Credentials, error) {
+		if account != demoAccount {
+			return signature.Credentials{}, signature.ErrUnknownAccount
+		}
+		return signature.Credentials{Keys: [][]byte{[]byte(key)}}, nil
+	}, signature.VerifierOptions{})
+	p := &testPortal{}
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		account, body, err := verifier.Verify(r)
+		var ev webhook.Event
+		if err == nil && account == demoAccount {
+			err = json.Unmarshal(body, &ev)
+		}
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if err != nil {
+			p.bad = append(p.bad, err.Error())
+			http.Error(w, "refused", http.StatusUnauthorized)
+			return
+		}
+		p.events = append(p.events, ev)
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+// wait returns the events of the session's call, once types have all
+// come, by type: the scenario's events carry the call's id (callId), and
+// AddCallHistory also the session's (sessionId).
+func (p *testPortal) wait(t *testing.T, sessionID string, types ...string) map[string]map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var data []map[string]any
+		var names []string
+		callID := ""
+		p.mu.Lock()
+		for _, ev := range p.events {
+			var d map[string]any
+			if json.Unmarshal(ev.Data, &d) == nil {
+				data, names = append(data, d), append(names, ev.Type)
+				if d["sessionId"] == sessionID {
+					callID, _ = d["callId"].(string)
+				}
+			}
+		}
+		bad := p.bad
+		p.mu.Unlock()
+		if len(bad) > 0 {
+			t.Fatalf("the portal refused webhooks: %q", bad)
+		}
+		got := map[string]map[string]any{}
+		for i, d := range data {
+			if callID != "" && d["callId"] == callID {
+				got[names[i]] = d
+			}
+		}
+		all := true
+		for _, typ := range types {
+			_, ok := got[typ]
+			all = all && ok
+		}
+		if all {
+			return got
+		}
+		if time.Now().After(deadline) {
+			p.mu.Lock()
+			all, _ := json.Marshal(p.events)
+			p.mu.Unlock()
+			t.Fatalf("the portal got %v for session %s, want %q; all it got: %s", keys(got), sessionID, types, all)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func keys(m map[string]map[string]any) []string {
+	var k []string
+	for key := range m {
+		k = append(k, key)
+	}
+	return k
+}
+
+// soxChannels is how many channels a WAV file has.
+func soxChannels(t *testing.T, wav string) int {
+	t.Helper()
+	out, err := exec.Command("soxi", "-c", wav).Output()
+	if err != nil {
+		t.Fatalf("soxi -c %s: %v", wav, err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatalf("soxi -c: %q", out)
+	}
+	return n
+}
+
+// The seed's call: a carrier calls the demo number, dials user 100's
+// extension during the greeting (RFC 4733), user 100's baresip answers by
+// itself, both talk (tones both ways), the stereo recording has each in
+// its channel, the caller hangs up; vox calls has the record, the portal
+// got the three signed webhooks, and vox logs shows the seed's blocks.
+func TestSeedCallEndToEnd(t *testing.T) {
+	s := startSeedServer(t)
+	for _, user := range []string{"100", "101"} {
+		s.cli(t, "sipuser", "create", demoAccount, user, "--password", testPasswords[user])
+	}
+	s.configure(t, `{
+  "title": "e2e",
+  "directCode": {"enabled": true, "waitSeconds": 2, "extensions": {"1": 100, "2": 101}, "rule": "queue"},
+  "queue": {"users": [101], "type": "evenly", "ringSeconds": 10, "rounds": 1},
+  "users": {"phoneLogin": "{id}", "webLogin": ""},
+  "recording": {"enabled": true, "stereo": true},
+  "noAnswer": {"rule": "hangup"}
+}`)
+	dir := t.TempDir()
+	user100 := startBaresip(t, s.callServer, "100", toneWAV(t, dir, userTone), "auto")
+	startBaresip(t, s.callServer, "101", toneWAV(t, dir, 440), "manual")
+	s.waitRegistered(t, "100", "101")
+
+	media := startCarrierMedia(t, carrierTone)
+	caller := s.carrier(t, "carrier_call.xml", carrierCaller, media, "-d", "9000")
+	// The greeting listens for digits once the call is answered.
+	s.sessionLog(t, "Working time", "HandleTones")
+	media.dial("1#")
+	user100.waitEvent(t, "CALL_ESTABLISHED")
+	user100.waitReceived(t, talk)
+	caller.wait(t)
+	user100.waitEvent(t, "CALL_CLOSED")
+	log := s.sessionLog(t, "Send AddCallHistory", "Session terminated")
+	user100.stop(t)
+	media.close()
+
+	checkTone(t, "what user 100 heard", user100.received(t), 0, true, carrierTone)
+	checkTone(t, "what the carrier's caller heard", media.wav(t), 0, true, userTone)
+
+	callID := sessionOf(t, log)
+	rec := s.record(t, callID)
+	if rec.Status != history.Answered || rec.Code != 200 || rec.Direction != history.Incoming ||
+		rec.From != carrierCaller || rec.To != demoNumber || rec.Duration < 3 || rec.Cost != 0 ||
+		!strings.HasPrefix(rec.Release, "standard@") || !strings.HasPrefix(rec.RecordURL, "http://"+s.addr.String()+"/records/demo/") {
+		t.Errorf("the call record: %+v", rec)
+	}
+	wav := download(t, rec.RecordURL, filepath.Join(dir, "record.wav"))
+	if n := soxChannels(t, wav); n != 2 {
+		t.Errorf("the recording has %d channels, want 2 (stereo)", n)
+	}
+	checkTone(t, "the recording, channel 1 (the caller)", wav, 1, true, carrierTone)
+	checkTone(t, "the recording, channel 2 (user 100)", wav, 2, true, userTone)
+
+	events := s.portal.wait(t, callID, webhook.StartCall, webhook.HangupCall, webhook.AddCallHistory)
+	if start := events[webhook.StartCall]; start["userId"] != 100.0 || start["login"] != "100" || start["device"] != "PHONE" {
+		t.Errorf("StartCall: %v", start)
+	}
+	if hist := events[webhook.AddCallHistory]; hist["status"] != "answered" || hist["code"] != 200.0 || hist["recordUrl"] != rec.RecordURL ||
+		hist["from"] != carrierCaller || hist["to"] != demoNumber || hist["userId"] != 100.0 {
+		t.Errorf("AddCallHistory: %v", hist)
+	}
+
+	// vox logs prints the session's log: the seed's blocks, in order.
+	out := s.cli(t, "logs", callID)
+	inOrder(t, "vox logs "+callID, out,
+		"Start INCOMING scenario (version:",
+		"Standard incoming scenario", "Call callerId: "+carrierCaller, "Call destination: "+demoNumber,
+		"Get number settings", "Working time",
+		"Direct code is: 1", "Direct code 1: user 100", "Action: Send invite to 100", "Action: Connect to 100",
+		"Send StartCall", "Start recording call: http://", "Send HangupCall", "Send AddCallHistory", "Session terminated")
+}
