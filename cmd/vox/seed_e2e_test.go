@@ -349,3 +349,103 @@ func TestSeedCallEndToEnd(t *testing.T) {
 		"Direct code is: 1", "Direct code 1: user 100", "Action: Send invite to 100", "Action: Connect to 100",
 		"Send StartCall", "Start recording call: http://", "Send HangupCall", "Send AddCallHistory", "Session terminated")
 }
+
+// The standard scenario's other branches on the same server, each call
+// with the settings vox number config gave the number just before:
+// nobody answers and the caller leaves a voicemail, while a new release of
+// the scenario is pushed (the running call keeps its release, the next
+// one runs the new); outside the working hours the night rule applies; a
+// blacklisted caller is declined with the configured code.
+func TestSeedCallBranches(t *testing.T) {
+	s := startSeedServer(t)
+	// Nobody answers: user 101 has no phone registered.
+	s.configure(t, `{
+  "queue": {"users": [101], "type": "evenly", "ringSeconds": 2, "rounds": 1},
+  "users": {"phoneLogin": "{id}", "webLogin": ""},
+  "noAnswer": {"rule": "voicemail"},
+  "voicemail": {"maxSeconds": 4}
+}`)
+	media := startCarrierMedia(t, carrierTone)
+	caller := s.carrier(t, "carrier_hung_up.xml", carrierCaller, media)
+	log := s.sessionLog(t, "Recording a voicemail of at most 4 s")
+	// Mid-call, the tenant pushes an edited scenario.
+	edited := editedStandard(t)
+	out := s.cli(t, "scenario", "push", edited, "-m", "edited mid-call")
+	if !strings.Contains(out, "standard@2 pushed") {
+		t.Errorf("vox scenario push: %s", out)
+	}
+	caller.wait(t)
+	media.close()
+	log = s.sessionLog(t, "Recording a voicemail", "Send AddCallHistory", "Session terminated")
+	voicemail := sessionOf(t, log)
+	inOrder(t, "the voicemail call's log", log, "Start INCOMING scenario (version: 1)", "Standard incoming scenario\n",
+		"Action: Send invite to 101", "Rule: voicemail", "Recording a voicemail", "The voicemail is as long as it may be", "Send AddCallHistory")
+	events := s.portal.wait(t, voicemail, webhook.HangupCall, webhook.AddCallHistory)
+	hist := events[webhook.AddCallHistory]
+	url, _ := hist["recordUrl"].(string)
+	if hist["status"] != "voicemail" || hist["voicemail"] != true || !strings.HasPrefix(url, "http://") {
+		t.Fatalf("AddCallHistory of the voicemail: %v", hist)
+	}
+	wav := download(t, url, filepath.Join(t.TempDir(), "voicemail.wav"))
+	if n := soxChannels(t, wav); n != 1 {
+		t.Errorf("the voicemail has %d channels, want 1", n)
+	}
+	checkTone(t, "the voicemail", wav, 0, false, carrierTone)
+	if rec := s.record(t, voicemail); rec.RecordURL != url || rec.Release != "standard@1" {
+		t.Errorf("the voicemail's record: %+v", rec)
+	}
+
+	// Outside the working hours (now is not in the hour two hours from now,
+	// every day, UTC): the night rule, on the new release.
+	now := time.Now().UTC()
+	s.configure(t, `{"workHours": {"enabled": true, "timeZone": "UTC", "days": [0,1,2,3,4,5,6], "from": "`+
+		now.Add(2*time.Hour).Format("15:04")+`", "to": "`+now.Add(3*time.Hour).Format("15:04")+`", "rule": "hangup"}}`)
+	media = startCarrierMedia(t, carrierTone)
+	s.carrier(t, "carrier_hung_up.xml", carrierCaller, media).wait(t)
+	log = s.sessionLog(t, "Rule: hangup", "Session terminated")
+	inOrder(t, "the night call's log", log, "Start INCOMING scenario (version: 2)", "Standard incoming scenario (edited)",
+		"Working time: ", " is outside ", "Rule: hangup", "Send HangupCall", "Send AddCallHistory")
+	if strings.Contains(log, "Send invite") {
+		t.Errorf("the night call rang a user:\n%s", log)
+	}
+	if rec := s.record(t, sessionOf(t, log)); rec.Release != "standard@2" {
+		t.Errorf("the night call's record: %+v", rec)
+	}
+
+	// A blacklisted caller is declined before the answer, with its code.
+	s.configure(t, `{"blacklist": {"numbers": ["+7 495 111-22-33"], "code": 603}}`)
+	media = startCarrierMedia(t, carrierTone)
+	s.carrier(t, "carrier_declined.xml", "74951112233", media).wait(t)
+	log = s.sessionLog(t, "is blacklisted", "Session terminated")
+	inOrder(t, "the blacklisted call's log", log, "Caller 74951112233 is blacklisted: rejecting with 603", "Send HangupCall")
+	if strings.Contains(log, "AcceptCall") {
+		t.Errorf("the blacklisted call was answered:\n%s", log)
+	}
+	if rec := s.record(t, sessionOf(t, log)); rec.Status != history.Rejected || rec.Code != 603 || rec.Cost != 0 {
+		t.Errorf("the blacklisted call's record: %+v", rec)
+	}
+}
+
+// editedStandard is a copy of scenarios/standard whose first log block
+// says it was edited.
+func editedStandard(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "standard")
+	src := filepath.Join("..", "..", "scenarios", "standard")
+	if out, err := exec.Command("cp", "-r", src, dir).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	path := filepath.Join(dir, "incoming.js")
+	js, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(js), `"Standard incoming scenario",`, `"Standard incoming scenario (edited)",`, 1)
+	if edited == string(js) {
+		t.Fatal("incoming.js has no first log block to edit")
+	}
+	if err := os.WriteFile(path, []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
