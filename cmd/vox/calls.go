@@ -128,8 +128,14 @@ func (l *liveLauncher) Launch(ctx context.Context, cs runtime.CallStart) (*runti
 		f.Close()
 		return nil, err
 	}
+	if err := l.events.live.mark(cs, time.Now()); err != nil {
+		slot.Close()
+		f.Close()
+		return nil, err
+	}
 	s, err := l.launcher.Launch(ctx, cs)
 	if err != nil {
+		l.events.live.unmark(cs.Info.SessionID)
 		slot.Close()
 		f.Close()
 		if errors.Is(err, scenarios.ErrNotFound) {

@@ -178,25 +178,6 @@ func (m *carrierMedia) dial(digits string) {
 	m.mu.Unlock()
 }
 
-// heardSeconds is how much audio vox has sent.
-func (m *carrierMedia) heardSeconds() float64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return float64(len(m.heard)) / 8000
-}
-
-// waitHeard waits until vox has sent at least s seconds of audio in all.
-func (m *carrierMedia) waitHeard(t *testing.T, s float64) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for m.heardSeconds() < s {
-		if time.Now().After(deadline) {
-			t.Fatalf("the carrier heard %.1f s of audio, want %.1f", m.heardSeconds(), s)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // wav writes what the carrier heard as a WAV file (sox converts).
 func (m *carrierMedia) wav(t *testing.T) string {
 	t.Helper()

@@ -224,6 +224,11 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if n, err := events.live.recover(context.Background(), accountCountry(ctrl)); err != nil {
+		return nil, err
+	} else if n > 0 {
+		cfg.Log.Warn("calls cut by the last stop were recorded as failed", "calls", n)
+	}
 	var sipSrv *sip.Server
 	var sipAddr netip.AddrPort
 	var live *liveLauncher
