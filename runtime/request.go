@@ -33,6 +33,9 @@ var ErrSessionEnded = errors.New("the session has ended")
 func (s *Session) Request(ctx context.Context, method, path, content string) (HTTPAnswer, error) {
 	reply := make(chan HTTPAnswer, 1)
 	s.post(func() {
+		if s.terminated || s.err != nil {
+			return // ending: the caller hears ErrSessionEnded
+		}
 		s.nextRequest++
 		id := strconv.FormatInt(s.nextRequest, 10)
 		if s.answers == nil {
@@ -42,8 +45,8 @@ func (s *Session) Request(ctx context.Context, method, path, content string) (HT
 		layer, own := s.deliver(map[string]any{
 			"name": EventHTTPRequest, "method": method, "path": path, "content": content, "requestId": id,
 		})
-		if _, open := s.answers[id]; !open {
-			return
+		if _, open := s.answers[id]; !open || s.err != nil {
+			return // answered, or the scenario failed and the session ends
 		}
 		switch {
 		case s.vm != nil && thenable(own):

@@ -124,3 +124,19 @@ func TestRequestWithoutAnAnswer(t *testing.T) {
 		t.Fatal("the request outlived its session")
 	}
 }
+
+// A listener that throws fails the session as any uncaught error does; the
+// request gets ErrSessionEnded, not an empty answer.
+func TestRequestToAFailingScenario(t *testing.T) {
+	s, log := startSession(t, context.Background(),
+		`VoxEngine.addEventListener(AppEvents.HttpRequest, () => { throw new Error("bad command"); });`, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := s.Request(ctx, "POST", "/", "{}"); !errors.Is(err, ErrSessionEnded) {
+		t.Errorf("request: %v, want ErrSessionEnded", err)
+	}
+	waitDone(t, s)
+	if !errors.Is(s.Err(), ErrScenario) {
+		t.Errorf("session error %v\n%s", s.Err(), log.String())
+	}
+}

@@ -39,10 +39,10 @@ func main() {
 	sessions := flag.Int("sessions", 1000, "sessions kept alive for the heap and dispatch figures")
 	events := flag.Int("events", 20000, "events dispatched for the latency figures")
 	window := flag.Duration("window", 5*time.Second, "how long each throughput run lasts")
-	only := flag.String("only", "", "run one section only: media, controller, sip (calls and registration), register")
+	only := flag.String("only", "", "run one section only: media, controller, history, sip (calls and registration), register")
 	soak := flag.Int("sip-soak", 0, "run only this many calls through vox at -sip-soak-rate, printing heap and goroutines as they go")
 	flag.Parse()
-	section := map[string]func(io.Writer) error{"media": benchMedia, "controller": benchController, "sip": benchSIP, "register": registerBench}[*only]
+	section := map[string]func(io.Writer) error{"media": benchMedia, "controller": benchController, "history": benchHistory, "sip": benchSIP, "register": registerBench}[*only]
 	if *soak > 0 {
 		section = func(out io.Writer) error { return soakSIP(out, *soak) }
 	}
@@ -120,6 +120,9 @@ func run(out io.Writer, sessions, events int, window time.Duration) error {
 		return err
 	}
 	if err := benchController(out); err != nil {
+		return err
+	}
+	if err := benchHistory(out); err != nil {
 		return err
 	}
 	if err := sippInstalled(); err != nil {

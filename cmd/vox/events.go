@@ -236,6 +236,9 @@ func (e *callEvents) callRecord(ctx context.Context, sum runtime.SessionSummary)
 		Start: first.Start, Duration: int64(first.Talk().Round(time.Second) / time.Second),
 		Code: first.Code, Status: history.StatusOf(first.Code),
 		Device: first.Device, Release: sum.Release,
+		// The slot is closed only after the session's end: what the
+		// scenario reported of the call's quality (S20 meter) is there.
+		Quality: e.access.Quality(sum.SessionID),
 	}
 	if first.Incoming {
 		rec.Direction = history.Incoming

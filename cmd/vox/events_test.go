@@ -35,7 +35,10 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 	const call = e.call;
 	call.answer();
 	call.addEventListener(CallEvents.Connected, () => Logger.write("access " + url));
-	call.addEventListener(CallEvents.Disconnected, () => VoxEngine.terminate());
+	call.addEventListener(CallEvents.Disconnected, () => {
+		Net.httpRequestAsync(url + "/events", {method: "POST", postData: JSON.stringify({event: "AddCallHistory", data: {quality: {grade: 4}}})})
+			.then((r) => { Logger.write("reported " + r.code); VoxEngine.terminate(); });
+	});
 	VoxEngine.addEventListener(AppEvents.HttpRequest, (r) => {
 		const cmd = JSON.parse(r.content);
 		if (cmd.COMMAND === "hangup") setTimeout(() => call.hangup(), 10);
@@ -104,7 +107,7 @@ func TestLiveCallAccessURLAndRecord(t *testing.T) {
 	rec := calls.Calls[0]
 	if len(calls.Calls) != 1 || rec.CallID != sessionID || rec.Account != demoAccount || rec.Direction != history.Incoming ||
 		rec.From != "phone67" || rec.To != "100" || rec.Status != history.Answered || rec.Code != 200 ||
-		rec.Device != history.Phone || !strings.HasPrefix(rec.Release, demoApp+"@") {
+		rec.Device != history.Phone || !strings.HasPrefix(rec.Release, demoApp+"@") || rec.Quality != 4 {
 		t.Errorf("record %+v", calls.Calls)
 	}
 	if st, _ := post(url, `{"COMMAND":"user"}`); st != 404 {
@@ -123,7 +126,7 @@ func TestLiveCallAccessURLAndRecord(t *testing.T) {
 		t.Errorf("vox calls --stats: %d\n%s%s", code, out, errOut)
 	}
 	out, errOut, code = runCLI(append([]string{"logs", sessionID}, admin...))
-	if code != 0 || !strings.Contains(out, "Application.HttpRequest") || !strings.Contains(out, "HttpResponse") {
+	if code != 0 || !strings.Contains(out, "Application.HttpRequest") || !strings.Contains(out, "HttpResponse") || !strings.Contains(out, "reported 202") {
 		t.Errorf("vox logs: %d\n%s%s", code, out, errOut)
 	}
 	if _, errOut, code = runCLI(append([]string{"logs", "no-such-call"}, admin...)); code != 1 || !strings.Contains(errOut, "(not_found)") {

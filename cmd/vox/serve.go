@@ -48,8 +48,8 @@ const (
 type serveFlags struct {
 	data, http, sip string
 	sha256          bool
-	currencies      []string
 	logRetention    time.Duration
+	currencies      []string
 }
 
 func newServeCommand() *cobra.Command {
@@ -99,8 +99,8 @@ SIGINT or SIGTERM ends the calls and stops it cleanly.`,
 	fl.StringVar(&f.data, "data", defaultDataDir, "the data directory")
 	fl.StringVar(&f.http, "http", defaultHTTP, "the HTTP listener's address (port 0: any free port)")
 	fl.StringVar(&f.sip, "sip", defaultSIP, `the SIP address, UDP and TCP (port 0: any free port; "": no SIP)`)
-	fl.StringSliceVar(&f.currencies, "currencies", controller.DefaultCurrencies, "the currencies with a master account each (tenants' accounts are under them)")
 	fl.DurationVar(&f.logRetention, "log-retention", history.DefaultRetention, "how long calls' session logs are kept (vox logs CALL_ID)")
+	fl.StringSliceVar(&f.currencies, "currencies", controller.DefaultCurrencies, "the currencies with a master account each (tenants' accounts are under them)")
 	fl.BoolVar(&f.sha256, "sip-sha256", false, "also challenge with SHA-256 digest (RFC 8760) after MD5; some phones (Debian's baresip) refuse a challenge they cannot answer")
 	return cmd
 }

@@ -113,6 +113,9 @@ type Slot struct {
 	number    string // the called number, whose settings /config gives
 	mu        sync.Mutex
 	session   Session
+	// quality is the call's quality as the scenario reported it in
+	// AddCallHistory (S20's meter: a grade 1 to 5), 0 when it did not.
+	quality float64
 }
 
 // Open makes the access URL of a session of account whose called number is
@@ -142,6 +145,21 @@ func (sl *Slot) Attach(s Session) {
 	sl.mu.Lock()
 	sl.session = s
 	sl.mu.Unlock()
+}
+
+// Quality is the quality grade (1 to 5) the scenario of a session still
+// open reported in its AddCallHistory event, 0 when it reported none: the
+// call record keeps it.
+func (s *Server) Quality(sessionID string) float64 {
+	s.mu.RLock()
+	sl := s.slots[sessionID]
+	s.mu.RUnlock()
+	if sl == nil {
+		return 0
+	}
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	return sl.quality
 }
 
 // Close ends the access URL: it answers 404 from now on.
@@ -299,6 +317,13 @@ func (s *Server) event(w http.ResponseWriter, r *http.Request, sl *Slot) {
 		writeError(w, http.StatusUnprocessableEntity, "invalid_argument", "data must be a JSON object")
 		return
 	}
+	if req.Event == webhook.AddCallHistory {
+		if q := reportedQuality(data["quality"]); q > 0 {
+			sl.mu.Lock()
+			sl.quality = q
+			sl.mu.Unlock()
+		}
+	}
 	if s.opts.Outbox == nil {
 		writeError(w, http.StatusServiceUnavailable, "no_portal", "webhooks are not configured on this server")
 		return
@@ -318,6 +343,25 @@ func (s *Server) event(w http.ResponseWriter, r *http.Request, sl *Slot) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": id})
+}
+
+// reportedQuality reads AddCallHistory's quality: a grade 1 to 5, given as
+// a number or as the seed's meter summary {"grade":4,...}.
+func reportedQuality(raw json.RawMessage) float64 {
+	var grade float64
+	if json.Unmarshal(raw, &grade) != nil {
+		var meter struct {
+			Grade float64 `json:"grade"`
+		}
+		if json.Unmarshal(raw, &meter) != nil {
+			return 0
+		}
+		grade = meter.Grade
+	}
+	if grade < 1 || grade > 5 {
+		return 0
+	}
+	return grade
 }
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request, sl *Slot) {

@@ -153,6 +153,7 @@ func TestAccessURL(t *testing.T) {
 		{"number settings", "GET", url + "/config", "", 200, `{"greeting":"hello"}`},
 		{"no settings for the number", "GET", other.URL() + "/config", "", 404, `"no_config"`},
 		{"event queued", "POST", url + "/events", `{"event":"HangupCall","id":"h1","data":{"duration":12}}`, 202, `{"id":"s1:h1"}`},
+		{"call history with its quality", "POST", url + "/events", `{"event":"AddCallHistory","id":"a1","data":{"quality":{"percent":80,"grade":4,"reports":3}}}`, 202, `{"id":"s1:a1"}`},
 		{"event not of S21", "POST", url + "/events", `{"event":"TopUp","data":{}}`, 422, `"invalid_argument"`},
 		{"event data not an object", "POST", url + "/events", `{"event":"StartCall","data":[1]}`, 422, `"invalid_argument"`},
 		{"event body not JSON", "POST", url + "/events", `{`, 400, `"invalid_request"`},
@@ -177,15 +178,24 @@ func TestAccessURL(t *testing.T) {
 		p.mu.Lock()
 		n := len(p.events)
 		p.mu.Unlock()
-		if n == 1 {
+		if n == 2 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the portal got %d events, want the HangupCall", n)
+			t.Fatalf("the portal got %d events, want HangupCall and AddCallHistory", n)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if ev := p.events[0]; ev.Type != webhook.HangupCall || ev.Account != "acme" || ev.ID != "s1:h1" || string(ev.Data) != `{"duration":12}` {
+	if q := srv.Quality("s1"); q != 4 {
+		t.Errorf("reported quality %v, want grade 4", q)
+	}
+	p.mu.Lock()
+	byID := map[string]webhook.Event{}
+	for _, ev := range p.events {
+		byID[ev.ID] = ev
+	}
+	p.mu.Unlock()
+	if ev := byID["s1:h1"]; ev.Type != webhook.HangupCall || ev.Account != "acme" || string(ev.Data) != `{"duration":12}` {
 		t.Errorf("portal got %+v", ev)
 	}
 
@@ -206,5 +216,15 @@ func TestAccessURL(t *testing.T) {
 	}
 	if _, err := srv.Open("s2", "other", ""); err == nil {
 		t.Error("a second slot for a session that has one")
+	}
+}
+
+func TestReportedQuality(t *testing.T) {
+	for raw, want := range map[string]float64{
+		`4`: 4, `{"percent":80,"grade":3,"reports":2}`: 3, `null`: 0, `{"grade":9}`: 0, `0`: 0, `"good"`: 0, ``: 0,
+	} {
+		if got := reportedQuality(json.RawMessage(raw)); got != want {
+			t.Errorf("reportedQuality(%s) = %v, want %v", raw, got, want)
+		}
 	}
 }

@@ -165,6 +165,16 @@ func (s *Store) Commit(ctx context.Context, rec Record) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("commit call record %s: %w", rec.CallID, err)
 	}
+	// A re-delivery is found by a read, without taking the writer's lock.
+	var known bool
+	err = s.db.View(func(tx *bolt.Tx) error {
+		ids := tx.Bucket(bucketRoot).Bucket(bucketIDs).Bucket([]byte(rec.Account))
+		known = ids != nil && ids.Get([]byte(rec.CallID)) != nil
+		return nil
+	})
+	if err != nil || known {
+		return false, err
+	}
 	created := false
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bucketRoot)

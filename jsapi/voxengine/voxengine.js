@@ -230,30 +230,32 @@ function answerHttpRequest(event, owned) {
     return false;
   }
   const id = event.requestId;
+  // Declared here rather than at the top level: only sessions that get a
+  // request pay for it.
+  const send = (value) => {
+    if (value === undefined || value === null) {
+      host.command("HttpResponse", { requestId: id, content: "" });
+    } else if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+      host.command("HttpResponse", { requestId: id, content: String(value), contentType: "text/plain; charset=utf-8" });
+    } else {
+      host.command("HttpResponse", { requestId: id, content: JSON.stringify(value), contentType: "application/json" });
+    }
+  };
   const value = appListeners.emit(event.name, owned === true ? event : Object.assign({}, event));
   if (value !== null && typeof value === "object" && typeof value.then === "function") {
-    value.then(
-      (settled) => sendHttpResponse(id, settled),
-      (err) => {
-        host.warn(`the answer to HTTP request ${id} failed: ${describeError(err)}`);
-        host.command("HttpResponse", { requestId: id, status: 500, contentType: "application/json",
-          content: JSON.stringify({ error: { code: "scenario_failed", message: "the scenario could not answer" } }) });
-      },
-    );
+    value.then(send, (err) => {
+      host.warn(`the answer to HTTP request ${id} failed: ${describeError(err)}`);
+      host.command("HttpResponse", {
+        requestId: id,
+        status: 500,
+        contentType: "application/json",
+        content: JSON.stringify({ error: { code: "scenario_failed", message: "the scenario could not answer" } }),
+      });
+    });
   } else {
-    sendHttpResponse(id, value);
+    send(value);
   }
   return true;
-}
-
-function sendHttpResponse(id, value) {
-  if (value === undefined || value === null) {
-    host.command("HttpResponse", { requestId: id, content: "" });
-  } else if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
-    host.command("HttpResponse", { requestId: id, content: String(value), contentType: "text/plain; charset=utf-8" });
-  } else {
-    host.command("HttpResponse", { requestId: id, content: JSON.stringify(value), contentType: "application/json" });
-  }
 }
 
 // Engine is the engine protocol itself, for scenarios that speak it directly as the
