@@ -449,3 +449,46 @@ func editedStandard(t *testing.T) string {
 	}
 	return dir
 }
+
+// The newcomer's path of the README: make run's first start, two softphones
+// registered as the demo users, phone67 calls the demo number, which runs the
+// standard scenario with the demo settings, and dials 68 during the
+// greeting: phone68 rings, answers, and the two talk; the call is in vox
+// calls and its log in vox logs.
+func TestSeedDemoFromASoftphone(t *testing.T) {
+	s := startSeedServer(t)
+	// The first start printed random passwords; the test sets known ones,
+	// as vox sipuser password would for a newcomer who lost them.
+	for _, user := range demoSIPUsers {
+		s.cli(t, "sipuser", "password", demoAccount, user, "--password", testPasswords[user])
+	}
+	dir := t.TempDir()
+	phone68 := startBaresip(t, s.callServer, "phone68", toneWAV(t, dir, calleeTone), "auto")
+	phone67 := startBaresip(t, s.callServer, "phone67", toneWAV(t, dir, callerTone), "manual")
+	s.waitRegistered(t, "phone67", "phone68")
+
+	phone67.command(t, "dial", demoNumber)
+	phone67.waitEvent(t, "CALL_ESTABLISHED")
+	s.sessionLog(t, "Working time", "HandleTones")
+	phone67.command(t, "sndcode", "68#")
+	phone68.waitEvent(t, "CALL_ESTABLISHED")
+	phone68.waitReceived(t, talk)
+	phone67.command(t, "hangup", "")
+	phone67.waitEvent(t, "CALL_CLOSED")
+	phone68.waitEvent(t, "CALL_CLOSED")
+	log := s.sessionLog(t, "Send AddCallHistory", "Session terminated")
+	phone67.stop(t)
+	phone68.stop(t)
+	checkTone(t, "what phone68 heard", phone68.received(t), 0, true, callerTone)
+	checkTone(t, "what phone67 heard", phone67.received(t), 0, true, calleeTone)
+
+	callID := sessionOf(t, log)
+	inOrder(t, "the demo call's log", log, "Start INCOMING scenario (version: 1)", "Call destination: "+demoNumber,
+		"Direct code is: 68", "Direct code 68: user 68", "Action: Send invite to phone68", "Action: Connect to phone68", "Start recording call")
+	if rec := s.record(t, callID); rec.Status != history.Answered || rec.From != "phone67" || rec.To != demoNumber || rec.Release != "standard@1" || rec.RecordURL == "" {
+		t.Errorf("the demo call's record: %+v", rec)
+	}
+	if out := s.cli(t, "logs", callID); !strings.Contains(out, "Direct code 68: user 68") {
+		t.Errorf("vox logs %s:\n%s", callID, out)
+	}
+}
