@@ -4,11 +4,20 @@
 GO      ?= go
 BIN     := bin/vox
 NPM_DIR := testdata/tsc
+PHONE   := web/phone
 
-.PHONY: build run demo test test-go test-types deps bench lint clean
+.PHONY: build run demo test test-go test-types deps bench lint clean phone
 
-build:
+build: phone
 	$(GO) build -o $(BIN) ./cmd/vox
+
+# The softphone page's script: JsSIP bundled by esbuild, both pinned in
+# web/phone/package-lock.json, into web/phone/dist, which vox embeds. A vox
+# built without it (plain go build) serves a page that says to run make.
+phone: $(PHONE)/dist/phone.js
+
+$(PHONE)/dist/phone.js: $(PHONE)/src/phone.js $(PHONE)/package-lock.json
+	cd $(PHONE) && npm ci --no-audit --no-fund && npm run build
 
 # The platform with its embedded default: a bbolt file in ./vox-data, the admin
 # token printed at first start, the demo application, HTTP on 127.0.0.1:8080.
@@ -32,7 +41,7 @@ deps:
 		if [ -n "$$missing" ]; then apt-get update && apt-get install -y --no-install-recommends $$missing; fi
 	@test -x $(NPM_DIR)/node_modules/.bin/tsc || (cd $(NPM_DIR) && npm ci --no-audit --no-fund)
 
-test: deps test-go test-types
+test: deps phone test-go test-types
 
 test-go:
 	$(GO) vet ./...

@@ -325,9 +325,9 @@ func (g *guard) callMethod(target *goja.Object, this goja.Value, args []goja.Val
 	mg := orig.method
 	what := site{path: mg.path, fn: target}
 	args = mg.check(g, what, goja.FunctionCall{This: this, Arguments: args})
-	var start time.Time
+	var start regexpStart
 	if mg.timed {
-		start = time.Now()
+		start = startRegexp()
 	}
 	v, err := orig.call(this, args...)
 	if err != nil {
@@ -610,12 +610,47 @@ func (g *guard) checkRegexp(what site, c goja.FunctionCall) []goja.Value {
 	return c.Arguments
 }
 
-func (g *guard) afterRegexp(what site, this goja.Value, start time.Time) {
-	// regexp2 keeps time with a coarse clock that a busy machine can leave behind,
-	// so an abandoned match may return somewhat before RegexpTimeout. Half of it
-	// is still far beyond what any sound pattern takes on a scenario's input.
-	took := time.Since(start)
-	if took < RegexpTimeout/2 {
+// regexpStart is when a regular-expression builtin began, by the wall clock
+// regexp2 uses and by the thread's CPU clock.
+type regexpStart struct {
+	wall  time.Time
+	cpu   time.Duration
+	cpuOK bool
+}
+
+func startRegexp() regexpStart {
+	cpu, ok := threadCPU()
+	return regexpStart{wall: time.Now(), cpu: cpu, cpuOK: ok}
+}
+
+// regexpClockSlack is how early regexp2 may abandon a match: it keeps time
+// with a coarse clock that a busy machine can leave behind.
+const regexpClockSlack = RegexpTimeout / 4
+
+// abandoned tells whether regexp2 gave up on the match that began at s. Wall
+// time alone cannot tell: on a loaded machine a sound match may wait half a
+// second for a core. So a match counts as abandoned when it lasted about as
+// long as regexp2's timeout by the wall clock, or when it really burned half
+// of it on this thread's CPU (regexp2's lagging clock may then have cut it
+// short early).
+func (s regexpStart) abandoned() (time.Duration, bool) {
+	took := time.Since(s.wall)
+	if took >= RegexpTimeout-regexpClockSlack {
+		return took, true
+	}
+	if !s.cpuOK || took < RegexpTimeout/2 {
+		return took, false
+	}
+	cpu, ok := threadCPU()
+	used := cpu - s.cpu
+	// A reading from another thread (a goroutine not locked to one) is no
+	// measure; real CPU time never exceeds the wall time it was used in.
+	return took, ok && used >= RegexpTimeout/2 && used <= took
+}
+
+func (g *guard) afterRegexp(what site, this goja.Value, start regexpStart) {
+	took, abandoned := start.abandoned()
+	if !abandoned {
 		return
 	}
 	src := ""

@@ -2,6 +2,7 @@ package jsapi
 
 import (
 	"errors"
+	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
@@ -203,4 +204,36 @@ func BenchmarkGuardInstall(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestRegexpAbandoned: a match is judged abandoned by regexp2 from how long it
+// took by the wall clock and how much of this thread's CPU it used, so a sound
+// match that waited for a core on a loaded machine is not mistaken for a
+// catastrophic one.
+func TestRegexpAbandoned(t *testing.T) {
+	goruntime.LockOSThread()
+	defer goruntime.UnlockOSThread()
+	cpu, ok := threadCPU()
+	if !ok {
+		t.Fatal("the thread's CPU clock cannot be read")
+	}
+	now := time.Now()
+	cases := []struct {
+		name      string
+		start     regexpStart
+		abandoned bool
+	}{
+		{"quick", regexpStart{wall: now, cpu: cpu, cpuOK: true}, false},
+		{"waited for a core", regexpStart{wall: now.Add(-600 * time.Millisecond), cpu: cpu, cpuOK: true}, false},
+		{"burned the CPU, cut early", regexpStart{wall: now.Add(-600 * time.Millisecond), cpu: cpu - 550*time.Millisecond, cpuOK: true}, true},
+		{"ran to the timeout", regexpStart{wall: now.Add(-RegexpTimeout), cpu: cpu, cpuOK: true}, true},
+		{"no CPU clock, half the timeout", regexpStart{wall: now.Add(-600 * time.Millisecond)}, false},
+		{"CPU from another thread", regexpStart{wall: now.Add(-600 * time.Millisecond), cpu: cpu - time.Hour, cpuOK: true}, false},
+	}
+	// No subtests: each runs on its own goroutine, off this locked thread.
+	for _, c := range cases {
+		if _, got := c.start.abandoned(); got != c.abandoned {
+			t.Errorf("%s: abandoned = %v, want %v", c.name, got, c.abandoned)
+		}
+	}
 }

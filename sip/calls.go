@@ -93,6 +93,9 @@ type CallOptions struct {
 	// Trunks are the accounts' trunks (S2), for their calls in and
 	// CallPSTN; nil: none.
 	Trunks Trunks
+	// WebRTC gives browsers' calls their media (S5); nil: an INVITE with
+	// WebRTC SDP is refused and browsers' bindings are not called.
+	WebRTC WebRTC
 }
 
 func (o *CallOptions) defaults(s *Server) error {
@@ -278,18 +281,24 @@ func (c *calls) newMedia(l *leg) error {
 	if err != nil {
 		return err
 	}
-	account := l.account
-	opts := media.ChannelOptions{RecordDir: c.opts.RecordDir(account), Logger: l.log}
-	if c.opts.RecordURL != nil {
-		opts.RecordURL = func(token string) string { return c.opts.RecordURL(account, token) }
-	}
-	ch, err := media.NewChannel(ep, opts, legEvents{l})
+	ch, err := c.newChannel(l, ep)
 	if err != nil {
 		ep.Close()
 		return err
 	}
 	l.ep, l.ch = ep, ch
 	return nil
+}
+
+// newChannel makes the media channel of a leg over ep, a SIP endpoint or a
+// browser's.
+func (c *calls) newChannel(l *leg, ep *rtp.Endpoint) (*media.Channel, error) {
+	account := l.account
+	opts := media.ChannelOptions{RecordDir: c.opts.RecordDir(account), Logger: l.log}
+	if c.opts.RecordURL != nil {
+		opts.RecordURL = func(token string) string { return c.opts.RecordURL(account, token) }
+	}
+	return media.NewChannel(ep, opts, legEvents{l})
 }
 
 // local is where this server is reached over transport from a peer at

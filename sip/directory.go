@@ -1,5 +1,6 @@
 // Package sip owns Vox's SIP signalling on github.com/emiago/sipgo: the server
-// (UDP and TCP listeners, limits, bans), the registrar with digest
+// (UDP and TCP listeners, SIP over WebSocket for browsers, limits, bans), the
+// registrar with digest
 // authentication (seed requirements S7 and S10), and calls (EnableCalls):
 // incoming INVITEs become sessions of the runtime, the Server places the
 // sessions' outgoing calls (runtime.Dialer), and each call is a runtime.Leg

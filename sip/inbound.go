@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
@@ -71,10 +72,16 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		c.refuse(req, tx, 488, "an INVITE without an SDP offer")
 		return
 	}
-	offer, err := sdp.Parse(req.Body())
-	if err != nil {
-		c.refuse(req, tx, 488, err.Error())
-		return
+	// A browser's offer is WebRTC's (DTLS-SRTP); the webrtc package answers
+	// it, media/sdp a phone's.
+	browser := c.opts.WebRTC != nil && c.opts.WebRTC.IsWebRTC(req.Body())
+	var offer sdp.Audio
+	if !browser {
+		var err error
+		if offer, err = sdp.Parse(req.Body()); err != nil {
+			c.refuse(req, tx, 488, err.Error())
+			return
+		}
 	}
 	dialled := who.dialled(req)
 	info := CallInfo{Account: who.account, User: who.user, Dialled: dialled}
@@ -103,30 +110,53 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 503, "Service Unavailable", nil))
 		return
 	}
-	if err := c.newMedia(l); err != nil {
-		c.forget(l, nil)
-		c.log.Error("sip: no media for a call", "err", err)
-		c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 503, "Service Unavailable", nil))
-		return
+	var answer []byte
+	if browser {
+		l.device = DeviceWebRTC
+		if answer, err = c.answerBrowser(l, req.Body()); err != nil {
+			l.end(runtime.EventDisconnected, nil)
+			c.refuse(req, tx, 488, "WebRTC: "+err.Error())
+			return
+		}
+	} else {
+		l.device = DevicePhone
+		if err := c.newMedia(l); err != nil {
+			c.forget(l, nil)
+			c.log.Error("sip: no media for a call", "err", err)
+			c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 503, "Service Unavailable", nil))
+			return
+		}
+		l.sdp = sdp.Session{Addr: l.ep.LocalAddr()}
+		var m sdp.Media
+		if answer, m, err = l.sdp.Answer(offer); err != nil {
+			l.end(runtime.EventDisconnected, nil)
+			c.refuse(req, tx, 488, err.Error())
+			return
+		}
+		l.last = answer
+		l.applyMedia(m)
 	}
-	l.sdp = sdp.Session{Addr: l.ep.LocalAddr()}
-	answer, m, err := l.sdp.Answer(offer)
-	if err != nil {
-		l.end(runtime.EventDisconnected, nil)
-		c.refuse(req, tx, 488, err.Error())
-		return
-	}
-	l.last = answer
-	l.applyMedia(m)
 	in := &inbound{l: l, req: req, tx: tx, tag: newTag(), answer: answer, final: make(chan struct{})}
 	l.in = in
 	l.terms = terms
 	l.dlg = c.uasDialog(req, in.tag)
 	c.addDialog(l.dlg.key(), l)
-	if !tx.OnCancel(func(*sipmsg.Request) { l.cancelled() }) {
+	// sipgo keeps the transaction, and so this callback, for 64×T1 after a
+	// 2xx (RFC 6026's Accepted state). Once the INVITE has its final
+	// response a CANCEL changes nothing (cancelled is a no-op then), so the
+	// callback lets go of the leg when the handler returns, rather than keep
+	// the call's media, dialog and session alive for 32 s after it ended.
+	var cancelLeg atomic.Pointer[leg]
+	cancelLeg.Store(l)
+	if !tx.OnCancel(func(*sipmsg.Request) {
+		if l := cancelLeg.Load(); l != nil {
+			l.cancelled()
+		}
+	}) {
 		l.cancelled()
 		return
 	}
+	defer cancelLeg.Store(nil)
 
 	src, _ := netip.ParseAddrPort(req.Source())
 	callerID, kind := who.user, "user"
@@ -138,7 +168,7 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if display == "" {
 		display = callerID
 	}
-	headers := map[string]string{"VI-Client-Device": "SIP", "VI-Client-IP": src.Addr().String(), "VI-Client-Type": kind}
+	headers := map[string]string{"VI-Client-Device": l.device, "VI-Client-IP": src.Addr().String(), "VI-Client-Type": kind}
 	for k, v := range customHeaders(req) {
 		headers[k] = v
 	}

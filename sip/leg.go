@@ -25,6 +25,9 @@ var (
 	errEnded       = errors.New("the call has ended")
 	errNotIncoming = errors.New("only an incoming call can be answered")
 	errNoDialog    = errors.New("the call is not connected")
+	// errNoMedia: a call ringing a browser and a phone at once gets its
+	// media from the one that answers.
+	errNoMedia = errors.New("the call has no media until it is answered")
 )
 
 // legState is where a call is.
@@ -52,8 +55,15 @@ type leg struct {
 	ctx     context.Context // ends with the call
 	cancel  context.CancelFunc
 
-	ep *rtp.Endpoint
-	ch *media.Channel
+	// ep and ch are the leg's media: set before the leg is returned, or,
+	// for an outgoing call that rings a browser (lazy), when a fork answers;
+	// guarded by mu then. rtc is the browser's WebRTC session, when the
+	// call is a browser's; device is DevicePhone or DeviceWebRTC (S21).
+	ep     *rtp.Endpoint
+	ch     *media.Channel
+	rtc    BrowserMedia
+	lazy   bool
+	device string
 
 	// events: the session's sink once attached; until then they are held.
 	evMu sync.Mutex
@@ -123,8 +133,30 @@ func (l *leg) post(name string, params map[string]any) {
 	l.sink.Post(ev)
 }
 
-// MediaChannel is the leg's media, for bridging it with another leg.
-func (l *leg) MediaChannel() *media.Channel { return l.ch }
+// MediaChannel is the leg's media, for bridging it with another leg; nil
+// while a call ringing a browser is not answered.
+func (l *leg) MediaChannel() *media.Channel {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ch
+}
+
+// Device is what the far end of the call is, for the call record (S21):
+// DeviceWebRTC for a browser, DevicePhone for a SIP phone or trunk; "" while
+// an outgoing call has no answer.
+func (l *leg) Device() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.device
+}
+
+// channel is the leg's media channel, or errNoMedia.
+func (l *leg) channel() (*media.Channel, error) {
+	if ch := l.MediaChannel(); ch != nil {
+		return ch, nil
+	}
+	return nil, errNoMedia
+}
 
 // mediaLeg is a leg whose media a SIP leg can be bridged with: a SIP leg, or
 // a WebRTC one.
@@ -169,42 +201,66 @@ func (l *leg) Play(ctx context.Context, m runtime.Media) error {
 	if err := l.live(); err != nil {
 		return err
 	}
+	ch, err := l.channel()
+	if err != nil {
+		return err
+	}
 	// The channel bounds the playback by the call's context and stops it
 	// however it ends; the player gets a context that is never done, as
 	// player.Play races with a context already done (a call that ended
 	// just now).
 	pb := l.c.opts.Player.Play(context.WithoutCancel(l.ctx), player.Media{URL: m.URL, ToneScript: m.ToneScript, Text: m.Text, Voice: m.Voice, Loop: m.Loop}, nil)
-	return l.ch.Play(l.ctx, pb)
+	return ch.Play(l.ctx, pb)
 }
 
 func (l *leg) StopPlayback(ctx context.Context) error {
-	l.ch.StopPlayback()
+	if ch := l.MediaChannel(); ch != nil {
+		ch.StopPlayback()
+	}
 	return nil
 }
 
+// HandleTones turns tones on or off; a call without media yet gets the
+// setting when it has some (chooseMedia).
 func (l *leg) HandleTones(ctx context.Context, on bool) error {
 	l.mu.Lock()
 	l.tones = on
+	ch := l.ch
 	l.mu.Unlock()
-	return l.ch.HandleTones(on)
+	if ch == nil {
+		return nil
+	}
+	return ch.HandleTones(on)
 }
 
 func (l *leg) Record(ctx context.Context, r runtime.Recording) error {
 	if err := l.live(); err != nil {
 		return err
 	}
-	return l.ch.Record(r.Stereo)
+	ch, err := l.channel()
+	if err != nil {
+		return err
+	}
+	return ch.Record(r.Stereo)
 }
 
 func (l *leg) StopRecording(ctx context.Context) error {
-	return l.ch.StopRecording()
+	ch, err := l.channel()
+	if err != nil {
+		return err
+	}
+	return ch.StopRecording()
 }
 
 func (l *leg) SendDigits(ctx context.Context, digits string) error {
 	if err := l.live(); err != nil {
 		return err
 	}
-	return l.ch.SendDigits(l.ctx, digits)
+	ch, err := l.channel()
+	if err != nil {
+		return err
+	}
+	return ch.SendDigits(l.ctx, digits)
 }
 
 // SendMessage sends text to the far end as an in-dialog MESSAGE (S20).
@@ -236,12 +292,24 @@ func (l *leg) SendMediaTo(ctx context.Context, to runtime.Leg) error {
 	if !ok {
 		return fmt.Errorf("send media to %s: not a call with media", to.ID())
 	}
-	return l.ch.SendMediaTo(other.MediaChannel())
+	ch, err := l.channel()
+	if err != nil {
+		return err
+	}
+	dst := other.MediaChannel()
+	if dst == nil {
+		return fmt.Errorf("send media to %s: %w", to.ID(), errNoMedia)
+	}
+	return ch.SendMediaTo(dst)
 }
 
 func (l *leg) StopMediaTo(ctx context.Context, to runtime.Leg) error {
-	if other, ok := to.(mediaLeg); ok {
-		l.ch.StopMediaTo(other.MediaChannel())
+	other, ok := to.(mediaLeg)
+	if !ok {
+		return nil
+	}
+	if ch, dst := l.MediaChannel(), other.MediaChannel(); ch != nil && dst != nil {
+		ch.StopMediaTo(dst)
 	}
 	return nil
 }
@@ -268,12 +336,19 @@ func (l *leg) end(name string, params map[string]any) bool {
 		l.out.ring.Stop()
 	}
 	d := l.dlg
+	ch, ep, browsers := l.ch, l.ep, l.browserMedia()
 	l.mu.Unlock()
 	l.c.forget(l, d)
 	l.post(name, params)
 	l.cancel()
-	if l.ch != nil {
-		l.ch.Close()
+	switch {
+	case ch != nil:
+		ch.Close() // and its endpoint
+	case ep != nil:
+		ep.Close()
+	}
+	for _, m := range browsers {
+		m.Close()
 	}
 	return true
 }
@@ -314,7 +389,11 @@ func (l *leg) applyMedia(m sdp.Media) {
 	if changed {
 		l.remote = m.Remote
 	}
+	ch := l.ch
 	l.mu.Unlock()
+	if ch == nil {
+		return
+	}
 	if changed {
 		// A new address starts latching over: only when it changed, or a
 		// latched phone behind NAT would be lost at every re-INVITE.
@@ -326,7 +405,7 @@ func (l *leg) applyMedia(m sdp.Media) {
 	if err := l.ep.SetCodec(rtp.Codec(m.Codec.PT)); err != nil {
 		l.log.Warn("sip: codec", "err", err)
 	}
-	l.ch.SetTelephoneEvent(m.EventPT)
+	ch.SetTelephoneEvent(m.EventPT)
 	// On hold the phone asked for no audio (it offered sendonly or inactive):
 	// nothing is sent until it unholds (RFC 3264 §5.1).
 	l.ep.SetSending(m.Direction.Sends())

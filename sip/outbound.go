@@ -11,6 +11,7 @@ import (
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
 
+	"vox/media/rtp"
 	"vox/media/sdp"
 	"vox/runtime"
 )
@@ -40,6 +41,9 @@ type fork struct {
 	cancel          bool            // the call is over: CANCEL as soon as it may go
 	cancelled       bool            // the CANCEL went
 	done            bool            // a final response or none at all
+	// rtc is the WebRTC session offered to a browser; the fork's own, as
+	// each browser needs one. nil for a SIP phone's fork.
+	rtc BrowserMedia
 }
 
 // target is where a fork sends its INVITE.
@@ -66,34 +70,77 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 	if err != nil {
 		return nil, err
 	}
+	phones, browsers := 0, 0
+	for _, t := range targets {
+		if isWebSocket(t.transport) {
+			browsers++
+		} else {
+			phones++
+		}
+	}
 	l := c.newLeg(req.ID, req.Account, false)
 	if !c.track(l) {
 		return nil, &runtime.DialError{Code: 503, Reason: "Service Unavailable"}
 	}
-	if err := c.newMedia(l); err != nil {
-		c.forget(l, nil)
-		c.log.Error("sip: no media for a call", "err", err)
-		return nil, &runtime.DialError{Code: 503, Reason: "Service Unavailable"}
-	}
-	l.sdp = sdp.Session{Addr: l.ep.LocalAddr()}
-	offer, err := l.sdp.Offer()
-	if err != nil {
-		l.end(runtime.EventFailed, nil)
-		return nil, err
-	}
-	l.last = offer
 	l.out = &outbound{req: req}
+	// A call that rings a browser gets its channel when a fork answers
+	// (chooseMedia): a browser's media and a phone's are not the same
+	// endpoint.
+	l.lazy = browsers > 0
+	var offer []byte
+	if phones > 0 {
+		if l.lazy {
+			l.ep, err = rtp.NewEndpoint(rtp.Config{Pool: c.opts.Ports})
+		} else {
+			err = c.newMedia(l)
+		}
+		if err != nil {
+			c.forget(l, nil)
+			c.log.Error("sip: no media for a call", "err", err)
+			return nil, &runtime.DialError{Code: 503, Reason: "Service Unavailable"}
+		}
+		l.sdp = sdp.Session{Addr: l.ep.LocalAddr()}
+		if offer, err = l.sdp.Offer(); err != nil {
+			l.end(runtime.EventFailed, nil)
+			return nil, err
+		}
+		l.last = offer
+	}
 	for _, t := range targets {
 		f := &fork{l: l, transport: t.transport, peer: t.peer}
-		f.inv = c.newInvite(t, req, offer)
+		if !isWebSocket(t.transport) {
+			f.inv = c.newInvite(t, req, offer)
+			l.out.forks = append(l.out.forks, f)
+			continue
+		}
+		m, browserOffer, err := c.offerBrowser(ctx)
+		if err != nil {
+			l.log.Warn("sip: no WebRTC offer for a browser", "peer", t.peer, "err", err)
+			continue
+		}
+		f.rtc, f.inv = m, c.newInvite(t, req, browserOffer)
 		l.out.forks = append(l.out.forks, f)
+	}
+	if len(l.out.forks) == 0 {
+		l.end(runtime.EventFailed, nil)
+		return nil, &runtime.DialError{Code: 480, Reason: "Temporarily Unavailable"}
 	}
 	l.out.ring = time.AfterFunc(c.opts.RingTimeout, func() { l.stopRinging(408) })
 	for _, f := range l.out.forks {
 		c.goWork(f.run)
 	}
-	l.log.Info("sip: outgoing call", "kind", req.Kind, "to", trimForLog(req.To), "forks", len(targets))
+	l.log.Info("sip: outgoing call", "kind", req.Kind, "to", trimForLog(req.To), "phones", phones, "browsers", browsers)
 	return l, nil
+}
+
+// offerBrowser is the WebRTC session and offer of a fork to a browser.
+func (c *calls) offerBrowser(ctx context.Context) (BrowserMedia, []byte, error) {
+	if c.opts.WebRTC == nil {
+		return nil, nil, errors.New("browser calls are not enabled")
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.srv.opts.LookupTimeout)
+	defer cancel()
+	return c.opts.WebRTC.Offer(ctx)
 }
 
 // userTargets are the contacts of an account's user (CallUser, S22): all of
@@ -257,20 +304,22 @@ func (l *leg) forkProvisional(f *fork, res *sipmsg.Response) {
 	if res.StatusCode == 100 {
 		l.mu.Lock()
 		f.provisional = true
-		cancel := l.cancelDue(f)
+		cancel, elsewhere := l.cancelDue(f), l.dlg != nil
 		l.mu.Unlock()
 		if cancel != nil {
-			l.c.goWork(func() { l.c.cancel(cancel) })
+			l.c.goWork(func() { l.c.cancel(cancel, elsewhere) })
 		}
 		return
 	}
 	l.mu.Lock()
 	f.provisional = true
-	cancel := l.cancelDue(f)
+	cancel, elsewhere := l.cancelDue(f), l.dlg != nil
 	var ring, early bool
 	if l.state != stateEnded && l.dlg == nil {
 		switch {
-		case len(res.Body()) > 0 && contentType(res) == "application/sdp" && !l.out.early:
+		// A call ringing a browser has no media before the answer: its
+		// early media is only ringing.
+		case len(res.Body()) > 0 && contentType(res) == "application/sdp" && !l.out.early && !l.lazy:
 			early, l.out.early = true, true
 			l.state = stateEarly
 		case !l.out.ringing && !l.out.early:
@@ -279,7 +328,7 @@ func (l *leg) forkProvisional(f *fork, res *sipmsg.Response) {
 	}
 	l.mu.Unlock()
 	if cancel != nil {
-		l.c.goWork(func() { l.c.cancel(cancel) })
+		l.c.goWork(func() { l.c.cancel(cancel, elsewhere) })
 	}
 	if early {
 		l.negotiate(res.Body())
@@ -339,7 +388,7 @@ func (l *leg) forkAnswered(f *fork, tx sipmsg.ClientTransaction, res *sipmsg.Res
 	ack()
 	tx.OnRetransmission(func(*sipmsg.Response) { ack() })
 	for _, inv := range cancels {
-		c.goWork(func() { c.cancel(inv) })
+		c.goWork(func() { c.cancel(inv, true) })
 	}
 	if !won {
 		c.goWork(func() {
@@ -349,10 +398,20 @@ func (l *leg) forkAnswered(f *fork, tx sipmsg.ClientTransaction, res *sipmsg.Res
 		})
 		return
 	}
-	if len(res.Body()) > 0 {
-		l.negotiate(res.Body())
-	} else {
+	switch {
+	case len(res.Body()) == 0:
 		l.log.Warn("sip: 2xx without an SDP answer")
+	case l.lazy:
+		if err := l.chooseMedia(f, res.Body()); err != nil {
+			l.log.Warn("sip: the answer's media", "err", err)
+			l.bye(nil)
+			return
+		}
+	default:
+		l.mu.Lock()
+		l.device = DevicePhone
+		l.mu.Unlock()
+		l.negotiate(res.Body())
 	}
 	if !early {
 		l.post(runtime.EventAudioStarted, map[string]any{"headers": headersParam(res)})
@@ -366,6 +425,10 @@ func (l *leg) forkAnswered(f *fork, tx sipmsg.ClientTransaction, res *sipmsg.Res
 func (l *leg) forkFailed(f *fork, code int, reason string) {
 	l.mu.Lock()
 	f.done = true
+	if f.rtc != nil && f.rtc != l.rtc {
+		// A browser that declined or is gone: its session goes now.
+		defer f.rtc.Close()
+	}
 	l.out.failures = append(l.out.failures, failure{code, reason})
 	all := true
 	for _, o := range l.out.forks {
@@ -442,14 +505,16 @@ func (l *leg) stopRinging(code int) {
 	}
 	l.mu.Unlock()
 	for _, inv := range cancels {
-		l.c.goWork(func() { l.c.cancel(inv) })
+		l.c.goWork(func() { l.c.cancel(inv, false) })
 	}
 	l.end(runtime.EventFailed, map[string]any{"code": code, "reason": reasonPhrase(code)})
 }
 
 // cancel sends a CANCEL for an INVITE (RFC 3261 section 9.1): its Request-URI,
-// Call-ID, From, To, CSeq number and top Via.
-func (c *calls) cancel(inv *sipmsg.Request) {
+// Call-ID, From, To, CSeq number and top Via. elsewhere: another of the
+// user's phones answered, which the Reason says (RFC 3326), so that this one
+// shows no missed call.
+func (c *calls) cancel(inv *sipmsg.Request, elsewhere bool) {
 	req := sipmsg.NewRequest(sipmsg.CANCEL, inv.Recipient)
 	req.AppendHeader(sipmsg.HeaderClone(inv.Via()))
 	req.AppendHeader(sipmsg.HeaderClone(inv.From()))
@@ -458,6 +523,9 @@ func (c *calls) cancel(inv *sipmsg.Request) {
 	req.AppendHeader(&sipmsg.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sipmsg.CANCEL})
 	mf := sipmsg.MaxForwardsHeader(70)
 	req.AppendHeader(&mf)
+	if elsewhere {
+		req.AppendHeader(sipmsg.NewHeader("Reason", `SIP ;cause=200 ;text="Call completed elsewhere"`))
+	}
 	req.SetTransport(inv.Transport())
 	req.SetDestination(inv.Destination())
 	req.Laddr = inv.Laddr

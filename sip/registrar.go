@@ -93,6 +93,26 @@ func (r *Registrar) Revoke(realm, name string) {
 	delete(r.bindings, keyOf(realm, name))
 }
 
+// dropConnection forgets the bindings registered over a connection that
+// closed (transport WS): calls to them could only go over that connection
+// (RFC 7118 section 5.2; a browser's Contact host is a made-up .invalid name).
+func (r *Registrar) dropConnection(transport string, source netip.AddrPort) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, list := range r.bindings {
+		n := len(list)
+		list = slices.DeleteFunc(slices.Clone(list), func(b *binding) bool {
+			return b.Transport == transport && b.Source == source
+		})
+		switch {
+		case len(list) == 0:
+			delete(r.bindings, k)
+		case len(list) < n:
+			r.bindings[k] = list
+		}
+	}
+}
+
 // register handles a REGISTER (RFC 3261 section 10.3).
 func (r *Registrar) register(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	to, from, callID, cseq := req.To(), req.From(), req.CallID(), req.CSeq()

@@ -132,7 +132,8 @@ type Server struct {
 	log    *slog.Logger
 	badLog *slog.Logger // rate-limited, for what anyone on the network can cause
 
-	calls *calls // nil until EnableCalls
+	calls *calls     // nil until EnableCalls
+	ws    *webSocket // nil until WebSocket
 
 	mu        sync.Mutex
 	closing   bool
@@ -264,8 +265,14 @@ func (s *Server) Listen(addr string) (netip.AddrPort, error) {
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	if s.calls != nil {
-		// Calls end first, while the transports can still carry their BYEs.
+		// Calls end first, while the transports can still carry their BYEs;
+		// then the browsers' media they shared.
 		err = s.calls.shutdown(ctx)
+		if rtc := s.calls.opts.WebRTC; rtc != nil {
+			if cerr := rtc.Close(); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("sip: close WebRTC: %w", cerr))
+			}
+		}
 	}
 	s.mu.Lock()
 	s.closing = true

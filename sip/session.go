@@ -167,9 +167,16 @@ func (l *leg) refresh() {
 		l.mu.Unlock()
 		return
 	}
-	l.refreshing = true
 	d := l.dlg
 	useUpdate := d.allowsUpdate && !l.noUpdate
+	if l.rtc != nil && !useUpdate {
+		// A re-INVITE of ours would need an offer from the browser's
+		// session; its WebSocket, pinged, tells whether it is there
+		// (connectionClosed ends the call).
+		l.mu.Unlock()
+		return
+	}
+	l.refreshing = true
 	interval := l.terms.interval
 	var offer []byte
 	if !useUpdate {
@@ -282,6 +289,10 @@ func (l *leg) reinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	var body []byte
 	askAnswer := len(req.Body()) == 0
+	if askAnswer && l.browser() {
+		l.c.refuse(req, tx, 488, "a browser's re-INVITE needs an offer")
+		return
+	}
 	if askAnswer {
 		// No offer: ours goes in the 2xx, the answer in the ACK.
 		body = l.reoffer()
@@ -350,6 +361,20 @@ func (l *leg) inDialogResponse(req *sipmsg.Request, body []byte, terms sessionTe
 // answerOffer answers a new offer in the dialog and applies it; the
 // answer's version changes only when the answer does (RFC 3264 section 8).
 func (l *leg) answerOffer(body []byte) ([]byte, error) {
+	l.mu.Lock()
+	rtc, ch := l.rtc, l.ch
+	l.mu.Unlock()
+	if rtc != nil {
+		ans, err := rtc.Renegotiate(l.ctx, body)
+		if err != nil {
+			return nil, err
+		}
+		ch.SetTelephoneEvent(rtc.TelephoneEventPT())
+		l.mu.Lock()
+		l.last = ans
+		l.mu.Unlock()
+		return ans, nil
+	}
 	offer, err := sdp.Parse(body)
 	if err != nil {
 		return nil, err

@@ -2,8 +2,9 @@
 // machine against bare goja measured in the same run, running the generated
 // seed-sized scenario (S12), and prints one table of ratios and goals; then the
 // scenarios store's resolve-and-start against a plain bbolt read (scenarios.go),
-// media, recording, the controller's signed API and ledger (controller.go),
-// and SIP call setup and registration with SIPp (sip.go).
+// media, browser (WebRTC) calls bridged to RTP (webrtc.go), recording, the
+// controller's signed API and ledger (controller.go), and SIP call setup and
+// registration with SIPp (sip.go).
 package main
 
 import (
@@ -39,10 +40,10 @@ func main() {
 	sessions := flag.Int("sessions", 1000, "sessions kept alive for the heap and dispatch figures")
 	events := flag.Int("events", 20000, "events dispatched for the latency figures")
 	window := flag.Duration("window", 5*time.Second, "how long each throughput run lasts")
-	only := flag.String("only", "", "run one section only: media, controller, history, sip (calls and registration), register, standard (the standard scenario, with the sip section's call rate)")
+	only := flag.String("only", "", "run one section only: media, webrtc, controller, history, sip (calls and registration), register, standard (the standard scenario, with the sip section's call rate)")
 	soak := flag.Int("sip-soak", 0, "run only this many calls through vox at -sip-soak-rate, printing heap and goroutines as they go")
 	flag.Parse()
-	section := map[string]func(io.Writer) error{"media": benchMedia, "controller": benchController, "history": benchHistory, "sip": benchSIP, "register": registerBench, "standard": benchStandard}[*only]
+	section := map[string]func(io.Writer) error{"media": benchMedia, "webrtc": benchWebRTC, "controller": benchController, "history": benchHistory, "sip": benchSIP, "register": registerBench, "standard": benchStandard}[*only]
 	if *soak > 0 {
 		section = func(out io.Writer) error { return soakSIP(out, *soak) }
 	}
@@ -114,6 +115,9 @@ func run(out io.Writer, sessions, events int, window time.Duration) error {
 		return err
 	}
 	if err := benchMedia(out); err != nil {
+		return err
+	}
+	if err := benchWebRTC(out); err != nil {
 		return err
 	}
 	if err := benchRecording(out); err != nil {

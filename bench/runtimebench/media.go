@@ -604,6 +604,12 @@ func loadgen(in io.Reader, out io.Writer) error {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
+		if len(f) > 0 && f[0] == "webrtc" {
+			if err := webrtcJob(sc, out, socks, f); err != nil {
+				return err
+			}
+			continue
+		}
 		if len(f) < 3 || f[0] != "run" {
 			return fmt.Errorf("bad job %q", sc.Text())
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
 	"strings"
@@ -76,10 +78,16 @@ type sipVox struct {
 	log      *warnings
 }
 
+var sipGCPercent = flag.Int("sip-gc-percent", runtime.ServerGCPercent, "vox's GOGC in the SIP benchmarks (vox serve's default)")
+
 // startSIPVox starts vox with users (name: password) and the scenario
 // holding calls for hold; tune changes the server's options, if given.
 func startSIPVox(users map[string]string, hold time.Duration, tune ...func(*sip.Options)) (v *sipVox, err error) {
 	raiseFileLimit()
+	// The collector as vox serve sets it (runtime.TuneServerGC), whatever
+	// GOGC the bench runs with.
+	debug.SetGCPercent(*sipGCPercent)
+	debug.SetMemoryLimit(runtime.ServerMemoryLimit)
 	dir, err := os.MkdirTemp("", "vox-bench-sip-")
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	goruntime "runtime"
+	"runtime/pprof"
 	"slices"
 	"time"
 )
@@ -25,6 +26,10 @@ var (
 	// sipgo keeps a server transaction over UDP for up to 64×T1 (32 s,
 	// RFC 3261 section 17.2) after its last response.
 	soakLinger = flag.Duration("sip-soak-linger", 40*time.Second, "how long the idle server is watched after the soak's calls")
+	// vox runs in this process during the soak, so its profile is the server's
+	// whole per-call cost: SIP, the JS session, RTP playback and the GC.
+	soakCPUProfile = flag.String("sip-soak-cpuprofile", "", "write a CPU profile of the soak's calls to this file")
+	soakMemProfile = flag.String("sip-soak-memprofile", "", "write a heap profile (allocations since the start, live heap) to this file when the soak's calls end")
 )
 
 type soakSample struct {
@@ -83,6 +88,12 @@ func soakSIP(out io.Writer, calls int) error {
 		st  sippStats
 		err error
 	}
+	stopProfile := func() {}
+	if *soakCPUProfile != "" {
+		if stopProfile, err = startCPUProfile(*soakCPUProfile); err != nil {
+			return err
+		}
+	}
 	done := make(chan result, 1)
 	go func() {
 		st, err := runSIPp(context.Background(), work, args...)
@@ -103,6 +114,12 @@ wait:
 				during = append(during, sample())
 				next += int64(*soakEvery)
 			}
+		}
+	}
+	stopProfile()
+	if *soakMemProfile != "" {
+		if err := writeHeapProfile(*soakMemProfile); err != nil {
+			return err
 		}
 	}
 	if res.err != nil {
@@ -155,4 +172,32 @@ func heapSlope(ss []soakSample) float64 {
 	}
 	slices.Sort(slopes)
 	return slopes[len(slopes)/2]
+}
+
+// startCPUProfile profiles this process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return nil
 }

@@ -245,7 +245,7 @@ func freePort(t *testing.T) int {
 func TestCallAnsweredAndHungUp(t *testing.T) {
 	s := startCallServer(t)
 	s.call(t, "call.xml", "100")
-	s.sessionLog(t, "alerting 100 from phone67 device SIP", "PlayToneScript", "Call.Connected", "Call.Disconnected")
+	s.sessionLog(t, "alerting 100 from phone67 device PHONE", "PlayToneScript", "Call.Connected", "Call.Disconnected")
 }
 
 // The caller gives up while the call rings with early media: 487.

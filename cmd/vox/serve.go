@@ -30,6 +30,8 @@ import (
 	"vox/scenarios"
 	"vox/scenarios/standard"
 	"vox/sip"
+	"vox/web/phone"
+	"vox/webrtc"
 )
 
 // Defaults of vox serve, which the client commands share.
@@ -50,6 +52,7 @@ type serveFlags struct {
 	sha256          bool
 	logRetention    time.Duration
 	currencies      []string
+	wsOrigins       []string
 }
 
 func newServeCommand() *cobra.Command {
@@ -79,7 +82,13 @@ and charged by the controller's tariffs. SIP trunks and the numbers
 called through them are read from DIR/trunks.json (see the README). Session
 logs go to DIR/logs/ACCOUNT/, recordings to DIR/records/ACCOUNT/. --sip is the
 IP address phones reach (RTP is offered on it too); --sip "" turns SIP off.
-SIGINT or SIGTERM ends the calls and stops it cleanly.`,
+Browsers sign in on the softphone page at /phone, which registers over SIP over
+WebSocket at /ws, with media over WebRTC to the --sip address.
+SIGINT or SIGTERM ends the calls and stops it cleanly.
+
+Every call runs a fresh JS session, whose garbage the Go collector would
+otherwise spend a fifth of a call's CPU on: serve runs with GOGC=400 and a soft
+memory limit of 2 GiB (GOMEMLIMIT) unless the environment sets either.`,
 		Example: `  vox serve
   vox serve --data /var/lib/vox --http 0.0.0.0:8080 --sip 192.0.2.10:5060
   vox serve --sip [::1]:5060`,
@@ -92,7 +101,8 @@ SIGINT or SIGTERM ends the calls and stops it cleanly.`,
 			ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, Currencies: f.currencies, LogRetention: f.logRetention, Log: logger, Out: cmd.OutOrStdout()})
+			runtime.TuneServerGC()
+			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, Currencies: f.currencies, WSOrigins: f.wsOrigins, LogRetention: f.logRetention, Log: logger, Out: cmd.OutOrStdout()})
 		},
 	}
 	fl := cmd.Flags()
@@ -101,6 +111,7 @@ SIGINT or SIGTERM ends the calls and stops it cleanly.`,
 	fl.StringVar(&f.sip, "sip", defaultSIP, `the SIP address, UDP and TCP (port 0: any free port; "": no SIP)`)
 	fl.DurationVar(&f.logRetention, "log-retention", history.DefaultRetention, "how long calls' session logs are kept (vox logs CALL_ID)")
 	fl.StringSliceVar(&f.currencies, "currencies", controller.DefaultCurrencies, "the currencies with a master account each (tenants' accounts are under them)")
+	fl.StringSliceVar(&f.wsOrigins, "ws-origin", nil, "a page (scheme://host[:port]) allowed to use SIP over WebSocket at /ws; repeat for more (default: pages of the HTTP listener's own host, as /phone)")
 	fl.BoolVar(&f.sha256, "sip-sha256", false, "also challenge with SHA-256 digest (RFC 8760) after MD5; some phones (Debian's baresip) refuse a challenge they cannot answer")
 	return cmd
 }
@@ -119,7 +130,9 @@ type serveConfig struct {
 	// Currencies have a master account each (default
 	// controller.DefaultCurrencies).
 	Currencies []string
-	Log        *slog.Logger
+	// WSOrigins are the pages allowed to use /ws (sip.WebSocketOptions).
+	WSOrigins []string
+	Log       *slog.Logger
 	// Out gets the admin token and the demo SIP users at the first start.
 	Out io.Writer
 	// LogRetention is how long session logs are kept (default
@@ -252,6 +265,16 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	mux.Handle(controller.APIPrefix+"/", controller.NewHandler(ctrl, controller.HandlerOptions{AdminToken: token, Registrar: registrar, Log: cfg.Log}))
 	events.routes(mux, token, ctrl)
 	mux.Handle("/records/{account}/{file}", recordingsHandler(cfg.Data))
+	if sipSrv != nil {
+		// Browsers: SIP over WebSocket into the same SIP server (S5).
+		ws, err := sipSrv.WebSocket(sip.WebSocketOptions{Origins: cfg.WSOrigins})
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("GET /ws", ws)
+	}
+	mux.Handle("/phone", phone.Handler())
+	mux.Handle("/phone/", phone.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`+"\n")
@@ -331,6 +354,12 @@ func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controll
 	if err != nil {
 		return fail(err)
 	}
+	// Browsers' media (S5): one UDP port on the SIP address for every call;
+	// the SIP server closes it when it shuts down.
+	rtc, err := webrtc.NewEngine(webrtc.Config{Addr: mediaAddr, Logger: cfg.Log})
+	if err != nil {
+		return fail(err)
+	}
 	revoker.reg.Store(srv.Registrar())
 	billed := &billedDialer{next: srv, billing: ctrl, log: cfg.Log, countries: countries}
 	live := &liveLauncher{
@@ -357,8 +386,10 @@ func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controll
 		RecordURL: func(account, token string) string {
 			return "http://" + httpAddr + "/records/" + account + "/" + token + ".wav"
 		},
+		WebRTC: browserMedia{rtc},
 	})
 	if err != nil {
+		rtc.Close()
 		return fail(err)
 	}
 	addr, err := srv.Listen(cfg.SIP)

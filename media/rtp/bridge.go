@@ -48,7 +48,7 @@ func (e *Endpoint) StopMediaTo(dst *Endpoint) {
 	o.mu.Lock()
 	if o.relayFrom == e {
 		o.relayFrom = nil
-		o.release()
+		o.leave(e)
 	}
 	o.mu.Unlock()
 }

@@ -3,6 +3,11 @@
 // RFC 3550 statistics and RTCP reports, and the relay that bridges two
 // endpoints (SendMediaTo, SendMediaBetween).
 //
+// An endpoint can also run over a Transport instead of a port pair: a browser
+// leg's SRTP session (package webrtc) carries the same packets, encrypted, so
+// everything above the endpoint works the same on both kinds of leg and a
+// bridge between them relays without transcoding.
+//
 // # One outbound stream per endpoint
 //
 // Whatever an endpoint sends (a playback, audio relayed from another endpoint,

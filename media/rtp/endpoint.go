@@ -16,7 +16,7 @@ import (
 // Errors of an endpoint.
 var (
 	ErrClosed      = errors.New("rtp: endpoint closed")
-	ErrNoPool      = errors.New("rtp: no port pool")
+	ErrNoPool      = errors.New("rtp: no port pool (nor transport)")
 	ErrCodec       = errors.New("rtp: codec not supported")
 	ErrSelf        = errors.New("rtp: an endpoint cannot send media to itself")
 	ErrWriterBusy  = errors.New("rtp: another writer holds the stream")
@@ -33,9 +33,11 @@ const minSequential = 2
 // DefaultRTCPInterval is the RFC 3550 §6.2 minimum interval between reports.
 const DefaultRTCPInterval = 5 * time.Second
 
-// Config configures an endpoint. Only Pool is required.
+// Config configures an endpoint. Pool or Transport is required.
 type Config struct {
-	Pool             *PortPool
+	Pool             *PortPool     // where a UDP endpoint takes its port pair
+	Transport        Transport     // instead of a port pair: a secure session (WebRTC)
+	SSRC             uint32        // of the outbound stream when signalling chose it; 0: random
 	Codec            Codec         // what the endpoint sends; the zero value is PCMU
 	TelephoneEventPT uint8         // default DefaultTelephoneEventPT
 	Clock            Clock         // default RealClock
@@ -67,7 +69,7 @@ type Endpoint struct {
 	stats recvStats
 	rtcp  rtcpState
 
-	pool     *PortPool
+	pool     *PortPool // nil with a Transport
 	port     int
 	rtpConn  *net.UDPConn
 	rtcpConn *net.UDPConn
@@ -84,6 +86,10 @@ type Endpoint struct {
 
 	codec atomic.Uint32 // Codec sent
 	out   outbound
+
+	// tx replaces the port pair of a secure leg (nil on UDP). It is last
+	// so that the UDP fields keep their places on the cache lines.
+	tx Transport
 }
 
 // latch is the symmetric RTP state (see the package comment).
@@ -96,9 +102,11 @@ type latch struct {
 	count  int
 }
 
-// NewEndpoint opens a port pair from cfg.Pool and starts receiving.
+// NewEndpoint opens a port pair from cfg.Pool, or takes cfg.Transport, and
+// starts receiving. With a Transport, Close closes it, and the endpoint has
+// no local address.
 func NewEndpoint(cfg Config) (*Endpoint, error) {
-	if cfg.Pool == nil {
+	if cfg.Pool == nil && cfg.Transport == nil {
 		return nil, ErrNoPool
 	}
 	if !cfg.Codec.valid() {
@@ -116,37 +124,53 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	rtpConn, rtcpConn, port, err := cfg.Pool.open()
-	if err != nil {
-		return nil, fmt.Errorf("open endpoint: %w", err)
-	}
 	e := &Endpoint{
-		pool:     cfg.Pool,
-		port:     port,
-		rtpConn:  rtpConn,
-		rtcpConn: rtcpConn,
 		clock:    cfg.Clock,
 		cname:    cfg.CNAME,
 		interval: cfg.RTCPInterval,
 		epoch:    cfg.Clock.Now(),
 		closed:   make(chan struct{}),
 	}
-	if e.cname == "" {
-		e.cname = "vox@" + netip.AddrPortFrom(cfg.Pool.addr, uint16(port)).String()
+	if cfg.Transport != nil {
+		e.tx = cfg.Transport
+		e.latch.addr = secureSource
+		e.rtcp.dst = secureSource
+		e.out.dst = secureSource
+		e.log = cfg.Logger.With("rtp", "secure")
+	} else {
+		rtpConn, rtcpConn, port, err := cfg.Pool.open()
+		if err != nil {
+			return nil, fmt.Errorf("open endpoint: %w", err)
+		}
+		e.pool, e.port, e.rtpConn, e.rtcpConn = cfg.Pool, port, rtpConn, rtcpConn
+		e.log = cfg.Logger.With("rtp", port)
 	}
-	e.log = cfg.Logger.With("rtp", port)
 	e.codec.Store(uint32(cfg.Codec))
 	e.te.Store(uint32(cfg.TelephoneEventPT))
-	e.out.init(rtpConn, cfg.Clock)
+	e.out.init(e.rtpConn, e.tx, cfg.SSRC, cfg.Clock)
+	if e.cname == "" {
+		e.cname = fmt.Sprintf("vox@%08x", e.out.ssrc)
+		if e.pool != nil {
+			e.cname = "vox@" + e.LocalAddr().String()
+		}
+	}
 	e.wg.Add(3)
-	go e.receiveRTP()
+	if e.tx != nil {
+		go e.receiveSecure()
+	} else {
+		go e.receiveRTP()
+	}
 	go e.receiveRTCP()
 	go e.reportRTCP()
 	return e, nil
 }
 
-// LocalAddr is the address and RTP port to put in SDP.
+// LocalAddr is the address and RTP port to put in SDP; invalid for an
+// endpoint on a Transport, whose signalling has its own addresses.
 func (e *Endpoint) LocalAddr() netip.AddrPort {
+	if e.pool == nil {
+		return netip.AddrPort{}
+	}
 	return netip.AddrPortFrom(e.pool.addr, uint16(e.port))
 }
 
@@ -174,8 +198,12 @@ func (e *Endpoint) TelephoneEventPT() uint8 { return uint8(e.te.Load()) }
 func (e *Endpoint) SetTelephoneEventPT(pt uint8) { e.te.Store(uint32(pt)) }
 
 // SetRemote sets where the SDP says the far end receives RTP; its RTCP is
-// expected one port above. Latching starts over.
+// expected one port above. Latching starts over. An endpoint on a Transport
+// ignores it: the transport knows where its far end is.
 func (e *Endpoint) SetRemote(addr netip.AddrPort) {
+	if e.tx != nil {
+		return
+	}
 	e.rmu.Lock()
 	e.latch = latch{remote: addr}
 	e.rtcp.dst = netip.AddrPortFrom(addr.Addr(), addr.Port()+1)
@@ -189,6 +217,9 @@ func (e *Endpoint) SetRemote(addr netip.AddrPort) {
 // SetRemoteRTCP sets the far end's RTCP address when the SDP gives one
 // (RFC 3605 a=rtcp).
 func (e *Endpoint) SetRemoteRTCP(addr netip.AddrPort) {
+	if e.tx != nil {
+		return
+	}
 	e.rmu.Lock()
 	e.rtcp.dst = addr
 	e.rmu.Unlock()
@@ -262,6 +293,13 @@ func (e *Endpoint) Close() error {
 		e.StopPlayback()
 		e.detach()
 		e.sendBye()
+		if e.tx != nil {
+			if err := e.tx.Close(); err != nil {
+				e.log.Debug("close transport", "err", err)
+			}
+			e.wg.Wait()
+			return
+		}
 		e.rtpConn.Close()
 		e.rtcpConn.Close()
 		e.wg.Wait()
@@ -294,6 +332,27 @@ func (e *Endpoint) receiveRTP() {
 			continue
 		}
 		e.receive(&p, buf[:n], from)
+	}
+}
+
+// receiveSecure is receiveRTP on a Transport.
+func (e *Endpoint) receiveSecure() {
+	defer e.wg.Done()
+	buf := make([]byte, maxPacket)
+	var p rtp.Packet
+	for {
+		n, err := e.tx.ReadRTP(buf)
+		if err != nil {
+			if e.isClosed() {
+				return
+			}
+			// The transport ended under us (the far end went away):
+			// wait for Close rather than spin.
+			e.log.Debug("transport read", "err", err)
+			<-e.closed
+			return
+		}
+		e.receive(&p, buf[:n], secureSource)
 	}
 }
 
@@ -356,6 +415,12 @@ func (e *Endpoint) reject() {
 func (e *Endpoint) admit(p *rtp.Packet, from netip.AddrPort) bool {
 	l := &e.latch
 	if from == l.addr && p.SSRC == e.stats.ssrc && e.stats.started {
+		return true
+	}
+	if e.tx != nil {
+		// The transport authenticated the source; a new SSRC is a new
+		// stream.
+		e.stats.start(p.SSRC, p.SequenceNumber)
 		return true
 	}
 	if from == l.cand && p.SSRC == l.ssrc && p.SequenceNumber == l.seq+1 {

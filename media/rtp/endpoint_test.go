@@ -284,3 +284,34 @@ func TestEndpointErrors(t *testing.T) {
 		t.Fatalf("replaced playback: %v", err)
 	}
 }
+
+// TestPlaybackEndingUnderAWriter: a playback that ends while an event Writer
+// holds the stream (SendDigits right after StopPlayback) leaves the event's
+// timeline alone: its packets keep one timestamp and one marker bit.
+func TestPlaybackEndingUnderAWriter(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	e := newEndpoint(t, Config{Clock: clock})
+	ph := newPhone(t)
+	e.SetRemote(ph.addr())
+	pb := e.Play(context.Background(), &frames{n: 100, gen: ramp})
+	ph.read()
+
+	w, err := e.OpenWriter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	event := func(i int) *rtp.Packet {
+		w.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 101, Marker: i == 0, SequenceNumber: uint16(i), Timestamp: 7000}, Payload: []byte{5, 10, 0, byte(160 * i)}})
+		p, _ := ph.read()
+		return p
+	}
+	first := event(0)
+	e.StopPlayback()
+	<-pb.Done()
+	second := event(1)
+	if second.Timestamp != first.Timestamp || second.Marker {
+		t.Fatalf("event's second packet: timestamp %d (first %d), marker %v", second.Timestamp, first.Timestamp, second.Marker)
+	}
+}

@@ -57,20 +57,24 @@ type outbound struct {
 	ssrc     uint32
 	anchorAt time.Time
 
-	conn *net.UDPConn
+	conn *net.UDPConn   // nil on a Transport
 	dst  netip.AddrPort // the SDP address or the latch; invalid: nowhere yet
 
 	packets, octets uint64
 	reported        uint64 // packets at the last RTCP report
 
 	clock Clock
+	tx    Transport       // instead of conn; here, off the cache lines a UDP packet touches
 	buf   [maxPacket]byte // where a playback or a Writer builds its packet
 }
 
-func (o *outbound) init(conn *net.UDPConn, clock Clock) {
-	o.conn = conn
+func (o *outbound) init(conn *net.UDPConn, tx Transport, ssrc uint32, clock Clock) {
+	o.conn, o.tx = conn, tx
 	o.clock = clock
-	o.ssrc = rand.Uint32()
+	o.ssrc = ssrc
+	if o.ssrc == 0 {
+		o.ssrc = rand.Uint32()
+	}
 }
 
 // payload is where a writer puts the payload before emit.
@@ -82,6 +86,17 @@ func (o *outbound) packet(n int) []byte { return o.buf[:headerLen+n] }
 // release forgets the current timeline: whatever writes next is rebased, so
 // re-bridging the same source does not jump by what arrived in between.
 func (o *outbound) release() { o.cur = timeline{} }
+
+// leave is release for a writer that stops (a playback ending, a Writer
+// closing, a relay stopping): only if its timeline is the stream's. Another
+// writer that holds the stream meanwhile (an event Writer over a playback
+// that ends) keeps its timeline, or its next packet would be rebased, and an
+// RFC 4733 event would change timestamp in the middle.
+func (o *outbound) leave(owner any) {
+	if o.cur.owner == owner {
+		o.release()
+	}
+}
 
 // emit sends pkt, room for the header then the payload (o.packet, or a
 // relayed packet in its receive buffer), with a header mapped from the
@@ -119,7 +134,13 @@ func (o *outbound) emit(pkt []byte, tl timeline, pt uint8, marker bool, seq uint
 	binary.BigEndian.PutUint16(pkt[2:], outSeq)
 	binary.BigEndian.PutUint32(pkt[4:], outTs)
 	binary.BigEndian.PutUint32(pkt[8:], o.ssrc)
-	if _, err := o.conn.WriteToUDPAddrPort(pkt, o.dst); err != nil {
+	var err error
+	if o.conn != nil {
+		_, err = o.conn.WriteToUDPAddrPort(pkt, o.dst)
+	} else {
+		err = o.tx.WriteRTP(pkt)
+	}
+	if err != nil {
 		return err
 	}
 	o.packets++

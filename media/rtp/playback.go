@@ -124,7 +124,7 @@ func (p *Playback) finish(err error) {
 	o.mu.Lock()
 	if o.playback == p {
 		o.playback = nil
-		o.release()
+		o.leave(p)
 	}
 	o.mu.Unlock()
 	p.err = err

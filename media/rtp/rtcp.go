@@ -115,7 +115,12 @@ func (e *Endpoint) sendReport(bye bool) {
 		e.log.Debug("rtcp marshal", "err", err)
 		return
 	}
-	if _, err := e.rtcpConn.WriteToUDPAddrPort(b, dst); err != nil {
+	if e.tx != nil {
+		err = e.tx.WriteRTCP(b)
+	} else {
+		_, err = e.rtcpConn.WriteToUDPAddrPort(b, dst)
+	}
+	if err != nil {
 		e.log.Debug("rtcp send", "err", err)
 	}
 }
@@ -124,7 +129,7 @@ func (e *Endpoint) receiveRTCP() {
 	defer e.wg.Done()
 	buf := make([]byte, maxPacket)
 	for {
-		n, from, err := e.rtcpConn.ReadFromUDPAddrPort(buf)
+		n, from, err := e.readRTCP(buf)
 		if err != nil {
 			if e.isClosed() {
 				return
@@ -137,6 +142,18 @@ func (e *Endpoint) receiveRTCP() {
 		}
 		e.handleRTCP(pkts, from)
 	}
+}
+
+func (e *Endpoint) readRTCP(buf []byte) (int, netip.AddrPort, error) {
+	if e.tx != nil {
+		n, err := e.tx.ReadRTCP(buf)
+		if err != nil && !e.isClosed() {
+			// As in receiveSecure: the transport is over, Close follows.
+			<-e.closed
+		}
+		return n, secureSource, err
+	}
+	return e.rtcpConn.ReadFromUDPAddrPort(buf)
 }
 
 // handleRTCP takes reports from the source the endpoint receives RTP from

@@ -55,7 +55,7 @@ func (w *Writer) Close() error {
 	defer o.mu.Unlock()
 	if o.writer == w {
 		o.writer = nil
-		o.release()
+		o.leave(w)
 	}
 	return nil
 }

@@ -1,0 +1,329 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+	"github.com/icholy/digest"
+)
+
+// startWebSocket runs the server's WebSocket handler on an HTTP server of
+// its own on 127.0.0.1.
+func startWebSocket(t *testing.T, ts *testServer, opts WebSocketOptions) string {
+	t.Helper()
+	h, err := ts.WebSocket(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(h)
+	t.Cleanup(hs.Close)
+	return "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"
+}
+
+// wsPhone is a browser's SIP over WebSocket as the tests drive it: text
+// frames, one SIP message each.
+type wsPhone struct {
+	t    *testing.T
+	conn net.Conn
+	name string
+	cseq uint32
+	nc   int
+}
+
+// dialWS opens a connection with the sip subprotocol and, unless empty,
+// an Origin.
+func dialWS(ctx context.Context, url, origin string, protocols ...string) (net.Conn, error) {
+	if protocols == nil {
+		protocols = []string{"sip"}
+	}
+	d := ws.Dialer{Protocols: protocols, Timeout: 5 * time.Second}
+	if origin != "" {
+		d.Header = ws.HandshakeHeaderHTTP(http.Header{"Origin": {origin}})
+	}
+	conn, _, _, err := d.Dial(ctx, url)
+	return conn, err
+}
+
+func newWSPhone(t *testing.T, url, name string) *wsPhone {
+	t.Helper()
+	conn, err := dialWS(context.Background(), url, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &wsPhone{t: t, conn: conn, name: name}
+}
+
+func (p *wsPhone) write(msg string) {
+	p.t.Helper()
+	p.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if err := wsutil.WriteClientText(p.conn, []byte(msg)); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// read returns the next SIP message from the server, answering its pings.
+func (p *wsPhone) read() (sipmsg.Message, error) {
+	p.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	data, err := wsutil.ReadServerText(p.conn)
+	if err != nil {
+		return nil, err
+	}
+	return sipmsg.ParseMessage(data)
+}
+
+// register sends a REGISTER with the browser's Contact, answers the
+// challenge with password, and returns the final response.
+func (p *wsPhone) register(password string, expires int) *sipmsg.Response {
+	p.t.Helper()
+	callID := "ws-" + p.name
+	req := func(auth string) string {
+		p.cseq++
+		var b strings.Builder
+		b.WriteString("REGISTER sip:" + testRealm + " SIP/2.0\r\n")
+		b.WriteString("Via: SIP/2.0/WS k3j4h5g6.invalid;branch=z9hG4bK" + sipmsg.GenerateTagN(10) + "\r\n")
+		b.WriteString("Max-Forwards: 69\r\n")
+		b.WriteString("To: <sip:" + p.name + "@" + testRealm + ">\r\n")
+		b.WriteString("From: <sip:" + p.name + "@" + testRealm + ">;tag=" + p.name + "tag\r\n")
+		b.WriteString("Call-ID: " + callID + "\r\n")
+		b.WriteString("CSeq: " + strconv.Itoa(int(p.cseq)) + " REGISTER\r\n")
+		b.WriteString("Contact: <sip:" + p.name + "x@k3j4h5g6.invalid;transport=ws>;+sip.ice;expires=" + strconv.Itoa(expires) + "\r\n")
+		if auth != "" {
+			b.WriteString("Authorization: " + auth + "\r\n")
+		}
+		b.WriteString("Content-Length: 0\r\n\r\n")
+		return b.String()
+	}
+	p.write(req(""))
+	res := p.response()
+	if res.StatusCode != 401 {
+		return res
+	}
+	var chal *digest.Challenge
+	for _, h := range res.GetHeaders("WWW-Authenticate") {
+		if c, err := digest.ParseChallenge(h.Value()); err == nil && c.Algorithm == "MD5" {
+			chal = c
+		}
+	}
+	if chal == nil {
+		p.t.Fatalf("no MD5 challenge in\n%s", res)
+	}
+	p.nc++
+	cred, err := digest.Digest(chal, digest.Options{Method: "REGISTER", URI: "sip:" + testRealm, Username: p.name, Password: password, Count: p.nc})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.write(req(cred.String()))
+	return p.response()
+}
+
+// response reads until a final response.
+func (p *wsPhone) response() *sipmsg.Response {
+	p.t.Helper()
+	for {
+		msg, err := p.read()
+		if err != nil {
+			p.t.Fatalf("read: %v", err)
+		}
+		if res, ok := msg.(*sipmsg.Response); ok && !res.IsProvisional() {
+			return res
+		}
+	}
+}
+
+func TestWebSocketUpgradeChecks(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, Options{})
+	url := startWebSocket(t, ts, WebSocketOptions{Origins: []string{"https://portal.example.com"}})
+	self := startWebSocket(t, startServer(t, Options{}), WebSocketOptions{})
+	selfOrigin := "http" + strings.TrimSuffix(strings.TrimPrefix(self, "ws"), "/ws")
+	for _, tc := range []struct {
+		name, url, origin string
+		protocols         []string
+		status            int // 0: the connection opens
+	}{
+		{name: "allowed origin", url: url, origin: "https://portal.example.com"},
+		{name: "no origin: not a page", url: url},
+		{name: "another origin", url: url, origin: "https://evil.example.net", status: 403},
+		{name: "same host by default", url: self, origin: selfOrigin},
+		{name: "another host by default", url: self, origin: "http://evil.example.net", status: 403},
+		{name: "no sip subprotocol", url: url, protocols: []string{"chat"}, status: 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := dialWS(context.Background(), tc.url, tc.origin, tc.protocols...)
+			if tc.status == 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				conn.Close()
+				return
+			}
+			var status ws.StatusError
+			if !errors.As(err, &status) || int(status) != tc.status {
+				t.Fatalf("got %v, want HTTP %d", err, tc.status)
+			}
+		})
+	}
+	// A plain GET is told to upgrade, in JSON.
+	res, err := http.Get("http" + strings.TrimPrefix(url, "ws"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusUpgradeRequired || res.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("plain GET: %s %s", res.Status, res.Header.Get("Content-Type"))
+	}
+}
+
+func TestWebSocketConnectionsPerAddress(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, Options{})
+	url := startWebSocket(t, ts, WebSocketOptions{MaxPerAddress: 2})
+	first := newWSPhone(t, url, "alice")
+	newWSPhone(t, url, "bob")
+	_, err := dialWS(context.Background(), url, "")
+	var status ws.StatusError
+	if !errors.As(err, &status) || status != http.StatusTooManyRequests {
+		t.Fatalf("third connection: %v, want HTTP 429", err)
+	}
+	// A connection that closes frees its place.
+	first.conn.Close()
+	waitFor(t, "a free place", func() bool {
+		conn, err := dialWS(context.Background(), url, "")
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil
+	})
+}
+
+func TestWebSocketBindingsGoWithTheConnection(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, Options{})
+	url := startWebSocket(t, ts, WebSocketOptions{})
+	alice := newWSPhone(t, url, "alice")
+	wantStatus(t, alice.register("secret", 600), 200)
+	// Over UDP too, which stays.
+	udp := newPhone(t, ts.addr, "UDP", "alice", "secret")
+	wantStatus(t, udp.register(600, "<sip:alice@192.0.2.7:5060>"), 200)
+	bs := ts.Registrar().Bindings(testRealm, "alice")
+	slices.SortFunc(bs, func(a, b Binding) int { return strings.Compare(a.Transport, b.Transport) })
+	if len(bs) != 2 || bs[0].Transport != "UDP" || bs[1].Transport != "WS" || !strings.Contains(bs[1].Contact, ".invalid") {
+		t.Fatalf("bindings %+v", bs)
+	}
+	alice.conn.Close()
+	waitFor(t, "the WebSocket binding to go", func() bool { return len(ts.Registrar().Bindings(testRealm, "alice")) == 1 })
+	if bs := ts.Registrar().Bindings(testRealm, "alice"); bs[0].Transport != "UDP" {
+		t.Fatalf("left %+v", bs)
+	}
+}
+
+func TestWebSocketMalformedInput(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, Options{})
+	url := startWebSocket(t, ts, WebSocketOptions{})
+	for _, tc := range []struct {
+		name string
+		send func(conn net.Conn) error
+	}{
+		{"not SIP", func(c net.Conn) error { return wsutil.WriteClientText(c, []byte("hello\r\n\r\n")) }},
+		{"a request without its headers", func(c net.Conn) error {
+			return wsutil.WriteClientText(c, []byte("REGISTER sip:vox.test SIP/2.0\r\nVia: SIP/2.0/WS x.invalid\r\n\r\n"))
+		}},
+		// RFC 6455 section 5.1: a client masks its frames.
+		{"an unmasked frame", func(c net.Conn) error { return ws.WriteFrame(c, ws.NewTextFrame([]byte("OPTIONS"))) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newWSPhone(t, url, "alice")
+			wantStatus(t, p.register("secret", 600), 200)
+			if err := tc.send(p.conn); err != nil {
+				t.Fatal(err)
+			}
+			// The server answers 400 or drops what it cannot read; either
+			// way nothing else on the connection is disturbed for long:
+			// sipgo closes a connection whose message it cannot parse.
+			for {
+				msg, err := p.read()
+				if err != nil {
+					break
+				}
+				if res, ok := msg.(*sipmsg.Response); ok && res.StatusCode == 400 {
+					break
+				}
+			}
+		})
+	}
+	// The server goes on.
+	p := newWSPhone(t, url, "bob")
+	wantStatus(t, p.register("hunter2", 600), 200)
+}
+
+func TestWebSocketKeepAlive(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, Options{})
+	url := startWebSocket(t, ts, WebSocketOptions{PingInterval: 50 * time.Millisecond})
+
+	// A browser that answers the pings stays: a ping comes, and after it
+	// the REGISTER is answered on the same connection.
+	live := newWSPhone(t, url, "alice")
+	live.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	h, err := ws.ReadHeader(live.conn)
+	if err != nil || h.OpCode != ws.OpPing || h.Length != 0 {
+		t.Fatalf("first frame %+v, %v; want an empty ping", h, err)
+	}
+	if err := wsutil.WriteClientMessage(live.conn, ws.OpPong, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, live.register("secret", 600), 200)
+
+	// One that registers and then answers nothing is closed, and its
+	// binding goes.
+	silent := newWSPhone(t, url, "bob")
+	wantStatus(t, silent.register("hunter2", 600), 200)
+	silent.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		if _, err := silent.conn.Read(make([]byte, 64)); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("the server did not close a connection that answered no ping")
+			}
+			break
+		}
+	}
+	waitFor(t, "bob's binding to go", func() bool { return len(ts.Registrar().Bindings(testRealm, "bob")) == 0 })
+}
+
+func TestFrameLen(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+		want  int
+	}{
+		{"empty", nil, 0},
+		{"half a header", []byte{0x81}, 0},
+		{"short payload", []byte{0x81, 5}, 7},
+		{"ping", pingFrame, 2},
+		{"16-bit length, header incomplete", []byte{0x81, 126, 1}, 0},
+		{"16-bit length", []byte{0x81, 126, 1, 0}, 4 + 256},
+		{"64-bit length", []byte{0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0}, 10 + 65536},
+		{"masked", []byte{0x81, 0x85, 1, 2, 3, 4}, 2 + 4 + 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := frameLen(tc.frame); got != tc.want {
+				t.Errorf("frameLen(% x) = %d, want %d", tc.frame, got, tc.want)
+			}
+		})
+	}
+}
