@@ -109,13 +109,14 @@ func (s *seedServer) carrier(t *testing.T, scenario, caller string, media *carri
 	dir := t.TempDir()
 	port := strconv.Itoa(freePort(t))
 	cmd := s.sipp(t, dir, scenario, append([]string{"-s", demoNumber, "-p", port, "-mp", strconv.Itoa(freePort(t)),
-		"-key", "caller", caller, "-key", "rtp_port", media.port()}, args...)...)
+		"-key", "caller", caller, "-key", "rtp_port", media.port(), "-trace_logs"}, args...)...)
 	r := &runningSIPp{cmd: cmd, out: &bytes.Buffer{}, dir: dir, port: port, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = r.out, r.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	go func() { r.done <- cmd.Wait() }()
+	go media.learnPeer(dir)
 	return r
 }
 
@@ -302,7 +303,7 @@ func TestSeedCallEndToEnd(t *testing.T) {
 	s.waitRegistered(t, "100", "101")
 
 	media := startCarrierMedia(t, carrierTone)
-	caller := s.carrier(t, "carrier_call.xml", carrierCaller, media, "-d", "9000")
+	caller := s.carrier(t, "carrier_call.xml", carrierCaller, media, "-d", "12000")
 	// The greeting listens for digits once the call is answered.
 	s.sessionLog(t, "Working time", "HandleTones")
 	media.dial("1#")

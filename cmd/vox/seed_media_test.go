@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"sync"
 	"testing"
@@ -15,7 +16,8 @@ import (
 
 // carrierMedia is the audio end of a carrier's call in the end-to-end tests:
 // SIPp does the signalling and puts this socket's port in its SDP. It plays
-// a tone made with sox (PCMU) from the first packet vox sends, sends RFC 4733
+// a tone made with sox (PCMU) to vox's port from the SDP answer (or to where
+// vox's first packet came from, if that is sooner), sends RFC 4733
 // digits when asked, and keeps what it hears, so sox can check both.
 type carrierMedia struct {
 	conn *net.UDPConn
@@ -193,4 +195,32 @@ func (m *carrierMedia) wav(t *testing.T) string {
 		t.Fatalf("sox: %v\n%s", err, out)
 	}
 	return wav
+}
+
+var voxRTPLine = regexp.MustCompile(`vox rtp (\d+)`)
+
+// learnPeer reads where vox wants the audio from the log of the SIPp run in
+// dir (carrier_*.xml log the answer's m= port): vox sends nothing while it
+// has nothing to play, so the first packet cannot be waited for.
+func (m *carrierMedia) learnPeer(dir string) {
+	for range 2000 { // 20 s
+		files, _ := filepath.Glob(filepath.Join(dir, "*_logs.log"))
+		for _, f := range files {
+			data, _ := os.ReadFile(f)
+			if p := voxRTPLine.FindSubmatch(data); p != nil {
+				port, _ := strconv.Atoi(string(p[1]))
+				m.mu.Lock()
+				if m.peer == nil {
+					m.peer = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
+				}
+				m.mu.Unlock()
+				return
+			}
+		}
+		select {
+		case <-m.done:
+			return
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
