@@ -110,8 +110,9 @@ func (u *userRevoker) changed(name string) {
 
 // openController opens the controller's buckets with the data directory's
 // licences, and at the first start makes the demo tenant (the demo
-// licence's account), its tariffs and a welcome balance.
-func openController(cfg serveConfig, db *bolt.DB, store *scenarios.Store, revoker *userRevoker) (*controller.Controller, error) {
+// licence's account), its tariffs and a welcome balance. sections are more
+// parts of an account's export (the call history).
+func openController(cfg serveConfig, db *bolt.DB, store *scenarios.Store, revoker *userRevoker, sections ...controller.Section) (*controller.Controller, error) {
 	verifier, listed, created, err := licences(cfg.Data)
 	if err != nil {
 		return nil, err
@@ -123,7 +124,7 @@ func openController(cfg serveConfig, db *bolt.DB, store *scenarios.Store, revoke
 			return sip.HA1(sip.MD5, name, sipRealm, password), sip.HA1(sip.SHA256, name, sipRealm, password)
 		},
 		UserChanged: revoker.changed,
-		Sections:    []controller.Section{scenarioSection{store}},
+		Sections:    append([]controller.Section{scenarioSection{store}}, sections...),
 	})
 	if err != nil {
 		return nil, err

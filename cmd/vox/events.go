@@ -68,13 +68,11 @@ const (
 	alertsEvery = 10 * time.Minute
 )
 
-// openCallEvents opens the call history and the webhook outbox in db; base
-// is the HTTP address portals reach ("http://HOST:PORT").
-func openCallEvents(cfg serveConfig, db *bolt.DB, ctrl eventsController, base string) (*callEvents, error) {
-	hist, err := history.Open(db)
-	if err != nil {
-		return nil, err
-	}
+// openCallEvents opens the webhook outbox, alerts and support access in db,
+// next to the call history hist; base is the HTTP address portals reach
+// ("http://HOST:PORT").
+func openCallEvents(cfg serveConfig, db *bolt.DB, hist *history.Store, ctrl eventsController, base string) (*callEvents, error) {
+	var err error
 	e := &callEvents{
 		history: hist, ctrl: ctrl, log: cfg.Log, live: &liveCalls{db: db, hist: hist},
 		logs: &history.Logs{Dir: filepath.Join(cfg.Data, logsDir), Retention: cfg.LogRetention, Logger: cfg.Log},

@@ -135,6 +135,18 @@ func TestLiveCallAccessURLAndRecord(t *testing.T) {
 	if _, errOut, code = runCLI(append([]string{"calls", demoAccount, "--status", "great"}, admin...)); code != 1 || !strings.Contains(errOut, "(invalid_request)") {
 		t.Errorf("vox calls --status great: %d %s", code, errOut)
 	}
+	// The account's export carries its history (S15).
+	exported := filepath.Join(t.TempDir(), "demo.json")
+	if _, errOut, code := runCLI(append([]string{"account", "export", demoAccount, "-o", exported}, admin...)); code != 0 {
+		t.Fatalf("vox account export: %d %s", code, errOut)
+	}
+	var doc struct {
+		Sections map[string]json.RawMessage `json:"sections"`
+	}
+	raw, err := os.ReadFile(exported)
+	if err != nil || json.Unmarshal(raw, &doc) != nil || !strings.Contains(string(doc.Sections[history.SectionName]), `"callId":"`+sessionID+`"`) {
+		t.Errorf("the export's history section: %v\n%s", err, doc.Sections[history.SectionName])
+	}
 	// The log stays until the retention is over, then the sweeper takes it.
 	logFile := filepath.Join(s.data, logsDir, demoAccount, sessionID+".log")
 	old := time.Now().Add(-history.DefaultRetention - time.Hour)

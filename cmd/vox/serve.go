@@ -219,7 +219,11 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 		return nil, err
 	}
 	revoker := &userRevoker{}
-	ctrl, err := openController(cfg, db, store, revoker)
+	hist, err := history.Open(db)
+	if err != nil {
+		return nil, err
+	}
+	ctrl, err := openController(cfg, db, store, revoker, history.Section{Store: hist})
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +237,7 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 			ln.Close()
 		}
 	}()
-	events, err := openCallEvents(cfg, db, ctrl, "http://"+ln.Addr().String())
+	events, err := openCallEvents(cfg, db, hist, ctrl, "http://"+ln.Addr().String())
 	if err != nil {
 		return nil, err
 	}

@@ -65,7 +65,8 @@ func (p *portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slow := p.slow
 		p.mu.Unlock()
 		if slow {
-			time.Sleep(time.Second)
+			<-r.Context().Done() // the body is read: the server notices the client giving up
+			return
 		}
 		w.Write([]byte(`{"userId":67}`))
 		return
@@ -93,7 +94,7 @@ func newServer(t *testing.T) (*Server, *httptest.Server, *portal) {
 	t.Cleanup(func() { db.Close() })
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	out, err := webhook.Open(db, webhook.Options{
-		Portals: onePortal(ps.URL), Logger: quiet, LookupTimeout: 100 * time.Millisecond,
+		Portals: onePortal(ps.URL), Logger: quiet, LookupTimeout: time.Second,
 		Sign: func(req *http.Request, _, _ []byte) error { req.Header.Set("X-Signed", "yes"); return nil },
 	})
 	if err != nil {
@@ -103,7 +104,7 @@ func newServer(t *testing.T) (*Server, *httptest.Server, *portal) {
 	done := make(chan struct{})
 	go func() { out.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	srv := NewServer(Options{Settings: settings{"acme/74954451120": `{"greeting":"hello"}`}, Outbox: out, Logger: quiet, RequestTimeout: 100 * time.Millisecond})
+	srv := NewServer(Options{Settings: settings{"acme/74954451120": `{"greeting":"hello"}`}, Outbox: out, Logger: quiet, RequestTimeout: time.Second})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	srv.opts.Base = hs.URL

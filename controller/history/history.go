@@ -160,14 +160,9 @@ func (s *Store) Commit(ctx context.Context, rec Record) (bool, error) {
 	if err := rec.validate(); err != nil {
 		return false, fmt.Errorf("commit call record: %w", err)
 	}
-	rec.Start = rec.Start.UTC()
-	value, err := json.Marshal(rec)
-	if err != nil {
-		return false, fmt.Errorf("commit call record %s: %w", rec.CallID, err)
-	}
 	// A re-delivery is found by a read, without taking the writer's lock.
 	var known bool
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err := s.db.View(func(tx *bolt.Tx) error {
 		ids := tx.Bucket(bucketRoot).Bucket(bucketIDs).Bucket([]byte(rec.Account))
 		known = ids != nil && ids.Get([]byte(rec.CallID)) != nil
 		return nil
@@ -177,48 +172,90 @@ func (s *Store) Commit(ctx context.Context, rec Record) (bool, error) {
 	}
 	created := false
 	err = s.db.Update(func(tx *bolt.Tx) error {
-		root := tx.Bucket(bucketRoot)
-		ids, err := root.Bucket(bucketIDs).CreateBucketIfNotExists([]byte(rec.Account))
-		if err != nil {
-			return err
-		}
-		if ids.Get([]byte(rec.CallID)) != nil {
-			return nil
-		}
-		calls, err := root.Bucket(bucketCalls).CreateBucketIfNotExists([]byte(rec.Account))
-		if err != nil {
-			return err
-		}
-		days, err := root.Bucket(bucketDays).CreateBucketIfNotExists([]byte(rec.Account))
-		if err != nil {
-			return err
-		}
-		key := callKey(rec.Start, rec.CallID)
-		if err := calls.Put(key, value); err != nil {
-			return err
-		}
-		if err := ids.Put([]byte(rec.CallID), key); err != nil {
-			return err
-		}
-		day := []byte(rec.Start.Format(time.DateOnly))
-		var t Totals
-		if v := days.Get(day); v != nil {
-			if err := json.Unmarshal(v, &t); err != nil {
-				return fmt.Errorf("day %s: %w", day, err)
-			}
-		}
-		t.add(rec)
-		v, err := json.Marshal(t)
-		if err != nil {
-			return err
-		}
-		created = true
-		return days.Put(day, v)
+		var err error
+		created, err = put(tx, rec)
+		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("commit call record %s: %w", rec.CallID, err)
 	}
 	return created, nil
+}
+
+// CommitAll writes many records in one transaction (an imported history),
+// each once; it reports how many were new.
+func (s *Store) CommitAll(ctx context.Context, records []Record) (int, error) {
+	for i := range records {
+		if err := records[i].validate(); err != nil {
+			return 0, fmt.Errorf("commit call record %d: %w", i, err)
+		}
+	}
+	created := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, rec := range records {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			ok, err := put(tx, rec)
+			if err != nil {
+				return fmt.Errorf("call record %s: %w", rec.CallID, err)
+			}
+			if ok {
+				created++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("commit call records: %w", err)
+	}
+	return created, nil
+}
+
+// put writes a validated record unless its call id is there, with its id
+// index and its day's totals.
+func put(tx *bolt.Tx, rec Record) (bool, error) {
+	rec.Start = rec.Start.UTC()
+	value, err := json.Marshal(rec)
+	if err != nil {
+		return false, err
+	}
+	root := tx.Bucket(bucketRoot)
+	ids, err := root.Bucket(bucketIDs).CreateBucketIfNotExists([]byte(rec.Account))
+	if err != nil {
+		return false, err
+	}
+	if ids.Get([]byte(rec.CallID)) != nil {
+		return false, nil
+	}
+	calls, err := root.Bucket(bucketCalls).CreateBucketIfNotExists([]byte(rec.Account))
+	if err != nil {
+		return false, err
+	}
+	days, err := root.Bucket(bucketDays).CreateBucketIfNotExists([]byte(rec.Account))
+	if err != nil {
+		return false, err
+	}
+	key := callKey(rec.Start, rec.CallID)
+	if err := calls.Put(key, value); err != nil {
+		return false, err
+	}
+	if err := ids.Put([]byte(rec.CallID), key); err != nil {
+		return false, err
+	}
+	day := []byte(rec.Start.Format(time.DateOnly))
+	var t Totals
+	if v := days.Get(day); v != nil {
+		if err := json.Unmarshal(v, &t); err != nil {
+			return false, fmt.Errorf("day %s: %w", day, err)
+		}
+	}
+	t.add(rec)
+	v, err := json.Marshal(t)
+	if err != nil {
+		return false, err
+	}
+	return true, days.Put(day, v)
 }
 
 func callKey(start time.Time, id string) []byte {

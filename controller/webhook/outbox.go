@@ -19,6 +19,7 @@ import (
 	mrand "math/rand/v2"
 	"net/http"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -101,7 +102,7 @@ type Options struct {
 // Layout of the buckets:
 //
 //	webhook/queue  event id -> item JSON
-//	webhook/due    due (uint64 Unix ns) + event id -> nothing: the delivery order
+//	webhook/due    due (uint64 Unix ns) + account + 0 + event id -> nothing: the delivery order
 //	webhook/dead   event id -> item JSON, given up
 var (
 	bucketRoot  = []byte("webhook")
@@ -200,8 +201,8 @@ func (o *Outbox) Enqueue(ctx context.Context, ev Event) (string, error) {
 		return "", fmt.Errorf("queue webhook: %w: event id %q", ErrInvalid, ev.ID)
 	case !typePattern.MatchString(ev.Type):
 		return "", fmt.Errorf("queue webhook: %w: event %q", ErrInvalid, ev.Type)
-	case ev.Account == "":
-		return "", fmt.Errorf("queue webhook: %w: no account", ErrInvalid)
+	case ev.Account == "" || strings.ContainsRune(ev.Account, 0):
+		return "", fmt.Errorf("queue webhook: %w: account %q", ErrInvalid, ev.Account)
 	case len(ev.Data) > MaxData:
 		return "", fmt.Errorf("queue webhook: %w: data over %d bytes", ErrInvalid, MaxData)
 	case len(ev.Data) > 0 && !json.Valid(ev.Data):
@@ -228,7 +229,7 @@ func (o *Outbox) Enqueue(ctx context.Context, ev Event) (string, error) {
 		if err := queue.Put([]byte(ev.ID), value); err != nil {
 			return err
 		}
-		return root.Bucket(bucketDue).Put(dueKey(it.Due, ev.ID), nil)
+		return root.Bucket(bucketDue).Put(dueKey(it.Due, ev.Account, ev.ID), nil)
 	})
 	if err != nil {
 		return "", fmt.Errorf("queue webhook %s: %w", ev.Type, err)
@@ -244,10 +245,24 @@ func (o *Outbox) poke() {
 	}
 }
 
-func dueKey(t time.Time, id string) []byte {
-	k := make([]byte, 8, 8+len(id))
+// dueKey orders the queue by due time and names the event's account, so
+// that a dispatch passes over the events of accounts at their share without
+// reading them.
+func dueKey(t time.Time, account, id string) []byte {
+	k := make([]byte, 8, 9+len(account)+len(id))
 	binary.BigEndian.PutUint64(k, uint64(t.UnixNano()))
+	k = append(k, account...)
+	k = append(k, 0)
 	return append(k, id...)
+}
+
+// parseDueKey is dueKey's inverse.
+func parseDueKey(k []byte) (due time.Time, account, id string, ok bool) {
+	if len(k) < 9 {
+		return time.Time{}, "", "", false
+	}
+	account, id, ok = strings.Cut(string(k[8:]), "\x00")
+	return time.Unix(0, int64(binary.BigEndian.Uint64(k[:8]))), account, id, ok
 }
 
 // Counts tells how many events wait in the queue and how many were given up.
@@ -299,26 +314,22 @@ func (o *Outbox) dispatch(ctx context.Context, wg *sync.WaitGroup) time.Time {
 		o.mu.Lock()
 		defer o.mu.Unlock()
 		busy := len(o.inFlight)
-		taken := map[string]int{}
 		for k, _ := c.First(); k != nil && busy < o.opts.Workers; k, _ = c.Next() {
-			due := time.Unix(0, int64(binary.BigEndian.Uint64(k[:8])))
+			due, acct, id, ok := parseDueKey(k)
+			if !ok {
+				return fmt.Errorf("due key %x is damaged", k)
+			}
 			if due.After(now) {
 				next = due
 				break
 			}
-			id := string(k[8:])
-			if o.inFlight[id] {
+			if o.inFlight[id] || o.perAcct[acct] >= o.opts.PerAccount {
 				continue
 			}
 			var it item
 			if err := json.Unmarshal(queue.Get([]byte(id)), &it); err != nil {
 				return fmt.Errorf("event %s: %w", id, err)
 			}
-			acct := it.Event.Account
-			if o.perAcct[acct]+taken[acct] >= o.opts.PerAccount {
-				continue
-			}
-			taken[acct]++
 			busy++
 			o.inFlight[id] = true
 			o.perAcct[acct]++
@@ -426,7 +437,7 @@ func (o *Outbox) send(ctx context.Context, portal Portal, ev Event, body []byte)
 func (o *Outbox) finish(it item, dead bool) {
 	err := o.db.Update(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bucketRoot)
-		if err := root.Bucket(bucketDue).Delete(dueKey(it.Due, it.Event.ID)); err != nil {
+		if err := root.Bucket(bucketDue).Delete(dueKey(it.Due, it.Event.Account, it.Event.ID)); err != nil {
 			return err
 		}
 		if err := root.Bucket(bucketQueue).Delete([]byte(it.Event.ID)); err != nil {
@@ -448,7 +459,7 @@ func (o *Outbox) finish(it item, dead bool) {
 
 // retry puts the event back with its next due time.
 func (o *Outbox) retry(it item) {
-	old := dueKey(it.Due, it.Event.ID)
+	old := dueKey(it.Due, it.Event.Account, it.Event.ID)
 	it.Due = o.opts.Now().Add(o.backoff(it.Attempts)).UTC()
 	v, err := json.Marshal(it)
 	if err == nil {
@@ -458,7 +469,7 @@ func (o *Outbox) retry(it item) {
 			if err := due.Delete(old); err != nil {
 				return err
 			}
-			if err := due.Put(dueKey(it.Due, it.Event.ID), nil); err != nil {
+			if err := due.Put(dueKey(it.Due, it.Event.Account, it.Event.ID), nil); err != nil {
 				return err
 			}
 			return root.Bucket(bucketQueue).Put([]byte(it.Event.ID), v)

@@ -170,7 +170,7 @@ func TestDeliveryRetriesAndGivesUp(t *testing.T) {
 			p := newPortal(t, "key-acme")
 			p.answer = tc.answer
 			db := openDB(t, filepath.Join(t.TempDir(), "vox.db"))
-			defer db.Close()
+			t.Cleanup(func() { db.Close() })
 			o := openOutbox(t, db, portals{"acme": p}, Options{})
 			id, err := o.Enqueue(context.Background(), Event{Type: HangupCall, Account: "acme", Data: json.RawMessage(`{"callId":"c1","duration":12}`)})
 			if err != nil {
@@ -211,7 +211,7 @@ func TestQueuedEventsSurviveARestart(t *testing.T) {
 	db.Close()
 
 	db = openDB(t, path)
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	o = openOutbox(t, db, portals{"acme": p}, Options{})
 	run(t, o)
 	eventually(t, "delivered after the restart", func() bool { return len(p.received()) > 0 })
@@ -233,7 +233,7 @@ func TestDeadPortalDoesNotBlockOthers(t *testing.T) {
 	defer close(release)
 	alive := newPortal(t, "alive")
 	db := openDB(t, filepath.Join(t.TempDir(), "vox.db"))
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	o := openOutbox(t, db, portals{"dead": dead, "alive": alive}, Options{Workers: 4, PerAccount: 2, Timeout: time.Hour})
 	ctx := context.Background()
 	for i := range 50 {
@@ -258,7 +258,7 @@ func TestDeadPortalDoesNotBlockOthers(t *testing.T) {
 
 func TestEnqueueRefusesBadEvents(t *testing.T) {
 	db := openDB(t, filepath.Join(t.TempDir(), "vox.db"))
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	o := openOutbox(t, db, portals{}, Options{})
 	for name, ev := range map[string]Event{
 		"no type":        {Account: "acme"},
@@ -293,7 +293,7 @@ func TestBackoffGrowsWithJitterUpToTheCap(t *testing.T) {
 
 func TestPortalURLs(t *testing.T) {
 	db := openDB(t, filepath.Join(t.TempDir(), "vox.db"))
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	o := openOutbox(t, db, portals{}, Options{})
 	ctx := context.Background()
 	if _, err := o.PortalURL(ctx, "acme"); !errors.Is(err, ErrNoPortal) {
