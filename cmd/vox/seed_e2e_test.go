@@ -42,9 +42,9 @@ func init() {
 	testPasswords["101"] = "secret-101"
 }
 
-// seedServer is a vox serve on a fresh data directory with a carrier's
-// trunk (every INVITE from 127.0.0.1 is the carrier's) and the demo
-// tenant's portal.
+// seedServer is a vox serve on a fresh data directory with the demo
+// tenant's portal and, when a carrier calls, a carrier's trunk (then every
+// INVITE from 127.0.0.1 is the carrier's, none a phone's).
 type seedServer struct {
 	*callServer
 	logs   *lockedBuffer
@@ -52,13 +52,21 @@ type seedServer struct {
 	admin  []string // the CLI's flags to reach it as the operator
 }
 
-func startSeedServer(t *testing.T) *seedServer {
+// With carrier or phones: who places the calls of a test.
+const (
+	carrierCalls = true
+	phoneCalls   = false
+)
+
+func startSeedServer(t *testing.T, carrier bool) *seedServer {
 	t.Helper()
 	data := t.TempDir()
-	trunks := trunksDoc{Trunks: []trunkDoc{{Name: "carrier", Account: demoAccount, Address: "127.0.0.1:5060", AllowFrom: []string{"127.0.0.1"}}}}
-	b, _ := json.Marshal(trunks)
-	if err := os.WriteFile(filepath.Join(data, trunksFile), b, 0o600); err != nil {
-		t.Fatal(err)
+	if carrier {
+		trunks := trunksDoc{Trunks: []trunkDoc{{Name: "carrier", Account: demoAccount, Address: "127.0.0.1:5060", AllowFrom: []string{"127.0.0.1"}}}}
+		b, _ := json.Marshal(trunks)
+		if err := os.WriteFile(filepath.Join(data, trunksFile), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	logs := &lockedBuffer{}
 	srv, err := startServer(serveConfig{Data: data, Addr: "127.0.0.1:0", SIP: "127.0.0.1:0", Log: slog.New(slog.NewTextHandler(logs, nil))})
@@ -285,7 +293,7 @@ func soxChannels(t *testing.T, wav string) int {
 // its channel, the caller hangs up; vox calls has the record, the portal
 // got the three signed webhooks, and vox logs shows the seed's blocks.
 func TestSeedCallEndToEnd(t *testing.T) {
-	s := startSeedServer(t)
+	s := startSeedServer(t, carrierCalls)
 	for _, user := range []string{"100", "101"} {
 		s.cli(t, "sipuser", "create", demoAccount, user, "--password", testPasswords[user])
 	}
@@ -358,7 +366,7 @@ func TestSeedCallEndToEnd(t *testing.T) {
 // one runs the new); outside the working hours the night rule applies; a
 // blacklisted caller is declined with the configured code.
 func TestSeedCallBranches(t *testing.T) {
-	s := startSeedServer(t)
+	s := startSeedServer(t, carrierCalls)
 	// Nobody answers: user 101 has no phone registered.
 	s.configure(t, `{
   "queue": {"users": [101], "type": "evenly", "ringSeconds": 2, "rounds": 1},
@@ -457,7 +465,7 @@ func editedStandard(t *testing.T) string {
 // greeting: phone68 rings, answers, and the two talk; the call is in vox
 // calls and its log in vox logs.
 func TestSeedDemoFromASoftphone(t *testing.T) {
-	s := startSeedServer(t)
+	s := startSeedServer(t, phoneCalls)
 	// The first start printed random passwords; the test sets known ones,
 	// as vox sipuser password would for a newcomer who lost them.
 	for _, user := range demoSIPUsers {
@@ -491,5 +499,30 @@ func TestSeedDemoFromASoftphone(t *testing.T) {
 	}
 	if out := s.cli(t, "logs", callID); !strings.Contains(out, "Direct code 68: user 68") {
 		t.Errorf("vox logs %s:\n%s", callID, out)
+	}
+}
+
+// A tenant's phone calling its own number is not rung by the queue: the
+// demo's phone67 calls 74950000100, whose queue is users 67 and 68;
+// phone68 is rung, phone67 is not. Nobody answers (no phone is
+// registered), so the caller leaves a short voicemail and vox hangs up.
+func TestSeedCallerIsNotRung(t *testing.T) {
+	s := startSeedServer(t, phoneCalls)
+	s.cli(t, "sipuser", "password", demoAccount, "phone67", "--password", testPasswords["phone67"])
+	s.configure(t, `{
+  "queue": {"users": [67, 68], "type": "evenly", "ringSeconds": 2, "rounds": 1},
+  "noAnswer": {"rule": "voicemail"},
+  "voicemail": {"maxSeconds": 1}
+}`)
+	s.call(t, "call.xml", demoNumber)
+	log := s.sessionLog(t, "Rule: voicemail", "Session terminated")
+	inOrder(t, "the call's log", log, "Call callerId: phone67", "phone67 is the caller: not rung", "Rule: voicemail")
+	for _, rung := range []string{"Send invite to phone68", "Send invite to user68", "Send invite to user67"} {
+		if !strings.Contains(log, rung) {
+			t.Errorf("the log has no %q:\n%s", rung, log)
+		}
+	}
+	if strings.Contains(log, "Send invite to phone67") {
+		t.Errorf("the caller's own phone was rung:\n%s", log)
 	}
 }
