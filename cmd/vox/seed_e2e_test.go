@@ -526,3 +526,35 @@ func TestSeedCallerIsNotRung(t *testing.T) {
 		t.Errorf("the caller's own phone was rung:\n%s", log)
 	}
 }
+
+// The user's client reports the call's quality as an in-call message (S20):
+// user 101 (SIPp, registered) answers a carrier's call and sends its meter;
+// the portal's AddCallHistory and the call record carry the grade.
+func TestSeedCallQuality(t *testing.T) {
+	s := startSeedServer(t, carrierCalls)
+	s.cli(t, "sipuser", "create", demoAccount, "101", "--password", testPasswords["101"])
+	s.configure(t, `{
+  "queue": {"users": [101], "type": "evenly", "ringSeconds": 10, "rounds": 1},
+  "users": {"phoneLogin": "{id}", "webLogin": ""}
+}`)
+	port := strconv.Itoa(freePort(t))
+	dir := t.TempDir()
+	reg := s.sipp(t, dir, "register_only.xml", "-p", port, "-s", "101", "-au", "101", "-ap", testPasswords["101"])
+	if out, err := reg.CombinedOutput(); err != nil {
+		t.Fatalf("sipp register: %v\n%s%s", err, out, traces(dir))
+	}
+	user := s.startCallee(t, "uas_meter.xml", port, "-s", "101")
+	media := startCarrierMedia(t, carrierTone)
+	s.carrier(t, "carrier_call.xml", carrierCaller, media, "-d", "3000").wait(t)
+	user.wait(t)
+	log := s.sessionLog(t, "Send AddCallHistory", "Session terminated")
+	callID := sessionOf(t, log)
+	hist := s.portal.wait(t, callID, webhook.AddCallHistory)[webhook.AddCallHistory]
+	quality, _ := hist["quality"].(map[string]any)
+	if quality["percent"] != 80.0 || quality["grade"] != 4.0 || quality["reports"] != 1.0 {
+		t.Errorf("AddCallHistory's quality: %v; the log:\n%s", hist["quality"], log)
+	}
+	if rec := s.record(t, callID); rec.Status != history.Answered || rec.Quality != 4 {
+		t.Errorf("the call record: %+v", rec)
+	}
+}
