@@ -59,9 +59,11 @@ func (l *liveCalls) mark(cs runtime.CallStart, now time.Time) error {
 	return nil
 }
 
-// unmark forgets a session that ended.
+// unmark forgets a session that ended. Unmarks of calls ending together
+// share a commit (bbolt's Batch): nothing waits for them, and a mark left
+// by a crash before its commit only repeats a record already there.
 func (l *liveCalls) unmark(sessionID string) error {
-	err := l.db.Update(func(tx *bolt.Tx) error {
+	err := l.db.Batch(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(liveCallsBucket); b != nil {
 			return b.Delete([]byte(sessionID))
 		}
