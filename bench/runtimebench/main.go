@@ -40,10 +40,10 @@ func main() {
 	sessions := flag.Int("sessions", 1000, "sessions kept alive for the heap and dispatch figures")
 	events := flag.Int("events", 20000, "events dispatched for the latency figures")
 	window := flag.Duration("window", 5*time.Second, "how long each throughput run lasts")
-	only := flag.String("only", "", "run one section only: media, webrtc, controller, history, sip (calls and registration), register")
+	only := flag.String("only", "", "run one section only: media, webrtc, controller, history, sip (calls and registration), register, standard (the standard scenario, with the sip section's call rate)")
 	soak := flag.Int("sip-soak", 0, "run only this many calls through vox at -sip-soak-rate, printing heap and goroutines as they go")
 	flag.Parse()
-	section := map[string]func(io.Writer) error{"media": benchMedia, "webrtc": benchWebRTC, "controller": benchController, "history": benchHistory, "sip": benchSIP, "register": registerBench}[*only]
+	section := map[string]func(io.Writer) error{"media": benchMedia, "webrtc": benchWebRTC, "controller": benchController, "history": benchHistory, "sip": benchSIP, "register": registerBench, "standard": benchStandard}[*only]
 	if *soak > 0 {
 		section = func(out io.Writer) error { return soakSIP(out, *soak) }
 	}
@@ -133,7 +133,10 @@ func run(out io.Writer, sessions, events int, window time.Duration) error {
 		fmt.Fprintf(out, "\ncall setup and registration benchmarks: skipped, %v\n", err)
 		return nil
 	}
-	return benchSIP(out)
+	if err := benchSIP(out); err != nil {
+		return err
+	}
+	return benchStandard(out)
 }
 
 type row struct {

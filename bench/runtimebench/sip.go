@@ -176,6 +176,7 @@ func benchSIP(out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	answerAndHangUp = &vox
 
 	// The ceiling is higher: its search starts where vox's ended, so that
 	// the two are also compared at vox's rate. Each rate gets a fresh uas.

@@ -28,8 +28,9 @@ import (
 // directory per account.
 const logsDir = "logs"
 
-// userRouter routes every call of a SIP user to app in the user's account,
-// and a trunk's call by its number (routeNumber).
+// userRouter routes every call of a SIP user to app in the user's account
+// (or, for a number the account rents, to the number's application), and a
+// trunk's call by its number (routeNumber).
 type userRouter struct {
 	app string
 	// countries are dialling countries (S18) of accounts the controller
@@ -65,10 +66,32 @@ func (r userRouter) Route(ctx context.Context, call sip.CallInfo) (sip.Route, er
 	if call.Account == "" {
 		return sip.Route{}, sip.ErrNoRoute
 	}
-	return sip.Route{
-		Account: call.Account, App: r.app,
-		Numbers: numbers.Preference{Country: r.country(ctx, call.Account)},
-	}, nil
+	pref := numbers.Preference{Country: r.country(ctx, call.Account)}
+	app := r.app
+	if own, ok := r.ownNumber(ctx, call.Account, call.Dialled, pref); ok {
+		app = own
+	}
+	return sip.Route{Account: call.Account, App: app, Numbers: pref}, nil
+}
+
+// ownNumber is the application of a number that account rents, when its
+// phone dials it: the tenant's people try their number the way its callers
+// reach it (the demo's phones calling 74950000100 hear the standard
+// scenario), without a trunk. Another tenant's number is not reached this
+// way: that is a PSTN call, and the scenario places it.
+func (r userRouter) ownNumber(ctx context.Context, account, dialled string, pref numbers.Preference) (string, bool) {
+	if r.rented == nil {
+		return "", false
+	}
+	n, err := numbers.Parse(dialled, pref)
+	if err != nil || n.Kind != numbers.International {
+		return "", false
+	}
+	rented, err := r.rented.RouteNumber(ctx, n.Value)
+	if err != nil || rented.Account != account || rented.App == "" {
+		return "", false
+	}
+	return rented.App, true
 }
 
 // liveLauncher starts live sessions through runtime.Launcher with their log
@@ -105,8 +128,14 @@ func (l *liveLauncher) Launch(ctx context.Context, cs runtime.CallStart) (*runti
 		f.Close()
 		return nil, err
 	}
+	if err := l.events.live.mark(cs, time.Now()); err != nil {
+		slot.Close()
+		f.Close()
+		return nil, err
+	}
 	s, err := l.launcher.Launch(ctx, cs)
 	if err != nil {
+		l.events.live.unmark(cs.Info.SessionID)
 		slot.Close()
 		f.Close()
 		if errors.Is(err, scenarios.ErrNotFound) {

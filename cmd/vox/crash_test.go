@@ -50,6 +50,9 @@ const (
 // TestMain turns the test binary into vox serve for the crash test when the
 // environment says so.
 func TestMain(m *testing.M) {
+	if args := os.Getenv(serveChildEnv); args != "" {
+		os.Exit(run(strings.Split(args, "\n"), os.Stdout, os.Stderr))
+	}
 	if data := os.Getenv(crashChildEnv); data != "" {
 		if err := crashChild(data, os.Getenv(crashRoundEnv)); err != nil {
 			fmt.Fprintln(os.Stderr, "crash child:", err)

@@ -35,6 +35,7 @@ import (
 // callEvents are those parts, opened on the server's data file.
 type callEvents struct {
 	history *history.Store
+	live    *liveCalls // calls in progress, for a restart after a crash
 	logs    *history.Logs
 	outbox  *webhook.Outbox
 	access  *access.Server
@@ -73,7 +74,7 @@ const (
 func openCallEvents(cfg serveConfig, db *bolt.DB, hist *history.Store, ctrl eventsController, base string) (*callEvents, error) {
 	var err error
 	e := &callEvents{
-		history: hist, ctrl: ctrl, log: cfg.Log,
+		history: hist, ctrl: ctrl, log: cfg.Log, live: &liveCalls{db: db, hist: hist},
 		logs: &history.Logs{Dir: filepath.Join(cfg.Data, logsDir), Retention: cfg.LogRetention, Logger: cfg.Log},
 	}
 	e.outbox, err = webhook.Open(db, webhook.Options{Portals: portalsOf{e}, Sign: signature.Sign, Logger: cfg.Log})
@@ -181,13 +182,19 @@ const recordTimeout = 10 * time.Second
 // Config.OnEnd): the session's id is the call id, the one vox logs takes.
 func (e *callEvents) sessionEnded(sum runtime.SessionSummary) {
 	if len(sum.Legs) == 0 {
-		return // the scenario never had a call: nothing to record
+		// The scenario never had a call: nothing to record.
+		if err := e.live.unmark(sum.SessionID); err != nil {
+			e.log.Error("call record", "call", sum.SessionID, "err", err)
+		}
+		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
 	defer cancel()
 	rec := e.callRecord(ctx, sum)
 	if _, err := e.history.Commit(ctx, rec); err != nil {
 		e.log.Error("call record", "call", rec.CallID, "account", rec.Account, "err", err)
+	} else if err := e.live.unmark(rec.CallID); err != nil {
+		e.log.Error("call record", "call", rec.CallID, "err", err)
 	}
 	if _, err := e.alerts.Check(ctx, rec.Account); err != nil {
 		e.log.Warn("low-balance check", "account", rec.Account, "err", err)

@@ -241,6 +241,11 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if n, err := events.live.recover(context.Background(), accountCountry(ctrl)); err != nil {
+		return nil, err
+	} else if n > 0 {
+		cfg.Log.Warn("calls cut by the last stop were recorded as failed", "calls", n)
+	}
 	var sipSrv *sip.Server
 	var sipAddr netip.AddrPort
 	var live *liveLauncher
@@ -405,6 +410,10 @@ func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controll
 			fmt.Fprintf(cfg.Out, "vox:   user %s  password %s  (sip:%s@%s)\n", u.name, u.password, u.name, addr)
 		}
 		fmt.Fprintf(cfg.Out, "vox: the passwords are shown once; vox sipuser password %s NAME makes a new one\n", demoAccount)
+		if n, err := ctrl.RouteNumber(context.Background(), demoNumber); err == nil && n.Account == demoAccount {
+			fmt.Fprintf(cfg.Out, "vox: from %s, call the demo number %s (the %s scenario) and dial 68 during the greeting to reach %s\n",
+				made[0].name, demoNumber, n.App, made[len(made)-1].name)
+		}
 	}
 	return srv, addr, live, billed, nil
 }

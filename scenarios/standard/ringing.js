@@ -64,6 +64,12 @@ class Ringer {
       };
       for (const userId of userIds) {
         for (const { login, device } of this.logins(userId)) {
+          // A user's own phone calling the number (a tenant trying its
+          // number, the demo) is not offered its own call.
+          if (login === this.caller.callerid()) {
+            logBlock(`${login} is the caller: not rung`);
+            continue;
+          }
           logBlock(`Action: Send invite to ${login}`, `from number: ${this.caller.callerid()}`);
           const call = VoxEngine.callUser({
             username: login,
