@@ -17,6 +17,7 @@ build: phone
 phone: $(PHONE)/dist/phone.js
 
 $(PHONE)/dist/phone.js: $(PHONE)/src/phone.js $(PHONE)/package-lock.json
+	@command -v npm >/dev/null || (apt-get update && apt-get install -y --no-install-recommends nodejs npm)
 	cd $(PHONE) && npm ci --no-audit --no-fund && npm run build
 
 # The platform with its embedded default: a bbolt file in ./vox-data, the admin
@@ -33,8 +34,8 @@ demo: build
 # Debian packages the tests use for real: sox makes and checks audio, sip-tester
 # (SIPp) brings RFC 4733 captures, espeak-ng speaks for say(), baresip-core is
 # the softphone of the end-to-end call test, sipvicious (svwar) tries to
-# enumerate SIP users and must find none.
-DEB_TOOLS := node:nodejs npm:npm sox:sox sipp:sip-tester espeak-ng:espeak-ng baresip:baresip-core svwar:sipvicious
+# enumerate SIP users and must find none, chromium runs the softphone page.
+DEB_TOOLS := node:nodejs npm:npm sox:sox sipp:sip-tester espeak-ng:espeak-ng baresip:baresip-core svwar:sipvicious chromium:chromium
 
 deps:
 	@missing=""; for t in $(DEB_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
