@@ -22,7 +22,10 @@ $(PHONE)/dist/phone.js: $(PHONE)/src/phone.js $(PHONE)/package-lock.json
 
 # The platform with its embedded default: a bbolt file in ./vox-data, the admin
 # token printed at first start, the demo application, HTTP on 127.0.0.1:8080.
+# The demo number greets with speech synthesis (espeak-ng).
 run: build
+	@command -v espeak-ng >/dev/null || (apt-get update && apt-get install -y --no-install-recommends espeak-ng) || \
+		echo "vox: no espeak-ng, so the demo number's spoken greeting stays silent"
 	$(BIN) serve --data ./vox-data --http 127.0.0.1:8080
 
 # The seed's call played through the demo scenario in virtual time.

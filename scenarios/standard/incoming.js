@@ -179,7 +179,7 @@ class IncomingCall {
   async night() {
     const { caller, settings } = this;
     if (settings.melodies.night !== "") {
-      caller.startPlayback(settings.melodies.night);
+      playMelody(caller, settings.melodies.night);
       await this.guard(nextEvent(caller, [CallEvents.PlaybackFinished]));
     }
     await endWith(this, settings.workHours.rule, "outside the working hours");
@@ -197,7 +197,7 @@ class IncomingCall {
     const welcome = settings.melodies.welcome;
     if (!settings.directCode.enabled) {
       if (welcome !== "") {
-        caller.startPlayback(welcome);
+        playMelody(caller, welcome);
         await this.guard(nextEvent(caller, [CallEvents.PlaybackFinished]));
       }
       return "";
@@ -235,7 +235,7 @@ class IncomingCall {
       };
       caller.addEventListener(CallEvents.ToneReceived, onTone);
       caller.addEventListener(CallEvents.PlaybackFinished, onGreeted);
-      if (greeting) caller.startPlayback(welcome);
+      if (greeting) playMelody(caller, welcome);
       else waitForMore();
     });
     await this.guard(collected);
@@ -247,7 +247,7 @@ class IncomingCall {
   /** playWaiting plays the wait melody, or the progress tone, while users are rung. */
   playWaiting() {
     const { caller, settings } = this;
-    if (settings.melodies.wait !== "") caller.startPlayback(settings.melodies.wait, { loop: true });
+    if (settings.melodies.wait !== "") playMelody(caller, settings.melodies.wait, true);
     else caller.playProgressTone(settings.progressTone);
   }
 
@@ -334,7 +334,7 @@ class IncomingCall {
         if (this.onHold) return;
         this.onHold = true;
         VoxEngine.stopMediaBetween(caller, operator.call);
-        if (settings.melodies.hold !== "") caller.startPlayback(settings.melodies.hold, { loop: true });
+        if (settings.melodies.hold !== "") playMelody(caller, settings.melodies.hold, true);
         else caller.playProgressTone(settings.progressTone);
         return;
       case "unhold":

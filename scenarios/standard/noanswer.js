@@ -30,7 +30,7 @@ async function leaveVoicemail(ic) {
   const { caller, settings } = ic;
   caller.stopPlayback();
   if (settings.melodies.voicemail !== "") {
-    caller.startPlayback(settings.melodies.voicemail);
+    playMelody(caller, settings.melodies.voicemail);
     await ic.guard(nextEvent(caller, [CallEvents.PlaybackFinished]));
   }
   ic.status = "voicemail";

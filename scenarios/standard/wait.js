@@ -41,3 +41,17 @@ class CallerGone extends Error {
     this.name = "CallerGone";
   }
 }
+
+/**
+ * playMelody plays one of the number's melodies to call: a URL or a file, or,
+ * written "say:TEXT", TEXT spoken by the platform's speech synthesis, so that a
+ * number can greet before anyone has recorded a prompt. Speech is said once
+ * even where a melody would loop. Either way Call.PlaybackFinished follows.
+ * @param {Call} call
+ * @param {string} melody
+ * @param {boolean} [loop]
+ */
+function playMelody(call, melody, loop = false) {
+  if (melody.startsWith("say:")) call.say(melody.slice("say:".length));
+  else call.startPlayback(melody, { loop });
+}
