@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"vox/controller/history"
 	"vox/examples"
 	"vox/scenarios"
 )
@@ -171,6 +172,19 @@ func TestPhonePageCallsBaresip(t *testing.T) {
 	}
 	callee.stop(t)
 	checkToneLevel(t, "what baresip received from the page", callee.received(t), 0, false, pageTone, pageLevel)
+	s.checkCallDevice(t, "phone67", "phone68", history.WebRTC)
+}
+
+// checkCallDevice checks that the server's one call record is the call from
+// caller to callee, answered, made from a device of the kind want (S21).
+func (s *callServer) checkCallDevice(t *testing.T, caller, callee, want string) {
+	t.Helper()
+	records := s.waitCallRecords(t, 1)
+	rec := records[0]
+	if len(records) != 1 || rec.From != caller || rec.To != callee || rec.Direction != history.Incoming ||
+		rec.Status != history.Answered || rec.Device != want {
+		t.Errorf("call records %+v, want one answered call from %s to %s on device %s", records, caller, callee, want)
+	}
 }
 
 func TestBaresipHangsUpOnThePage(t *testing.T) {
@@ -254,6 +268,7 @@ func TestCallUserRingsThePageAndThePhone(t *testing.T) {
 	b.waitState("registered", "caller-hung-up")
 	caller.stop(t)
 	checkToneLevel(t, "what the caller received from the page", caller.received(t), 0, false, pageTone, pageLevel)
+	s.checkCallDevice(t, "phone67", "phone68", history.Phone)
 }
 
 // text is the text of the element with id.
