@@ -3,8 +3,6 @@ package controller
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,19 +51,12 @@ type HandlerOptions struct {
 // ledger.
 const maxAdminBody = 64 << 20
 
-// principal is who a request comes from: the operator, or one tenant.
-type principal struct {
-	admin   bool
-	account string
-}
-
 type principalKey struct{}
 
 type api struct {
-	c        *Controller
-	opts     HandlerOptions
-	verifier *signature.Verifier
-	token    [32]byte
+	c    *Controller
+	opts HandlerOptions
+	auth *Auth
 }
 
 // NewHandler serves the controller's REST API under APIPrefix. A tenant's
@@ -79,13 +70,13 @@ func NewHandler(c *Controller, opts HandlerOptions) http.Handler {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = 1 << 20
 	}
-	a := &api{c: c, opts: opts, token: sha256.Sum256([]byte(opts.AdminToken))}
-	a.verifier = signature.NewVerifier(c.SigningKeys, signature.VerifierOptions{MaxBody: opts.MaxBody, Now: opts.Now})
+	a := &api{c: c, opts: opts}
+	a.auth = NewAuth(opts.AdminToken, c.SigningKeys, signature.VerifierOptions{MaxBody: opts.MaxBody, Now: opts.Now}, opts.Log)
 	mux := http.NewServeMux()
-	route := func(pattern string, h func(w http.ResponseWriter, r *http.Request, p principal)) {
+	route := func(pattern string, h func(w http.ResponseWriter, r *http.Request, p Principal)) {
 		method, path, _ := strings.Cut(pattern, " ")
 		mux.HandleFunc(method+" "+APIPrefix+path, func(w http.ResponseWriter, r *http.Request) {
-			h(w, r, r.Context().Value(principalKey{}).(principal))
+			h(w, r, r.Context().Value(principalKey{}).(Principal))
 		})
 	}
 	route("POST /credentials", a.credentials)
@@ -124,36 +115,21 @@ func NewHandler(c *Controller, opts HandlerOptions) http.Handler {
 // signed request, and puts who it is in the request's context.
 func (a *api) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var p principal
-		if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-			sum := sha256.Sum256([]byte(strings.TrimSpace(bearer)))
-			if a.opts.AdminToken == "" || subtle.ConstantTimeCompare(sum[:], a.token[:]) != 1 {
-				writeError(w, http.StatusUnauthorized, CodeUnauthorized, "wrong admin token; tenants sign their requests instead (X-Vox-Signature)")
-				return
-			}
+		p, ok := a.auth.Identify(w, r)
+		if !ok {
+			return
+		}
+		if p.Admin {
 			r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
-			p = principal{admin: true}
-		} else {
-			account, _, err := a.verifier.Verify(r)
-			var se *signature.Error
-			if errors.As(err, &se) {
-				writeError(w, se.Status, se.Code, se.Message)
-				return
-			}
-			if err != nil {
-				a.internal(w, r, err)
-				return
-			}
-			p = principal{account: account}
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	})
 }
 
 // owns says whether p may act on account; a tenant gets 404 for any other.
-func (a *api) owns(w http.ResponseWriter, r *http.Request, p principal) (string, bool) {
+func (a *api) owns(w http.ResponseWriter, r *http.Request, p Principal) (string, bool) {
 	account := r.PathValue("account")
-	if p.admin || p.account == account {
+	if p.Admin || p.Account == account {
 		return account, true
 	}
 	writeError(w, http.StatusNotFound, CodeNotFound, fmt.Sprintf("account %q: not found", account))
@@ -162,22 +138,22 @@ func (a *api) owns(w http.ResponseWriter, r *http.Request, p principal) (string,
 
 // adminOnly answers 404 to tenants: the operator's endpoints do not exist
 // for them.
-func (a *api) adminOnly(w http.ResponseWriter, r *http.Request, p principal) bool {
-	if !p.admin {
+func (a *api) adminOnly(w http.ResponseWriter, r *http.Request, p Principal) bool {
+	if !p.Admin {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	}
-	return p.admin
+	return p.Admin
 }
 
-func (a *api) credentials(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) credentials(w http.ResponseWriter, r *http.Request, p Principal) {
 	var req struct {
 		Account string `json:"account,omitempty"` // the operator names it
 	}
 	if !decode(w, r, &req, true) {
 		return
 	}
-	account := p.account
-	if p.admin {
+	account := p.Account
+	if p.Admin {
 		account = req.Account
 	}
 	creds, err := a.c.FirstUse(r.Context(), account)
@@ -206,14 +182,14 @@ func view(acc Account, bal Amount) AccountView {
 	return AccountView{Account: acc, Balance: bal}
 }
 
-func (a *api) listAccounts(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) listAccounts(w http.ResponseWriter, r *http.Request, p Principal) {
 	var out struct {
 		Accounts []AccountView `json:"accounts"`
 		Next     string        `json:"next,omitempty"`
 	}
 	out.Accounts = []AccountView{}
-	if !p.admin {
-		acc, err := a.c.Account(r.Context(), p.account)
+	if !p.Admin {
+		acc, err := a.c.Account(r.Context(), p.Account)
 		if err == nil {
 			out.Accounts = append(out.Accounts, a.withBalance(r.Context(), acc))
 		} else if !errors.Is(err, ErrNotFound) {
@@ -241,7 +217,7 @@ func (a *api) withBalance(ctx context.Context, acc Account) AccountView {
 	return view(acc, b.Balance)
 }
 
-func (a *api) createAccount(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) createAccount(w http.ResponseWriter, r *http.Request, p Principal) {
 	if !a.adminOnly(w, r, p) {
 		return
 	}
@@ -260,12 +236,12 @@ func (a *api) createAccount(w http.ResponseWriter, r *http.Request, p principal)
 	}{view(acc, 0), acc.Keys[0]})
 }
 
-func (a *api) showAccount(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) showAccount(w http.ResponseWriter, r *http.Request, p Principal) {
 	account, ok := a.owns(w, r, p)
 	if !ok {
 		return
 	}
-	if p.admin && strings.HasPrefix(account, "master-") {
+	if p.Admin && strings.HasPrefix(account, "master-") {
 		m, err := a.c.Master(r.Context(), account)
 		if err != nil {
 			a.fail(w, r, err)
@@ -282,7 +258,7 @@ func (a *api) showAccount(w http.ResponseWriter, r *http.Request, p principal) {
 	writeJSON(w, http.StatusOK, a.withBalance(r.Context(), acc))
 }
 
-func (a *api) changeAccount(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) changeAccount(w http.ResponseWriter, r *http.Request, p Principal) {
 	account, ok := a.owns(w, r, p)
 	if !ok {
 		return
@@ -291,7 +267,7 @@ func (a *api) changeAccount(w http.ResponseWriter, r *http.Request, p principal)
 	if !decode(w, r, &change, false) {
 		return
 	}
-	if change.LegacyMD5 != nil && !p.admin {
+	if change.LegacyMD5 != nil && !p.Admin {
 		// Only the operator weakens how an account is signed for.
 		writeError(w, http.StatusUnprocessableEntity, CodeInvalid, "legacy_md5 is changed by the operator")
 		return
@@ -304,7 +280,7 @@ func (a *api) changeAccount(w http.ResponseWriter, r *http.Request, p principal)
 	writeJSON(w, http.StatusOK, a.withBalance(r.Context(), acc))
 }
 
-func (a *api) rotateKey(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) rotateKey(w http.ResponseWriter, r *http.Request, p Principal) {
 	account, ok := a.owns(w, r, p)
 	if !ok {
 		return
@@ -323,7 +299,7 @@ func (a *api) rotateKey(w http.ResponseWriter, r *http.Request, p principal) {
 	writeJSON(w, http.StatusOK, map[string]string{"account": acc.ID, "key": acc.Keys[0]})
 }
 
-func (a *api) balance(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) balance(w http.ResponseWriter, r *http.Request, p Principal) {
 	account, ok := a.owns(w, r, p)
 	if !ok {
 		return
@@ -354,7 +330,7 @@ type TopUpRequest struct {
 	Note           string `json:"note,omitempty"`
 }
 
-func (a *api) topUp(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) topUp(w http.ResponseWriter, r *http.Request, p Principal) {
 	account, ok := a.owns(w, r, p)
 	if !ok {
 		return
@@ -378,7 +354,7 @@ func (a *api) topUp(w http.ResponseWriter, r *http.Request, p principal) {
 	writeJSON(w, http.StatusOK, e)
 }
 
-func (a *api) ledger(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) ledger(w http.ResponseWriter, r *http.Request, p Principal) {
 	account, ok := a.owns(w, r, p)
 	if !ok {
 		return
@@ -393,7 +369,7 @@ func (a *api) ledger(w http.ResponseWriter, r *http.Request, p principal) {
 	writeJSON(w, http.StatusOK, map[string]any{"entries": list, "next": next})
 }
 
-func (a *api) export(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) export(w http.ResponseWriter, r *http.Request, p Principal) {
 	account, ok := a.owns(w, r, p)
 	if !ok {
 		return
@@ -406,7 +382,7 @@ func (a *api) export(w http.ResponseWriter, r *http.Request, p principal) {
 	writeJSON(w, http.StatusOK, doc)
 }
 
-func (a *api) importAccount(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) importAccount(w http.ResponseWriter, r *http.Request, p Principal) {
 	if !a.adminOnly(w, r, p) {
 		return
 	}
@@ -435,7 +411,7 @@ func sipView(u SIPUser, password string) SIPUserView {
 	return SIPUserView{Account: u.Account, Name: u.Name, Disabled: u.Disabled, Created: u.Created, Password: password}
 }
 
-func (a *api) listSIPUsers(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) listSIPUsers(w http.ResponseWriter, r *http.Request, p Principal) {
 	account, ok := a.owns(w, r, p)
 	if !ok {
 		return
@@ -457,7 +433,7 @@ type passwordRequest struct {
 	Password string `json:"password,omitempty"`
 }
 
-func (a *api) createSIPUser(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) createSIPUser(w http.ResponseWriter, r *http.Request, p Principal) {
 	account, ok := a.owns(w, r, p)
 	if !ok {
 		return
@@ -474,7 +450,7 @@ func (a *api) createSIPUser(w http.ResponseWriter, r *http.Request, p principal)
 	writeJSON(w, http.StatusCreated, sipView(u, password))
 }
 
-func (a *api) sipPassword(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) sipPassword(w http.ResponseWriter, r *http.Request, p Principal) {
 	account, ok := a.owns(w, r, p)
 	if !ok {
 		return
@@ -491,15 +467,15 @@ func (a *api) sipPassword(w http.ResponseWriter, r *http.Request, p principal) {
 	writeJSON(w, http.StatusOK, sipView(u, password))
 }
 
-func (a *api) sipDisable(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) sipDisable(w http.ResponseWriter, r *http.Request, p Principal) {
 	a.sipSetDisabled(w, r, p, true)
 }
 
-func (a *api) sipEnable(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) sipEnable(w http.ResponseWriter, r *http.Request, p Principal) {
 	a.sipSetDisabled(w, r, p, false)
 }
 
-func (a *api) sipSetDisabled(w http.ResponseWriter, r *http.Request, p principal, disabled bool) {
+func (a *api) sipSetDisabled(w http.ResponseWriter, r *http.Request, p Principal, disabled bool) {
 	account, ok := a.owns(w, r, p)
 	if !ok {
 		return
@@ -512,7 +488,7 @@ func (a *api) sipSetDisabled(w http.ResponseWriter, r *http.Request, p principal
 	writeJSON(w, http.StatusOK, sipView(u, ""))
 }
 
-func (a *api) accountNumbers(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) accountNumbers(w http.ResponseWriter, r *http.Request, p Principal) {
 	account, ok := a.owns(w, r, p)
 	if !ok {
 		return
@@ -525,7 +501,7 @@ func (a *api) accountNumbers(w http.ResponseWriter, r *http.Request, p principal
 	writeJSON(w, http.StatusOK, map[string]any{"numbers": list})
 }
 
-func (a *api) rent(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) rent(w http.ResponseWriter, r *http.Request, p Principal) {
 	account, ok := a.owns(w, r, p)
 	if !ok {
 		return
@@ -545,7 +521,7 @@ func (a *api) rent(w http.ResponseWriter, r *http.Request, p principal) {
 	writeJSON(w, http.StatusOK, n)
 }
 
-func (a *api) releaseNumber(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) releaseNumber(w http.ResponseWriter, r *http.Request, p Principal) {
 	account, ok := a.owns(w, r, p)
 	if !ok {
 		return
@@ -557,7 +533,7 @@ func (a *api) releaseNumber(w http.ResponseWriter, r *http.Request, p principal)
 	writeJSON(w, http.StatusOK, map[string]string{"released": r.PathValue("number")})
 }
 
-func (a *api) attachNumber(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) attachNumber(w http.ResponseWriter, r *http.Request, p Principal) {
 	account, ok := a.owns(w, r, p)
 	if !ok {
 		return
@@ -576,7 +552,7 @@ func (a *api) attachNumber(w http.ResponseWriter, r *http.Request, p principal) 
 	writeJSON(w, http.StatusOK, n)
 }
 
-func (a *api) numberConfig(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) numberConfig(w http.ResponseWriter, r *http.Request, p Principal) {
 	account, ok := a.owns(w, r, p)
 	if !ok {
 		return
@@ -591,7 +567,7 @@ func (a *api) numberConfig(w http.ResponseWriter, r *http.Request, p principal) 
 	w.Write(cfg)
 }
 
-func (a *api) setNumberConfig(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) setNumberConfig(w http.ResponseWriter, r *http.Request, p Principal) {
 	account, ok := a.owns(w, r, p)
 	if !ok {
 		return
@@ -614,12 +590,12 @@ func (a *api) setNumberConfig(w http.ResponseWriter, r *http.Request, p principa
 	w.Write(body)
 }
 
-func (a *api) availableNumbers(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) availableNumbers(w http.ResponseWriter, r *http.Request, p Principal) {
 	q := r.URL.Query()
 	currency := q.Get("currency")
-	if !p.admin {
+	if !p.Admin {
 		// A tenant sees the free numbers it could rent: in its currency.
-		acc, err := a.c.Account(r.Context(), p.account)
+		acc, err := a.c.Account(r.Context(), p.Account)
 		if err != nil {
 			a.fail(w, r, err)
 			return
@@ -630,7 +606,7 @@ func (a *api) availableNumbers(w http.ResponseWriter, r *http.Request, p princip
 		list []Number
 		err  error
 	)
-	if p.admin && q.Get("all") == "true" {
+	if p.Admin && q.Get("all") == "true" {
 		list, err = a.c.AllNumbers(r.Context())
 	} else {
 		list, err = a.c.AvailableNumbers(r.Context(), q.Get("country"), currency)
@@ -642,7 +618,7 @@ func (a *api) availableNumbers(w http.ResponseWriter, r *http.Request, p princip
 	writeJSON(w, http.StatusOK, map[string]any{"numbers": list})
 }
 
-func (a *api) addNumbers(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) addNumbers(w http.ResponseWriter, r *http.Request, p Principal) {
 	if !a.adminOnly(w, r, p) {
 		return
 	}
@@ -659,10 +635,10 @@ func (a *api) addNumbers(w http.ResponseWriter, r *http.Request, p principal) {
 	writeJSON(w, http.StatusCreated, map[string]any{"added": len(req.Numbers)})
 }
 
-func (a *api) tariffs(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) tariffs(w http.ResponseWriter, r *http.Request, p Principal) {
 	currency := r.PathValue("currency")
-	if !p.admin {
-		acc, err := a.c.Account(r.Context(), p.account)
+	if !p.Admin {
+		acc, err := a.c.Account(r.Context(), p.Account)
 		if err != nil || acc.Currency != currency {
 			writeError(w, http.StatusNotFound, CodeNotFound, fmt.Sprintf("tariffs of %q: not found", currency))
 			return
@@ -676,7 +652,7 @@ func (a *api) tariffs(w http.ResponseWriter, r *http.Request, p principal) {
 	writeJSON(w, http.StatusOK, map[string]any{"currency": currency, "tariffs": list})
 }
 
-func (a *api) setTariffs(w http.ResponseWriter, r *http.Request, p principal) {
+func (a *api) setTariffs(w http.ResponseWriter, r *http.Request, p Principal) {
 	if !a.adminOnly(w, r, p) {
 		return
 	}

@@ -1,7 +1,6 @@
 package scenarios
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -12,7 +11,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,6 +18,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"vox/internal/crashtest"
 )
 
 // The crash test of issue 4: a push is one transaction, so killing the process
@@ -42,15 +42,7 @@ const (
 )
 
 func TestPushSurvivesKill9(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv(crashSeedEnv); s != "" {
-		var err error
-		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-			t.Fatalf("%s=%q: %v", crashSeedEnv, s, err)
-		}
-	}
-	t.Logf("seed %d (%s=%d repeats these delays and sources)", seed, crashSeedEnv, seed)
-	rng := rand.New(rand.NewPCG(seed, 0))
+	rng := crashtest.Rand(t, crashSeedEnv) // the delays and the sources
 
 	path := filepath.Join(t.TempDir(), "vox.db")
 	// The parent creates the file and the application, so that every kill lands
@@ -108,32 +100,11 @@ type crashRun struct {
 // open, and kills it with SIGKILL (os.Process.Kill).
 func runAndKill(t *testing.T, path string, seed uint64, delay time.Duration) crashRun {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashFileEnv+"="+path, crashSeedEnv+"="+strconv.FormatUint(seed, 10))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := bufio.NewScanner(stdout)
-	if !lines.Scan() || lines.Text() != "ready" {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("the child did not open the store: %q\n%s", lines.Text(), stderr.String())
-	}
+	child := crashtest.Start(t, crashFileEnv+"="+path, crashSeedEnv+"="+strconv.FormatUint(seed, 10))
 	time.Sleep(delay)
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	// The child writes each line before going on, so what it wrote before the
-	// kill is all in the pipe.
 	var run crashRun
-	for lines.Scan() {
-		what, arg, _ := strings.Cut(lines.Text(), " ")
+	for _, line := range child.Kill(t) {
+		what, arg, _ := strings.Cut(line, " ")
 		switch what {
 		case "begin":
 			run.inWrite = arg
@@ -143,14 +114,10 @@ func runAndKill(t *testing.T, path string, seed uint64, delay time.Duration) cra
 		case "pushed":
 			n, err := strconv.Atoi(arg)
 			if err != nil {
-				t.Fatalf("child: %q", lines.Text())
+				t.Fatalf("child: %q", line)
 			}
 			run.committed = max(run.committed, n)
 		}
-	}
-	cmd.Wait()
-	if cmd.ProcessState.Exited() {
-		t.Fatalf("the child ended by itself (%v) before it was killed:\n%s", cmd.ProcessState, stderr.String())
 	}
 	return run
 }
@@ -169,11 +136,9 @@ func checkCrashFile(t *testing.T, path string) int {
 	if _, err := Open(db, Options{}); err != nil {
 		t.Fatalf("open the store after kill: %v", err)
 	}
+	crashtest.CheckBolt(t, db)
 	latest := 0
 	err = db.View(func(tx *bolt.Tx) error {
-		for err := range tx.Check() {
-			t.Errorf("bbolt check: %v", err)
-		}
 		if v := tx.Bucket(bucketRoot).Bucket(bucketMeta).Get(keySchema); len(v) != 4 || binary.BigEndian.Uint32(v) != SchemaVersion {
 			return fmt.Errorf("schema version %x, want %d", v, SchemaVersion)
 		}
@@ -295,13 +260,7 @@ func crashPush(rng *rand.Rand) Push {
 // the parent says so in the environment: it writes to the store until it is
 // killed, and reports each write on stdout before and after.
 func TestMain(m *testing.M) {
-	if path := os.Getenv(crashFileEnv); path != "" {
-		if err := crashChild(path); err != nil {
-			fmt.Fprintln(os.Stderr, "crash child:", err)
-			os.Exit(3)
-		}
-		os.Exit(0)
-	}
+	crashtest.RunChild(crashFileEnv, crashChild)
 	os.Exit(m.Run())
 }
 

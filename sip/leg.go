@@ -484,6 +484,11 @@ func (l *leg) remoteBye(bye *sipmsg.Request) {
 	l.end(runtime.EventDisconnected, map[string]any{"headers": headersParam(bye)})
 }
 
+// info and message queue their event before they answer: the peer's next
+// request (a BYE, as soon as it has our 200) is handled on another goroutine,
+// and its Call.Disconnected must not reach the session first, which drops a
+// call's events after it.
+
 // info takes an INFO: DTMF (application/dtmf-relay, application/dtmf)
 // becomes Call.ToneReceived while tones are handled, text becomes
 // Call.MessageReceived (S20).
@@ -496,19 +501,19 @@ func (l *leg) info(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			l.c.srv.bad(req, tx, 400, "Bad Request", "INFO without a digit")
 			return
 		}
-		l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
 		l.mu.Lock()
 		tones := l.tones
 		l.mu.Unlock()
 		if tones {
 			l.post(runtime.EventToneReceived, map[string]any{"tone": string(digit)})
 		}
+		l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
 	case body == "":
 		// An empty INFO is a keep-alive (RFC 6086 section 4.2.1).
 		l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
 	case isText(ct):
-		l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
 		l.post(runtime.EventMessageReceived, map[string]any{"text": body, "headers": headersParam(req)})
+		l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
 	default:
 		res := sipmsg.NewResponseFromRequest(req, 415, "Unsupported Media Type", nil)
 		res.AppendHeader(sipmsg.NewHeader("Accept", "application/dtmf-relay, application/dtmf, text/plain, application/json"))
@@ -525,8 +530,8 @@ func (l *leg) message(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		l.c.srv.respond(tx, res)
 		return
 	}
-	l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
 	l.post(runtime.EventMessageReceived, map[string]any{"text": string(req.Body()), "headers": headersParam(req)})
+	l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
 }
 
 func isText(ct string) bool {

@@ -39,16 +39,11 @@ const (
 )
 
 func benchController(out io.Writer) error {
-	dir, err := os.MkdirTemp("", "vox-bench-controller-")
+	db, done, err := tempDB("vox-bench-controller-", nil)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	db, err := bolt.Open(filepath.Join(dir, "vox.db"), 0o600, nil)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+	defer done()
 	c, err := controller.Open(db, controller.Options{HA1: func(name, password string) (string, string) {
 		m, s := md5.Sum([]byte(name+":vox:"+password)), sha256.Sum256([]byte(name+":vox:"+password))
 		return hex.EncodeToString(m[:]), hex.EncodeToString(s[:])
@@ -179,4 +174,19 @@ func opsPerSecond(op func() error, clients int, window time.Duration) (float64, 
 	}
 	wg.Wait()
 	return float64(done.Load()) / time.Since(start).Seconds(), firstErr
+}
+
+// tempDB is a bbolt file in a directory of its own, for one section; done
+// closes it and removes the directory.
+func tempDB(prefix string, opts *bolt.Options) (db *bolt.DB, done func(), err error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err = bolt.Open(filepath.Join(dir, "vox.db"), 0o600, opts)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return db, func() { db.Close(); os.RemoveAll(dir) }, nil
 }

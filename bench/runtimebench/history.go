@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
@@ -21,16 +19,11 @@ import (
 // of the record's size in the same file, alternating in rounds like the
 // controller's section.
 func benchHistory(out io.Writer) error {
-	dir, err := os.MkdirTemp("", "vox-bench-history-")
+	db, done, err := tempDB("vox-bench-history-", nil)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	db, err := bolt.Open(filepath.Join(dir, "vox.db"), 0o600, nil)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+	defer done()
 	store, err := history.Open(db)
 	if err != nil {
 		return err

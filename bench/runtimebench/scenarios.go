@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	goruntime "runtime"
 	"slices"
 	"strings"
@@ -36,17 +34,12 @@ const (
 )
 
 func benchScenarios(out io.Writer) error {
-	dir, err := os.MkdirTemp("", "vox-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
 	// No fsync while the file is filled; the timed part only reads.
-	db, err := bolt.Open(filepath.Join(dir, "vox.db"), 0o600, &bolt.Options{NoSync: true})
+	db, done, err := tempDB("vox-bench-", &bolt.Options{NoSync: true})
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer done()
 	rb, err := newResolveBench(db)
 	if err != nil {
 		return fmt.Errorf("scenarios benchmark: %w", err)

@@ -83,11 +83,7 @@ func ctrlCommand(cmd *cobra.Command, f *ctrlFlags, accountOf func(args []string)
 		if err != nil {
 			return err
 		}
-		ctx := cmd.Context()
-		if ctx == nil {
-			ctx = context.Background()
-		}
-		ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+		ctx, cancel := requestContext(cmd)
 		defer cancel()
 		err = run(ctx, c, cmd.OutOrStdout(), args)
 		var apiErr *controller.APIError

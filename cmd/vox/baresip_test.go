@@ -40,12 +40,7 @@ const (
 
 func TestBaresipCallThroughTheDemo(t *testing.T) {
 	s := startCallServer(t)
-	// The bundled demo, as make run serves it, rather than the test
-	// scenario startCallServer pushes.
-	_, err := s.store.Push(context.Background(), scenarios.Push{App: demoApp, Files: []scenarios.File{{Name: examples.DemoName, Source: examples.Demo}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s.pushBundledDemo(t)
 	dir := t.TempDir()
 	callee := startBaresip(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto")
 	caller := startBaresip(t, s, "phone67", toneWAV(t, dir, callerTone), "manual")
@@ -121,6 +116,16 @@ type baresipUA struct {
 // startBaresip runs baresip as user with a configuration of its own:
 // SIP and RTP on 127.0.0.1, G.711, audio from the WAV file source,
 // received audio written to files, and answermode (auto or manual).
+// pushBundledDemo makes the bundled demo, as make run serves it, the demo
+// application, rather than the test scenario startCallServer pushes.
+func (s *callServer) pushBundledDemo(t *testing.T) {
+	t.Helper()
+	_, err := s.store.Push(context.Background(), scenarios.Push{App: demoApp, Files: []scenarios.File{{Name: examples.DemoName, Source: examples.Demo}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func startBaresip(t *testing.T, s *callServer, user, source, answermode string) *baresipUA {
 	t.Helper()
 	bin, err := exec.LookPath("baresip")

@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"vox/controller"
 	"vox/media"
@@ -50,15 +47,7 @@ func (e eventLog) Post(ev runtime.Event) { e <- ev }
 
 func TestBilledPSTNCalls(t *testing.T) {
 	t.Parallel()
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "vox.db"), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	c, err := controller.Open(db, controller.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := openTestController(t)
 	ctx := context.Background()
 	if _, err := c.CreateAccount(ctx, controller.NewAccount{ID: demoAccount, Currency: "RUB", Country: "RU"}); err != nil {
 		t.Fatal(err)

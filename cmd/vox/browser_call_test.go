@@ -11,7 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"vox/examples"
+	"vox/controller/history"
 	"vox/scenarios"
 )
 
@@ -110,20 +110,49 @@ func (b *browser) press(digit rune) {
 	b.run("press "+string(digit), chromedp.Click(chromedp.CSS(`#keypad button[data-key="`+string(digit)+`"]`)))
 }
 
-func TestPhonePageCallsBaresip(t *testing.T) {
-	t.Parallel()
-	s := startBridgeServer(t)
+// startPageAndPhone signs the page in as phone67, with baresip registered
+// as phone68, answering by itself and saying calleeTone.
+func startPageAndPhone(t *testing.T, s *callServer) (*browser, *baresipUA) {
+	t.Helper()
 	dir := t.TempDir()
 	callee := startBaresip(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto")
 	b := startBrowser(t, pageToneWAV(t, dir))
 	b.signIn(s, "phone67", testPasswords["phone67"])
 	b.waitState("registered", "registered")
 	s.waitRegistered(t, "phone68")
+	return b, callee
+}
+
+// callPhone calls phone68 from the page and waits until both are in the call.
+func (b *browser) callPhone(callee *baresipUA) {
+	b.t.Helper()
+	b.dial("phone68")
+	callee.waitEvent(b.t, "CALL_ESTABLISHED")
+	b.waitState("in-call", "in-call")
+}
+
+// startPageDeskAndCaller registers phone68 twice, on the page and on a
+// baresip desk phone (answering by hand, saying 440 Hz), and phone67 on a
+// baresip that calls it (saying calleeTone).
+func startPageDeskAndCaller(t *testing.T, s *callServer) (b *browser, desk, caller *baresipUA) {
+	t.Helper()
+	dir := t.TempDir()
+	desk = startBaresip(t, s, "phone68", toneWAV(t, dir, 440), "manual")
+	caller = startBaresip(t, s, "phone67", toneWAV(t, dir, calleeTone), "manual")
+	b = startBrowser(t, pageToneWAV(t, dir))
+	b.signIn(s, "phone68", testPasswords["phone68"])
+	b.waitState("registered", "registered")
+	s.waitRegistered(t, "phone67", "phone68")
+	return b, desk, caller
+}
+
+func TestPhonePageCallsBaresip(t *testing.T) {
+	t.Parallel()
+	s := startBridgeServer(t)
+	b, callee := startPageAndPhone(t, s)
 
 	// The page calls phone68; baresip answers by itself.
-	b.dial("phone68")
-	callee.waitEvent(t, "CALL_ESTABLISHED")
-	b.waitState("in-call", "in-call")
+	b.callPhone(callee)
 	s.sessionLog(t, "alerting phone68 from phone67 device WEBRTC", "answered")
 
 	// baresip's tone reaches the page, the page's tone reaches baresip.
@@ -171,21 +200,27 @@ func TestPhonePageCallsBaresip(t *testing.T) {
 	}
 	callee.stop(t)
 	checkToneLevel(t, "what baresip received from the page", callee.received(t), 0, false, pageTone, pageLevel)
+	s.checkCallDevice(t, "phone67", "phone68", history.WebRTC)
+}
+
+// checkCallDevice checks that the server's one call record is the call from
+// caller to callee, answered, made from a device of the kind want (S21).
+func (s *callServer) checkCallDevice(t *testing.T, caller, callee, want string) {
+	t.Helper()
+	records := s.waitCallRecords(t, 1)
+	rec := records[0]
+	if len(records) != 1 || rec.From != caller || rec.To != callee || rec.Direction != history.Incoming ||
+		rec.Status != history.Answered || rec.Device != want {
+		t.Errorf("call records %+v, want one answered call from %s to %s on device %s", records, caller, callee, want)
+	}
 }
 
 func TestBaresipHangsUpOnThePage(t *testing.T) {
 	t.Parallel()
 	s := startBridgeServer(t)
-	dir := t.TempDir()
-	callee := startBaresip(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto")
-	b := startBrowser(t, pageToneWAV(t, dir))
-	b.signIn(s, "phone67", testPasswords["phone67"])
-	b.waitState("registered", "registered")
-	s.waitRegistered(t, "phone68")
+	b, callee := startPageAndPhone(t, s)
 
-	b.dial("phone68")
-	callee.waitEvent(t, "CALL_ESTABLISHED")
-	b.waitState("in-call", "in-call")
+	b.callPhone(callee)
 	b.waitHearing(calleeTone, "in call")
 
 	callee.command(t, "hangup", "")
@@ -202,15 +237,8 @@ func TestBaresipHangsUpOnThePage(t *testing.T) {
 func TestPageGoneEndsTheCall(t *testing.T) {
 	t.Parallel()
 	s := startBridgeServer(t)
-	dir := t.TempDir()
-	callee := startBaresip(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto")
-	b := startBrowser(t, pageToneWAV(t, dir))
-	b.signIn(s, "phone67", testPasswords["phone67"])
-	b.waitState("registered", "registered")
-	s.waitRegistered(t, "phone68")
-	b.dial("phone68")
-	callee.waitEvent(t, "CALL_ESTABLISHED")
-	b.waitState("in-call", "in-call")
+	b, callee := startPageAndPhone(t, s)
+	b.callPhone(callee)
 
 	b.close()
 	callee.waitEvent(t, "CALL_CLOSED")
@@ -222,13 +250,7 @@ func TestPageGoneEndsTheCall(t *testing.T) {
 func TestCallUserRingsThePageAndThePhone(t *testing.T) {
 	t.Parallel()
 	s := startBridgeServer(t)
-	dir := t.TempDir()
-	desk := startBaresip(t, s, "phone68", toneWAV(t, dir, 440), "manual")
-	caller := startBaresip(t, s, "phone67", toneWAV(t, dir, calleeTone), "manual")
-	b := startBrowser(t, pageToneWAV(t, dir))
-	b.signIn(s, "phone68", testPasswords["phone68"])
-	b.waitState("registered", "registered")
-	s.waitRegistered(t, "phone67", "phone68")
+	b, desk, caller := startPageDeskAndCaller(t, s)
 	if n := len(s.sip.Registrar().Bindings(sipRealm, "phone68")); n != 2 {
 		t.Fatalf("phone68 has %d bindings, want the page's and baresip's", n)
 	}
@@ -254,6 +276,7 @@ func TestCallUserRingsThePageAndThePhone(t *testing.T) {
 	b.waitState("registered", "caller-hung-up")
 	caller.stop(t)
 	checkToneLevel(t, "what the caller received from the page", caller.received(t), 0, false, pageTone, pageLevel)
+	s.checkCallDevice(t, "phone67", "phone68", history.Phone)
 }
 
 // text is the text of the element with id.
@@ -267,16 +290,8 @@ func (b *browser) text(id string) string {
 func TestPageCallsThroughTheDemo(t *testing.T) {
 	t.Parallel()
 	s := startCallServer(t)
-	_, err := s.store.Push(context.Background(), scenarios.Push{App: demoApp, Files: []scenarios.File{{Name: examples.DemoName, Source: examples.Demo}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	callee := startBaresip(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto")
-	b := startBrowser(t, pageToneWAV(t, dir))
-	b.signIn(s, "phone67", testPasswords["phone67"])
-	b.waitState("registered", "registered")
-	s.waitRegistered(t, "phone68")
+	s.pushBundledDemo(t)
+	b, callee := startPageAndPhone(t, s)
 
 	b.dial("100")
 	b.waitState("in-call", "greeted") // the demo answers at once
@@ -316,13 +331,7 @@ func TestPageDeclines(t *testing.T) {
 func TestCallUserPhoneAnswersFirst(t *testing.T) {
 	t.Parallel()
 	s := startBridgeServer(t)
-	dir := t.TempDir()
-	desk := startBaresip(t, s, "phone68", toneWAV(t, dir, 440), "manual")
-	caller := startBaresip(t, s, "phone67", toneWAV(t, dir, calleeTone), "manual")
-	b := startBrowser(t, pageToneWAV(t, dir))
-	b.signIn(s, "phone68", testPasswords["phone68"])
-	b.waitState("registered", "registered")
-	s.waitRegistered(t, "phone67", "phone68")
+	b, desk, caller := startPageDeskAndCaller(t, s)
 
 	caller.command(t, "dial", "phone68")
 	desk.waitEvent(t, "CALL_INCOMING")

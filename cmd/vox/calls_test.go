@@ -74,10 +74,11 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 		break;
 	}
 	case "700": // hear digits and messages until the caller hangs up
-		call.answer();
+		// Before the answer: the caller's INFO may come as soon as it has it.
 		call.handleTones(true);
 		call.addEventListener(CallEvents.ToneReceived, (t) => Logger.write("tone " + t.tone));
 		call.addEventListener(CallEvents.MessageReceived, (m) => Logger.write("message " + m.text));
+		call.answer();
 		break;
 	case "800": { // call the SIP URI in X-Target with digest credentials, bridge, end
 		const out = VoxEngine.callSIP(e.headers["X-Target"], {callerid: e.callerid, authUser: "vox", password: "sipsecret"});

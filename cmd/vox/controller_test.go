@@ -20,15 +20,7 @@ import (
 // trunks file still goes to its account through that account's trunks only.
 func TestRouteRentedNumbers(t *testing.T) {
 	t.Parallel()
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "vox.db"), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	c, err := controller.Open(db, controller.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := openTestController(t)
 	ctx := context.Background()
 	for _, id := range []string{"acme", demoAccount} {
 		if _, err := c.CreateAccount(ctx, controller.NewAccount{ID: id, Currency: "RUB"}); err != nil {
@@ -104,4 +96,20 @@ func TestTrunkCallToARentedNumber(t *testing.T) {
 	if files := s.sessionLogs(t); len(files) != 0 {
 		t.Errorf("the demo account, whose trunk brought the call, got sessions: %v", files)
 	}
+}
+
+// openTestController is a controller on a bbolt file of its own, closed
+// when the test ends.
+func openTestController(t *testing.T) *controller.Controller {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "vox.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	c, err := controller.Open(db, controller.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

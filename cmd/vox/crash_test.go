@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -20,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"vox/controller"
+	"vox/internal/crashtest"
 )
 
 // The controller's crash test (issue 8): vox serve runs as a child process
@@ -53,13 +50,7 @@ func TestMain(m *testing.M) {
 	if args := os.Getenv(serveChildEnv); args != "" {
 		os.Exit(run(strings.Split(args, "\n"), os.Stdout, os.Stderr))
 	}
-	if data := os.Getenv(crashChildEnv); data != "" {
-		if err := crashChild(data, os.Getenv(crashRoundEnv)); err != nil {
-			fmt.Fprintln(os.Stderr, "crash child:", err)
-			os.Exit(3)
-		}
-		os.Exit(0)
-	}
+	crashtest.RunChild(crashChildEnv, func(data string) error { return crashChild(data, os.Getenv(crashRoundEnv)) })
 	os.Exit(m.Run())
 }
 
@@ -97,56 +88,22 @@ func crashChild(data, round string) error {
 	}
 }
 
-// crashServer is a running child.
-type crashServer struct {
-	cmd   *exec.Cmd
-	url   string
-	lines *bufio.Scanner
-	err   *strings.Builder
+// startCrashChild starts vox serve on data for round; it is killed with
+// killCrashChild.
+func startCrashChild(t *testing.T, data string, round int) *crashtest.Child {
+	t.Helper()
+	return crashtest.Start(t, crashChildEnv+"="+data, crashRoundEnv+"="+strconv.Itoa(round))
 }
 
-func startCrashChild(t *testing.T, data string, round int) *crashServer {
+// killCrashChild kills the child with SIGKILL and returns the calls it
+// reported charged.
+func killCrashChild(t *testing.T, child *crashtest.Child) []string {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+data, crashRoundEnv+"="+strconv.Itoa(round))
-	stderr := &strings.Builder{}
-	cmd.Stderr = stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := bufio.NewScanner(stdout)
-	url, ok := "", lines.Scan()
-	if ok {
-		url, ok = strings.CutPrefix(lines.Text(), "ready ")
-	}
-	if !ok {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("round %d: vox serve did not start: %q\n%s", round, lines.Text(), stderr.String())
-	}
-	return &crashServer{cmd: cmd, url: url, lines: lines, err: stderr}
-}
-
-// kill kills the child with SIGKILL and returns the calls it reported
-// charged.
-func (c *crashServer) kill(t *testing.T) []string {
-	t.Helper()
-	if err := c.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
 	var charged []string
-	for c.lines.Scan() {
-		if id, ok := strings.CutPrefix(c.lines.Text(), "charged "); ok {
+	for _, line := range child.Kill(t) {
+		if id, ok := strings.CutPrefix(line, "charged "); ok {
 			charged = append(charged, id)
 		}
-	}
-	c.cmd.Wait()
-	if c.cmd.ProcessState.Exited() {
-		t.Fatalf("vox serve ended by itself (%v) before it was killed:\n%s", c.cmd.ProcessState, c.err.String())
 	}
 	return charged
 }
@@ -192,15 +149,7 @@ func topUps(c *controller.Client, keys []string, stop <-chan struct{}) []string 
 }
 
 func TestLedgerSurvivesKill9(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv(crashSeedEnv); s != "" {
-		var err error
-		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-			t.Fatalf("%s=%q: %v", crashSeedEnv, s, err)
-		}
-	}
-	t.Logf("seed %d (%s=%d repeats these delays)", seed, crashSeedEnv, seed)
-	rng := rand.New(rand.NewPCG(seed, 0))
+	rng := crashtest.Rand(t, crashSeedEnv)
 	data := t.TempDir()
 
 	var (
@@ -223,7 +172,7 @@ func TestLedgerSurvivesKill9(t *testing.T) {
 		if licence == "" {
 			licence = demoLicenceKey(t, data)
 		}
-		client := controller.NewClient(child.url, "", nil).AsTenant(demoAccount, []byte(licence), "")
+		client := controller.NewClient(child.Ready, "", nil).AsTenant(demoAccount, []byte(licence), "")
 		// Retries of the answers a kill cut off first, then new top-ups.
 		keys := pending()
 		for i := range 200 {
@@ -236,7 +185,7 @@ func TestLedgerSurvivesKill9(t *testing.T) {
 		go func() { answered <- topUps(client, keys, stop) }()
 		delay := time.Duration(rng.Int64N(int64(maxCrashDelay)))
 		time.Sleep(delay)
-		calls := child.kill(t)
+		calls := killCrashChild(t, child)
 		close(stop)
 		done := <-answered
 		for _, k := range done {
@@ -251,10 +200,10 @@ func TestLedgerSurvivesKill9(t *testing.T) {
 	// A last run without a kill: every top-up whose answer was cut off is
 	// retried and must then be there exactly once.
 	child := startCrashChild(t, data, crashRounds)
-	client := controller.NewClient(child.url, "", nil).AsTenant(demoAccount, []byte(licence), "")
+	client := controller.NewClient(child.Ready, "", nil).AsTenant(demoAccount, []byte(licence), "")
 	retry := pending()
 	done := topUps(client, retry, make(chan struct{}))
-	for _, id := range child.kill(t) {
+	for _, id := range killCrashChild(t, child) {
 		charged[id] = true
 	}
 	if len(done) != len(retry) {
@@ -326,15 +275,7 @@ func checkLedger(t *testing.T, data string, committed, charged map[string]bool) 
 	t.Helper()
 	db := openCrashFile(t, data)
 	defer db.Close()
-	if err := db.View(func(tx *bolt.Tx) error {
-		var errs []error
-		for err := range tx.Check() {
-			errs = append(errs, err)
-		}
-		return errors.Join(errs...)
-	}); err != nil {
-		t.Fatalf("bbolt check: %v", err)
-	}
+	crashtest.CheckBolt(t, db)
 	c, err := controller.Open(db, controller.Options{})
 	if err != nil {
 		t.Fatalf("open the controller after kill: %v", err)

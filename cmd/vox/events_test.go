@@ -91,24 +91,13 @@ func TestLiveCallAccessURLAndRecord(t *testing.T) {
 	}
 	sessionID := strings.Split(strings.TrimPrefix(url, "http://"+s.addr.String()+"/calls/"), "/")[0]
 
-	admin := []string{"--server", "http://" + s.addr.String(), "--data", s.data}
-	var calls struct {
-		Calls []history.Record `json:"calls"`
-	}
-	for deadline := time.Now().Add(10 * time.Second); len(calls.Calls) == 0; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no call record")
-		}
-		out, errOut, code := runCLI(append([]string{"calls", demoAccount, "--json"}, admin...))
-		if code != 0 || json.Unmarshal([]byte(out), &calls) != nil {
-			t.Fatalf("vox calls: %d %s %s", code, out, errOut)
-		}
-	}
-	rec := calls.Calls[0]
-	if len(calls.Calls) != 1 || rec.CallID != sessionID || rec.Account != demoAccount || rec.Direction != history.Incoming ||
+	admin := s.adminFlags()
+	records := s.waitCallRecords(t, 1)
+	rec := records[0]
+	if len(records) != 1 || rec.CallID != sessionID || rec.Account != demoAccount || rec.Direction != history.Incoming ||
 		rec.From != "phone67" || rec.To != "100" || rec.Status != history.Answered || rec.Code != 200 ||
 		rec.Device != history.Phone || !strings.HasPrefix(rec.Release, demoApp+"@") || rec.Quality != 4 {
-		t.Errorf("record %+v", calls.Calls)
+		t.Errorf("record %+v", records)
 	}
 	if st, _ := post(url, `{"COMMAND":"user"}`); st != 404 {
 		t.Errorf("access URL of an ended call: %d, want 404", st)
@@ -159,6 +148,30 @@ func TestLiveCallAccessURLAndRecord(t *testing.T) {
 	if _, _, code = runCLI(append([]string{"logs", sessionID}, admin...)); code != 1 {
 		t.Errorf("vox logs after the retention: exit %d", code)
 	}
+}
+
+// adminFlags are the flags vox's admin commands reach the test's server with.
+func (s *callServer) adminFlags() []string {
+	return []string{"--server", "http://" + s.addr.String(), "--data", s.data}
+}
+
+// waitCallRecords waits until vox calls --json lists at least n records of the
+// demo account (a session's record is written once it has ended) and returns them.
+func (s *callServer) waitCallRecords(t *testing.T, n int) []history.Record {
+	t.Helper()
+	var calls struct {
+		Calls []history.Record `json:"calls"`
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(calls.Calls) < n; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d call records, want %d: %+v", len(calls.Calls), n, calls.Calls)
+		}
+		out, errOut, code := runCLI(append([]string{"calls", demoAccount, "--json"}, s.adminFlags()...))
+		if code != 0 || json.Unmarshal([]byte(out), &calls) != nil {
+			t.Fatalf("vox calls: %d %s %s", code, out, errOut)
+		}
+	}
+	return calls.Calls
 }
 
 func runCLI(args []string) (stdout, stderr string, code int) {

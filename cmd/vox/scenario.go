@@ -90,6 +90,16 @@ func (f *clientFlags) output(w io.Writer, v any, human func()) error {
 	return enc.Encode(v)
 }
 
+// requestContext is the command's context bounded by requestTimeout: the
+// time one command's requests to the server may take.
+func requestContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return context.WithTimeout(ctx, requestTimeout)
+}
+
 // clientCommand builds a command that talks to the server: its RunE gets a
 // client with a deadline, and the server's errors are reported as one line, or
 // one line per problem of a refused push.
@@ -99,11 +109,7 @@ func clientCommand(cmd *cobra.Command, f *clientFlags, run func(ctx context.Cont
 		if err != nil {
 			return err
 		}
-		ctx := cmd.Context()
-		if ctx == nil {
-			ctx = context.Background()
-		}
-		ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+		ctx, cancel := requestContext(cmd)
 		defer cancel()
 		return reportAPIError(cmd.ErrOrStderr(), c, run(ctx, c, cmd.OutOrStdout(), args))
 	}

@@ -235,6 +235,20 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	return b, true
 }
 
+// decode reads the JSON body into v; false when it could not, and the
+// request is answered.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, ok := s.body(w, r)
+	if !ok {
+		return false
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request", "the body is not JSON: "+err.Error())
+		return false
+	}
+	return true
+}
+
 // command hands a portal's request to the scenario and returns its answer.
 func (s *Server) command(w http.ResponseWriter, r *http.Request, sl *Slot) {
 	body, ok := s.body(w, r)
@@ -295,17 +309,12 @@ func (s *Server) config(w http.ResponseWriter, r *http.Request, sl *Slot) {
 var scenarioEvents = map[string]bool{webhook.StartCall: true, webhook.HangupCall: true, webhook.AddCallHistory: true}
 
 func (s *Server) event(w http.ResponseWriter, r *http.Request, sl *Slot) {
-	body, ok := s.body(w, r)
-	if !ok {
-		return
-	}
 	var req struct {
 		Event string          `json:"event"`
 		ID    string          `json:"id"` // optional: a retry with the same id is queued once
 		Data  json.RawMessage `json:"data"`
 	}
-	if err := json.Unmarshal(body, &req); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_request", "the body is not JSON: "+err.Error())
+	if !s.decode(w, r, &req) {
 		return
 	}
 	if !scenarioEvents[req.Event] {
@@ -365,16 +374,11 @@ func reportedQuality(raw json.RawMessage) float64 {
 }
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request, sl *Slot) {
-	body, ok := s.body(w, r)
-	if !ok {
-		return
-	}
 	var req struct {
 		From string `json:"from"`
 		To   string `json:"to"`
 	}
-	if err := json.Unmarshal(body, &req); err != nil {
-		writeError(w, http.StatusBadRequest, "invalid_request", "the body is not JSON: "+err.Error())
+	if !s.decode(w, r, &req) {
 		return
 	}
 	if s.opts.Outbox == nil {

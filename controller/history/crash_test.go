@@ -1,17 +1,14 @@
 package history
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -22,6 +19,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"vox/controller/webhook"
+	"vox/internal/crashtest"
 )
 
 // The call records' crash test (issue 8): a child process (this test binary,
@@ -43,13 +41,7 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	if path := os.Getenv(crashFileEnv); path != "" {
-		if err := crashChild(path, os.Getenv(crashRoundEnv)); err != nil {
-			fmt.Fprintln(os.Stderr, "crash child:", err)
-			os.Exit(3)
-		}
-		os.Exit(0)
-	}
+	crashtest.RunChild(crashFileEnv, func(path string) error { return crashChild(path, os.Getenv(crashRoundEnv)) })
 	os.Exit(m.Run())
 }
 
@@ -127,15 +119,7 @@ func crashChild(path, round string) error {
 }
 
 func TestRecordsSurviveKill9(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv(crashSeedEnv); s != "" {
-		var err error
-		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Logf("seed %d (%s=%d repeats these delays)", seed, crashSeedEnv, seed)
-	rng := rand.New(rand.NewPCG(seed, 0))
+	rng := crashtest.Rand(t, crashSeedEnv)
 	path := filepath.Join(t.TempDir(), "vox.db")
 	committed := map[string]bool{}
 	queued := map[string]bool{}
@@ -161,39 +145,16 @@ func TestRecordsSurviveKill9(t *testing.T) {
 // what it reported committed and queued.
 func runAndKill(t *testing.T, path string, round int, delay time.Duration) (committed, queued []string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashFileEnv+"="+path, crashRoundEnv+"="+strconv.Itoa(round))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := bufio.NewScanner(stdout)
-	if !lines.Scan() || lines.Text() != "ready" {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("round %d: the child did not start: %q\n%s", round, lines.Text(), stderr.String())
-	}
+	child := crashtest.Start(t, crashFileEnv+"="+path, crashRoundEnv+"="+strconv.Itoa(round))
 	time.Sleep(delay)
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	for lines.Scan() {
-		what, id, _ := strings.Cut(lines.Text(), " ")
+	for _, line := range child.Kill(t) {
+		what, id, _ := strings.Cut(line, " ")
 		switch what {
 		case "committed":
 			committed = append(committed, id)
 		case "queued":
 			queued = append(queued, id)
 		}
-	}
-	cmd.Wait()
-	if cmd.ProcessState.Exited() {
-		t.Fatalf("round %d: the child ended by itself (%v):\n%s", round, cmd.ProcessState, stderr.String())
 	}
 	return committed, queued
 }
@@ -211,14 +172,7 @@ func checkRecords(t *testing.T, path string, committed map[string]bool) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.View(func(tx *bolt.Tx) error {
-		for err := range tx.Check() {
-			t.Errorf("bbolt check: %v", err)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	crashtest.CheckBolt(t, db)
 	ctx := context.Background()
 	seen := map[string]bool{}
 	days := map[string]*Totals{}
