@@ -45,6 +45,10 @@ type HandlerOptions struct {
 	MaxBody int64
 	Log     *slog.Logger
 	Now     func() time.Time
+	// Auth checks callers; nil makes one from AdminToken, MaxBody and Now.
+	// Routes served beside the API pass theirs so that one nonce memory
+	// covers every signed request.
+	Auth *Auth
 }
 
 // maxAdminBody bounds an operator's request: an account's export with its
@@ -70,8 +74,10 @@ func NewHandler(c *Controller, opts HandlerOptions) http.Handler {
 	if opts.MaxBody <= 0 {
 		opts.MaxBody = 1 << 20
 	}
-	a := &api{c: c, opts: opts}
-	a.auth = NewAuth(opts.AdminToken, c.SigningKeys, signature.VerifierOptions{MaxBody: opts.MaxBody, Now: opts.Now}, opts.Log)
+	a := &api{c: c, opts: opts, auth: opts.Auth}
+	if a.auth == nil {
+		a.auth = NewAuth(opts.AdminToken, c.SigningKeys, signature.VerifierOptions{MaxBody: opts.MaxBody, Now: opts.Now}, opts.Log)
+	}
 	mux := http.NewServeMux()
 	route := func(pattern string, h func(w http.ResponseWriter, r *http.Request, p Principal)) {
 		method, path, _ := strings.Cut(pattern, " ")

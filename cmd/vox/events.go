@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -273,8 +270,8 @@ func normalised(s string, pref numbers.Preference) string {
 // routes mounts the call history, session logs and portal settings in the
 // controller's API, for the operator (admin token) and for each tenant
 // signed with its licence key, who sees only its own (404 for the others, S1).
-func (e *callEvents) routes(mux *http.ServeMux, adminToken string, ctrl eventsController) {
-	auth := &tenantAuth{token: sha256.Sum256([]byte(adminToken)), verifier: signature.NewVerifier(ctrl.SigningKeys, signature.VerifierOptions{})}
+func (e *callEvents) routes(mux *http.ServeMux, checker *controller.Auth) {
+	auth := &tenantAuth{auth: checker}
 	api := &history.API{Store: e.history, Logs: e.logs, Logger: e.log}
 	base := controller.APIPrefix + "/accounts/{account}"
 	mux.HandleFunc("GET "+base+"/calls", auth.owner(api.List))
@@ -290,7 +287,7 @@ func (e *callEvents) routes(mux *http.ServeMux, adminToken string, ctrl eventsCo
 	mux.HandleFunc("GET "+base+"/portal", auth.owner(e.getPortal))
 	mux.HandleFunc("PUT "+base+"/portal", auth.owner(e.setPortal))
 	mux.Handle(access.Prefix, e.access)
-	e.supportRoutes(mux, auth, e.supportToken, ctrl)
+	e.supportRoutes(mux, auth, e.supportToken, e.ctrl)
 }
 
 func (e *callEvents) getPortal(w http.ResponseWriter, r *http.Request, account string) {
@@ -366,32 +363,14 @@ func (e *callEvents) setAlerts(w http.ResponseWriter, r *http.Request, account s
 // tenantAuth lets through the operator's bearer token, or a request signed
 // by the tenant named in the path.
 type tenantAuth struct {
-	token    [32]byte
-	verifier *signature.Verifier
+	auth *controller.Auth
 }
 
 // who is the operator ("", true) or the signing tenant; false when the
 // request was refused and answered.
 func (a *tenantAuth) who(w http.ResponseWriter, r *http.Request) (account string, admin, ok bool) {
-	if bearer, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); found {
-		sum := sha256.Sum256([]byte(strings.TrimSpace(bearer)))
-		if subtle.ConstantTimeCompare(sum[:], a.token[:]) != 1 {
-			writeAPIError(w, http.StatusUnauthorized, controller.CodeUnauthorized, "wrong admin token; tenants sign their requests instead (X-Vox-Signature)")
-			return "", false, false
-		}
-		return "", true, true
-	}
-	account, _, err := a.verifier.Verify(r)
-	var se *signature.Error
-	if errors.As(err, &se) {
-		writeAPIError(w, se.Status, se.Code, se.Message)
-		return "", false, false
-	}
-	if err != nil {
-		writeAPIError(w, http.StatusInternalServerError, "internal", "the signature could not be checked")
-		return "", false, false
-	}
-	return account, false, true
+	p, ok := a.auth.Identify(w, r)
+	return p.Account, p.Admin, ok
 }
 
 // owner serves the account of the path to the operator or that tenant.

@@ -331,3 +331,35 @@ func TestSupportAccessNeedsConsent(t *testing.T) {
 		t.Errorf("audit log:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// A nonce is spent on every signed route at once: one signed for the
+// controller's API is refused on the call history beside it (S9).
+func TestNonceSpentAcrossSignedRoutes(t *testing.T) {
+	data := t.TempDir()
+	srv := startTestServer(t, data)
+	key := []byte(demoLicenceKey(t, data))
+	const nonce = "one-nonce-for-two-routes"
+	get := func(path string) (int, string) {
+		req, err := http.NewRequest("GET", "http://"+srv.addr.String()+controller.APIPrefix+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set(signature.HeaderAccount, demoAccount)
+		if err := signature.SignWith(req, nil, key, signature.Options{Nonce: nonce}); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if status, body := get("/accounts/demo"); status != http.StatusOK {
+		t.Fatalf("the first use of the nonce: %d %s", status, body)
+	}
+	if status, body := get("/accounts/demo/calls"); status != http.StatusUnauthorized || !strings.Contains(body, "replayed_request") {
+		t.Errorf("the nonce again on the call history: %d %s, want 401 replayed_request", status, body)
+	}
+}

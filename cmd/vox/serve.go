@@ -22,6 +22,7 @@ import (
 
 	"vox/controller"
 	"vox/controller/history"
+	"vox/controller/signature"
 	"vox/examples"
 	"vox/jsapi"
 	"vox/media/player"
@@ -266,8 +267,11 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	if sipSrv != nil {
 		registrar = "sip:" + sipAddr.String()
 	}
-	mux.Handle(controller.APIPrefix+"/", controller.NewHandler(ctrl, controller.HandlerOptions{AdminToken: token, Registrar: registrar, Log: cfg.Log}))
-	events.routes(mux, token, ctrl)
+	// One caller check for the controller's API and the call routes beside
+	// it, so that a nonce used on one is refused on the other.
+	auth := controller.NewAuth(token, ctrl.SigningKeys, signature.VerifierOptions{}, cfg.Log)
+	mux.Handle(controller.APIPrefix+"/", controller.NewHandler(ctrl, controller.HandlerOptions{AdminToken: token, Registrar: registrar, Log: cfg.Log, Auth: auth}))
+	events.routes(mux, auth)
 	mux.Handle("/records/{account}/{file}", recordingsHandler(cfg.Data))
 	if sipSrv != nil {
 		// Browsers: SIP over WebSocket into the same SIP server (S5).
