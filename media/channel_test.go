@@ -225,11 +225,35 @@ func share(x []int16, hz float64) float64 {
 	return 2 * power / (float64(len(x)) * energy)
 }
 
+// toneWindows splits x into windows of n samples and counts those with sound
+// and, of them, those where hz has at least min of the energy. Window by
+// window, because on a loaded machine a late packet leaves a gap and the tone
+// after it resumes with another phase, which one Goertzel filter over all of
+// x counts against the tone.
+func toneWindows(x []int16, hz float64, n int, min float64) (toned, voiced int) {
+	for i := 0; i+n <= len(x); i += n {
+		w := x[i : i+n]
+		var energy float64
+		for _, v := range w {
+			energy += float64(v) * float64(v)
+		}
+		if math.Sqrt(energy/float64(n)) < 100 {
+			continue
+		}
+		voiced++
+		if share(w, hz) >= min {
+			toned++
+		}
+	}
+	return toned, voiced
+}
+
 func hearsTone(t *testing.T, who string, c *collector, hz float64) {
 	t.Helper()
 	x := c.fresh(t, 15)
-	if s := share(x, hz); s < 0.8 {
-		t.Fatalf("%s does not hear %v Hz: share %.2f", who, hz, s)
+	toned, voiced := toneWindows(x, hz, pcm.FrameSamples, 0.8)
+	if frames := len(x) / pcm.FrameSamples; voiced < frames/4 || float64(toned) < 0.9*float64(voiced) {
+		t.Fatalf("%s does not hear %v Hz: in %d of %d frames with sound (%d frames)", who, hz, toned, voiced, frames)
 	}
 }
 
@@ -647,11 +671,11 @@ func TestChannelRecords(t *testing.T) {
 		waitRecorded(t, file, 1, 1500*time.Millisecond)
 		d := a.stopRecording(t, file)
 		x := checkWAV(t, file, 1, d)[0]
-		// Two tones of equal level: a quarter of the energy each in p²
-		// terms, far above anything else.
+		// Two tones of equal level: about half of the energy each, far
+		// above anything else, in most 100 ms windows.
 		for _, hz := range []float64{440, 1000} {
-			if s := share(x, hz); s < 0.15 {
-				t.Errorf("the mix has little %v Hz: share %.2f", hz, s)
+			if toned, voiced := toneWindows(x, hz, 800, 0.15); voiced == 0 || 2*toned < voiced {
+				t.Errorf("the mix has little %v Hz: in %d of %d windows with sound", hz, toned, voiced)
 			}
 		}
 		if err := a.ch.StopRecording(); !errors.Is(err, media.ErrNotRecording) {
