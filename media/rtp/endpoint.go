@@ -55,6 +55,7 @@ type Config struct {
 // comes, and every cache line a packet touches costs a miss.
 type Endpoint struct {
 	clock Clock
+	pacer *pacer        // sends the frames of the endpoint's playbacks
 	epoch time.Time     // arrival times are counted from here, in timestamp units
 	te    atomic.Uint32 // telephone-event payload type
 
@@ -126,6 +127,7 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 	}
 	e := &Endpoint{
 		clock:    cfg.Clock,
+		pacer:    pacerFor(cfg.Clock),
 		cname:    cfg.CNAME,
 		interval: cfg.RTCPInterval,
 		epoch:    cfg.Clock.Now(),
@@ -285,12 +287,12 @@ func (e *Endpoint) Stats() Stats {
 
 // Close stops everything the endpoint does, sends RTCP BYE, and returns its
 // ports to the pool, always. It is safe to call more than once, and waits for
-// the endpoint's goroutines (a playback's ReadFrame in progress included), so
+// the endpoint's goroutines and a playback's ReadFrame in progress, so
 // it must not be called from a sink or an event handler.
 func (e *Endpoint) Close() error {
 	e.closeOnce.Do(func() {
 		close(e.closed)
-		e.StopPlayback()
+		e.endPlayback(ErrClosed)
 		e.detach()
 		e.sendBye()
 		if e.tx != nil {

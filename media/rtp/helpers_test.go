@@ -42,7 +42,7 @@ func newEndpoint(t testing.TB, cfg Config) *Endpoint {
 }
 
 // fakeClock moves only when the test says so. A tick is handed to one
-// waiting ticker at a time, so the test knows the playback goroutine took it.
+// waiting ticker at a time, so the test knows the pacer took it.
 type fakeClock struct {
 	mu      sync.Mutex
 	now     time.Time
