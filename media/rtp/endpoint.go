@@ -55,7 +55,7 @@ type Config struct {
 // comes, and every cache line a packet touches costs a miss.
 type Endpoint struct {
 	clock Clock
-	pacer *pacer        // sends the frames of the endpoint's playbacks
+	pacer *pacers       // send the frames of the endpoint's playbacks
 	epoch time.Time     // arrival times are counted from here, in timestamp units
 	te    atomic.Uint32 // telephone-event payload type
 
@@ -127,7 +127,7 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 	}
 	e := &Endpoint{
 		clock:    cfg.Clock,
-		pacer:    pacerFor(cfg.Clock),
+		pacer:    pacersFor(cfg.Clock),
 		cname:    cfg.CNAME,
 		interval: cfg.RTCPInterval,
 		epoch:    cfg.Clock.Now(),

@@ -1,7 +1,9 @@
 package rtp
 
 import (
+	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"vox/media/pcm"
 )
@@ -25,22 +27,38 @@ type pacer struct {
 	running bool        // a goroutine owns a ticker
 }
 
+// pacers is one clock's pacers, one per CPU: a send is a system call of a
+// few microseconds, so ten thousand playbacks would not fit in a tick on one
+// core. Each has its own ticker, started when its first playback came, so
+// their beats also spread the sends over the 20 ms.
+type pacers struct {
+	shards []*pacer
+	next   atomic.Uint32
+}
+
+func (ps *pacers) add(p *Playback) {
+	ps.shards[ps.next.Add(1)%uint32(len(ps.shards))].add(p)
+}
+
 var (
-	pacersMu sync.Mutex
-	pacers   = map[Clock]*pacer{}
+	clockPacersMu sync.Mutex
+	clockPacers   = map[Clock]*pacers{}
 )
 
-// pacerFor is the pacer of clock, one per clock in the process (a Clock is
-// compared as a map key: RealClock{} is one clock).
-func pacerFor(clock Clock) *pacer {
-	pacersMu.Lock()
-	defer pacersMu.Unlock()
-	pc := pacers[clock]
-	if pc == nil {
-		pc = &pacer{clock: clock}
-		pacers[clock] = pc
+// pacersFor is the pacers of clock, made once per clock in the process (a
+// Clock is compared as a map key: RealClock{} is one clock).
+func pacersFor(clock Clock) *pacers {
+	clockPacersMu.Lock()
+	defer clockPacersMu.Unlock()
+	ps := clockPacers[clock]
+	if ps == nil {
+		ps = &pacers{shards: make([]*pacer, runtime.GOMAXPROCS(0))}
+		for i := range ps.shards {
+			ps.shards[i] = &pacer{clock: clock}
+		}
+		clockPacers[clock] = ps
 	}
-	return pc
+	return ps
 }
 
 // add schedules p's next frames; the ticker runs while some playback does.
