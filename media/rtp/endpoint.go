@@ -85,6 +85,10 @@ type Endpoint struct {
 	closed    chan struct{}
 	wg        sync.WaitGroup
 
+	reportMu       sync.Mutex // serialises a periodic report with Close
+	reports        Timer
+	reportsStopped bool
+
 	codec atomic.Uint32 // Codec sent
 	out   outbound
 
@@ -156,14 +160,14 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 			e.cname = "vox@" + e.LocalAddr().String()
 		}
 	}
-	e.wg.Add(3)
+	e.wg.Add(2)
 	if e.tx != nil {
 		go e.receiveSecure()
 	} else {
 		go e.receiveRTP()
 	}
 	go e.receiveRTCP()
-	go e.reportRTCP()
+	e.startReports()
 	return e, nil
 }
 
@@ -292,6 +296,7 @@ func (e *Endpoint) Stats() Stats {
 func (e *Endpoint) Close() error {
 	e.closeOnce.Do(func() {
 		close(e.closed)
+		e.stopReports()
 		e.endPlayback(ErrClosed)
 		e.detach()
 		e.sendBye()
