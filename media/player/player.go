@@ -4,8 +4,8 @@
 // (pcm.Source) for an RTP endpoint or a simulated leg to send.
 //
 // Files and speech are decoded whole, up front, by a goroutine that Play
-// starts: the endpoint's 20 ms pacing loop only copies samples out of memory,
-// and until the audio is ready it reads silence. A decoded file is held at 8
+// starts: the 20 ms pacer that sends every call's frames (package rtp) only
+// copies samples out of memory, and until the audio is ready it reads silence. A decoded file is held at 8
 // kHz, 16 kB a second, and bounded by Options.MaxDuration. Tone scripts are
 // generated as they are read; a frame costs a few hundred multiplications.
 package player

@@ -338,10 +338,30 @@ func (r *Recorder) syncLoop() {
 			// The clock goes on when neither side sends (hold without RTP):
 			// the recording goes on with silence.
 			r.drain(r.now())
-			r.updateHeader(fsync)
+			r.updateHeader(false)
+			covered := r.covered
+			fsync = fsync && r.synced != covered && (r.err == nil || errors.Is(r.err, ErrTooLong))
 			r.mu.Unlock()
+			if fsync {
+				r.sync(covered)
+			}
 		}
 	}
+}
+
+// sync makes the file durable up to covered, without holding mu: the sides'
+// writers (the callee's comes from package rtp's pacer, which sends every
+// call's playback) must not wait for the disk. Only syncLoop calls it, and
+// Close waits for syncLoop before it closes the file.
+func (r *Recorder) sync(covered int64) {
+	err := r.f.Sync()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.err = fmt.Errorf("sync recording: %w", err)
+		return
+	}
+	r.synced = max(r.synced, covered)
 }
 
 // Duration is how much audio the recording holds so far.

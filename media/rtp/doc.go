@@ -22,6 +22,14 @@
 // lets go, so hold music between two bridges, or a prompt over a bridge,
 // switch cleanly.
 //
+// # Pacing
+//
+// A playback has no goroutine or ticker of its own: a few pacers per clock,
+// one per CPU, send the next frame of every playing stream every 20 ms, and
+// an endpoint's RTCP reports come from a timer. At a thousand calls that
+// saves the scheduler most of its wake-ups; what runs per endpoint is the
+// receiving of RTP and RTCP.
+//
 // # Symmetric RTP and its security rule
 //
 // Phones behind NAT send from an address other than the one in their SDP, and

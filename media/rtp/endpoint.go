@@ -55,6 +55,7 @@ type Config struct {
 // comes, and every cache line a packet touches costs a miss.
 type Endpoint struct {
 	clock Clock
+	pacer *pacers       // send the frames of the endpoint's playbacks
 	epoch time.Time     // arrival times are counted from here, in timestamp units
 	te    atomic.Uint32 // telephone-event payload type
 
@@ -83,6 +84,10 @@ type Endpoint struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 	wg        sync.WaitGroup
+
+	reportMu       sync.Mutex // serialises a periodic report with Close
+	reports        Timer
+	reportsStopped bool
 
 	codec atomic.Uint32 // Codec sent
 	out   outbound
@@ -126,6 +131,7 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 	}
 	e := &Endpoint{
 		clock:    cfg.Clock,
+		pacer:    pacersFor(cfg.Clock),
 		cname:    cfg.CNAME,
 		interval: cfg.RTCPInterval,
 		epoch:    cfg.Clock.Now(),
@@ -154,14 +160,14 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 			e.cname = "vox@" + e.LocalAddr().String()
 		}
 	}
-	e.wg.Add(3)
+	e.wg.Add(2)
 	if e.tx != nil {
 		go e.receiveSecure()
 	} else {
 		go e.receiveRTP()
 	}
 	go e.receiveRTCP()
-	go e.reportRTCP()
+	e.startReports()
 	return e, nil
 }
 
@@ -285,12 +291,13 @@ func (e *Endpoint) Stats() Stats {
 
 // Close stops everything the endpoint does, sends RTCP BYE, and returns its
 // ports to the pool, always. It is safe to call more than once, and waits for
-// the endpoint's goroutines (a playback's ReadFrame in progress included), so
+// the endpoint's goroutines and a playback's ReadFrame in progress, so
 // it must not be called from a sink or an event handler.
 func (e *Endpoint) Close() error {
 	e.closeOnce.Do(func() {
 		close(e.closed)
-		e.StopPlayback()
+		e.stopReports()
+		e.endPlayback(ErrClosed)
 		e.detach()
 		e.sendBye()
 		if e.tx != nil {

@@ -42,11 +42,12 @@ func newEndpoint(t testing.TB, cfg Config) *Endpoint {
 }
 
 // fakeClock moves only when the test says so. A tick is handed to one
-// waiting ticker at a time, so the test knows the playback goroutine took it.
+// waiting ticker at a time, so the test knows the pacer took it.
 type fakeClock struct {
 	mu      sync.Mutex
 	now     time.Time
 	tickers []*fakeTicker
+	timers  []*fakeTimer
 }
 
 func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1700000000, 0)} }
@@ -57,10 +58,54 @@ func (c *fakeClock) Now() time.Time {
 	return c.now
 }
 
+// Advance moves the clock on by d and fires the timers that came due, each
+// on its own goroutine as time.AfterFunc does.
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
+	var due []func()
+	for _, t := range c.timers {
+		if t.live && !t.due.After(c.now) {
+			t.live = false
+			due = append(due, t.f)
+		}
+	}
 	c.mu.Unlock()
+	for _, f := range due {
+		go f()
+	}
+}
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{c: c, due: c.now.Add(d), f: f, live: true}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+// fakeTimer is a fakeClock's AfterFunc.
+type fakeTimer struct {
+	c    *fakeClock
+	due  time.Time
+	f    func()
+	live bool
+}
+
+func (t *fakeTimer) Stop() bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	was := t.live
+	t.live = false
+	return was
+}
+
+func (t *fakeTimer) Reset(d time.Duration) bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	was := t.live
+	t.live, t.due = true, t.c.now.Add(d)
+	return was
 }
 
 func (c *fakeClock) NewTicker(d time.Duration) Ticker {

@@ -26,7 +26,7 @@ type timeline struct {
 
 // outbound is an endpoint's one RTP stream to the far end (see the package
 // comment). Everything in it is guarded by mu: writers come from the
-// playback goroutine, from other endpoints' receive goroutines (relay) and
+// pacer (playback), from other endpoints' receive goroutines (relay) and
 // from media/dtmf (Writer). The fields a relayed packet touches come first,
 // together, and the buffer last: at a thousand calls an endpoint's state is
 // out of the CPU caches when its next packet comes, and each cache line a

@@ -4,17 +4,25 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync"
 
 	"vox/media/pcm"
 )
 
 // Playback is audio from a pcm.Source being sent by an endpoint.
 type Playback struct {
-	e    *Endpoint
-	src  pcm.Source
-	stop chan error
-	done chan struct{}
-	err  error
+	e   *Endpoint
+	src pcm.Source
+
+	// mu serialises a frame with the playback's end, so that once end
+	// has returned no ReadFrame is in progress or will start.
+	mu      sync.Mutex
+	ended   bool
+	seq     uint16 // of the next frame, on the playback's timeline
+	ts      uint32
+	unwatch func() bool // stops watching the context
+	done    chan struct{}
+	err     error
 }
 
 // Done is closed when the playback has ended.
@@ -32,15 +40,24 @@ func (p *Playback) Err() error {
 // with the endpoint's codec, replacing what was playing. While it plays it
 // owns the outbound stream: a relay into this endpoint is held back and
 // resumes after it (see the package comment).
+//
+// The first frame is read and sent before Play returns; the next ones are
+// sent by the clock's pacer, which serves every playback in the process. So
+// src.ReadFrame must not block: it runs on the goroutine that sends every
+// other call's audio.
 func (e *Endpoint) Play(ctx context.Context, src pcm.Source) *Playback {
-	p := &Playback{e: e, src: src, stop: make(chan error, 1), done: make(chan struct{})}
+	p := &Playback{e: e, src: src, done: make(chan struct{})}
+	o := &e.out
+	o.mu.Lock()
 	if e.isClosed() {
+		// Close ends the current playback after marking the endpoint
+		// closed, under o.mu: checked here, a playback is either ended
+		// by Close or never starts.
+		o.mu.Unlock()
 		p.err = ErrClosed
 		close(p.done)
 		return p
 	}
-	o := &e.out
-	o.mu.Lock()
 	old := o.playback
 	o.playback = p
 	o.release()
@@ -48,60 +65,67 @@ func (e *Endpoint) Play(ctx context.Context, src pcm.Source) *Playback {
 	if old != nil {
 		old.end(ErrReplaced)
 	}
-	e.wg.Add(1)
-	go p.run(ctx, e.clock.NewTicker(pcm.FrameDuration))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ended {
+		return p // replaced already
+	}
+	if ctx.Done() != nil {
+		p.unwatch = context.AfterFunc(ctx, func() { p.end(ctx.Err()) })
+	}
+	if p.frameLocked(new(pcm.Frame)) {
+		e.pacer.add(p)
+	}
 	return p
 }
 
 // StopPlayback stops the current playback, if any; it ends with ErrStopped.
-func (e *Endpoint) StopPlayback() {
+func (e *Endpoint) StopPlayback() { e.endPlayback(ErrStopped) }
+
+func (e *Endpoint) endPlayback(err error) {
 	e.out.mu.Lock()
 	p := e.out.playback
 	e.out.mu.Unlock()
 	if p != nil {
-		p.end(ErrStopped)
+		p.end(err)
 	}
 }
 
-// end asks the playback goroutine to finish with err.
+// next sends the playback's next frame, read into f, on the pacer's tick; it
+// reports whether the playback goes on.
+func (p *Playback) next(f *pcm.Frame) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ended {
+		return false
+	}
+	return p.frameLocked(f)
+}
+
+// frameLocked reads and sends one frame, or finishes the playback when the
+// source has ended or failed; the caller holds mu.
+func (p *Playback) frameLocked(f *pcm.Frame) bool {
+	if err := p.src.ReadFrame(f); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = nil
+		}
+		p.finishLocked(err)
+		return false
+	}
+	p.send(f, p.seq, p.ts)
+	p.seq++
+	p.ts += pcm.FrameSamples
+	return true
+}
+
+// end finishes the playback with err from outside (stopped, replaced, its
+// context or its endpoint closed) unless it has ended already. It waits for
+// a frame in progress. The pacer drops the playback at its next tick.
 func (p *Playback) end(err error) {
-	select {
-	case p.stop <- err:
-	default:
-	}
-}
-
-func (p *Playback) run(ctx context.Context, t Ticker) {
-	defer p.e.wg.Done()
-	defer t.Stop()
-	var (
-		frame pcm.Frame
-		seq   uint16
-		ts    uint32
-	)
-	for {
-		if err := p.src.ReadFrame(&frame); err != nil {
-			if errors.Is(err, io.EOF) {
-				err = nil
-			}
-			p.finish(err)
-			return
-		}
-		p.send(&frame, seq, ts)
-		seq++
-		ts += pcm.FrameSamples
-		select {
-		case <-t.C():
-		case err := <-p.stop:
-			p.finish(err)
-			return
-		case <-ctx.Done():
-			p.finish(ctx.Err())
-			return
-		case <-p.e.closed:
-			p.finish(ErrClosed)
-			return
-		}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.ended {
+		p.finishLocked(err)
 	}
 }
 
@@ -119,7 +143,11 @@ func (p *Playback) send(f *pcm.Frame, seq uint16, ts uint32) {
 	}
 }
 
-func (p *Playback) finish(err error) {
+func (p *Playback) finishLocked(err error) {
+	p.ended = true
+	if p.unwatch != nil {
+		p.unwatch()
+	}
 	o := &p.e.out
 	o.mu.Lock()
 	if o.playback == p {

@@ -39,20 +39,35 @@ func ntpTime(t time.Time) uint64 {
 	return secs<<32 | frac
 }
 
-// reportRTCP sends a report every interval (RFC 3550 §6.2; with two
-// participants the interval is the fixed minimum, not randomised).
-func (e *Endpoint) reportRTCP() {
-	defer e.wg.Done()
-	t := e.clock.NewTicker(e.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C():
-			e.sendReport(false)
-		case <-e.closed:
-			return
-		}
+// startReports sends a report every interval (RFC 3550 §6.2; with two
+// participants the interval is the fixed minimum, not randomised) from a
+// timer rather than a goroutine of its own: most calls end before their
+// first report, and a goroutine and a ticker per endpoint cost a call more
+// than its reports do.
+func (e *Endpoint) startReports() {
+	e.reportMu.Lock()
+	defer e.reportMu.Unlock()
+	e.reports = e.clock.AfterFunc(e.interval, e.reportDue)
+}
+
+func (e *Endpoint) reportDue() {
+	e.reportMu.Lock()
+	defer e.reportMu.Unlock()
+	if e.reportsStopped {
+		return
 	}
+	// The next one is due an interval after this one was, not after this
+	// one was sent.
+	e.reports.Reset(e.interval)
+	e.sendReport(false)
+}
+
+// stopReports returns once no report is being sent or will be.
+func (e *Endpoint) stopReports() {
+	e.reportMu.Lock()
+	defer e.reportMu.Unlock()
+	e.reportsStopped = true
+	e.reports.Stop()
 }
 
 func (e *Endpoint) sendBye() { e.sendReport(true) }

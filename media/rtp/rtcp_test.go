@@ -66,3 +66,52 @@ func TestRTCPRoundTrip(t *testing.T) {
 		t.Fatalf("a stranger's report was taken: %+v", st)
 	}
 }
+
+// TestRTCPReportsOnTheClock: reports follow the endpoint's clock, one per
+// interval and none before, and after Close only the BYE comes.
+func TestRTCPReportsOnTheClock(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	e := newEndpoint(t, Config{Clock: clock, RTCPInterval: time.Second})
+	far := newPhone(t)
+	e.SetRemoteRTCP(far.addr())
+	report := func() []rtcp.Packet {
+		t.Helper()
+		far.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, _, err := far.conn.ReadFromUDPAddrPort(far.buf)
+		if err != nil {
+			t.Fatalf("no report: %v", err)
+		}
+		pkts, err := rtcp.Unmarshal(far.buf[:n])
+		if err != nil {
+			t.Fatalf("report: %v", err)
+		}
+		return pkts
+	}
+	isBye := func(pkts []rtcp.Packet) bool {
+		_, ok := pkts[len(pkts)-1].(*rtcp.Goodbye)
+		return ok
+	}
+
+	clock.Advance(time.Second - time.Millisecond)
+	if !far.silent() {
+		t.Fatal("a report before its interval")
+	}
+	for i := range 3 {
+		clock.Advance(time.Millisecond)
+		pkts := report()
+		rr, ok := pkts[0].(*rtcp.ReceiverReport)
+		if !ok || rr.SSRC != e.SSRC() || isBye(pkts) {
+			t.Fatalf("report %d: %v", i, pkts)
+		}
+		clock.Advance(time.Second - time.Millisecond)
+	}
+	e.Close()
+	if pkts := report(); !isBye(pkts) {
+		t.Fatalf("no BYE at Close: %v", pkts)
+	}
+	clock.Advance(2 * time.Second)
+	if !far.silent() {
+		t.Fatal("a report after Close")
+	}
+}
