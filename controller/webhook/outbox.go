@@ -378,7 +378,13 @@ func (o *Outbox) deliver(ctx context.Context, it item) {
 		o.finish(it, true)
 		return
 	}
-	o.opts.Logger.Info("webhook will be retried", "event", it.Event.Type, "id", it.Event.ID, "account", it.Event.Account, "attempts", it.Attempts, "err", err)
+	// An account without a portal (yet) is the usual state of a tenant that
+	// has not set one: its events wait for it without a line per retry.
+	level := slog.LevelInfo
+	if errors.Is(err, ErrNoPortal) {
+		level = slog.LevelDebug
+	}
+	o.opts.Logger.Log(ctx, level, "webhook will be retried", "event", it.Event.Type, "id", it.Event.ID, "account", it.Event.Account, "attempts", it.Attempts, "err", err)
 	o.retry(it)
 }
 

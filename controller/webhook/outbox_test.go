@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -315,5 +316,68 @@ func TestPortalURLs(t *testing.T) {
 	}
 	if _, err := o.PortalURL(ctx, "acme"); !errors.Is(err, ErrNoPortal) {
 		t.Errorf("removed: %v", err)
+	}
+}
+
+// countingPortals has no portal for anyone and counts the lookups, each of
+// which is a delivery attempt.
+type countingPortals struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *countingPortals) Portal(context.Context, string) (Portal, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	return Portal{}, ErrNoPortal
+}
+
+func (c *countingPortals) attempts() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// lockedBuffer is a log a Run goroutine writes while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	return len(p), nil
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
+}
+
+// An account without a portal keeps its events queued for when it gets one,
+// without an info line for every retry (the demo tenant has no portal).
+func TestNoPortalWaitsQuietly(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "vox.db"))
+	ps := &countingPortals{}
+	var log lockedBuffer
+	o, err := Open(db, Options{Portals: ps, Sign: testSign, Logger: slog.New(slog.NewTextHandler(&log, nil)),
+		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Enqueue(context.Background(), Event{Type: StartCall, Account: "demo"}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, o)
+	eventually(t, "three delivery attempts", func() bool { return ps.attempts() >= 3 })
+	if queued, dead, err := o.Counts(); err != nil || queued != 1 || dead != 0 {
+		t.Errorf("queued %d, dead %d, %v; want the event still queued", queued, dead, err)
+	}
+	if got := log.String(); strings.Contains(got, "will be retried") {
+		t.Errorf("retries for a missing portal were logged at info:\n%s", got)
 	}
 }
