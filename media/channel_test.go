@@ -23,6 +23,7 @@ import (
 
 	pionrtp "github.com/pion/rtp"
 
+	"vox/internal/tonetest"
 	"vox/media"
 	"vox/media/dtmf"
 	"vox/media/pcm"
@@ -207,51 +208,10 @@ func (c *collector) fresh(t *testing.T, n int) []int16 {
 	return append([]int16(nil), c.samples[5*pcm.FrameSamples:(n+5)*pcm.FrameSamples]...)
 }
 
-// share is the part of x's energy at hz (Goertzel): 1 for a pure tone of hz
-// over all of x, 0 for silence or other frequencies; a tone over a fraction p
-// of x gives about p².
-func share(x []int16, hz float64) float64 {
-	coeff := 2 * math.Cos(2*math.Pi*hz/pcm.SampleRate)
-	var s1, s2, energy float64
-	for _, v := range x {
-		s := float64(v) + coeff*s1 - s2
-		s2, s1 = s1, s
-		energy += float64(v) * float64(v)
-	}
-	if energy == 0 {
-		return 0
-	}
-	power := s1*s1 + s2*s2 - coeff*s1*s2
-	return 2 * power / (float64(len(x)) * energy)
-}
-
-// toneWindows splits x into windows of n samples and counts those with sound
-// and, of them, those where hz has at least min of the energy. Window by
-// window, because on a loaded machine a late packet leaves a gap and the tone
-// after it resumes with another phase, which one Goertzel filter over all of
-// x counts against the tone.
-func toneWindows(x []int16, hz float64, n int, min float64) (toned, voiced int) {
-	for i := 0; i+n <= len(x); i += n {
-		w := x[i : i+n]
-		var energy float64
-		for _, v := range w {
-			energy += float64(v) * float64(v)
-		}
-		if math.Sqrt(energy/float64(n)) < 100 {
-			continue
-		}
-		voiced++
-		if share(w, hz) >= min {
-			toned++
-		}
-	}
-	return toned, voiced
-}
-
 func hearsTone(t *testing.T, who string, c *collector, hz float64) {
 	t.Helper()
 	x := c.fresh(t, 15)
-	toned, voiced := toneWindows(x, hz, pcm.FrameSamples, 0.8)
+	toned, voiced := tonetest.Windows(x, hz, pcm.FrameSamples, 0.8)
 	if frames := len(x) / pcm.FrameSamples; voiced < frames/4 || float64(toned) < 0.9*float64(voiced) {
 		t.Fatalf("%s does not hear %v Hz: in %d of %d frames with sound (%d frames)", who, hz, toned, voiced, frames)
 	}
@@ -286,8 +246,8 @@ func TestChannelPlays(t *testing.T) {
 		a.hears.mu.Lock()
 		x := a.hears.samples[5*pcm.FrameSamples : 45*pcm.FrameSamples]
 		a.hears.mu.Unlock()
-		if s := share(x, 1000); s < 0.9 {
-			t.Errorf("the phone did not hear 1000 Hz: share %.2f (at 950 Hz %.2f)", s, share(x, 950))
+		if s := tonetest.Share(x, 1000); s < 0.9 {
+			t.Errorf("the phone did not hear 1000 Hz: share %.2f (at 950 Hz %.2f)", s, tonetest.Share(x, 950))
 		}
 		none(t, a.ev.played, "second PlaybackFinished")
 	})
@@ -674,7 +634,7 @@ func TestChannelRecords(t *testing.T) {
 		// Two tones of equal level: about half of the energy each, far
 		// above anything else, in most 100 ms windows.
 		for _, hz := range []float64{440, 1000} {
-			if toned, voiced := toneWindows(x, hz, 800, 0.15); voiced == 0 || 2*toned < voiced {
+			if toned, voiced := tonetest.Windows(x, hz, 800, 0.15); voiced == 0 || 2*toned < voiced {
 				t.Errorf("the mix has little %v Hz: in %d of %d windows with sound", hz, toned, voiced)
 			}
 		}
@@ -751,7 +711,7 @@ func TestChannelBridge(t *testing.T) {
 	right := x[1]
 	for i := 0; i+window <= len(right); i += window {
 		w := right[i : i+window]
-		s1000, s600 := share(w, 1000), share(w, 600)
+		s1000, s600 := tonetest.Share(w, 1000), tonetest.Share(w, 600)
 		switch {
 		case s1000 > 0.1 && s600 > 0.1:
 			mixed++

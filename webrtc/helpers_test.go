@@ -18,6 +18,7 @@ import (
 	pionrtp "github.com/pion/rtp"
 	pion "github.com/pion/webrtc/v4"
 
+	"vox/internal/tonetest"
 	"vox/media"
 	"vox/media/dtmf"
 	"vox/media/pcm"
@@ -386,47 +387,13 @@ func (c *collector) fresh(t testing.TB, n int) []int16 {
 	return append([]int16(nil), c.samples[from:from+n*pcm.FrameSamples]...)
 }
 
-// share is the part of x's energy at hz (Goertzel): 1 for a pure tone of
-// hz, 0 for silence or other frequencies.
-func share(x []int16, hz float64) float64 {
-	coeff := 2 * math.Cos(2*math.Pi*hz/pcm.SampleRate)
-	var s1, s2, energy float64
-	for _, v := range x {
-		s := float64(v) + coeff*s1 - s2
-		s2, s1 = s1, s
-		energy += float64(v) * float64(v)
-	}
-	if energy == 0 {
-		return 0
-	}
-	power := s1*s1 + s2*s2 - coeff*s1*s2
-	return 2 * power / (float64(len(x)) * energy)
-}
-
 // checkTone fails unless x carries a tone of hz: in most of its 20 ms frames
 // that are not silent the tone is nearly all the energy, and sound is in a
-// quarter of the frames at least. Frame by frame, because on a loaded machine
-// a late packet leaves a gap, and the tone after it resumes with another
-// phase, which a Goertzel filter over the whole span counts against the tone.
+// quarter of the frames at least.
 func checkTone(t testing.TB, what string, x []int16, hz float64) {
 	t.Helper()
-	const frame = pcm.SampleRate / 50
-	frames, voiced, toned := len(x)/frame, 0, 0
-	for i := range frames {
-		f := x[i*frame : (i+1)*frame]
-		var energy float64
-		for _, v := range f {
-			energy += float64(v) * float64(v)
-		}
-		if math.Sqrt(energy/frame) < 100 {
-			continue
-		}
-		voiced++
-		if share(f, hz) >= 0.8 {
-			toned++
-		}
-	}
-	if voiced < frames/4 || float64(toned) < 0.9*float64(voiced) {
+	toned, voiced := tonetest.Windows(x, hz, pcm.FrameSamples, 0.8)
+	if frames := len(x) / pcm.FrameSamples; voiced < frames/4 || float64(toned) < 0.9*float64(voiced) {
 		t.Fatalf("%s: %v Hz in %d of %d frames with sound (%d frames)", what, hz, toned, voiced, frames)
 	}
 }
