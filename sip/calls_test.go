@@ -2,7 +2,6 @@ package sip
 
 import (
 	"context"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
 
+	"vox/internal/porttest"
 	"vox/media/rtp"
 	"vox/runtime"
 )
@@ -85,7 +85,7 @@ func TestSessionTimerEndsDeadCall(t *testing.T) {
 	srv, log := startCallServer(t, `
 VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => e.call.answer());`, CallOptions{MinSE: time.Second})
 	out, err := RunSIPp(t, srv.addr.String(), "timer.xml", "-s", "100", "-au", "alice", "-ap", "secret",
-		"-key", "caller", "alice", "-key", "domain", testRealm, "-p", strconv.Itoa(freeUDPPort(t)), "-mp", strconv.Itoa(freeUDPPort(t)))
+		"-key", "caller", "alice", "-key", "domain", testRealm, "-p", strconv.Itoa(porttest.FreeUDP(t)), "-mp", strconv.Itoa(porttest.FreeUDP(t)))
 	if err != nil {
 		t.Fatalf("sipp: %v\n%s\nserver log:\n%s", err, out, srv.logs)
 	}
@@ -133,33 +133,4 @@ func TestInviteChallenge(t *testing.T) {
 			t.Fatalf("challenge:\n%s", res)
 		}
 	}
-}
-
-// freeUDPPort is a free UDP port of 127.0.0.1 with the three above it free
-// too (SIPp's media port and its RTCP and video ports).
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	for range 100 {
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := c.LocalAddr().(*net.UDPAddr).Port
-		c.Close()
-		if port%2 != 0 || port > 65000 {
-			continue
-		}
-		free := true
-		for p := port + 1; p < port+4 && free; p++ {
-			c, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-			if free = err == nil; free {
-				c.Close()
-			}
-		}
-		if free {
-			return port
-		}
-	}
-	t.Fatal("no four free UDP ports in a row")
-	return 0
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 	"weak"
 
+	"vox/internal/porttest"
 	"vox/media/rtp"
 	"vox/runtime"
 )
@@ -53,7 +54,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 		}
 	})
 	out, err := RunSIPp(t, srv.addr.String(), "bench_call.xml", "-s", "100", "-au", "alice", "-ap", "secret",
-		"-key", "caller", "alice", "-key", "domain", testRealm, "-p", strconv.Itoa(freeUDPPort(t)))
+		"-key", "caller", "alice", "-key", "domain", testRealm, "-p", strconv.Itoa(porttest.FreeUDP(t)))
 	if err != nil {
 		t.Fatalf("sipp: %v\n%s\nserver log:\n%s", err, out, srv.logs)
 	}

@@ -639,19 +639,12 @@ func generate(socks []*net.UDPConn, ports []uint16, window time.Duration, transc
 	frames := int((mediaWarmup + window + mediaCooldown) / pcm.FrameDuration)
 	first := uint32(mediaWarmup / pcm.FrameDuration)
 	last := uint32((mediaWarmup + window) / pcm.FrameDuration) // measured: [first, last)
-	legOfPort := make([]int32, 1<<16)
-	for i := range legOfPort {
-		legOfPort[i] = -1
-	}
-	for j, p := range ports {
-		legOfPort[p] = int32(j)
-	}
 	epoch := time.Now()
 	since := func() int64 { return int64(time.Since(epoch)) }
 
 	var sent atomic.Int64
 	var behind atomic.Int64
-	var senders, readers sync.WaitGroup
+	var senders sync.WaitGroup
 	const workers = 2
 	for w := range workers {
 		senders.Go(func() {
@@ -690,75 +683,129 @@ func generate(socks []*net.UDPConn, ports []uint16, window time.Duration, transc
 		})
 	}
 
-	type streamState struct {
-		prevIndex   uint32
-		prevTransit int64
-		have        bool
-	}
-	state := make([]streamState, streams)
-	var mu sync.Mutex
-	var received int64
-	var ipdv, latency []int64
-	for _, c := range socks {
-		readers.Go(func() {
-			buf := make([]byte, 1500)
-			var got int64
-			var myIPDV, myLat []int64
-			for {
-				n, from, err := c.ReadFromUDPAddrPort(buf)
-				if err != nil {
-					break
-				}
-				now := since()
-				leg := legOfPort[from.Port()]
-				if leg < 0 || n < 12+stampBytes {
-					continue
-				}
-				table := &unstampU
-				if buf[1]&0x7f == byte(rtp.PCMA) {
-					table = &unstampA
-				}
-				sentAt, idx, ok := unstamp(buf[12:], table)
-
-				if !ok || idx < first || idx >= last {
-					continue
-				}
-				got++
-				transit := now - sentAt
-				myLat = append(myLat, transit)
-				// Every stream arrives on one socket, so its state is
-				// this goroutine's alone.
-				s := &state[leg]
-				if s.have && idx == s.prevIndex+1 {
-					d := transit - s.prevTransit
-					myIPDV = append(myIPDV, max(d, -d))
-				}
-				s.prevIndex, s.prevTransit, s.have = idx, transit, true
-			}
-			mu.Lock()
-			received += got
-			ipdv = append(ipdv, myIPDV...)
-			latency = append(latency, myLat...)
-			mu.Unlock()
-		})
-	}
+	readers := readPhones(socks, ports, since, first, last, unstampByPayloadType)
 	senders.Wait()
-	time.Sleep(mediaCooldown)
-	for _, c := range socks {
-		c.SetReadDeadline(time.Now())
+	got := readers.stop()
+	return got.result(sent.Load(), time.Duration(behind.Load()))
+}
+
+// unstampByPayloadType is the table for a packet of payload type pt: in a
+// transcoding run half the legs send A-law.
+func unstampByPayloadType(pt byte) *[256]int8 {
+	if pt == byte(rtp.PCMA) {
+		return &unstampA
 	}
-	readers.Wait()
-	for _, c := range socks {
-		c.SetReadDeadline(time.Time{})
+	return &unstampU
+}
+
+// streamDelay is one stream's last measured frame: IPDV is defined between
+// consecutive frames only, so a frame lost or out of order restarts it.
+type streamDelay struct {
+	prevIndex   uint32
+	prevTransit int64
+	have        bool
+}
+
+// arrivals is what a receiver measured: the frames of the window that
+// arrived, their transit times and the IPDVs between consecutive frames.
+type arrivals struct {
+	got           int64
+	ipdv, latency []int64
+}
+
+// add counts frame idx of stream s, which took transit to arrive.
+func (a *arrivals) add(s *streamDelay, idx uint32, transit int64) {
+	a.got++
+	a.latency = append(a.latency, transit)
+	if s.have && idx == s.prevIndex+1 {
+		d := transit - s.prevTransit
+		a.ipdv = append(a.ipdv, max(d, -d))
 	}
-	slices.Sort(ipdv)
-	slices.Sort(latency)
+	s.prevIndex, s.prevTransit, s.have = idx, transit, true
+}
+
+func (a *arrivals) merge(b *arrivals) {
+	a.got += b.got
+	a.ipdv = append(a.ipdv, b.ipdv...)
+	a.latency = append(a.latency, b.latency...)
+}
+
+// result sorts the measurements and reads the run's figures from them.
+func (a *arrivals) result(sent int64, behind time.Duration) loadResult {
+	slices.Sort(a.ipdv)
+	slices.Sort(a.latency)
 	at := func(s []int64, q float64) time.Duration {
 		if len(s) == 0 {
 			return 0
 		}
 		return time.Duration(s[min(len(s)-1, int(q*float64(len(s))))])
 	}
-	return loadResult{Sent: sent.Load(), Received: received, JitterP50: at(ipdv, 0.5), JitterP99: at(ipdv, 0.99),
-		JitterMax: at(ipdv, 1), LatencyP99: at(latency, 0.99), Behind: time.Duration(behind.Load())}
+	return loadResult{Sent: sent, Received: a.got, JitterP50: at(a.ipdv, 0.5), JitterP99: at(a.ipdv, 0.99),
+		JitterMax: at(a.ipdv, 1), LatencyP99: at(a.latency, 0.99), Behind: behind}
+}
+
+// phoneReaders measure the frames of the window arriving at the phones'
+// sockets, a goroutine per socket, until stop.
+type phoneReaders struct {
+	socks []*net.UDPConn
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	all   arrivals
+}
+
+// readPhones starts the readers: stream j is the one from vox's port
+// ports[j], its frames stamped with the table unstampFor gives for their
+// payload type.
+func readPhones(socks []*net.UDPConn, ports []uint16, since func() int64, first, last uint32, unstampFor func(pt byte) *[256]int8) *phoneReaders {
+	streamOfPort := make([]int32, 1<<16)
+	for i := range streamOfPort {
+		streamOfPort[i] = -1
+	}
+	for j, p := range ports {
+		streamOfPort[p] = int32(j)
+	}
+	delays := make([]streamDelay, len(ports))
+	r := &phoneReaders{socks: socks}
+	for _, c := range socks {
+		r.wg.Go(func() {
+			buf := make([]byte, 1500)
+			var mine arrivals
+			for {
+				n, from, err := c.ReadFromUDPAddrPort(buf)
+				if err != nil {
+					break
+				}
+				now := since()
+				stream := streamOfPort[from.Port()]
+				if stream < 0 || n < 12+stampBytes {
+					continue
+				}
+				sentAt, idx, ok := unstamp(buf[12:], unstampFor(buf[1]&0x7f))
+				if !ok || idx < first || idx >= last {
+					continue
+				}
+				// Every stream arrives on one socket, so its delay is this
+				// goroutine's alone.
+				mine.add(&delays[stream], idx, now-sentAt)
+			}
+			r.mu.Lock()
+			r.all.merge(&mine)
+			r.mu.Unlock()
+		})
+	}
+	return r
+}
+
+// stop waits out the cooldown for the packets still in flight, then ends the
+// reads and returns what they measured.
+func (r *phoneReaders) stop() arrivals {
+	time.Sleep(mediaCooldown)
+	for _, c := range r.socks {
+		c.SetReadDeadline(time.Now())
+	}
+	r.wg.Wait()
+	for _, c := range r.socks {
+		c.SetReadDeadline(time.Time{})
+	}
+	return r.all
 }

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/netip"
 	goruntime "runtime"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -244,9 +243,7 @@ type benchBrowser struct {
 	track *benchTrack
 
 	mu      sync.Mutex
-	got     int64
-	ipdv    []int64
-	latency []int64
+	arrived arrivals // from vox's side of the call
 }
 
 type benchTrack struct {
@@ -358,9 +355,7 @@ func webrtcJob(sc *bufio.Scanner, out io.Writer, socks []*net.UDPConn, f []strin
 	since := func() int64 { return int64(time.Since(*epoch.Load())) }
 	for i, b := range browsers {
 		b.pc.OnTrack(func(tr *pion.TrackRemote, _ *pion.RTPReceiver) {
-			var prevIndex uint32
-			var prevTransit int64
-			have := false
+			var delay streamDelay
 			for {
 				p, _, err := tr.ReadRTP()
 				if err != nil {
@@ -375,14 +370,8 @@ func webrtcJob(sc *bufio.Scanner, out io.Writer, socks []*net.UDPConn, f []strin
 				}
 				transit := since() - sentAt
 				b.mu.Lock()
-				b.got++
-				b.latency = append(b.latency, transit)
-				if have && idx == prevIndex+1 {
-					d := transit - prevTransit
-					b.ipdv = append(b.ipdv, max(d, -d))
-				}
+				b.arrived.add(&delay, idx, transit)
 				b.mu.Unlock()
-				prevIndex, prevTransit, have = idx, transit, true
 			}
 		})
 		if err := b.pc.SetRemoteDescription(pion.SessionDescription{Type: pion.SDPTypeAnswer, SDP: calls.Answers[i]}); err != nil {
@@ -418,15 +407,8 @@ func webrtcJob(sc *bufio.Scanner, out io.Writer, socks []*net.UDPConn, f []strin
 func generateWebRTC(browsers []*benchBrowser, socks []*net.UDPConn, ports []uint16, window time.Duration, since func() int64, first, last uint32) loadResult {
 	n := len(browsers)
 	frames := int((mediaWarmup + window + mediaCooldown) / pcm.FrameDuration)
-	callOfPort := make([]int32, 1<<16)
-	for i := range callOfPort {
-		callOfPort[i] = -1
-	}
-	for i, p := range ports {
-		callOfPort[p] = int32(i)
-	}
 	var sent, behind atomic.Int64
-	var senders, readers sync.WaitGroup
+	var senders sync.WaitGroup
 	const workers = 2
 	for w := range workers {
 		senders.Go(func() {
@@ -471,75 +453,13 @@ func generateWebRTC(browsers []*benchBrowser, socks []*net.UDPConn, ports []uint
 		})
 	}
 
-	type streamState struct {
-		prevIndex   uint32
-		prevTransit int64
-		have        bool
-	}
-	state := make([]streamState, n)
-	var mu sync.Mutex
-	var received int64
-	var ipdv, latency []int64
-	for _, c := range socks {
-		readers.Go(func() {
-			buf := make([]byte, 1500)
-			var got int64
-			var myIPDV, myLat []int64
-			for {
-				nb, from, err := c.ReadFromUDPAddrPort(buf)
-				if err != nil {
-					break
-				}
-				now := since()
-				call := callOfPort[from.Port()]
-				if call < 0 || nb < 12+stampBytes {
-					continue
-				}
-				sentAt, idx, ok := unstamp(buf[12:], &unstampU)
-				if !ok || idx < first || idx >= last {
-					continue
-				}
-				got++
-				transit := now - sentAt
-				myLat = append(myLat, transit)
-				s := &state[call]
-				if s.have && idx == s.prevIndex+1 {
-					d := transit - s.prevTransit
-					myIPDV = append(myIPDV, max(d, -d))
-				}
-				s.prevIndex, s.prevTransit, s.have = idx, transit, true
-			}
-			mu.Lock()
-			received += got
-			ipdv = append(ipdv, myIPDV...)
-			latency = append(latency, myLat...)
-			mu.Unlock()
-		})
-	}
+	readers := readPhones(socks, ports, since, first, last, func(byte) *[256]int8 { return &unstampU })
 	senders.Wait()
-	time.Sleep(mediaCooldown)
-	for _, c := range socks {
-		c.SetReadDeadline(time.Now())
-	}
-	readers.Wait()
-	for _, c := range socks {
-		c.SetReadDeadline(time.Time{})
-	}
+	got := readers.stop()
 	for _, b := range browsers {
 		b.mu.Lock()
-		received += b.got
-		ipdv = append(ipdv, b.ipdv...)
-		latency = append(latency, b.latency...)
+		got.merge(&b.arrived)
 		b.mu.Unlock()
 	}
-	slices.Sort(ipdv)
-	slices.Sort(latency)
-	at := func(s []int64, q float64) time.Duration {
-		if len(s) == 0 {
-			return 0
-		}
-		return time.Duration(s[min(len(s)-1, int(q*float64(len(s))))])
-	}
-	return loadResult{Sent: sent.Load(), Received: received, JitterP50: at(ipdv, 0.5), JitterP99: at(ipdv, 0.99),
-		JitterMax: at(ipdv, 1), LatencyP99: at(latency, 0.99), Behind: time.Duration(behind.Load())}
+	return got.result(sent.Load(), time.Duration(behind.Load()))
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"vox/internal/porttest"
 	"vox/scenarios"
 	"vox/sip"
 )
@@ -169,7 +170,7 @@ func (s *callServer) callIn(t *testing.T, dir, scenario, number string, args ...
 		args = append(args, "-key", "target", "none") // SIPp takes a keyword's first value
 	}
 	args = append([]string{"-s", number, "-au", "phone67", "-ap", testPasswords["phone67"], "-key", "caller", "phone67",
-		"-p", strconv.Itoa(freePort(t)), "-mp", strconv.Itoa(freePort(t))}, args...)
+		"-p", strconv.Itoa(porttest.FreeUDP(t)), "-mp", strconv.Itoa(porttest.FreeUDP(t))}, args...)
 	out, err := s.sipp(t, dir, scenario, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("sipp %s: %v\n%s%s", scenario, err, out, traces(dir))
@@ -210,35 +211,6 @@ func (s *callServer) sessionLog(t *testing.T, want ...string) string {
 	}
 	t.Fatalf("no session log has %q; the last one read:\n%s", want, last)
 	return ""
-}
-
-// freePort is a UDP port free on 127.0.0.1 now, with the three above it:
-// SIPp's media port is followed by its RTCP and video ports.
-func freePort(t *testing.T) int {
-	t.Helper()
-	for range 100 {
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := c.LocalAddr().(*net.UDPAddr).Port
-		c.Close()
-		if port%2 != 0 || port > 65000 {
-			continue
-		}
-		free := true
-		for p := port + 1; p < port+4 && free; p++ {
-			c, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
-			if free = err == nil; free {
-				c.Close()
-			}
-		}
-		if free {
-			return port
-		}
-	}
-	t.Fatal("no four free UDP ports in a row")
-	return 0
 }
 
 // A phone calls in with digest credentials; the scenario answers, plays a
@@ -340,7 +312,7 @@ func TestCallUserBusy(t *testing.T) {
 // them, answers, and gets the BYE when the scenario ends.
 func TestCallSIPWithCredentials(t *testing.T) {
 	s := startCallServer(t)
-	callee := s.startCallee(t, "uas_auth.xml", strconv.Itoa(freePort(t)), "-key", "user", "vox", "-key", "password", "sipsecret")
+	callee := s.startCallee(t, "uas_auth.xml", strconv.Itoa(porttest.FreeUDP(t)), "-key", "user", "vox", "-key", "password", "sipsecret")
 	s.call(t, "call.xml", "800", "-key", "target", "sip:callee@127.0.0.1:"+callee.port)
 	callee.wait(t)
 	s.sessionLog(t, "CallSIP", "Call.Connected", "SendMediaBetween")
@@ -374,7 +346,7 @@ func (r *runningSIPp) wait(t *testing.T) {
 func (s *callServer) registerCallee(t *testing.T, scenario string) *runningSIPp {
 	t.Helper()
 	dir := t.TempDir()
-	port := strconv.Itoa(freePort(t))
+	port := strconv.Itoa(porttest.FreeUDP(t))
 	reg := s.sipp(t, dir, "register_only.xml", "-p", port, "-s", "phone68", "-au", "phone68", "-ap", testPasswords["phone68"])
 	if out, err := reg.CombinedOutput(); err != nil {
 		t.Fatalf("sipp register: %v\n%s%s", err, out, traces(dir))
@@ -391,7 +363,7 @@ func (s *callServer) startCallee(t *testing.T, scenario, port string, args ...st
 	t.Cleanup(cancel)
 	dir := t.TempDir()
 	args = append([]string{"-sf", path, "-m", "1", "-i", "127.0.0.1", "-p", port,
-		"-mp", strconv.Itoa(freePort(t)), "-nostdin", "-timeout", "20s", "-timeout_error", "-trace_err"}, args...)
+		"-mp", strconv.Itoa(porttest.FreeUDP(t)), "-nostdin", "-timeout", "20s", "-timeout_error", "-trace_err"}, args...)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = dir
 	r := &runningSIPp{cmd: cmd, out: &bytes.Buffer{}, dir: dir, port: port, done: make(chan error, 1)}

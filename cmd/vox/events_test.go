@@ -23,6 +23,7 @@ import (
 	"vox/controller/signature"
 	"vox/controller/support"
 	"vox/controller/webhook"
+	"vox/internal/porttest"
 	"vox/scenarios"
 )
 
@@ -57,7 +58,7 @@ func TestLiveCallAccessURLAndRecord(t *testing.T) {
 	}
 	dir := t.TempDir()
 	phone := s.sipp(t, dir, "call.xml", "-s", "100", "-au", "phone67", "-ap", testPasswords["phone67"], "-key", "caller", "phone67",
-		"-key", "target", "none", "-p", strconv.Itoa(freePort(t)), "-mp", strconv.Itoa(freePort(t)))
+		"-key", "target", "none", "-p", strconv.Itoa(porttest.FreeUDP(t)), "-mp", strconv.Itoa(porttest.FreeUDP(t)))
 	var phoneOut bytes.Buffer
 	phone.Stdout, phone.Stderr = &phoneOut, &phoneOut
 	if err := phone.Start(); err != nil {

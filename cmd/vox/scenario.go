@@ -387,9 +387,9 @@ func newRollbackCommand(f *clientFlags) *cobra.Command {
 		Args:  cobra.ExactArgs(2),
 	}
 	return clientCommand(cmd, f, func(ctx context.Context, c *scenarios.Client, out io.Writer, args []string) error {
-		n, err := parseReleaseNumber(args[1])
-		if err != nil || n == 0 {
-			return usageError{fmt.Errorf("release %q: want a release number", args[1])}
+		n, err := parseFixedRelease(args[1])
+		if err != nil {
+			return err
 		}
 		p, err := c.Rollback(ctx, args[0], n)
 		return f.printPolicy(out, args[0], p, err)
@@ -403,9 +403,9 @@ func newPinCommand(f *clientFlags) *cobra.Command {
 		Args:  cobra.ExactArgs(3),
 	}
 	return clientCommand(cmd, f, func(ctx context.Context, c *scenarios.Client, out io.Writer, args []string) error {
-		n, err := parseReleaseNumber(args[2])
-		if err != nil || n == 0 {
-			return usageError{fmt.Errorf("release %q: want a release number", args[2])}
+		n, err := parseFixedRelease(args[2])
+		if err != nil {
+			return err
 		}
 		p, err := c.Pin(ctx, args[0], args[1], n)
 		return f.printPolicy(out, args[1], p, err)
@@ -518,6 +518,16 @@ func parseReleaseNumber(s string) (int, error) {
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 {
 		return 0, fmt.Errorf("release %q: want a number from 1, or latest", s)
+	}
+	return n, nil
+}
+
+// parseFixedRelease reads a release number where "latest" is refused: a
+// rollback or a pin holds one release, and latest moves with the next push.
+func parseFixedRelease(s string) (int, error) {
+	n, err := parseReleaseNumber(s)
+	if err != nil || n == 0 {
+		return 0, usageError{fmt.Errorf("release %q: want a release number", s)}
 	}
 	return n, nil
 }

@@ -21,6 +21,7 @@ import (
 	"vox/controller/history"
 	"vox/controller/signature"
 	"vox/controller/webhook"
+	"vox/internal/porttest"
 )
 
 // The seed's call end to end (issue 9), with real peers around a vox serve
@@ -115,8 +116,8 @@ func (s *seedServer) configure(t *testing.T, settings string) {
 func (s *seedServer) carrier(t *testing.T, scenario, caller string, media *carrierMedia, args ...string) *runningSIPp {
 	t.Helper()
 	dir := t.TempDir()
-	port := strconv.Itoa(freePort(t))
-	cmd := s.sipp(t, dir, scenario, append([]string{"-s", demoNumber, "-p", port, "-mp", strconv.Itoa(freePort(t)),
+	port := strconv.Itoa(porttest.FreeUDP(t))
+	cmd := s.sipp(t, dir, scenario, append([]string{"-s", demoNumber, "-p", port, "-mp", strconv.Itoa(porttest.FreeUDP(t)),
 		"-key", "caller", caller, "-key", "rtp_port", media.port(), "-trace_logs"}, args...)...)
 	r := &runningSIPp{cmd: cmd, out: &bytes.Buffer{}, dir: dir, port: port, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = r.out, r.out
@@ -537,7 +538,7 @@ func TestSeedCallQuality(t *testing.T) {
   "queue": {"users": [101], "type": "evenly", "ringSeconds": 10, "rounds": 1},
   "users": {"phoneLogin": "{id}", "webLogin": ""}
 }`)
-	port := strconv.Itoa(freePort(t))
+	port := strconv.Itoa(porttest.FreeUDP(t))
 	dir := t.TempDir()
 	reg := s.sipp(t, dir, "register_only.xml", "-p", port, "-s", "101", "-au", "101", "-ap", testPasswords["101"])
 	if out, err := reg.CombinedOutput(); err != nil {

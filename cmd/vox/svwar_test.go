@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"vox/internal/porttest"
 )
 
 // TestSvwarFindsNoUser runs SIPVicious' svwar, the usual tool for enumerating
@@ -32,7 +34,7 @@ func TestSvwarFindsNoUser(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, svwar, "--force", "-d", dict, "-m", method,
-				"-b", "127.0.0.1", "-P", strconv.Itoa(freePort(t)), "-t", "0.2",
+				"-b", "127.0.0.1", "-P", strconv.Itoa(porttest.FreeUDP(t)), "-t", "0.2",
 				"udp://"+srv.sipAddr.String())
 			out, err := cmd.CombinedOutput()
 			if ctx.Err() != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"vox/controller"
+	"vox/internal/porttest"
 	"vox/scenarios"
 	"vox/sip"
 )
@@ -122,7 +123,7 @@ const kazakhFormat = "country=KZ domestic=national international-prefix=810"
 // is answered in TestTrunkJoinsTwoServers); the call connects, is bridged with the
 // phone's, and vox hangs both up.
 func TestTrunkCallPSTN(t *testing.T) {
-	port := strconv.Itoa(freePort(t))
+	port := strconv.Itoa(porttest.FreeUDP(t))
 	provider := (&callServer{}).startCallee(t, "trunk_uas.xml", port, "-trace_msg", "-key", "user", "vox-kz", "-key", "password", "kz-secret")
 	s := startTrunkServer(t, trunksDoc{Trunks: []trunkDoc{{
 		Name: "kz", Account: demoAccount, Address: "127.0.0.1:" + port,
@@ -233,7 +234,7 @@ func (s *trunkServer) provider(t *testing.T, scenario, number string, args ...st
 	t.Helper()
 	dir := t.TempDir()
 	args = append([]string{"-s", number, "-key", "caller", "74950000001", "-key", "domain", "carrier.test",
-		"-p", strconv.Itoa(freePort(t)), "-mp", strconv.Itoa(freePort(t))}, args...)
+		"-p", strconv.Itoa(porttest.FreeUDP(t)), "-mp", strconv.Itoa(porttest.FreeUDP(t))}, args...)
 	if out, err := s.sipp(t, dir, scenario, args...).CombinedOutput(); err != nil {
 		t.Fatalf("sipp %s: %v\n%s%s", scenario, err, out, traces(dir))
 	}
@@ -243,7 +244,7 @@ func (s *trunkServer) provider(t *testing.T, scenario, number string, args ...st
 // answers the 401 with the trunk's digest, refreshes the binding before it
 // expires, and un-registers when it shuts down.
 func TestTrunkRegisters(t *testing.T) {
-	port := strconv.Itoa(freePort(t))
+	port := strconv.Itoa(porttest.FreeUDP(t))
 	provider := (&callServer{}).startCallee(t, "trunk_register_uas.xml", port, "-key", "user", "vox-reg", "-key", "password", "reg-secret")
 	s := startTrunkServer(t, trunksDoc{Trunks: []trunkDoc{{
 		Name: "registered", Account: demoAccount, Address: "127.0.0.1:" + port, Domain: "provider.test",
@@ -265,7 +266,7 @@ func TestTrunkRegisters(t *testing.T) {
 // (407) with the trunk's credentials, routes the number to its application,
 // answers and plays; both sessions end cleanly.
 func TestTrunkJoinsTwoServers(t *testing.T) {
-	aAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	aAddr := "127.0.0.1:" + strconv.Itoa(porttest.FreeUDP(t))
 	b := startTrunkServer(t, trunksDoc{
 		Trunks: []trunkDoc{{Name: "from-a", Account: demoAccount, Address: aAddr, AllowFrom: []string{"127.0.0.1/32"},
 			InboundUser: "a-trunk", InboundPassword: "a-secret"}},

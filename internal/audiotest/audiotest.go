@@ -9,7 +9,7 @@ import (
 
 // Share is the part of x's energy at hz (Goertzel): 1 for a pure tone of hz
 // over all of x, 0 for silence or other frequencies; a tone over a fraction p
-// of x gives about p².
+// of x gives about p with silence in the rest, p² with other sound as loud.
 func Share(x []int16, hz float64) float64 {
 	coeff := 2 * math.Cos(2*math.Pi*hz/pcm.SampleRate)
 	var s1, s2, energy float64
