@@ -34,11 +34,12 @@ func startWebSocket(t *testing.T, ts *testServer, opts WebSocketOptions) string 
 // wsPhone is a browser's SIP over WebSocket as the tests drive it: text
 // frames, one SIP message each.
 type wsPhone struct {
-	t    *testing.T
-	conn net.Conn
-	name string
-	cseq uint32
-	nc   int
+	t      *testing.T
+	conn   net.Conn
+	name   string
+	cseq   uint32
+	nc     int
+	callID string
 }
 
 // dialWS opens a connection with the sip subprotocol and, unless empty,
@@ -62,7 +63,10 @@ func newWSPhone(t *testing.T, url, name string) *wsPhone {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return &wsPhone{t: t, conn: conn, name: name}
+	// Each connection is a new UA with a Call-ID of its own, as a page's
+	// is: a REGISTER reusing another connection's Call-ID and CSeq would be
+	// refused (400) while that connection's binding is still being dropped.
+	return &wsPhone{t: t, conn: conn, name: name, callID: "ws-" + name + "-" + sipmsg.GenerateTagN(8)}
 }
 
 func (p *wsPhone) write(msg string) {
@@ -87,7 +91,7 @@ func (p *wsPhone) read() (sipmsg.Message, error) {
 // challenge with password, and returns the final response.
 func (p *wsPhone) register(password string, expires int) *sipmsg.Response {
 	p.t.Helper()
-	callID := "ws-" + p.name
+	callID := p.callID
 	req := func(auth string) string {
 		p.cseq++
 		var b strings.Builder
