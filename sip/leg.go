@@ -323,6 +323,17 @@ var transactionTimeout = 64 * sipmsg.T1
 // seed's log shows), then the dialog is forgotten. It reports whether this
 // call ended it.
 func (l *leg) end(name string, params map[string]any) bool {
+	return l.endThen(name, params, nil)
+}
+
+// endThen is end with then run once the media is closed, as the media is
+// closed: on a worker. Closing the media waits for its goroutines (the
+// sockets' readers, the pacer) to stop, and end is mostly reached from a
+// scenario's command, on the session goroutine, which the watchdog locks to
+// its thread while JS runs: each of those waits there would hand the thread
+// off and wake it again. Shutdown waits for the workers, so no media outlives
+// the server.
+func (l *leg) endThen(name string, params map[string]any, then func()) bool {
 	l.mu.Lock()
 	if l.state == stateEnded {
 		l.mu.Unlock()
@@ -341,29 +352,38 @@ func (l *leg) end(name string, params map[string]any) bool {
 	l.c.forget(l, d)
 	l.post(name, params)
 	l.cancel()
-	switch {
-	case ch != nil:
-		ch.Close() // and its endpoint
-	case ep != nil:
-		ep.Close()
+	if ch == nil && ep == nil && len(browsers) == 0 && then == nil {
+		return true
 	}
-	for _, m := range browsers {
-		m.Close()
-	}
+	l.c.goWork(func() {
+		switch {
+		case ch != nil:
+			ch.Close() // and its endpoint
+		case ep != nil:
+			ep.Close()
+		}
+		for _, m := range browsers {
+			m.Close()
+		}
+		if then != nil {
+			then()
+		}
+	})
 	return true
 }
 
 // bye ends a connected call from our side: the BYE goes in the background,
-// the scenario hears Call.Disconnected at once.
+// after the media is closed, and the scenario hears Call.Disconnected at once.
 func (l *leg) bye(headers map[string]string) {
 	l.mu.Lock()
 	d := l.dlg
 	wait := l.awaiting
 	l.mu.Unlock()
-	if !l.end(runtime.EventDisconnected, nil) || d == nil {
+	if d == nil {
+		l.end(runtime.EventDisconnected, nil)
 		return
 	}
-	l.c.goWork(func() {
+	l.endThen(runtime.EventDisconnected, nil, func() {
 		if wait != nil {
 			// RFC 3261 section 15: not before the ACK of our 2xx, or
 			// its timeout.
