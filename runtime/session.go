@@ -581,9 +581,6 @@ func (s *Session) finish(runJS bool) {
 		s.deliver(map[string]any{"name": EventTerminated})
 		s.terminated = true
 	}
-	if s.watch != nil {
-		s.watch.stop()
-	}
 	s.logf(KindSystem, "Session terminated")
 	s.logger.Debug("session ended")
 }

@@ -16,8 +16,12 @@ type QuotaError struct{ Reason string }
 
 func (e *QuotaError) Error() string { return e.Reason }
 
-// watchPeriod is how often a running callback is looked at. Callbacks that finish
-// sooner, nearly all of them, only cost arming and stopping one timer.
+// watchPeriod is how often the running callbacks are looked at. One ticker
+// serves every session, and runs only while some callback runs past a tick:
+// a callback costs joining and leaving the running set, not a timer of its
+// own. (A timer reset at every callback made the Go runtime rescan its whole
+// timer heap, thousands of SIP and media timers on a busy server, once per
+// callback.)
 const watchPeriod = 10 * time.Millisecond
 
 // The heap is measured two ways; reading either does not stop the world.
@@ -56,7 +60,6 @@ type watchdog struct {
 	live     uint64
 	heap     uint64
 	cycles   uint64
-	timer    *time.Timer
 	tripped  *QuotaError
 	sample   []metrics.Sample
 }
@@ -79,12 +82,11 @@ func (w *watchdog) begin() {
 	w.live, w.heap, w.cycles = w.readHeap()
 	running.Lock()
 	running.set[w] = struct{}{}
-	running.Unlock()
-	if w.timer == nil {
-		w.timer = time.AfterFunc(watchPeriod, w.check)
-	} else {
-		w.timer.Reset(watchPeriod)
+	if !running.ticking {
+		running.ticking = true
+		go watchRunning()
 	}
+	running.Unlock()
 }
 
 // end is called after JS returns and reports the quota it broke, if any.
@@ -94,19 +96,10 @@ func (w *watchdog) end() *QuotaError {
 	running.Unlock()
 	w.mu.Lock()
 	w.running = false
-	w.timer.Stop()
 	tripped := w.tripped
 	w.mu.Unlock()
 	goruntime.UnlockOSThread()
 	return tripped
-}
-
-func (w *watchdog) stop() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.timer != nil {
-		w.timer.Stop()
-	}
 }
 
 func (w *watchdog) readHeap() (live, heap, cycles uint64) {
@@ -145,9 +138,32 @@ func (w *watchdog) check() {
 	}
 	if w.tripped != nil {
 		w.vm.Interrupt(w.tripped)
-		return
 	}
-	w.timer.Reset(watchPeriod)
+}
+
+// watchRunning checks the running callbacks every watchPeriod, and returns
+// once a tick finds none; the next begin starts it again.
+func watchRunning() {
+	t := time.NewTicker(watchPeriod)
+	defer t.Stop()
+	var due []*watchdog
+	for range t.C {
+		running.Lock()
+		if len(running.set) == 0 {
+			running.ticking = false
+			running.Unlock()
+			return
+		}
+		due = due[:0]
+		for w := range running.set {
+			due = append(due, w)
+		}
+		running.Unlock()
+		// check takes running's lock itself (busiestRunning).
+		for _, w := range due {
+			w.check()
+		}
+	}
 }
 
 func byteSize(n int64) string {
@@ -170,6 +186,8 @@ func byteSize(n int64) string {
 var running = struct {
 	sync.Mutex
 	set map[*watchdog]struct{}
+	// ticking is whether watchRunning is running.
+	ticking bool
 }{set: map[*watchdog]struct{}{}}
 
 // minBlameCPU is the CPU time a callback must have used before heap growth is put
