@@ -143,7 +143,7 @@ type calls struct {
 	// work are the goroutines that send for calls (forks, BYEs, refreshes);
 	// shutdown waits for them, and at its deadline abandons what is still
 	// waiting for a peer that does not answer (workCtx).
-	work       sync.WaitGroup
+	work       workSet
 	workCtx    context.Context
 	abandonAll context.CancelFunc
 }
@@ -223,11 +223,51 @@ func (c *calls) dialog(k dialogKey) *leg {
 
 // goWork runs f on a goroutine that shutdown waits for.
 func (c *calls) goWork(f func()) {
-	c.work.Add(1)
+	c.work.start()
 	go func() {
-		defer c.work.Done()
+		defer c.work.finish()
 		f()
 	}()
+}
+
+// workSet counts the calls' background work. Unlike a sync.WaitGroup it may
+// grow while shutdown waits: a request arriving then (a re-INVITE's ACK wait,
+// a call's media closing) starts work that shutdown must wait for too, and a
+// WaitGroup forbids an Add from zero during a Wait.
+type workSet struct {
+	mu   sync.Mutex
+	n    int
+	idle []chan struct{}
+}
+
+func (w *workSet) start() {
+	w.mu.Lock()
+	w.n++
+	w.mu.Unlock()
+}
+
+func (w *workSet) finish() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.n--; w.n == 0 {
+		for _, ch := range w.idle {
+			close(ch)
+		}
+		w.idle = nil
+	}
+}
+
+// idleSignal is closed when no work is running, at once if none is.
+func (w *workSet) idleSignal() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ch := make(chan struct{})
+	if w.n == 0 {
+		close(ch)
+	} else {
+		w.idle = append(w.idle, ch)
+	}
+	return ch
 }
 
 // shutdown ends every call (503 to those still alerting, BYE to answered
@@ -247,11 +287,7 @@ func (c *calls) shutdown(ctx context.Context) error {
 	for _, l := range legs {
 		l.Hangup(ctx, 503, nil)
 	}
-	done := make(chan struct{})
-	go func() {
-		c.work.Wait()
-		close(done)
-	}()
+	done := c.work.idleSignal()
 	var err error
 	select {
 	case <-done:

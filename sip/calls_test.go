@@ -134,3 +134,32 @@ func TestInviteChallenge(t *testing.T) {
 		}
 	}
 }
+
+// Work started while shutdown waits is waited for too (a sync.WaitGroup
+// forbids that Add, and the race detector caught it in a CI run).
+func TestWorkSetGrowsWhileWaitedFor(t *testing.T) {
+	var w workSet
+	if !closedSignal(w.idleSignal()) {
+		t.Fatal("no work, yet not idle")
+	}
+	w.start()
+	idle := w.idleSignal()
+	w.start() // arrives while idle is waited for
+	w.finish()
+	if closedSignal(idle) {
+		t.Fatal("idle with work still running")
+	}
+	w.finish()
+	if !closedSignal(idle) {
+		t.Fatal("not idle after the last work ended")
+	}
+}
+
+func closedSignal(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
