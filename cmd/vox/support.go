@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -41,19 +37,11 @@ const supportTokenFile = "support.token"
 
 // supportToken reads DATA/support.token, making it at the first start.
 func supportToken(dir string) (string, error) {
-	path := filepath.Join(dir, supportTokenFile)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		token := rand.Text()
-		if err := writeNew(path, []byte(token+"\n")); err != nil {
-			return "", fmt.Errorf("support token: %w", err)
-		}
-		return token, nil
-	}
+	token, _, err := secretFile(dir, supportTokenFile)
 	if err != nil {
 		return "", fmt.Errorf("support token: %w", err)
 	}
-	return strings.TrimSpace(string(data)), nil
+	return token, nil
 }
 
 // supportAccount is what support reads of an account.

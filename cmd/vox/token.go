@@ -26,29 +26,31 @@ const tokenFile = "admin.token"
 // adminToken reads the data directory's admin token, generating it at the first
 // start; created says it was generated now.
 func adminToken(dir string) (token string, created bool, err error) {
-	path := filepath.Join(dir, tokenFile)
-	token, err = readToken(dir)
+	token, created, err = secretFile(dir, tokenFile)
+	if err != nil {
+		return "", false, fmt.Errorf("admin token: %w", err)
+	}
+	return token, created, nil
+}
+
+func readToken(dir string) (string, error) { return readSecret(dir, tokenFile) }
+
+// secretFile reads a random token kept in the data directory (the admin's,
+// support's), making it at the first start; created says it was made now.
+func secretFile(dir, name string) (token string, created bool, err error) {
+	token, err = readSecret(dir, name)
 	if !errors.Is(err, fs.ErrNotExist) {
 		return token, false, err
 	}
 	token = rand.Text()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return "", false, fmt.Errorf("admin token: %w", err)
-	}
-	_, err = f.WriteString(token + "\n")
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return "", false, fmt.Errorf("admin token: %w", err)
+	if err := writeNew(filepath.Join(dir, name), []byte(token+"\n")); err != nil {
+		return "", false, err
 	}
 	return token, true, nil
 }
 
-func readToken(dir string) (string, error) {
-	path := filepath.Join(dir, tokenFile)
+func readSecret(dir, name string) (string, error) {
+	path := filepath.Join(dir, name)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return "", err
