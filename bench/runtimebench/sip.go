@@ -21,8 +21,9 @@ import (
 // to find the highest rate with fewer than 0.1% failed calls; then the same
 // SIPp caller against a SIPp uas doing the same SIP work with no scenario
 // behind it (testdata/sipp/bench_uas.xml) is the ceiling, measured in the
-// same run. Both sides challenge every INVITE and check the digest, as vox
-// does for a phone: one challenge per call.
+// same run. Calls come from a phone, whose every INVITE both sides challenge
+// and check the digest of, and from a carrier's trunk, known by its address
+// and not challenged (bench_trunk_*.xml).
 var (
 	sipHold  = flag.Duration("sip-hold", 500*time.Millisecond, "how long the call-setup scenario plays before it hangs up")
 	sipStep  = flag.Duration("sip-step", 3*time.Second, "how long each call rate is offered")
@@ -147,89 +148,128 @@ func uacArgs(target, scenario string, rate, calls int, hold time.Duration) ([]st
 
 func stepCalls(rate int) int { return max(minStepCalls, int(float64(rate)*sipStep.Seconds())) }
 
+// callSource is who places the benchmark's calls: a phone, digest-challenged
+// on every call as a registered user's phone is, or a carrier, whose trunk
+// is known by its address.
+type callSource struct {
+	name, caller, uas string
+	carrier           bool
+}
+
+var callSources = []callSource{
+	{name: "phone", caller: "bench_call.xml", uas: "bench_uas.xml"},
+	{name: "carrier", caller: "bench_trunk_call.xml", uas: "bench_trunk_uas.xml", carrier: true},
+}
+
+// sourceResult is one source's best rates, vox's and the ceiling's, and the
+// ceiling at vox's best rate.
+type sourceResult struct {
+	callSource
+	vox, ceiling, same rateStep
+}
+
 func benchSIP(out io.Writer) error {
 	if err := sippInstalled(); err != nil {
 		return err
 	}
 	hold := *sipHold
-	caller, err := sippScenario("bench_call.xml")
-	if err != nil {
-		return err
-	}
-	uas, err := sippScenario("bench_uas.xml")
-	if err != nil {
-		return err
-	}
 	work, err := os.MkdirTemp("", "vox-bench-sipp-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
-	fmt.Fprintf(out, "\ncall setup benchmark: SIPp uac → vox (a fresh JS session per call: answer, tone script %s, hang up; digest per call)\n", hold)
-	fmt.Fprintf(out, "vs SIPp uac → SIPp uas (the same SIP messages and digest check, no scenario, no RTP) as the ceiling; a fresh vox\n")
-	fmt.Fprintf(out, "process and a fresh uas for each rate; UDP on loopback, %s per rate, GOMAXPROCS=%d; SIPp shares the %d cores with the side under test\n",
+	fmt.Fprintf(out, "\ncall setup benchmark: SIPp uac → vox (a fresh JS session per call: answer, tone script %s, hang up)\n", hold)
+	fmt.Fprintf(out, "vs SIPp uac → SIPp uas (the same SIP messages, no scenario, no RTP) as the ceiling; calls from a phone (a digest\n")
+	fmt.Fprintf(out, "challenge per call, checked at both sides) and from a carrier's trunk (known by its address); a fresh vox process and\n")
+	fmt.Fprintf(out, "a fresh uas for each rate; UDP on loopback, %s per rate, GOMAXPROCS=%d; SIPp shares the %d cores with the side under test\n",
 		*sipStep, goruntime.GOMAXPROCS(0), goruntime.NumCPU())
 
-	vox, err := searchRate(out, "vox", *sipFirst, func(rate int) (rateStep, error) {
-		return voxStepProcess(stepRequest{Work: work, Caller: caller, Rate: rate, Calls: stepCalls(rate), Hold: hold})
-	})
-	if err != nil {
-		return err
-	}
-	answerAndHangUp = &vox
-
-	// The ceiling is higher: its search starts where vox's ended, so that
-	// the two are also compared at vox's rate. Each rate gets a fresh uas.
-	var same rateStep
-	ceiling, err := searchRate(out, "ceiling", max(*sipFirst, vox.Rate), func(rate int) (rateStep, error) {
-		s, err := ceilingStep(work, uas, caller, rate, stepCalls(rate), hold)
-		if rate == vox.Rate {
-			same = s
+	var results []sourceResult
+	for _, src := range callSources {
+		r, err := benchSource(out, work, src, hold)
+		if err != nil {
+			return err
 		}
-		return s, err
-	})
-	if err != nil {
-		return err
+		results = append(results, r)
+		if !src.carrier {
+			answerAndHangUp = &r.vox
+		}
 	}
 
 	fmt.Fprintln(out)
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "name\tvox\tSIPp uas\tvox/ceiling\tgoal\tmet")
+	fmt.Fprintln(w, "calls from\tname\tvox\tSIPp uas\tvox/ceiling\tgoal\tmet")
 	ratio := func(a, b float64) string {
 		if a == 0 || b == 0 {
 			return "—"
 		}
 		return fmt.Sprintf("%.2f×", a/b)
 	}
-	met := "not met"
-	if vox.Rate >= goalCallRate {
-		met = "met"
-	}
-	fmt.Fprintf(w, "calls per second, < 0.1%% failed\t%d /s\t%d /s\t%s\t≥ %d /s\t%s\n", vox.Rate, ceiling.Rate,
-		ratio(float64(vox.Rate), float64(ceiling.Rate)), goalCallRate, met)
-	fmt.Fprintf(w, "failed calls at that rate\t%d of %d\t%d of %d\t—\t< 0.1%%\t—\n", vox.Stats.Failed, vox.Stats.Created, ceiling.Stats.Failed, ceiling.Stats.Created)
-	if same.Rate > 0 {
-		at := fmt.Sprintf(" at %d/s", vox.Rate)
-		fmt.Fprintf(w, "CPU per call%s\t%s µs\t%s µs\t%s\t—\t—\n", at, num(micros(vox.cpuPerCall())), num(micros(same.cpuPerCall())),
-			ratio(float64(vox.cpuPerCall()), float64(same.cpuPerCall())))
-		fmt.Fprintf(w, "memory per call%s (see below)\t%s KiB\t%s KiB\t—\t—\t—\n", at, num(vox.HeapKB), num(same.HeapKB))
-		setup := func(d time.Duration) string {
-			if d < time.Millisecond {
-				return "< 1 ms" // SIPp counts in milliseconds
-			}
-			return num(ms(d)) + " ms"
+	setup := func(d time.Duration) string {
+		if d < time.Millisecond {
+			return "< 1 ms" // SIPp counts in milliseconds
 		}
-		fmt.Fprintf(w, "setup, INVITE to 200, mean%s\t%s\t%s\t%s\t—\t—\n", at, setup(vox.Stats.Setup), setup(same.Stats.Setup),
+		return num(ms(d)) + " ms"
+	}
+	for _, r := range results {
+		vox, ceiling, same := r.vox, r.ceiling, r.same
+		met := "not met"
+		if vox.Rate >= goalCallRate {
+			met = "met"
+		}
+		fmt.Fprintf(w, "%s\tcalls per second, < 0.1%% failed\t%d /s\t%d /s\t%s\t≥ %d /s\t%s\n", r.name, vox.Rate, ceiling.Rate,
+			ratio(float64(vox.Rate), float64(ceiling.Rate)), goalCallRate, met)
+		fmt.Fprintf(w, "\tfailed calls at that rate\t%d of %d\t%d of %d\t—\t< 0.1%%\t—\n", vox.Stats.Failed, vox.Stats.Created, ceiling.Stats.Failed, ceiling.Stats.Created)
+		if same.Rate == 0 {
+			continue
+		}
+		at := fmt.Sprintf(" at %d/s", vox.Rate)
+		fmt.Fprintf(w, "\tCPU per call%s\t%s µs\t%s µs\t%s\t—\t—\n", at, num(micros(vox.cpuPerCall())), num(micros(same.cpuPerCall())),
+			ratio(float64(vox.cpuPerCall()), float64(same.cpuPerCall())))
+		fmt.Fprintf(w, "\tmemory per call%s (see below)\t%s KiB\t%s KiB\t—\t—\t—\n", at, num(vox.HeapKB), num(same.HeapKB))
+		fmt.Fprintf(w, "\tsetup, INVITE to 200, mean%s\t%s\t%s\t%s\t—\t—\n", at, setup(vox.Stats.Setup), setup(same.Stats.Setup),
 			ratio(float64(vox.Stats.Setup), float64(same.Stats.Setup)))
+		fmt.Fprintf(w, "\tthe caller's (SIPp's) CPU per call\t%.0f µs\t%.0f µs\t—\t—\t—\n",
+			micros(vox.Stats.CPU/time.Duration(max(1, vox.Stats.Created))), micros(same.Stats.CPU/time.Duration(max(1, same.Stats.Created))))
 	}
 	w.Flush()
-	fmt.Fprintf(out, "(CPU: vox's is its process's, the ceiling's the uas's; the caller, SIPp, took %.0f µs/call against vox and %.0f µs/call against the uas.\n",
-		micros(vox.Stats.CPU/time.Duration(max(1, vox.Stats.Created))), micros(same.Stats.CPU/time.Duration(max(1, same.Stats.Created))))
+	fmt.Fprintf(out, "(CPU: vox's is its process's, the ceiling's the uas's.\n")
 	fmt.Fprintf(out, " memory: vox's is the live Go heap over the idle server's in the middle of the run, per call placed until then: all of them are\n")
 	fmt.Fprintf(out, " still held, as sipgo keeps an answered INVITE's transaction, and what it refers to, for 64×T1 = 32 s after the call. The\n")
 	fmt.Fprintf(out, " ceiling's is the uas's peak RSS over its idle RSS per call open at the caller at its peak: SIPp frees a call when it ends.\n")
 	fmt.Fprintf(out, " A rate is held when under 0.1%% of its calls failed and SIPp placed them at %.0f%% of it or more.)\n", heldRate*100)
 	return registerBench(out)
+}
+
+// benchSource searches the best rate of vox and of the ceiling for the calls
+// of src.
+func benchSource(out io.Writer, work string, src callSource, hold time.Duration) (r sourceResult, err error) {
+	r.callSource = src
+	caller, err := sippScenario(src.caller)
+	if err != nil {
+		return r, err
+	}
+	uas, err := sippScenario(src.uas)
+	if err != nil {
+		return r, err
+	}
+	fmt.Fprintf(out, "calls from a %s:\n", src.name)
+	r.vox, err = searchRate(out, "vox", *sipFirst, func(rate int) (rateStep, error) {
+		return voxStepProcess(stepRequest{Work: work, Caller: caller, Rate: rate, Calls: stepCalls(rate), Hold: hold, Carrier: src.carrier})
+	})
+	if err != nil {
+		return r, err
+	}
+	// The ceiling is higher: its search starts where vox's ended, so that
+	// the two are also compared at vox's rate. Each rate gets a fresh uas.
+	r.ceiling, err = searchRate(out, "ceiling", max(*sipFirst, r.vox.Rate), func(rate int) (rateStep, error) {
+		s, err := ceilingStep(work, uas, caller, rate, stepCalls(rate), hold)
+		if rate == r.vox.Rate {
+			r.same = s
+		}
+		return s, err
+	})
+	return r, err
 }
 
 // Each rate is offered to a fresh vox in a child process (this binary
@@ -243,6 +283,7 @@ type stepRequest struct {
 	Work, Caller string
 	Rate, Calls  int
 	Hold         time.Duration
+	Carrier      bool // the calls come from a trunk (fromCarrier)
 }
 
 func init() {
@@ -266,7 +307,11 @@ func voxStepChild(spec string) (rateStep, error) {
 	if err := json.Unmarshal([]byte(spec), &req); err != nil {
 		return rateStep{}, err
 	}
-	v, err := startSIPVox(map[string]string{benchCaller: benchPassword}, req.Hold)
+	var tune []voxTune
+	if req.Carrier {
+		tune = append(tune, fromCarrier)
+	}
+	v, err := startSIPVox(map[string]string{benchCaller: benchPassword}, req.Hold, tune...)
 	if err != nil {
 		return rateStep{}, fmt.Errorf("start vox: %w", err)
 	}

@@ -80,9 +80,12 @@ type sipVox struct {
 
 var sipGCPercent = flag.Int("sip-gc-percent", runtime.ServerGCPercent, "vox's GOGC in the SIP benchmarks (vox serve's default)")
 
+// voxTune changes the options of the bench's vox before it starts.
+type voxTune func(*sip.Options, *sip.CallOptions)
+
 // startSIPVox starts vox with users (name: password) and the scenario
-// holding calls for hold; tune changes the server's options, if given.
-func startSIPVox(users map[string]string, hold time.Duration, tune ...func(*sip.Options)) (v *sipVox, err error) {
+// holding calls for hold; tune changes its options, if given.
+func startSIPVox(users map[string]string, hold time.Duration, tune ...voxTune) (v *sipVox, err error) {
 	raiseFileLimit()
 	// The collector as vox serve sets it (runtime.TuneServerGC), whatever
 	// GOGC the bench runs with.
@@ -122,8 +125,9 @@ func startSIPVox(users map[string]string, hold time.Duration, tune ...func(*sip.
 	}
 	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	opts := sip.Options{Directory: dirUsers, Realm: benchRealm, Unlimited: loopback, Log: logger}
+	var callOpts sip.CallOptions
 	for _, t := range tune {
-		t(&opts)
+		t(&opts, &callOpts)
 	}
 	v.srv, err = sip.NewServer(opts)
 	if err != nil {
@@ -137,8 +141,9 @@ func startSIPVox(users map[string]string, hold time.Duration, tune ...func(*sip.
 		Releases: store, Programs: runtime.NewProgramCache(0),
 		Defaults: runtime.Config{Clock: runtime.RealClock{}, Dialer: v.srv, HTTP: &runtime.NetHTTP{}, Logger: logger},
 	}}
-	err = v.srv.EnableCalls(sip.CallOptions{Router: benchRouter{}, Launcher: v.launcher, Ports: ports,
-		Player: player.New(player.Options{})})
+	callOpts.Router, callOpts.Launcher, callOpts.Ports = benchRouter{}, v.launcher, ports
+	callOpts.Player = player.New(player.Options{})
+	err = v.srv.EnableCalls(callOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -165,9 +170,25 @@ func (v *sipVox) close() {
 	os.RemoveAll(v.dir)
 }
 
-func withMinExpires(d time.Duration) func(*sip.Options) {
-	return func(o *sip.Options) { o.MinExpires = d }
+func withMinExpires(d time.Duration) voxTune {
+	return func(o *sip.Options, _ *sip.CallOptions) { o.MinExpires = d }
 }
+
+// fromCarrier makes loopback a carrier's trunk into the bench account, known
+// by its address (S2), so its calls are not challenged.
+func fromCarrier(_ *sip.Options, co *sip.CallOptions) { co.Trunks = benchTrunks{} }
+
+type benchTrunks struct{}
+
+func (benchTrunks) Inbound(_ context.Context, src netip.Addr) ([]sip.Trunk, error) {
+	if !src.IsLoopback() {
+		return nil, nil
+	}
+	return []sip.Trunk{{Name: "carrier", Account: benchSIPApp, Address: "127.0.0.1:5060",
+		AllowFrom: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}, nil
+}
+
+func (benchTrunks) Outbound(context.Context, string) ([]sip.Trunk, error) { return nil, nil }
 
 type benchDirectory map[string]sip.User
 
