@@ -80,7 +80,7 @@ func credentialsFor(req *sipmsg.Request, realm string) (c credentials, found boo
 		names = []string{"Proxy-Authorization", "Authorization"}
 	}
 	for _, name := range names {
-		for _, h := range req.GetHeaders(name) {
+		for h := range headersNamed(req, name) {
 			c, err := parseCredentials(h.Value())
 			if err != nil {
 				return c, true, err
