@@ -24,7 +24,11 @@ type inbound struct {
 	tag    string // our To tag
 	answer []byte // our SDP answer to the INVITE's offer
 	once   sync.Once
-	final  chan struct{} // closed with the final response; the handler returns then
+	final  chan struct{} // closed with the final response
+	// ok is the 2xx that answered the INVITE, set before final is closed;
+	// the INVITE's handler retransmits it until okAck is closed.
+	ok    *sipmsg.Response
+	okAck *ackWait
 }
 
 // invite takes an INVITE: a new call from a SIP user or a trunk, or a
@@ -32,7 +36,7 @@ type inbound struct {
 // instead of 401) unless it is a trunk's (identify), gets 100 Trying, is
 // routed, and starts a session with the call as its Application.CallAlerting.
 // The handler returns once the INVITE has its final response (sipgo ends a
-// transaction whose handler returned without one).
+// transaction whose handler returned without one) and, for a 2xx, its ACK.
 func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if to := req.To(); to != nil && to.Params.Has("tag") {
 		c.inDialog(req, tx)
@@ -196,6 +200,13 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	case <-tx.Done():
 		l.cancelled()
 	}
+	<-in.final // closed by now, whichever case was taken
+	if in.ok != nil {
+		// This goroutine, which sipgo started for the INVITE and which
+		// has waited for the answer, waits for its ACK too: two fewer
+		// goroutines per call than the answer starting its own.
+		l.awaitAck(tx, in.ok, in.okAck)
+	}
 }
 
 // refuse answers an INVITE Vox cannot take, with a Warning saying why.
@@ -324,7 +335,9 @@ func (l *leg) answer(headers map[string]string) error {
 	answered := false
 	in.once.Do(func() {
 		answered = true
-		err = in.tx.Respond(res)
+		if err = in.tx.Respond(res); err == nil {
+			in.ok, in.okAck = res, wait
+		}
 		close(in.final)
 	})
 	if !answered {
@@ -334,7 +347,6 @@ func (l *leg) answer(headers map[string]string) error {
 		l.end(runtime.EventDisconnected, nil)
 		return err
 	}
-	l.awaitAck(in.tx, res, wait)
 	return nil
 }
 
@@ -387,50 +399,43 @@ func (w *ackWait) close() { w.once.Do(func() { close(w.done) }) }
 // awaitAck retransmits a 2xx to an INVITE until its ACK (RFC 3261 section
 // 13.3.1.4: T1, doubling up to T2), which comes as a request of its own or,
 // from a phone that reuses the INVITE's branch, through the transaction.
-// With no ACK in 64*T1 the call ends with a BYE.
+// With no ACK in 64*T1 the call ends with a BYE. It returns once the ACK is
+// in, and runs on the goroutine of the INVITE's handler, which sipgo started
+// for the request anyway.
 func (l *leg) awaitAck(tx sipmsg.ServerTransaction, res *sipmsg.Response, wait *ackWait) {
-	l.c.goWork(func() {
-		for {
-			select {
-			case ack := <-tx.Acks():
-				l.acked(ack)
-			case <-wait.done:
-				return
-			case <-tx.Done():
-				return
-			case <-l.c.closing:
-				return
-			}
-		}
-	})
-	l.c.goWork(func() {
-		interval := sipmsg.T1
-		deadline := time.NewTimer(transactionTimeout)
-		defer deadline.Stop()
-		for {
-			t := time.NewTimer(interval)
-			select {
-			case <-wait.done:
-				t.Stop()
-				return
-			case <-l.c.closing:
-				t.Stop()
-				wait.close()
-				return
-			case <-deadline.C:
-				t.Stop()
+	deadline := time.Now().Add(transactionTimeout)
+	interval := sipmsg.T1
+	t := time.NewTimer(interval)
+	defer t.Stop()
+	acks, txDone := tx.Acks(), tx.Done()
+	for {
+		select {
+		case ack := <-acks:
+			l.acked(ack)
+		case <-wait.done:
+			return
+		case <-txDone:
+			// No more ACKs through the transaction; one of its own
+			// may still come.
+			acks, txDone = nil, nil
+		case <-l.c.closing:
+			wait.close()
+			return
+		case <-t.C:
+			left := time.Until(deadline)
+			if left <= 0 {
 				l.log.Info("sip: no ACK for the answer; ending the call")
 				wait.close()
 				l.bye(nil)
 				return
-			case <-t.C:
-				if err := tx.Respond(res); err != nil {
-					l.log.Debug("sip: 2xx retransmission", "err", err)
-				}
-				interval = min(2*interval, sipmsg.T2)
 			}
+			if err := tx.Respond(res); err != nil {
+				l.log.Debug("sip: 2xx retransmission", "err", err)
+			}
+			interval = min(2*interval, sipmsg.T2)
+			t.Reset(min(interval, left))
 		}
-	})
+	}
 }
 
 // acked takes the ACK of our 2xx to an INVITE: the first one connects the
