@@ -52,35 +52,7 @@ func (s chanSink) Post(ev runtime.Event) { s <- ev }
 // session is hangupLauncher; the phones are raw sockets, so that the
 // figures are the server's and hardly the phones'.
 func BenchmarkInboundCall(b *testing.B) {
-	ports, err := rtp.NewPortPool(rtp.PortPoolConfig{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv, err := NewServer(Options{
-		Directory: newMemDirectory(NewUser("acme", "alice", testRealm, "secret")),
-		Realm:     testRealm, RequestRate: -1,
-		// Info lines formatted, as vox serve formats them, and dropped.
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := srv.EnableCalls(CallOptions{Router: testRouter{}, Launcher: hangupLauncher{}, Ports: ports}); err != nil {
-		b.Fatal(err)
-	}
-	addr, err := srv.Listen("127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	server, err := net.ResolveUDPAddr("udp", addr.String())
-	if err != nil {
-		b.Fatal(err)
-	}
+	server := startRawCallServer(b, hangupLauncher{})
 	var phones atomic.Int64
 	b.ReportAllocs()
 	b.SetParallelism(8)
@@ -109,6 +81,42 @@ func processCPU() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// startRawCallServer runs a server taking calls into launcher, with the
+// log of vox serve, and returns its address.
+func startRawCallServer(tb testing.TB, launcher Launcher) *net.UDPAddr {
+	tb.Helper()
+	ports, err := rtp.NewPortPool(rtp.PortPoolConfig{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv, err := NewServer(Options{
+		Directory: newMemDirectory(NewUser("acme", "alice", testRealm, "secret")),
+		Realm:     testRealm, RequestRate: -1,
+		// Info lines formatted, as vox serve formats them, and dropped.
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := srv.EnableCalls(CallOptions{Router: testRouter{}, Launcher: launcher, Ports: ports}); err != nil {
+		tb.Fatal(err)
+	}
+	addr, err := srv.Listen("127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	server, err := net.ResolveUDPAddr("udp", addr.String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return server
 }
 
 // rawPhone is a SIP phone on a bare UDP socket that makes bench_call.xml's
@@ -191,23 +199,40 @@ func (p *rawPhone) ack(uri, callID, from, to, branch string, cseq int) string {
 }
 
 func (p *rawPhone) call() error {
-	p.n++
-	n := strconv.Itoa(p.n)
-	callID, tag := "bench-"+p.id+"-"+n, "t"+p.id+"x"+n
-	from := "<sip:alice@" + testRealm + ">;tag=" + tag
-	branch := "z9hG4bK-" + p.id + "-" + n + "-"
-	if err := p.send(p.invite(callID, tag, branch+"1", 1, "")); err != nil {
-		return err
-	}
-	res, err := p.recv()
+	d, err := p.dial()
 	if err != nil {
 		return err
 	}
-	if !strings.HasPrefix(res, "SIP/2.0 407 ") {
-		return errUnexpected(res)
-	}
-	if err := p.send(p.ack("sip:100@"+p.server.String(), callID, from, headerOf(res, "To"), branch+"1", 1)); err != nil {
+	if err := p.ackAnswer(d); err != nil {
 		return err
+	}
+	return p.takeBye()
+}
+
+// rawDialog is what a phone's call needs to acknowledge the answer.
+type rawDialog struct {
+	callID, from, to, target, branch string
+}
+
+// dial calls 100: the INVITE, its challenge, the INVITE with credentials;
+// it returns when the answer is in.
+func (p *rawPhone) dial() (rawDialog, error) {
+	p.n++
+	n := strconv.Itoa(p.n)
+	callID, tag := "bench-"+p.id+"-"+n, "t"+p.id+"x"+n
+	d := rawDialog{callID: callID, from: "<sip:alice@" + testRealm + ">;tag=" + tag, branch: "z9hG4bK-" + p.id + "-" + n + "-"}
+	if err := p.send(p.invite(callID, tag, d.branch+"1", 1, "")); err != nil {
+		return d, err
+	}
+	res, err := p.recv()
+	if err != nil {
+		return d, err
+	}
+	if !strings.HasPrefix(res, "SIP/2.0 407 ") {
+		return d, errUnexpected(res)
+	}
+	if err := p.send(p.ack("sip:100@"+p.server.String(), callID, d.from, headerOf(res, "To"), d.branch+"1", 1)); err != nil {
+		return d, err
 	}
 	chal := headerOf(res, "Proxy-Authenticate")
 	_, nonce, _ := strings.Cut(chal, `nonce="`)
@@ -217,21 +242,27 @@ func (p *rawPhone) call() error {
 	resp := md5Hex(p.ha1 + ":" + nonce + ":00000001:c" + n + ":auth:" + ha2)
 	auth := `Digest username="alice", realm="` + testRealm + `", nonce="` + nonce + `", uri="` + uri +
 		`", response="` + resp + `", algorithm=MD5, qop=auth, nc=00000001, cnonce="c` + n + `"`
-	if err := p.send(p.invite(callID, tag, branch+"2", 2, auth)); err != nil {
-		return err
+	if err := p.send(p.invite(callID, tag, d.branch+"2", 2, auth)); err != nil {
+		return d, err
 	}
 	if res, err = p.recv(); err != nil {
-		return err
+		return d, err
 	}
 	if !strings.HasPrefix(res, "SIP/2.0 200 ") {
-		return errUnexpected(res)
+		return d, errUnexpected(res)
 	}
-	to := headerOf(res, "To")
-	contact := headerOf(res, "Contact")
-	target := strings.Trim(contact, "<>")
-	if err := p.send(p.ack(target, callID, from, to, branch+"3", 2)); err != nil {
-		return err
-	}
+	d.to = headerOf(res, "To")
+	d.target = strings.Trim(headerOf(res, "Contact"), "<>")
+	return d, nil
+}
+
+// ackAnswer acknowledges the 2xx of d.
+func (p *rawPhone) ackAnswer(d rawDialog) error {
+	return p.send(p.ack(d.target, d.callID, d.from, d.to, d.branch+"3", 2))
+}
+
+// takeBye waits for the server's BYE and answers it.
+func (p *rawPhone) takeBye() error {
 	bye, err := p.recv()
 	if err != nil {
 		return err
@@ -239,6 +270,11 @@ func (p *rawPhone) call() error {
 	if !strings.HasPrefix(bye, "BYE ") {
 		return errUnexpected(bye)
 	}
+	return p.answerBye(bye)
+}
+
+// answerBye answers the server's BYE with 200.
+func (p *rawPhone) answerBye(bye string) error {
 	return p.send("SIP/2.0 200 OK\r\nVia: " + headerOf(bye, "Via") + "\r\nFrom: " + headerOf(bye, "From") +
 		"\r\nTo: " + headerOf(bye, "To") + "\r\nCall-ID: " + headerOf(bye, "Call-ID") + "\r\nCSeq: " +
 		headerOf(bye, "CSeq") + "\r\nContent-Length: 0\r\n\r\n")
