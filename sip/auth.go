@@ -33,7 +33,7 @@ type authenticator struct {
 func newAuthenticator(o *Options) *authenticator {
 	return &authenticator{
 		dir: o.Directory, algs: o.Algorithms, ttl: o.NonceTTL, timeout: o.LookupTimeout,
-		nonces: nonces{secret: o.Secret},
+		nonces: newNonces(o.Secret),
 		counts: newNonceCounts(o.MaxNonces),
 		bans:   newBans(o.MaxFailures, o.FailureWindow, o.BanFor, o.MaxSources),
 		dummy:  NewUser("", "", "", rand.Text()),
