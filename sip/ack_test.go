@@ -70,3 +70,26 @@ func TestAnswerNeverAckedEndsCall(t *testing.T) {
 		t.Error("the 200 was not sent again before the BYE")
 	}
 }
+
+// An INVITE whose answer takes a while gets 100 Trying before it, in time
+// to stop the phone sending it again (RFC 3261 section 17.2.1).
+func TestLateAnswerGetsTrying(t *testing.T) {
+	p, err := newRawPhone(startRawCallServer(t, hangupLauncher{answerAfter: 5 * tryingAfter}), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.conn.Close()
+	d, err := p.dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.trying == 0 {
+		t.Error("answered without a 100 Trying first")
+	}
+	if err := p.ackAnswer(d); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.takeBye(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -21,14 +21,17 @@ import (
 // hangupLauncher stands in for a session: it answers every call and hangs
 // up once it is connected, on a goroutine of the call's own as a session
 // would, so that a benchmark measures the SIP side of a call alone.
-type hangupLauncher struct{}
+type hangupLauncher struct {
+	answerAfter time.Duration // 0: at once
+}
 
-func (hangupLauncher) Launch(_ context.Context, cs runtime.CallStart) (*runtime.Session, error) {
+func (h hangupLauncher) Launch(_ context.Context, cs runtime.CallStart) (*runtime.Session, error) {
 	l := cs.Incoming.Leg
 	events := make(chan runtime.Event, 8)
 	l.Attach(chanSink(events))
 	go func() {
 		ctx := context.Background()
+		time.Sleep(h.answerAfter)
 		l.Answer(ctx, nil)
 		for ev := range events {
 			switch ev.Name {
@@ -129,6 +132,7 @@ type rawPhone struct {
 	n      int
 	buf    []byte
 	ha1    string
+	trying int // 100 Trying responses received
 }
 
 func newRawPhone(server *net.UDPAddr, id int) (*rawPhone, error) {
@@ -160,6 +164,7 @@ func (p *rawPhone) recv() (string, error) {
 		if !strings.HasPrefix(msg, "SIP/2.0 100 ") {
 			return msg, nil
 		}
+		p.trying++
 	}
 }
 
