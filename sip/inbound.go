@@ -33,8 +33,8 @@ type inbound struct {
 
 // invite takes an INVITE: a new call from a SIP user or a trunk, or a
 // re-INVITE in a dialog. A new call is authenticated like a REGISTER (407
-// instead of 401) unless it is a trunk's (identify), gets 100 Trying, is
-// routed, and starts a session with the call as its Application.CallAlerting.
+// instead of 401) unless it is a trunk's (identify), gets 100 Trying if its
+// answer is slow to come (tryingTx), is routed, and starts a session with the call as its Application.CallAlerting.
 // The handler returns once the INVITE has its final response (sipgo ends a
 // transaction whose handler returned without one) and, for a 2xx, its ACK.
 func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
