@@ -23,6 +23,9 @@ import (
 // would, so that a benchmark measures the SIP side of a call alone.
 type hangupLauncher struct {
 	answerAfter time.Duration // 0: at once
+	// play starts the bench scenario's progress tone when the call is
+	// connected, so that the call hangs up during a playback.
+	play bool
 }
 
 func (h hangupLauncher) Launch(_ context.Context, cs runtime.CallStart) (*runtime.Session, error) {
@@ -36,6 +39,9 @@ func (h hangupLauncher) Launch(_ context.Context, cs runtime.CallStart) (*runtim
 		for ev := range events {
 			switch ev.Name {
 			case runtime.EventConnected:
+				if h.play {
+					l.Play(ctx, runtime.Media{ToneScript: "425@-19;*(1/4/1)", Loop: true})
+				}
 				l.Hangup(ctx, 0, nil)
 			case runtime.EventDisconnected:
 				return
@@ -55,7 +61,17 @@ func (s chanSink) Post(ev runtime.Event) { s <- ev }
 // session is hangupLauncher; the phones are raw sockets, so that the
 // figures are the server's and hardly the phones'.
 func BenchmarkInboundCall(b *testing.B) {
-	server := startRawCallServer(b, hangupLauncher{})
+	benchmarkCalls(b, hangupLauncher{})
+}
+
+// BenchmarkInboundCallPlaying is BenchmarkInboundCall with the call hung up
+// while it plays a tone, as the call-setup benchmark's scenario does.
+func BenchmarkInboundCallPlaying(b *testing.B) {
+	benchmarkCalls(b, hangupLauncher{play: true})
+}
+
+func benchmarkCalls(b *testing.B, launcher hangupLauncher) {
+	server := startRawCallServer(b, launcher)
 	var phones atomic.Int64
 	b.ReportAllocs()
 	b.SetParallelism(8)
