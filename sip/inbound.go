@@ -147,22 +147,12 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	l.terms = terms
 	l.dlg = c.uasDialog(req, in.tag)
 	c.addDialog(l.dlg.key(), l)
-	// sipgo keeps the transaction, and so this callback, for 64×T1 after a
-	// 2xx (RFC 6026's Accepted state). Once the INVITE has its final
-	// response a CANCEL changes nothing (cancelled is a no-op then), so the
-	// callback lets go of the leg when the handler returns, rather than keep
-	// the call's media, dialog and session alive for 32 s after it ended.
-	var cancelLeg atomic.Pointer[leg]
-	cancelLeg.Store(l)
-	if !tx.OnCancel(func(*sipmsg.Request) {
-		if l := cancelLeg.Load(); l != nil {
-			l.cancelled()
-		}
-	}) {
+	release, ok := l.endOnCancel(tx)
+	if !ok {
 		l.cancelled()
 		return
 	}
-	defer cancelLeg.Store(nil)
+	defer release()
 
 	src, _ := netip.ParseAddrPort(req.Source())
 	callerID, kind := who.user, "user"
@@ -350,7 +340,28 @@ func (in *inbound) finish(code int, headers map[string]string) {
 	})
 }
 
-// cancelled is the caller giving up before the answer: sipgo has answered
+// endOnCancel makes a CANCEL of the INVITE end the call; false when the
+// transaction has ended already. sipgo keeps the transaction, and so the
+// callback, for 64×T1 after a 2xx (RFC 6026's Accepted state). Once the
+// INVITE has its final response a CANCEL changes nothing (cancelled is a
+// no-op then), so release lets go of the leg, rather than keep the call's
+// media, dialog and session alive for 32 s after it ended.
+func (l *leg) endOnCancel(tx sipmsg.ServerTransaction) (release func(), ok bool) {
+	var target atomic.Pointer[leg]
+	target.Store(l)
+	ok = tx.OnCancel(func(*sipmsg.Request) {
+		// sipgo calls this with the transaction locked, and a response
+		// being sent under in.once (an answer, say) waits for that lock:
+		// cancelled, which needs in.once, runs on a goroutine of its own,
+		// or the two would wait for each other for ever.
+		if l := target.Load(); l != nil {
+			l.c.goWork(l.cancelled)
+		}
+	})
+	return func() { target.Store(nil) }, ok
+}
+
+// cancelled is the caller giving up before the answer: sipgo answers
 // the CANCEL and the INVITE (487); the scenario hears Call.Disconnected.
 func (l *leg) cancelled() {
 	first := false
