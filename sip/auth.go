@@ -33,7 +33,7 @@ type authenticator struct {
 func newAuthenticator(o *Options) *authenticator {
 	return &authenticator{
 		dir: o.Directory, algs: o.Algorithms, ttl: o.NonceTTL, timeout: o.LookupTimeout,
-		nonces: nonces{secret: o.Secret},
+		nonces: newNonces(o.Secret),
 		counts: newNonceCounts(o.MaxNonces),
 		bans:   newBans(o.MaxFailures, o.FailureWindow, o.BanFor, o.MaxSources),
 		dummy:  NewUser("", "", "", rand.Text()),
@@ -80,7 +80,7 @@ func credentialsFor(req *sipmsg.Request, realm string) (c credentials, found boo
 		names = []string{"Proxy-Authorization", "Authorization"}
 	}
 	for _, name := range names {
-		for _, h := range req.GetHeaders(name) {
+		for h := range headersNamed(req, name) {
 			c, err := parseCredentials(h.Value())
 			if err != nil {
 				return c, true, err

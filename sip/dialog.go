@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"iter"
 	"strings"
 	"sync/atomic"
 
@@ -164,9 +165,9 @@ func (c *calls) inDialog(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE, UPDATE"
 
 // allows says whether a message's Allow lists method.
-func allows(m sipmsg.Message, method sipmsg.RequestMethod) bool {
-	for _, h := range m.GetHeaders("Allow") {
-		for _, v := range strings.Split(h.Value(), ",") {
+func allows(m headered, method sipmsg.RequestMethod) bool {
+	for h := range headersNamed(m, "Allow") {
+		for v := range strings.SplitSeq(h.Value(), ",") {
 			if strings.EqualFold(strings.TrimSpace(v), string(method)) {
 				return true
 			}
@@ -177,10 +178,10 @@ func allows(m sipmsg.Message, method sipmsg.RequestMethod) bool {
 
 // supports says whether a message's Supported (or its compact form k)
 // lists option.
-func supports(m sipmsg.Message, option string) bool {
-	for _, name := range []string{"Supported", "k"} {
-		for _, h := range m.GetHeaders(name) {
-			for _, v := range strings.Split(h.Value(), ",") {
+func supports(m headered, option string) bool {
+	for _, name := range [...]string{"Supported", "k"} {
+		for h := range headersNamed(m, name) {
+			for v := range strings.SplitSeq(h.Value(), ",") {
 				if strings.EqualFold(strings.TrimSpace(v), option) {
 					return true
 				}
@@ -193,8 +194,8 @@ func supports(m sipmsg.Message, option string) bool {
 // unsupported is the first option a request's Require lists that Vox does
 // not support (RFC 3261 section 8.2.2.3), or "".
 func unsupported(req *sipmsg.Request) string {
-	for _, h := range req.GetHeaders("Require") {
-		for _, v := range strings.Split(h.Value(), ",") {
+	for h := range headersNamed(req, "Require") {
+		for v := range strings.SplitSeq(h.Value(), ",") {
 			if v = strings.TrimSpace(v); v != "" && !strings.EqualFold(v, "timer") {
 				return v
 			}
@@ -204,7 +205,7 @@ func unsupported(req *sipmsg.Request) string {
 }
 
 // contentType is a message's media type, lower case, without parameters.
-func contentType(m sipmsg.Message) string {
+func contentType(m headered) string {
 	h := header(m, "Content-Type")
 	if h == nil {
 		return ""
@@ -231,11 +232,10 @@ func copyHeaders(m sipmsg.Message, headers map[string]string) {
 
 // customHeaders are the X- and VI- headers of a message, for the events
 // that carry headers.
-func customHeaders(m interface{ Headers() []sipmsg.Header }) map[string]string {
+func customHeaders(m headered) map[string]string {
 	var out map[string]string
 	for _, h := range m.Headers() {
-		lower := strings.ToLower(h.Name())
-		if strings.HasPrefix(lower, "x-") || strings.HasPrefix(lower, "vi-") {
+		if name := h.Name(); hasPrefixFold(name, "x-") || hasPrefixFold(name, "vi-") {
 			if out == nil {
 				out = map[string]string{}
 			}
@@ -255,10 +255,55 @@ func newCSeq() uint32 {
 	return uint32(b[0]&0x7f)<<8 | uint32(b[1]) | 1
 }
 
+// headered is a request or a response: what the header lookups read.
+type headered interface{ Headers() []sipmsg.Header }
+
 // header is a message's first header called name, or nil.
-func header(m sipmsg.Message, name string) sipmsg.Header {
-	if hs := m.GetHeaders(name); len(hs) > 0 {
-		return hs[0]
+func header(m headered, name string) sipmsg.Header {
+	for h := range headersNamed(m, name) {
+		return h
 	}
 	return nil
+}
+
+// headersNamed are a message's headers called name, in their order, the
+// name compared as sipgo compares it (ASCII, any case). sipgo's GetHeaders
+// lower-cases the name of every header of the message to compare, with an
+// allocation for most of them, and an INVITE's headers are looked up a dozen
+// times on its way.
+func headersNamed(m headered, name string) iter.Seq[sipmsg.Header] {
+	return func(yield func(sipmsg.Header) bool) {
+		for _, h := range m.Headers() {
+			if equalFoldASCII(h.Name(), name) && !yield(h) {
+				return
+			}
+		}
+	}
+}
+
+// equalFoldASCII says whether a and b are the same but for the case of
+// ASCII letters.
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lowerASCII(a[i]) != lowerASCII(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// hasPrefixFold says whether s begins with prefix, which is lower case, in
+// any case.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && equalFoldASCII(s[:len(prefix)], prefix)
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }

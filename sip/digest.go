@@ -10,6 +10,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,45 +40,71 @@ var errBadCredentials = errors.New("malformed Authorization")
 // nonces mints and checks signed nonces for one server secret.
 type nonces struct {
 	secret []byte
+	// macs are HMACs keyed with secret (*nonceMAC), kept for the next
+	// nonce: setting one up costs more than the MAC itself.
+	macs *sync.Pool
 }
+
+type nonceMAC struct {
+	h   hash.Hash
+	in  []byte
+	sum [sha256.Size]byte
+}
+
+func newNonces(secret []byte) nonces {
+	return nonces{secret: secret, macs: &sync.Pool{New: func() any {
+		return &nonceMAC{h: hmac.New(sha256.New, secret)}
+	}}}
+}
+
+// nonceLen is the length of a nonce, base64 without padding.
+var nonceLen = base64.RawURLEncoding.EncodedLen(nonceRawLen)
 
 // mint returns a nonce issued at now for realm.
 func (n nonces) mint(realm string, now time.Time) string {
 	var raw [nonceRawLen]byte
 	binary.BigEndian.PutUint64(raw[:nonceTimeLen], uint64(now.UnixNano()))
 	rand.Read(raw[nonceTimeLen : nonceTimeLen+nonceRandLen])
-	copy(raw[nonceTimeLen+nonceRandLen:], n.mac(realm, raw[:nonceTimeLen+nonceRandLen]))
-	return base64.RawURLEncoding.EncodeToString(raw[:])
+	n.mac(raw[nonceTimeLen+nonceRandLen:], realm, raw[:nonceTimeLen+nonceRandLen])
+	var text [64]byte
+	base64.RawURLEncoding.Encode(text[:nonceLen], raw[:])
+	return string(text[:nonceLen])
 }
 
 // issued checks that nonce was minted by this secret for realm and returns
 // when; ok is false for anything else.
 func (n nonces) issued(realm, nonce string) (at time.Time, ok bool) {
-	if base64.RawURLEncoding.DecodedLen(len(nonce)) != nonceRawLen {
+	if len(nonce) != nonceLen {
 		return time.Time{}, false
 	}
+	var text [64]byte
 	var raw [nonceRawLen]byte
-	if _, err := base64.RawURLEncoding.Decode(raw[:], []byte(nonce)); err != nil {
+	if _, err := base64.RawURLEncoding.Decode(raw[:], text[:copy(text[:], nonce)]); err != nil {
 		return time.Time{}, false
 	}
 	body := raw[:nonceTimeLen+nonceRandLen]
-	if !hmac.Equal(raw[nonceTimeLen+nonceRandLen:], n.mac(realm, body)) {
+	var mac [nonceMACLen]byte
+	n.mac(mac[:], realm, body)
+	if !hmac.Equal(raw[nonceTimeLen+nonceRandLen:], mac[:]) {
 		return time.Time{}, false
 	}
 	return time.Unix(0, int64(binary.BigEndian.Uint64(body[:nonceTimeLen]))), true
 }
 
-func (n nonces) mac(realm string, body []byte) []byte {
-	m := hmac.New(sha256.New, n.secret)
-	m.Write([]byte(realm))
-	m.Write([]byte{0})
-	m.Write(body)
-	return m.Sum(nil)[:nonceMACLen]
+// mac writes the MAC of body for realm, cut to len(dst), into dst.
+func (n nonces) mac(dst []byte, realm string, body []byte) {
+	m := n.macs.Get().(*nonceMAC)
+	m.h.Reset()
+	m.in = append(append(append(m.in[:0], realm...), 0), body...)
+	m.h.Write(m.in)
+	copy(dst, m.h.Sum(m.sum[:0]))
+	n.macs.Put(m)
 }
 
 // challenge is the value of a WWW-Authenticate header.
 func challenge(realm, nonce string, alg Algorithm, stale bool) string {
 	var b strings.Builder
+	b.Grow(len(realm) + len(nonce) + len(alg) + 64)
 	b.WriteString(`Digest realm="`)
 	b.WriteString(realm)
 	b.WriteString(`", nonce="`)
@@ -109,7 +137,7 @@ func parseCredentials(value string) (credentials, error) {
 	if !strings.EqualFold(scheme, "Digest") {
 		return c, fmt.Errorf("%w: scheme %q is not Digest", errBadCredentials, trimForLog(scheme))
 	}
-	seen := make(map[string]bool, 10)
+	var seen [maxAuthParams]string
 	for n := 0; ; n++ {
 		rest = strings.TrimLeft(rest, " \t\r\n")
 		if rest == "" {
@@ -145,10 +173,10 @@ func parseCredentials(value string) (credentials, error) {
 			}
 			rest = rest[1:]
 		}
-		if seen[name] {
+		if slices.Contains(seen[:n], name) {
 			return c, fmt.Errorf("%w: %s repeated", errBadCredentials, name)
 		}
-		seen[name] = true
+		seen[n] = name
 		switch name {
 		case "username":
 			c.username = val
@@ -186,6 +214,9 @@ func parseCredentials(value string) (credentials, error) {
 // quoted reads a quoted-string at the start of s and returns its value and
 // what follows it.
 func quoted(s string) (val, rest string, err error) {
+	if end := strings.IndexAny(s[1:], `"\\`); end >= 0 && s[1+end] == '"' {
+		return s[1 : 1+end], s[2+end:], nil // nothing escaped: the value is in s
+	}
 	var b strings.Builder
 	for i := 1; i < len(s); i++ {
 		switch s[i] {
@@ -209,9 +240,34 @@ func quoted(s string) (val, rest string, err error) {
 // whatever the mismatch, so that an unknown user, checked against a dummy
 // HA1, cannot be told from a wrong password.
 func (c credentials) verify(method, ha1 string) bool {
-	ha2 := hexHash(c.algorithm, method, ":", c.uri)
-	want := hexHash(c.algorithm, ha1, ":", c.nonce, ":", fmt.Sprintf("%08x", c.nc), ":", c.cnonce, ":", c.qop, ":", ha2)
-	return subtle.ConstantTimeCompare([]byte(want), []byte(c.response)) == 1
+	var buf [512]byte
+	in := append(append(append(buf[:0], method...), ':'), c.uri...)
+	var ha2, want [2 * sha256.Size]byte
+	h2 := c.algorithm.hexSum(ha2[:0], in)
+	in = append(append(buf[:0], ha1...), ':')
+	in = append(append(in, c.nonce...), ':')
+	for shift := 28; shift >= 0; shift -= 4 { // nc as sent: 8 hex digits
+		in = append(in, hexDigits[c.nc>>shift&0xf])
+	}
+	in = append(append(in, ':'), c.cnonce...)
+	in = append(append(in, ':'), c.qop...)
+	in = append(append(in, ':'), h2...)
+	return equalConstantTime(c.algorithm.hexSum(want[:0], in), c.response)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// equalConstantTime is subtle.ConstantTimeCompare of b and s, without a
+// copy of s: the time taken depends on their lengths only.
+func equalConstantTime(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	var diff byte
+	for i := range b {
+		diff |= b[i] ^ s[i]
+	}
+	return subtle.ConstantTimeByteEq(diff, 0) == 1
 }
 
 // nonceCounts remembers the highest nonce count (nc) seen for each nonce in

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/icholy/digest"
 )
 
 func TestParseCredentials(t *testing.T) {
@@ -77,7 +79,7 @@ func FuzzParseCredentials(f *testing.F) {
 }
 
 func TestNonces(t *testing.T) {
-	n := nonces{secret: []byte("secret")}
+	n := newNonces([]byte("secret"))
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	nonce := n.mint("vox.test", at)
 	if got, ok := n.issued("vox.test", nonce); !ok || !got.Equal(at) {
@@ -91,7 +93,7 @@ func TestNonces(t *testing.T) {
 	for name, bad := range map[string]string{
 		"other realm":  "",
 		"tampered":     string(tampered),
-		"other secret": nonces{secret: []byte("other")}.mint("vox.test", at),
+		"other secret": newNonces([]byte("other")).mint("vox.test", at),
 		"short":        nonce[:10],
 		"not base64":   strings.Repeat("!", len(nonce)),
 	} {
@@ -140,5 +142,62 @@ func TestNonceCounts(t *testing.T) {
 	nc.use("f", base.Add(10*time.Second), 1, base.Add(5*time.Second))
 	if len(nc.seen) != 1 {
 		t.Fatalf("%d nonces kept after expiry", len(nc.seen))
+	}
+}
+
+// verify takes the response a client library computes, for each algorithm
+// and whatever the length of the URI, and nothing else.
+func TestVerify(t *testing.T) {
+	for _, alg := range []Algorithm{MD5, SHA256} {
+		for _, uri := range []string{"sip:100@vox.test", "sip:" + strings.Repeat("9", 600) + "@vox.test"} {
+			chal := &digest.Challenge{Realm: "vox.test", Nonce: "n1", Algorithm: string(alg), QOP: []string{"auth"}}
+			cred, err := digest.Digest(chal, digest.Options{Method: "INVITE", URI: uri, Username: "alice", Password: "secret", Count: 10, Cnonce: "c1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := parseCredentials(cred.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ha1 := HA1(alg, "alice", "vox.test", "secret")
+			if !c.verify("INVITE", ha1) {
+				t.Errorf("%s, %d-byte URI: the right response refused", alg, len(uri))
+			}
+			if c.verify("BYE", ha1) || c.verify("INVITE", HA1(alg, "alice", "vox.test", "guess")) {
+				t.Errorf("%s: a wrong response taken", alg)
+			}
+		}
+	}
+}
+
+// The digest work of a call (a challenge, then its answer checked) allocates
+// only the nonce, the challenge and the parsed credentials' escaped values.
+func TestDigestAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	n := newNonces([]byte("secret"))
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	nonce := n.mint("vox.test", at)
+	chal := &digest.Challenge{Realm: "vox.test", Nonce: nonce, Algorithm: "MD5", QOP: []string{"auth"}}
+	cred, err := digest.Digest(chal, digest.Options{Method: "INVITE", URI: "sip:100@vox.test", Username: "alice", Password: "secret", Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	value, ha1 := cred.String(), HA1(MD5, "alice", "vox.test", "secret")
+	if allocs := testing.AllocsPerRun(100, func() { n.mint("vox.test", at) }); allocs > 1 {
+		t.Errorf("mint: %v allocations", allocs)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		c, err := parseCredentials(value)
+		if err != nil || !c.verify("INVITE", ha1) {
+			t.Fatal("refused")
+		}
+		if _, ok := n.issued("vox.test", c.nonce); !ok {
+			t.Fatal("nonce refused")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("checking credentials: %v allocations", allocs)
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"hash"
 )
 
 // ErrUnknownUser is what a Directory returns for a name it does not hold.
@@ -68,11 +67,14 @@ const (
 // unless told otherwise.
 var DefaultAlgorithms = []Algorithm{MD5, SHA256}
 
-func (a Algorithm) hash() hash.Hash {
+// hexSum appends the hash of data in lower-case hex to dst.
+func (a Algorithm) hexSum(dst, data []byte) []byte {
 	if a == SHA256 {
-		return sha256.New()
+		sum := sha256.Sum256(data)
+		return hex.AppendEncode(dst, sum[:])
 	}
-	return md5.New()
+	sum := md5.Sum(data)
+	return hex.AppendEncode(dst, sum[:])
 }
 
 // known says whether a names an algorithm this package computes.
@@ -102,9 +104,10 @@ func (u User) ha1(alg Algorithm) string {
 }
 
 func hexHash(alg Algorithm, parts ...string) string {
-	h := alg.hash()
+	var in []byte
 	for _, p := range parts {
-		h.Write([]byte(p))
+		in = append(in, p...)
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	var sum [2 * sha256.Size]byte
+	return string(alg.hexSum(sum[:0], in))
 }

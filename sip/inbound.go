@@ -24,15 +24,19 @@ type inbound struct {
 	tag    string // our To tag
 	answer []byte // our SDP answer to the INVITE's offer
 	once   sync.Once
-	final  chan struct{} // closed with the final response; the handler returns then
+	final  chan struct{} // closed with the final response
+	// ok is the 2xx that answered the INVITE, set before final is closed;
+	// the INVITE's handler retransmits it until okAck is closed.
+	ok    *sipmsg.Response
+	okAck *ackWait
 }
 
 // invite takes an INVITE: a new call from a SIP user or a trunk, or a
 // re-INVITE in a dialog. A new call is authenticated like a REGISTER (407
-// instead of 401) unless it is a trunk's (identify), gets 100 Trying, is
-// routed, and starts a session with the call as its Application.CallAlerting.
+// instead of 401) unless it is a trunk's (identify), gets 100 Trying if its
+// answer is slow to come (tryingTx), is routed, and starts a session with the call as its Application.CallAlerting.
 // The handler returns once the INVITE has its final response (sipgo ends a
-// transaction whose handler returned without one).
+// transaction whose handler returned without one) and, for a 2xx, its ACK.
 func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if to := req.To(); to != nil && to.Params.Has("tag") {
 		c.inDialog(req, tx)
@@ -64,7 +68,9 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if !ok {
 		return
 	}
-	c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 100, "Trying", nil))
+	trying := newTryingTx(req, tx, c.srv)
+	defer trying.stop()
+	tx = trying
 
 	if ct := contentType(req); ct != "application/sdp" || len(req.Body()) == 0 {
 		// An INVITE without an offer wants ours in the 200 and answers in
@@ -141,22 +147,12 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	l.terms = terms
 	l.dlg = c.uasDialog(req, in.tag)
 	c.addDialog(l.dlg.key(), l)
-	// sipgo keeps the transaction, and so this callback, for 64×T1 after a
-	// 2xx (RFC 6026's Accepted state). Once the INVITE has its final
-	// response a CANCEL changes nothing (cancelled is a no-op then), so the
-	// callback lets go of the leg when the handler returns, rather than keep
-	// the call's media, dialog and session alive for 32 s after it ended.
-	var cancelLeg atomic.Pointer[leg]
-	cancelLeg.Store(l)
-	if !tx.OnCancel(func(*sipmsg.Request) {
-		if l := cancelLeg.Load(); l != nil {
-			l.cancelled()
-		}
-	}) {
+	release, ok := l.endOnCancel(tx)
+	if !ok {
 		l.cancelled()
 		return
 	}
-	defer cancelLeg.Store(nil)
+	defer release()
 
 	src, _ := netip.ParseAddrPort(req.Source())
 	callerID, kind := who.user, "user"
@@ -196,7 +192,64 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	case <-tx.Done():
 		l.cancelled()
 	}
+	<-in.final // closed by now, whichever case was taken
+	if in.ok != nil {
+		// This goroutine, which sipgo started for the INVITE and which
+		// has waited for the answer, waits for its ACK too: two fewer
+		// goroutines per call than the answer starting its own.
+		l.awaitAck(tx, in.ok, in.okAck)
+	}
 }
+
+// tryingAfter is how long an INVITE may wait for its first response before
+// it gets 100 Trying, well within the 200 ms RFC 3261 allows and the 500 ms
+// after which the phone sends the INVITE again.
+const tryingAfter = 100 * time.Millisecond
+
+// tryingTx is an INVITE's server transaction that answers 100 Trying when
+// nothing else has been sent tryingAfter after the INVITE was taken: 100
+// Trying only stops the phone's retransmissions of the INVITE (RFC 3261
+// section 17.2.1), and most INVITEs are answered, or refused, sooner, which
+// saves a packet and its write per call.
+type tryingTx struct {
+	sipmsg.ServerTransaction
+	req   *sipmsg.Request
+	srv   *Server
+	timer *time.Timer
+	mu    sync.Mutex
+	sent  bool // a response went, or is going: no 100 any more
+}
+
+func newTryingTx(req *sipmsg.Request, tx sipmsg.ServerTransaction, srv *Server) *tryingTx {
+	t := &tryingTx{ServerTransaction: tx, req: req, srv: srv}
+	t.timer = time.AfterFunc(tryingAfter, t.trying)
+	return t
+}
+
+func (t *tryingTx) trying() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	// A response after the final one would replace it as the one sipgo's
+	// transaction sends again: none after a response of ours, or once a
+	// CANCEL has ended the INVITE with 487.
+	if t.sent || t.Err() != nil {
+		return
+	}
+	t.sent = true
+	t.srv.respond(t.ServerTransaction, sipmsg.NewResponseFromRequest(t.req, 100, "Trying", nil))
+}
+
+// Respond sends res, after the 100 Trying if that is being sent.
+func (t *tryingTx) Respond(res *sipmsg.Response) error {
+	t.mu.Lock()
+	t.sent = true
+	t.mu.Unlock()
+	t.timer.Stop()
+	return t.ServerTransaction.Respond(res)
+}
+
+// stop drops the 100 Trying not sent yet.
+func (t *tryingTx) stop() { t.timer.Stop() }
 
 // refuse answers an INVITE Vox cannot take, with a Warning saying why.
 func (c *calls) refuse(req *sipmsg.Request, tx sipmsg.ServerTransaction, code int, why string) {
@@ -287,7 +340,28 @@ func (in *inbound) finish(code int, headers map[string]string) {
 	})
 }
 
-// cancelled is the caller giving up before the answer: sipgo has answered
+// endOnCancel makes a CANCEL of the INVITE end the call; false when the
+// transaction has ended already. sipgo keeps the transaction, and so the
+// callback, for 64×T1 after a 2xx (RFC 6026's Accepted state). Once the
+// INVITE has its final response a CANCEL changes nothing (cancelled is a
+// no-op then), so release lets go of the leg, rather than keep the call's
+// media, dialog and session alive for 32 s after it ended.
+func (l *leg) endOnCancel(tx sipmsg.ServerTransaction) (release func(), ok bool) {
+	var target atomic.Pointer[leg]
+	target.Store(l)
+	ok = tx.OnCancel(func(*sipmsg.Request) {
+		// sipgo calls this with the transaction locked, and a response
+		// being sent under in.once (an answer, say) waits for that lock:
+		// cancelled, which needs in.once, runs on a goroutine of its own,
+		// or the two would wait for each other for ever.
+		if l := target.Load(); l != nil {
+			l.c.goWork(l.cancelled)
+		}
+	})
+	return func() { target.Store(nil) }, ok
+}
+
+// cancelled is the caller giving up before the answer: sipgo answers
 // the CANCEL and the INVITE (487); the scenario hears Call.Disconnected.
 func (l *leg) cancelled() {
 	first := false
@@ -324,7 +398,9 @@ func (l *leg) answer(headers map[string]string) error {
 	answered := false
 	in.once.Do(func() {
 		answered = true
-		err = in.tx.Respond(res)
+		if err = in.tx.Respond(res); err == nil {
+			in.ok, in.okAck = res, wait
+		}
 		close(in.final)
 	})
 	if !answered {
@@ -334,7 +410,6 @@ func (l *leg) answer(headers map[string]string) error {
 		l.end(runtime.EventDisconnected, nil)
 		return err
 	}
-	l.awaitAck(in.tx, res, wait)
 	return nil
 }
 
@@ -387,50 +462,43 @@ func (w *ackWait) close() { w.once.Do(func() { close(w.done) }) }
 // awaitAck retransmits a 2xx to an INVITE until its ACK (RFC 3261 section
 // 13.3.1.4: T1, doubling up to T2), which comes as a request of its own or,
 // from a phone that reuses the INVITE's branch, through the transaction.
-// With no ACK in 64*T1 the call ends with a BYE.
+// With no ACK in 64*T1 the call ends with a BYE. It returns once the ACK is
+// in, and runs on the goroutine of the INVITE's handler, which sipgo started
+// for the request anyway.
 func (l *leg) awaitAck(tx sipmsg.ServerTransaction, res *sipmsg.Response, wait *ackWait) {
-	l.c.goWork(func() {
-		for {
-			select {
-			case ack := <-tx.Acks():
-				l.acked(ack)
-			case <-wait.done:
-				return
-			case <-tx.Done():
-				return
-			case <-l.c.closing:
-				return
-			}
-		}
-	})
-	l.c.goWork(func() {
-		interval := sipmsg.T1
-		deadline := time.NewTimer(transactionTimeout)
-		defer deadline.Stop()
-		for {
-			t := time.NewTimer(interval)
-			select {
-			case <-wait.done:
-				t.Stop()
-				return
-			case <-l.c.closing:
-				t.Stop()
-				wait.close()
-				return
-			case <-deadline.C:
-				t.Stop()
+	deadline := time.Now().Add(transactionTimeout)
+	interval := sipmsg.T1
+	t := time.NewTimer(interval)
+	defer t.Stop()
+	acks, txDone := tx.Acks(), tx.Done()
+	for {
+		select {
+		case ack := <-acks:
+			l.acked(ack)
+		case <-wait.done:
+			return
+		case <-txDone:
+			// No more ACKs through the transaction; one of its own
+			// may still come.
+			acks, txDone = nil, nil
+		case <-l.c.closing:
+			wait.close()
+			return
+		case <-t.C:
+			left := time.Until(deadline)
+			if left <= 0 {
 				l.log.Info("sip: no ACK for the answer; ending the call")
 				wait.close()
 				l.bye(nil)
 				return
-			case <-t.C:
-				if err := tx.Respond(res); err != nil {
-					l.log.Debug("sip: 2xx retransmission", "err", err)
-				}
-				interval = min(2*interval, sipmsg.T2)
 			}
+			if err := tx.Respond(res); err != nil {
+				l.log.Debug("sip: 2xx retransmission", "err", err)
+			}
+			interval = min(2*interval, sipmsg.T2)
+			t.Reset(min(interval, left))
 		}
-	})
+	}
 }
 
 // acked takes the ACK of our 2xx to an INVITE: the first one connects the

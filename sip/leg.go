@@ -586,7 +586,7 @@ func infoDigit(ct, body string) (byte, bool) {
 
 // headersParam is the headers object of an event: the message's X- and VI-
 // headers.
-func headersParam(m interface{ Headers() []sipmsg.Header }) map[string]string {
+func headersParam(m headered) map[string]string {
 	if h := customHeaders(m); h != nil {
 		return h
 	}

@@ -239,7 +239,7 @@ func (s *Server) check(req *sipmsg.Request) (code int, reason, why string) {
 	// A request that already passed through this server comes back in a
 	// loop (RFC 3261 section 16.3 step 4): a trunk pointing back at Vox, or
 	// a call to Vox's own address.
-	for _, h := range req.GetHeaders("Via") {
+	for h := range headersNamed(req, "Via") {
 		if via, ok := h.(*sipmsg.ViaHeader); ok && s.sentByUs(via) {
 			return 482, "Loop Detected", "Via holds our own address " + via.Host + ":" + strconv.Itoa(via.Port)
 		}

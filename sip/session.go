@@ -82,7 +82,7 @@ func (c *calls) askTerms(req *sipmsg.Request, interval time.Duration) {
 }
 
 // sessionExpires reads Session-Expires (or its compact form x).
-func sessionExpires(m sipmsg.Message) (d time.Duration, refresher string, ok bool) {
+func sessionExpires(m headered) (d time.Duration, refresher string, ok bool) {
 	h := header(m, "Session-Expires")
 	if h == nil {
 		h = header(m, "x")
@@ -90,12 +90,12 @@ func sessionExpires(m sipmsg.Message) (d time.Duration, refresher string, ok boo
 	if h == nil {
 		return 0, "", false
 	}
-	parts := strings.Split(h.Value(), ";")
-	secs, err := strconv.ParseUint(strings.TrimSpace(parts[0]), 10, 32)
+	value, params, _ := strings.Cut(h.Value(), ";")
+	secs, err := strconv.ParseUint(strings.TrimSpace(value), 10, 32)
 	if err != nil {
 		return 0, "", false
 	}
-	for _, p := range parts[1:] {
+	for p := range strings.SplitSeq(params, ";") {
 		if k, v, _ := strings.Cut(p, "="); strings.EqualFold(strings.TrimSpace(k), "refresher") {
 			refresher = strings.ToLower(strings.TrimSpace(v))
 		}
@@ -104,7 +104,7 @@ func sessionExpires(m sipmsg.Message) (d time.Duration, refresher string, ok boo
 }
 
 // minSE reads Min-SE; 0 when absent.
-func minSE(m sipmsg.Message) time.Duration {
+func minSE(m headered) time.Duration {
 	h := header(m, "Min-SE")
 	if h == nil {
 		return 0

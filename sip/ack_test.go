@@ -1,0 +1,95 @@
+package sip
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// A 2xx to an INVITE is sent again until its ACK comes (RFC 3261 section
+// 13.3.1.4); the ACK, late, connects the call.
+func TestAnswerRetransmittedUntilAck(t *testing.T) {
+	p, err := newRawPhone(startRawCallServer(t, hangupLauncher{}), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.conn.Close()
+	d, err := p.dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := p.recv() // T1 later
+	if err != nil {
+		t.Fatalf("no retransmission of the 200: %v", err)
+	}
+	if !strings.HasPrefix(again, "SIP/2.0 200 ") || headerOf(again, "To") != d.to {
+		t.Fatalf("got %q, want the 200 again", again)
+	}
+	if err := p.ackAnswer(d); err != nil {
+		t.Fatal(err)
+	}
+	// hangupLauncher hangs up once connected.
+	if err := p.takeBye(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A 2xx whose ACK never comes ends the call with a BYE after 64*T1.
+func TestAnswerNeverAckedEndsCall(t *testing.T) {
+	// Restored after the server's shutdown, which its cleanup waits for.
+	was := transactionTimeout
+	t.Cleanup(func() { transactionTimeout = was })
+	transactionTimeout = 1200 * time.Millisecond
+	p, err := newRawPhone(startRawCallServer(t, hangupLauncher{}), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.conn.Close()
+	if _, err := p.dial(); err != nil {
+		t.Fatal(err)
+	}
+	retransmitted := 0
+	for {
+		msg, err := p.recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(msg, "SIP/2.0 200 ") {
+			retransmitted++
+			continue
+		}
+		if !strings.HasPrefix(msg, "BYE ") {
+			t.Fatalf("got %q, want the 200 again or a BYE", msg)
+		}
+		if err := p.answerBye(msg); err != nil {
+			t.Fatal(err)
+		}
+		break
+	}
+	if retransmitted == 0 {
+		t.Error("the 200 was not sent again before the BYE")
+	}
+}
+
+// An INVITE whose answer takes a while gets 100 Trying before it, in time
+// to stop the phone sending it again (RFC 3261 section 17.2.1).
+func TestLateAnswerGetsTrying(t *testing.T) {
+	p, err := newRawPhone(startRawCallServer(t, hangupLauncher{answerAfter: 5 * tryingAfter}), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.conn.Close()
+	d, err := p.dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.trying == 0 {
+		t.Error("answered without a 100 Trying first")
+	}
+	if err := p.ackAnswer(d); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.takeBye(); err != nil {
+		t.Fatal(err)
+	}
+}
