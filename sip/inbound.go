@@ -33,8 +33,8 @@ type inbound struct {
 
 // invite takes an INVITE: a new call from a SIP user or a trunk, or a
 // re-INVITE in a dialog. A new call is authenticated like a REGISTER (407
-// instead of 401) unless it is a trunk's (identify), gets 100 Trying if its
-// answer is slow to come (tryingTx), is routed, and starts a session with the call as its Application.CallAlerting.
+// instead of 401) unless it is a trunk's (identify), gets 100 Trying, is
+// routed, and starts a session with the call as its Application.CallAlerting.
 // The handler returns once the INVITE has its final response (sipgo ends a
 // transaction whose handler returned without one) and, for a 2xx, its ACK.
 func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
@@ -68,9 +68,7 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if !ok {
 		return
 	}
-	trying := newTryingTx(req, tx, c.srv)
-	defer trying.stop()
-	tx = trying
+	c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 100, "Trying", nil))
 
 	if ct := contentType(req); ct != "application/sdp" || len(req.Body()) == 0 {
 		// An INVITE without an offer wants ours in the 200 and answers in
@@ -200,56 +198,6 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		l.awaitAck(tx, in.ok, in.okAck)
 	}
 }
-
-// tryingAfter is how long an INVITE may wait for its first response before
-// it gets 100 Trying, well within the 200 ms RFC 3261 allows and the 500 ms
-// after which the phone sends the INVITE again.
-const tryingAfter = 100 * time.Millisecond
-
-// tryingTx is an INVITE's server transaction that answers 100 Trying when
-// nothing else has been sent tryingAfter after the INVITE was taken: 100
-// Trying only stops the phone's retransmissions of the INVITE (RFC 3261
-// section 17.2.1), and most INVITEs are answered, or refused, sooner, which
-// saves a packet and its write per call.
-type tryingTx struct {
-	sipmsg.ServerTransaction
-	req   *sipmsg.Request
-	srv   *Server
-	timer *time.Timer
-	mu    sync.Mutex
-	sent  bool // a response went, or is going: no 100 any more
-}
-
-func newTryingTx(req *sipmsg.Request, tx sipmsg.ServerTransaction, srv *Server) *tryingTx {
-	t := &tryingTx{ServerTransaction: tx, req: req, srv: srv}
-	t.timer = time.AfterFunc(tryingAfter, t.trying)
-	return t
-}
-
-func (t *tryingTx) trying() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	// A response after the final one would replace it as the one sipgo's
-	// transaction sends again: none after a response of ours, or once a
-	// CANCEL has ended the INVITE with 487.
-	if t.sent || t.Err() != nil {
-		return
-	}
-	t.sent = true
-	t.srv.respond(t.ServerTransaction, sipmsg.NewResponseFromRequest(t.req, 100, "Trying", nil))
-}
-
-// Respond sends res, after the 100 Trying if that is being sent.
-func (t *tryingTx) Respond(res *sipmsg.Response) error {
-	t.mu.Lock()
-	t.sent = true
-	t.mu.Unlock()
-	t.timer.Stop()
-	return t.ServerTransaction.Respond(res)
-}
-
-// stop drops the 100 Trying not sent yet.
-func (t *tryingTx) stop() { t.timer.Stop() }
 
 // refuse answers an INVITE Vox cannot take, with a Warning saying why.
 func (c *calls) refuse(req *sipmsg.Request, tx sipmsg.ServerTransaction, code int, why string) {
