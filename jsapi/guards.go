@@ -109,11 +109,7 @@ func guardAllocations(vm *goja.Runtime, limit int64) error {
 		trap := &goja.ProxyTrapConfig{
 			Apply: func(target *goja.Object, this goja.Value, args []goja.Value) goja.Value {
 				cg.check(g, site{fn: target}, args)
-				v, err := g.original(target).call(this, args...)
-				if err != nil {
-					panic(err)
-				}
-				return v
+				return g.original(target).call(goja.FunctionCall{This: this, Arguments: args})
 			},
 			Construct: func(target *goja.Object, args []goja.Value, newTarget *goja.Object) *goja.Object {
 				cg.check(g, site{fn: target, new: true}, args)
@@ -301,7 +297,7 @@ var guarded = func() int {
 // An original is a guarded builtin as its proxy's trap calls it.
 type original struct {
 	method    *methodGuard // the entry of a method; nil for a constructor
-	call      goja.Callable
+	call      func(goja.FunctionCall) goja.Value
 	construct goja.Constructor
 }
 
@@ -311,11 +307,32 @@ type original struct {
 func (g *guard) original(fn *goja.Object) original {
 	o := g.originals[fn]
 	if o.call == nil {
-		o.call, _ = goja.AssertFunction(fn)
+		o.call = callFromTrap(fn)
 		o.construct, _ = goja.AssertConstructor(fn)
 		g.originals[fn] = o
 	}
 	return o
+}
+
+// callFromTrap returns how a trap calls the builtin fn. goja's builtins are Go
+// functions, and a trap calls them directly, as goja's own call instruction
+// does: the trap already runs inside the VM, so what the builtin throws goes on
+// up as it would from an unguarded call. goja.AssertFunction's wrapper, made
+// for calls from outside the VM, saves and restores the VM's state and
+// recovers around every call, which made a guarded call cost several times
+// the builtin itself; it remains only for a function that is not Go.
+func callFromTrap(fn *goja.Object) func(goja.FunctionCall) goja.Value {
+	if f, ok := fn.Export().(func(goja.FunctionCall) goja.Value); ok && f != nil {
+		return f
+	}
+	call, _ := goja.AssertFunction(fn)
+	return func(c goja.FunctionCall) goja.Value {
+		v, err := call(c.This, c.Arguments...)
+		if err != nil {
+			panic(err)
+		}
+		return v
+	}
 }
 
 // callMethod is the apply trap of every guarded method: the check, then the
@@ -329,10 +346,7 @@ func (g *guard) callMethod(target *goja.Object, this goja.Value, args []goja.Val
 	if mg.timed {
 		start = startRegexp()
 	}
-	v, err := orig.call(this, args...)
-	if err != nil {
-		panic(err)
-	}
+	v := orig.call(goja.FunctionCall{This: this, Arguments: args})
 	if mg.timed {
 		g.afterRegexp(what, this, start)
 	}
