@@ -77,8 +77,19 @@ type guard struct {
 // lazily, on the scenario's first use, would still build Uint8Array at start.
 
 func guardAllocations(vm *goja.Runtime, limit int64) error {
+	return guardBuiltins(vm, limit, true)
+}
+
+// guardBuiltins is guardAllocations; asyncOrGenerators false leaves out the
+// async and generator function constructors, for a VM whose code defines no
+// async or generator function (Options.NoAsyncOrGenerators).
+func guardBuiltins(vm *goja.Runtime, limit int64, asyncOrGenerators bool) error {
 	g := &guard{vm: vm, limit: limit, maxElems: limit / bytesPerSlot, originals: make(map[*goja.Object]original, guarded)}
-	v, err := vm.RunProgram(guardsProgram())
+	prog := noopProgram()
+	if asyncOrGenerators {
+		prog = guardsProgram()
+	}
+	v, err := vm.RunProgram(prog)
 	if err != nil {
 		return fmt.Errorf("guard builtins: %w", err)
 	}
@@ -138,6 +149,9 @@ func guardAllocations(vm *goja.Runtime, limit int64) error {
 			}
 		}
 	}
+	if !asyncOrGenerators {
+		return g.refuseCodeFromStrings()
+	}
 	return g.refuseCodeFromStrings(js.Get("1"), js.Get("2"))
 }
 
@@ -150,6 +164,14 @@ const GuardsName = "guards.js"
 // global name.
 var guardsProgram = sync.OnceValue(func() *goja.Program {
 	return goja.MustCompile(GuardsName, `[function () {}, Object.getPrototypeOf(async function () {}), Object.getPrototypeOf(function* () {})]`, true)
+})
+
+// noopProgram is guardsProgram without the prototypes. Making an async or a
+// generator function builds, besides its prototype, the constructor, the
+// generator and iterator prototypes and their methods: a tenth of what the
+// guards cost a session.
+var noopProgram = sync.OnceValue(func() *goja.Program {
+	return goja.MustCompile(GuardsName, `[function () {}]`, true)
 })
 
 // checkpoint lets a pending watchdog interrupt stop a builtin that calls back into
@@ -721,8 +743,9 @@ func nesting(s, open, close string, jsonStrings bool) int {
 // scenario's own code is compiled when its release is pushed; it has no need to
 // compile more while a call runs. The async and generator function constructors
 // have no global name and are reached only through the constructor property of
-// their prototypes, given here.
-func (g *guard) refuseCodeFromStrings(asyncProto, generatorProto goja.Value) error {
+// their prototypes, given here (none when the VM's code defines no such
+// function: the prototypes then never exist).
+func (g *guard) refuseCodeFromStrings(codeProtos ...goja.Value) error {
 	refuse := func(what string) *goja.ProxyTrapConfig {
 		fail := func() {
 			panic(throwNamed(g.vm, "EvalError", what+": code generation from strings is not allowed in a scenario"))
@@ -754,7 +777,7 @@ func (g *guard) refuseCodeFromStrings(asyncProto, generatorProto goja.Value) err
 	if err := global.DefineDataProperty("Function", proxy, goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE); err != nil {
 		return fmt.Errorf("guard Function: %w", err)
 	}
-	for _, p := range []goja.Value{fnProto, asyncProto, generatorProto} {
+	for _, p := range append([]goja.Value{fnProto}, codeProtos...) {
 		if err := p.ToObject(g.vm).DefineDataProperty("constructor", proxy, goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE); err != nil {
 			return fmt.Errorf("guard Function: %w", err)
 		}

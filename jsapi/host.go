@@ -31,6 +31,13 @@ type Options struct {
 	// MaxAlloc bounds what one builtin call may allocate (a String.prototype.repeat,
 	// an Array(n), a JSON.stringify). Zero means DefaultMaxAlloc.
 	MaxAlloc int64
+	// NoAsyncOrGenerators promises that no program the VM will run defines an
+	// async or a generator function (HasAsyncOrGenerator is false for each).
+	// With eval and Function refused, those programs and the VoxEngine layer
+	// are all the code the VM ever has, so the async and generator function
+	// constructors, reachable only through such functions, cannot be reached,
+	// and Install does not build them to refuse them.
+	NoAsyncOrGenerators bool
 }
 
 // DefaultMaxAlloc is a session's memory budget, 16 MiB.
@@ -43,7 +50,11 @@ func Install(vm *goja.Runtime, h Host, opts Options) (goja.Callable, error) {
 	if opts.MaxAlloc <= 0 {
 		opts.MaxAlloc = DefaultMaxAlloc
 	}
-	if err := guardAllocations(vm, opts.MaxAlloc); err != nil {
+	prelude, err := preludeProgram()
+	if err != nil {
+		return nil, err
+	}
+	if err := guardBuiltins(vm, opts.MaxAlloc, !opts.NoAsyncOrGenerators || prelude.asyncOrGenerators); err != nil {
 		return nil, err
 	}
 	if err := installTimers(vm, h); err != nil {

@@ -388,9 +388,13 @@ func (s *Session) boot() {
 	s.vm.SetTimeSource(s.now)
 	s.vm.SetPromiseRejectionTracker(s.trackRejection)
 	s.watch = newWatchdog(s.vm, s.limits.CPUPerEvent, s.limits.Memory)
+	opts := jsapi.Options{MaxAlloc: s.limits.Memory, NoAsyncOrGenerators: true}
+	for _, p := range s.cfg.Programs {
+		opts.NoAsyncOrGenerators = opts.NoAsyncOrGenerators && !p.asyncOrGenerators
+	}
 	var err error
 	s.watch.begin()
-	s.dispatch, err = jsapi.Install(s.vm, (*sessionHost)(s), jsapi.Options{MaxAlloc: s.limits.Memory})
+	s.dispatch, err = jsapi.Install(s.vm, (*sessionHost)(s), opts)
 	s.watch.end()
 	if err != nil {
 		s.fail(fmt.Errorf("install the VoxEngine API: %w", err))
