@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/dop251/goja"
@@ -162,17 +163,22 @@ func toGo(v goja.Value, depth int) any {
 	if v == nil || goja.IsUndefined(v) || goja.IsNull(v) {
 		return nil
 	}
-	switch e := v.Export().(type) {
-	case string:
-		return e
-	case bool:
-		return e
-	case int64:
-		return Number(e)
-	case float64:
-		return Number(e)
-	}
 	obj, ok := v.(*goja.Object)
+	// Exporting an object exports all of it, recursively, only to find it is
+	// no primitive: objects other than boxed numbers and booleans (the only
+	// ones that export as one) go straight to the walk below.
+	if !ok || obj.ClassName() == "Number" || obj.ClassName() == "Boolean" {
+		switch e := v.Export().(type) {
+		case string:
+			return e
+		case bool:
+			return e
+		case int64:
+			return Number(e)
+		case float64:
+			return Number(e)
+		}
+	}
 	if !ok || depth >= maxDepth {
 		return v.String()
 	}
@@ -186,7 +192,7 @@ func toGo(v goja.Value, depth int) any {
 		}
 		out := make([]any, 0, n)
 		for i := int64(0); i < n; i++ {
-			out = append(out, toGo(obj.Get(fmt.Sprint(i)), depth+1))
+			out = append(out, toGo(obj.Get(strconv.FormatInt(i, 10)), depth+1))
 		}
 		return out
 	}
