@@ -392,10 +392,12 @@ func (s *Session) boot() {
 	for _, p := range s.cfg.Programs {
 		opts.NoAsyncOrGenerators = opts.NoAsyncOrGenerators && !p.asyncOrGenerators
 	}
+	// Install runs only the layer's own code, whose work is fixed, so it is not
+	// metered as the scenario's callbacks are: the watchdog's readings cost
+	// a few microseconds a callback, and a quota broken here would be no
+	// scenario's fault.
 	var err error
-	s.watch.begin()
 	s.dispatch, err = jsapi.Install(s.vm, (*sessionHost)(s), opts)
-	s.watch.end()
 	if err != nil {
 		s.fail(fmt.Errorf("install the VoxEngine API: %w", err))
 		return
