@@ -77,8 +77,19 @@ type guard struct {
 // lazily, on the scenario's first use, would still build Uint8Array at start.
 
 func guardAllocations(vm *goja.Runtime, limit int64) error {
+	return guardBuiltins(vm, limit, true)
+}
+
+// guardBuiltins is guardAllocations; asyncOrGenerators false leaves out the
+// async and generator function constructors, for a VM whose code defines no
+// async or generator function (Options.NoAsyncOrGenerators).
+func guardBuiltins(vm *goja.Runtime, limit int64, asyncOrGenerators bool) error {
 	g := &guard{vm: vm, limit: limit, maxElems: limit / bytesPerSlot, originals: make(map[*goja.Object]original, guarded)}
-	v, err := vm.RunProgram(guardsProgram())
+	prog := noopProgram()
+	if asyncOrGenerators {
+		prog = guardsProgram()
+	}
+	v, err := vm.RunProgram(prog)
 	if err != nil {
 		return fmt.Errorf("guard builtins: %w", err)
 	}
@@ -109,11 +120,7 @@ func guardAllocations(vm *goja.Runtime, limit int64) error {
 		trap := &goja.ProxyTrapConfig{
 			Apply: func(target *goja.Object, this goja.Value, args []goja.Value) goja.Value {
 				cg.check(g, site{fn: target}, args)
-				v, err := g.original(target).call(this, args...)
-				if err != nil {
-					panic(err)
-				}
-				return v
+				return g.original(target).call(goja.FunctionCall{This: this, Arguments: args})
 			},
 			Construct: func(target *goja.Object, args []goja.Value, newTarget *goja.Object) *goja.Object {
 				cg.check(g, site{fn: target, new: true}, args)
@@ -142,6 +149,9 @@ func guardAllocations(vm *goja.Runtime, limit int64) error {
 			}
 		}
 	}
+	if !asyncOrGenerators {
+		return g.refuseCodeFromStrings()
+	}
 	return g.refuseCodeFromStrings(js.Get("1"), js.Get("2"))
 }
 
@@ -154,6 +164,14 @@ const GuardsName = "guards.js"
 // global name.
 var guardsProgram = sync.OnceValue(func() *goja.Program {
 	return goja.MustCompile(GuardsName, `[function () {}, Object.getPrototypeOf(async function () {}), Object.getPrototypeOf(function* () {})]`, true)
+})
+
+// noopProgram is guardsProgram without the prototypes. Making an async or a
+// generator function builds, besides its prototype, the constructor, the
+// generator and iterator prototypes and their methods: a tenth of what the
+// guards cost a session.
+var noopProgram = sync.OnceValue(func() *goja.Program {
+	return goja.MustCompile(GuardsName, `[function () {}]`, true)
 })
 
 // checkpoint lets a pending watchdog interrupt stop a builtin that calls back into
@@ -301,7 +319,7 @@ var guarded = func() int {
 // An original is a guarded builtin as its proxy's trap calls it.
 type original struct {
 	method    *methodGuard // the entry of a method; nil for a constructor
-	call      goja.Callable
+	call      func(goja.FunctionCall) goja.Value
 	construct goja.Constructor
 }
 
@@ -311,11 +329,32 @@ type original struct {
 func (g *guard) original(fn *goja.Object) original {
 	o := g.originals[fn]
 	if o.call == nil {
-		o.call, _ = goja.AssertFunction(fn)
+		o.call = callFromTrap(fn)
 		o.construct, _ = goja.AssertConstructor(fn)
 		g.originals[fn] = o
 	}
 	return o
+}
+
+// callFromTrap returns how a trap calls the builtin fn. goja's builtins are Go
+// functions, and a trap calls them directly, as goja's own call instruction
+// does: the trap already runs inside the VM, so what the builtin throws goes on
+// up as it would from an unguarded call. goja.AssertFunction's wrapper, made
+// for calls from outside the VM, saves and restores the VM's state and
+// recovers around every call, which made a guarded call cost several times
+// the builtin itself; it remains only for a function that is not Go.
+func callFromTrap(fn *goja.Object) func(goja.FunctionCall) goja.Value {
+	if f, ok := fn.Export().(func(goja.FunctionCall) goja.Value); ok && f != nil {
+		return f
+	}
+	call, _ := goja.AssertFunction(fn)
+	return func(c goja.FunctionCall) goja.Value {
+		v, err := call(c.This, c.Arguments...)
+		if err != nil {
+			panic(err)
+		}
+		return v
+	}
 }
 
 // callMethod is the apply trap of every guarded method: the check, then the
@@ -329,10 +368,7 @@ func (g *guard) callMethod(target *goja.Object, this goja.Value, args []goja.Val
 	if mg.timed {
 		start = startRegexp()
 	}
-	v, err := orig.call(this, args...)
-	if err != nil {
-		panic(err)
-	}
+	v := orig.call(goja.FunctionCall{This: this, Arguments: args})
 	if mg.timed {
 		g.afterRegexp(what, this, start)
 	}
@@ -707,8 +743,9 @@ func nesting(s, open, close string, jsonStrings bool) int {
 // scenario's own code is compiled when its release is pushed; it has no need to
 // compile more while a call runs. The async and generator function constructors
 // have no global name and are reached only through the constructor property of
-// their prototypes, given here.
-func (g *guard) refuseCodeFromStrings(asyncProto, generatorProto goja.Value) error {
+// their prototypes, given here (none when the VM's code defines no such
+// function: the prototypes then never exist).
+func (g *guard) refuseCodeFromStrings(codeProtos ...goja.Value) error {
 	refuse := func(what string) *goja.ProxyTrapConfig {
 		fail := func() {
 			panic(throwNamed(g.vm, "EvalError", what+": code generation from strings is not allowed in a scenario"))
@@ -740,7 +777,7 @@ func (g *guard) refuseCodeFromStrings(asyncProto, generatorProto goja.Value) err
 	if err := global.DefineDataProperty("Function", proxy, goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE); err != nil {
 		return fmt.Errorf("guard Function: %w", err)
 	}
-	for _, p := range []goja.Value{fnProto, asyncProto, generatorProto} {
+	for _, p := range append([]goja.Value{fnProto}, codeProtos...) {
 		if err := p.ToObject(g.vm).DefineDataProperty("constructor", proxy, goja.FLAG_TRUE, goja.FLAG_FALSE, goja.FLAG_TRUE); err != nil {
 			return fmt.Errorf("guard Function: %w", err)
 		}

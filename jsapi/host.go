@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/dop251/goja"
@@ -31,6 +32,13 @@ type Options struct {
 	// MaxAlloc bounds what one builtin call may allocate (a String.prototype.repeat,
 	// an Array(n), a JSON.stringify). Zero means DefaultMaxAlloc.
 	MaxAlloc int64
+	// NoAsyncOrGenerators promises that no program the VM will run defines an
+	// async or a generator function (HasAsyncOrGenerator is false for each).
+	// With eval and Function refused, those programs and the VoxEngine layer
+	// are all the code the VM ever has, so the async and generator function
+	// constructors, reachable only through such functions, cannot be reached,
+	// and Install does not build them to refuse them.
+	NoAsyncOrGenerators bool
 }
 
 // DefaultMaxAlloc is a session's memory budget, 16 MiB.
@@ -43,7 +51,11 @@ func Install(vm *goja.Runtime, h Host, opts Options) (goja.Callable, error) {
 	if opts.MaxAlloc <= 0 {
 		opts.MaxAlloc = DefaultMaxAlloc
 	}
-	if err := guardAllocations(vm, opts.MaxAlloc); err != nil {
+	prelude, err := preludeProgram()
+	if err != nil {
+		return nil, err
+	}
+	if err := guardBuiltins(vm, opts.MaxAlloc, !opts.NoAsyncOrGenerators || prelude.asyncOrGenerators); err != nil {
 		return nil, err
 	}
 	if err := installTimers(vm, h); err != nil {
@@ -151,17 +163,22 @@ func toGo(v goja.Value, depth int) any {
 	if v == nil || goja.IsUndefined(v) || goja.IsNull(v) {
 		return nil
 	}
-	switch e := v.Export().(type) {
-	case string:
-		return e
-	case bool:
-		return e
-	case int64:
-		return Number(e)
-	case float64:
-		return Number(e)
-	}
 	obj, ok := v.(*goja.Object)
+	// Exporting an object exports all of it, recursively, only to find it is
+	// no primitive: objects other than boxed numbers and booleans (the only
+	// ones that export as one) go straight to the walk below.
+	if !ok || obj.ClassName() == "Number" || obj.ClassName() == "Boolean" {
+		switch e := v.Export().(type) {
+		case string:
+			return e
+		case bool:
+			return e
+		case int64:
+			return Number(e)
+		case float64:
+			return Number(e)
+		}
+	}
 	if !ok || depth >= maxDepth {
 		return v.String()
 	}
@@ -175,7 +192,7 @@ func toGo(v goja.Value, depth int) any {
 		}
 		out := make([]any, 0, n)
 		for i := int64(0); i < n; i++ {
-			out = append(out, toGo(obj.Get(fmt.Sprint(i)), depth+1))
+			out = append(out, toGo(obj.Get(strconv.FormatInt(i, 10)), depth+1))
 		}
 		return out
 	}

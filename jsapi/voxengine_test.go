@@ -437,6 +437,21 @@ func TestVoxEngine(t *testing.T) {
 			wantErrs: []string{"TypeError: VoxEngine.addEventListener: unknown event undefined; the constant used is not implemented in Vox"},
 		},
 		{
+			// A name is known by its value alone: another source's event, or a
+			// key of the constants with a wrong prefix, is not.
+			name: "names close to a known one are unknown",
+			script: `for (const n of ["Call.Connected", "X.Started", "Started", "Application.Call.Connected", "constructor"]) {
+					try { VoxEngine.addEventListener(n, () => {}); } catch (e) { Logger.write(e.message.split(";")[0]); }
+				}`,
+			wantLogs: []string{
+				`VoxEngine.addEventListener: unknown event "Call.Connected"`,
+				`VoxEngine.addEventListener: unknown event "X.Started"`,
+				`VoxEngine.addEventListener: unknown event "Started"`,
+				`VoxEngine.addEventListener: unknown event "Application.Call.Connected"`,
+				`VoxEngine.addEventListener: unknown event "constructor"`,
+			},
+		},
+		{
 			name:   "an unknown call event constant or a non-function listener is a TypeError",
 			script: answerFirst,
 			events: []string{alerting, `run: c.addEventListener(CallEvents.OnHold, () => {})`,
@@ -517,6 +532,35 @@ func TestVoxEngine(t *testing.T) {
 				"unknown event Media.Something ignored",
 				"event without a name ignored: [object Object]",
 			},
+		},
+		{
+			// Net and Modules are built on first use; once built, or assigned,
+			// they are plain properties as the rest of the API is.
+			name: "lazily built globals behave as plain ones",
+			script: `const d = (n) => Object.getOwnPropertyDescriptor(globalThis, n);
+				const get = d("Net").get;
+				const net = Net;
+				const nd = d("Net");
+				Logger.write([net === Net, get() === net, typeof net.httpRequest, Object.isFrozen(net),
+					"value" in nd, nd.writable, nd.configurable, nd.enumerable].join(" "));
+				Modules = 5;
+				const md = d("Modules");
+				Logger.write([Modules, md.value, md.writable, md.configurable, md.enumerable].join(" "));
+				delete Modules;
+				Logger.write(typeof Modules);
+				try { require("asr"); } catch (e) { Logger.write(e.message); }`,
+			events: []string{
+				// A result for a request made through Engine.command, before
+				// Net was first used: left to onPhoneEvent, without a word.
+				`{"name":"Net.HttpRequestResult","id":"eng-1","code":200}`,
+			},
+			wantLogs: []string{
+				"true true function true true true true false",
+				"5 5 true true false",
+				"undefined",
+				"module Modules.ASR is not available in Vox",
+			},
+			wantWarns: []string{"module Modules.ASR is not available in Vox"},
 		},
 		{
 			name: "only the public API is global",

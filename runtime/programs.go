@@ -11,6 +11,8 @@ import (
 	"github.com/dop251/goja"
 	"github.com/dop251/goja/file"
 	"github.com/dop251/goja/parser"
+
+	"vox/jsapi"
 )
 
 // Program is a compiled scenario file. A Program is immutable and shared by every
@@ -19,6 +21,10 @@ type Program struct {
 	Name string // file name used in errors and stacks
 	Hash string // hex SHA-256 of the source
 	prog *goja.Program
+	// asyncOrGenerators is whether the program defines an async or a generator
+	// function; a session whose programs define none needs no guard on their
+	// constructors (jsapi.Options.NoAsyncOrGenerators).
+	asyncOrGenerators bool
 }
 
 // SyntaxError is a scenario that does not compile, positioned at file:line:column.
@@ -54,7 +60,7 @@ func Compile(name, src string) (*Program, error) {
 		return nil, compileError(name, err)
 	}
 	sum := sha256.Sum256([]byte(src))
-	return &Program{Name: name, Hash: hex.EncodeToString(sum[:]), prog: prog}, nil
+	return &Program{Name: name, Hash: hex.EncodeToString(sum[:]), prog: prog, asyncOrGenerators: jsapi.HasAsyncOrGenerator(ast)}, nil
 }
 
 func compileError(name string, err error) error {

@@ -388,10 +388,16 @@ func (s *Session) boot() {
 	s.vm.SetTimeSource(s.now)
 	s.vm.SetPromiseRejectionTracker(s.trackRejection)
 	s.watch = newWatchdog(s.vm, s.limits.CPUPerEvent, s.limits.Memory)
+	opts := jsapi.Options{MaxAlloc: s.limits.Memory, NoAsyncOrGenerators: true}
+	for _, p := range s.cfg.Programs {
+		opts.NoAsyncOrGenerators = opts.NoAsyncOrGenerators && !p.asyncOrGenerators
+	}
+	// Install runs only the layer's own code, whose work is fixed, so it is not
+	// metered as the scenario's callbacks are: the watchdog's readings cost
+	// a few microseconds a callback, and a quota broken here would be no
+	// scenario's fault.
 	var err error
-	s.watch.begin()
-	s.dispatch, err = jsapi.Install(s.vm, (*sessionHost)(s), jsapi.Options{MaxAlloc: s.limits.Memory})
-	s.watch.end()
+	s.dispatch, err = jsapi.Install(s.vm, (*sessionHost)(s), opts)
 	if err != nil {
 		s.fail(fmt.Errorf("install the VoxEngine API: %w", err))
 		return

@@ -3,6 +3,7 @@ package runtime_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -149,5 +150,51 @@ func deliverBare(b *testing.B, vm *goja.Runtime, ev map[string]any) {
 	}
 	if _, err := dispatch(goja.Undefined(), obj); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// benchCallScenario is the call of bench/runtimebench's SIP load test: answer,
+// play the Russian progress tone, hang up (here at once) and end the session.
+const benchCallScenario = `"use strict";
+VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
+	const call = e.call;
+	call.addEventListener(CallEvents.Connected, () => {
+		call.playProgressTone("RU");
+		setTimeout(() => call.hangup(), 0);
+	});
+	call.addEventListener(CallEvents.Disconnected, () => VoxEngine.terminate());
+	call.answer();
+});
+`
+
+// BenchmarkSessionCall is one whole call of the SIP load test as the session
+// sees it, from New to Done: boot, Started, CallAlerting, the answer, Connected,
+// the tone, the timer, the hangup, Disconnected and the session's end. The leg
+// answers and hangs up at once, so what is measured is the session's own work.
+func BenchmarkSessionCall(b *testing.B) {
+	prog, err := runtime.Compile("call.js", benchCallScenario)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s, err := runtime.New(context.Background(), runtime.Config{
+			Programs: []*runtime.Program{prog},
+			Clock:    runtime.RealClock{},
+			Log:      runtime.NewSessionLog(io.Discard, runtime.LogText),
+			Logger:   slog.New(slog.DiscardHandler),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		leg := &quotaLeg{id: "caller"}
+		s.Incoming(runtime.Incoming{Leg: leg, CallerID: "bench", Destination: "100"})
+		s.Run()
+		if err := s.Err(); err != nil {
+			b.Fatal(err)
+		}
+		if _, ended := leg.hungUp(); !ended {
+			b.Fatal("the call was not hung up")
+		}
 	}
 }

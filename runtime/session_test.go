@@ -300,3 +300,45 @@ VoxEngine.addEventListener(AppEvents.HttpRequest, (e) => { e.path = "changed by 
 	s.Terminate("test over")
 	waitDone(t, s)
 }
+
+// A session builds the guard on the async and generator function constructors
+// only when its programs define such functions, the only way to reach them; a
+// scenario that does, by any of the forms, still cannot compile code with them.
+func TestSessionRefusesAsyncAndGeneratorConstructors(t *testing.T) {
+	for name, src := range map[string]string{
+		"async function":   `async function f() {}; f.constructor("return 1");`,
+		"async arrow":      `(async () => 1).constructor("return 1");`,
+		"generator":        `(function* () {}).constructor("yield 1");`,
+		"generator method": `Object.getPrototypeOf(({ *g() {} }).g).constructor("yield 1");`,
+		"second program":   `Object.getPrototypeOf(later).constructor("return 1");`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			prog, err := Compile("test.js", src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			programs := []*Program{prog}
+			if name == "second program" {
+				// Loaded first, the async function is defined by a later file.
+				other, err := Compile("later.js", `var later = async () => {};`)
+				if err != nil {
+					t.Fatal(err)
+				}
+				programs = []*Program{other, prog}
+			}
+			if prog.asyncOrGenerators == (name == "second program") {
+				t.Errorf("asyncOrGenerators = %v", prog.asyncOrGenerators)
+			}
+			log := &syncBuffer{}
+			s, err := Start(context.Background(), Config{Programs: programs, Clock: RealClock{},
+				Log: NewSessionLog(log, LogText), Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitDone(t, s)
+			if !errors.Is(s.Err(), ErrScenario) || !strings.Contains(log.String(), "EvalError: Function: code generation from strings is not allowed") {
+				t.Errorf("Err() = %v, log:\n%s", s.Err(), log.String())
+			}
+		})
+	}
+}

@@ -2,34 +2,50 @@
 // with require(Modules.X). The constants carry Voximplant's values so a
 // scenario's require line reads the same on both platforms.
 
-const Modules = Object.freeze({
-  ACD: "acd",
-  AI: "ai",
-  ApplicationStorage: "applicationstorage",
-  ASR: "asr",
-  Avatar: "avatar",
-  CallList: "calllist",
-  Cartesia: "cartesia",
-  Conference: "conference",
-  Deepgram: "deepgram",
-  ElevenLabs: "elevenlabs",
-  Gemini: "gemini",
-  Grok: "grok",
-  IVR: "ivr",
-  OpenAI: "openai",
-  Player: "player",
-  PushService: "pushservice",
-  Recorder: "recorder",
-  SmartQueue: "smartqueue",
-  StreamingAgent: "streamingagent",
-  Ultravox: "ultravox",
-  VoximplantAPI: "voximplantapi",
-  Yandex: "yandex",
-});
+// Modules is published lazily (publishLazy in voxengine.js): a frozen table of
+// this size costs every session some ten microseconds, and most scenarios
+// require nothing.
+let modulesTable;
+
+function modulesAPI() {
+  if (modulesTable === undefined) {
+    modulesTable = buildModules();
+  }
+  return modulesTable;
+}
+
+function buildModules() {
+  return Object.freeze({
+    ACD: "acd",
+    AI: "ai",
+    ApplicationStorage: "applicationstorage",
+    ASR: "asr",
+    Avatar: "avatar",
+    CallList: "calllist",
+    Cartesia: "cartesia",
+    Conference: "conference",
+    Deepgram: "deepgram",
+    ElevenLabs: "elevenlabs",
+    Gemini: "gemini",
+    Grok: "grok",
+    IVR: "ivr",
+    OpenAI: "openai",
+    Player: "player",
+    PushService: "pushservice",
+    Recorder: "recorder",
+    SmartQueue: "smartqueue",
+    StreamingAgent: "streamingagent",
+    Ultravox: "ultravox",
+    VoximplantAPI: "voximplantapi",
+    Yandex: "yandex",
+  });
+}
 
 // moduleInstallers maps a Modules value to the function that installs it on
-// global. A module Vox implements is registered here in one line, e.g.
-//   moduleInstallers[Modules.Player] = installPlayer;
+// global. A module Vox implements is registered here in one line, by the
+// value itself rather than through Modules, which would build the table in
+// every session, e.g.
+//   moduleInstallers.player = installPlayer; // Modules.Player
 // and every other known module is refused by require with a clear error.
 const moduleInstallers = Object.create(null);
 
@@ -50,7 +66,8 @@ function require(module) {
     }
     return;
   }
-  const name = Object.keys(Modules).find((k) => Modules[k] === module);
+  const modules = modulesAPI();
+  const name = Object.keys(modules).find((k) => modules[k] === module);
   let message;
   if (name !== undefined) {
     message = `module Modules.${name} is not available in Vox`;

@@ -163,7 +163,7 @@ function dispatch(event, owned) {
     return;
   }
   if (name === "Net.HttpRequestResult") {
-    deliverHttpResult(event);
+    deliverNetEvent(event);
     return;
   }
   if (name.startsWith("Call.")) {
@@ -272,14 +272,35 @@ const Engine = Object.freeze({
 
 // Publish the public API, and nothing else, on the scenario's global object.
 // Like built-ins, the names are writable and configurable but not enumerable.
-// (An indexed loop rather than for...of: goja would build the array iterator
-// built-in for it in every session.)
-const publicAPI = { VoxEngine, Engine, AppEvents, CallEvents, Net, Logger, Modules, require };
-const publicNames = Object.keys(publicAPI);
-for (let i = 0; i < publicNames.length; i++) {
-  Object.defineProperty(global, publicNames[i], {
-    value: publicAPI[publicNames[i]],
-    writable: true,
+publish("VoxEngine", VoxEngine);
+publish("Engine", Engine);
+publish("AppEvents", AppEvents);
+publish("CallEvents", CallEvents);
+publishLazy("Net", netAPI);
+publish("Logger", Logger);
+publishLazy("Modules", modulesAPI);
+publish("require", require);
+
+function publish(name, value) {
+  Object.defineProperty(global, name, { value, writable: true, configurable: true, enumerable: false });
+}
+
+// publishLazy publishes what most scenarios never touch, and what costs every
+// session to build, as an accessor that builds it on first use (by the
+// scenario, or by typeof) and then gives way to the plain property publish
+// makes: from then on nothing tells the two apart. build must return the same
+// value every time, as the getter may have been kept and called again.
+// Assigning the name replaces the value without building it.
+function publishLazy(name, build) {
+  Object.defineProperty(global, name, {
+    get() {
+      const value = build();
+      publish(name, value);
+      return value;
+    },
+    set(value) {
+      publish(name, value);
+    },
     configurable: true,
     enumerable: false,
   });
