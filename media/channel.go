@@ -164,12 +164,13 @@ type Channel struct {
 // the endpoint reads: it copies each frame to the recording's callee side
 // while it is the channel's current playback.
 type playing struct {
-	c      *Channel
-	audio  Audio
-	ctx    context.Context
-	rtp    *rtp.Playback
-	report bool        // Call.PlaybackFinished; not for digits
-	digits *digitQueue // set for in-band digits
+	c       *Channel
+	audio   Audio
+	encoded rtp.PayloadReader // audio, when it is one
+	ctx     context.Context
+	rtp     *rtp.Playback
+	report  bool        // Call.PlaybackFinished; not for digits
+	digits  *digitQueue // set for in-band digits
 }
 
 // recording is the current recording with its two sinks, made once.
@@ -253,6 +254,7 @@ func (c *Channel) Play(ctx context.Context, a Audio) error {
 // it does later (a frame, its end) is reported or recorded.
 func (c *Channel) startLocked(ctx context.Context, pl *playing) {
 	pl.c, pl.ctx = c, ctx
+	pl.encoded, _ = pl.audio.(rtp.PayloadReader)
 	c.play.Store(pl)
 	c.digits = pl.digits
 	pl.rtp = c.ep.Play(ctx, pl)
@@ -272,6 +274,15 @@ func (pl *playing) ReadFrame(f *pcm.Frame) error {
 		}
 	}
 	return nil
+}
+
+// ReadPayload passes the audio's encoded frames on (rtp.PayloadReader)
+// unless they are being recorded, which takes the samples.
+func (pl *playing) ReadPayload(dst []byte, codec rtp.Codec) bool {
+	if pl.encoded == nil || pl.c.play.Load() == pl && pl.c.rec.Load() != nil {
+		return false
+	}
+	return pl.encoded.ReadPayload(dst, codec)
 }
 
 // watch waits for a playback to end and reports it if it is still current.

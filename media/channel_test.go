@@ -600,7 +600,9 @@ func TestChannelRecords(t *testing.T) {
 	start := func(t *testing.T) *leg {
 		a := newLeg(t, pool, media.ChannelOptions{})
 		a.speaks(t, 440)
-		a.ch.Play(ctx, tone(t, p, "1000@-10;1(0/0/1)"))
+		// A cadence the player keeps encoded (a tone held for ever is
+		// not): the recording must still get its samples.
+		a.ch.Play(ctx, tone(t, p, "1000@-10;*(1/0/1)"))
 		waitFor(t, "the phone's audio", func() bool { return a.ch.Stats().PacketsReceived > 5 })
 		return a
 	}

@@ -86,7 +86,9 @@ func BenchmarkPlaybackFrame(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		p.send(&f, uint16(i), uint32(i)*pcm.FrameSamples)
+		var payload [pcm.FrameSamples]byte
+		PCMU.Encode(payload[:], f[:])
+		p.send(&payload, PCMU, uint16(i), uint32(i)*pcm.FrameSamples)
 		i++
 	}
 }
