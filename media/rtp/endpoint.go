@@ -1,6 +1,7 @@
 package rtp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -127,9 +128,10 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 		cfg.RTCPInterval = DefaultRTCPInterval
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+		cfg.Logger = discardLogger
 	}
 	e := &Endpoint{
+		log:      cfg.Logger,
 		clock:    cfg.Clock,
 		pacer:    pacersFor(cfg.Clock),
 		cname:    cfg.CNAME,
@@ -142,24 +144,16 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 		e.latch.addr = secureSource
 		e.rtcp.dst = secureSource
 		e.out.dst = secureSource
-		e.log = cfg.Logger.With("rtp", "secure")
 	} else {
 		rtpConn, rtcpConn, port, err := cfg.Pool.open()
 		if err != nil {
 			return nil, fmt.Errorf("open endpoint: %w", err)
 		}
 		e.pool, e.port, e.rtpConn, e.rtcpConn = cfg.Pool, port, rtpConn, rtcpConn
-		e.log = cfg.Logger.With("rtp", port)
 	}
 	e.codec.Store(uint32(cfg.Codec))
 	e.te.Store(uint32(cfg.TelephoneEventPT))
 	e.out.init(e.rtpConn, e.tx, cfg.SSRC, cfg.Clock)
-	if e.cname == "" {
-		e.cname = fmt.Sprintf("vox@%08x", e.out.ssrc)
-		if e.pool != nil {
-			e.cname = "vox@" + e.LocalAddr().String()
-		}
-	}
 	e.wg.Add(2)
 	if e.tx != nil {
 		go e.receiveSecure()
@@ -169,6 +163,34 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 	go e.receiveRTCP()
 	e.startReports()
 	return e, nil
+}
+
+var discardLogger = slog.New(slog.DiscardHandler)
+
+// debug logs msg at debug level with the endpoint's port ("secure" on a
+// Transport). The attribute is added here rather than once with Logger.With,
+// which costs every call leg allocations for messages that are rarely on.
+func (e *Endpoint) debug(msg string, args ...any) {
+	if !e.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	var id any = "secure"
+	if e.pool != nil {
+		id = e.port
+	}
+	e.log.Debug(msg, append([]any{"rtp", id}, args...)...)
+}
+
+// appendCNAME appends the endpoint's RTCP CNAME: Config.CNAME, or "vox@" and
+// the local address (the SSRC on a Transport), made when a report is.
+func (e *Endpoint) appendCNAME(b []byte) []byte {
+	switch {
+	case e.cname != "":
+		return append(b, e.cname...)
+	case e.pool != nil:
+		return e.LocalAddr().AppendTo(append(b, "vox@"...))
+	}
+	return fmt.Appendf(b, "vox@%08x", e.out.ssrc)
 }
 
 // LocalAddr is the address and RTP port to put in SDP; invalid for an
@@ -302,7 +324,7 @@ func (e *Endpoint) Close() error {
 		e.sendBye()
 		if e.tx != nil {
 			if err := e.tx.Close(); err != nil {
-				e.log.Debug("close transport", "err", err)
+				e.debug("close transport", "err", err)
 			}
 			e.wg.Wait()
 			return
@@ -355,7 +377,7 @@ func (e *Endpoint) receiveSecure() {
 			}
 			// The transport ended under us (the far end went away):
 			// wait for Close rather than spin.
-			e.log.Debug("transport read", "err", err)
+			e.debug("transport read", "err", err)
 			<-e.closed
 			return
 		}
@@ -446,7 +468,7 @@ func (e *Endpoint) admit(p *rtp.Packet, from netip.AddrPort) bool {
 		return false
 	}
 	if l.addr != from {
-		e.log.Debug("rtp latched", "from", from, "ssrc", p.SSRC)
+		e.debug("rtp latched", "from", from, "ssrc", p.SSRC)
 	}
 	l.addr = from
 	l.cand, l.count = netip.AddrPort{}, 0

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 
@@ -315,3 +318,32 @@ func TestPlaybackEndingUnderAWriter(t *testing.T) {
 		t.Fatalf("event's second packet: timestamp %d (first %d), marker %v", second.Timestamp, first.Timestamp, second.Marker)
 	}
 }
+
+// TestEndpointDebugLog: debug messages name the endpoint by its port.
+func TestEndpointDebugLog(t *testing.T) {
+	t.Parallel()
+	var (
+		mu  sync.Mutex
+		out bytes.Buffer
+	)
+	log := slog.New(slog.NewTextHandler(writerFunc(func(b []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return out.Write(b)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := newEndpoint(t, Config{Pool: testPool(t), Logger: log})
+	ph := newPhone(t)
+	for range minSequential {
+		ph.send(e.LocalAddr(), uint8(PCMU), make([]byte, pcm.FrameSamples))
+	}
+	want := fmt.Sprintf("msg=\"rtp latched\" rtp=%d from=%s", e.LocalAddr().Port(), ph.addr())
+	waitFor(t, "the latch logged", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Contains(out.String(), want)
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }

@@ -165,7 +165,7 @@ func (p *Playback) send(payload *[pcm.FrameSamples]byte, codec Codec, seq uint16
 	}
 	copy(o.payload(), payload[:])
 	if err := o.emit(o.packet(pcm.FrameSamples), timeline{owner: p}, uint8(codec), false, seq, ts, o.clock.Now()); err != nil {
-		p.e.log.Debug("rtp send", "err", err)
+		p.e.debug("rtp send", "err", err)
 	}
 }
 
