@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -73,8 +72,8 @@ type Endpoint struct {
 
 	pool     *PortPool // nil with a Transport
 	port     int
-	rtpConn  *net.UDPConn
-	rtcpConn *net.UDPConn
+	rtpConn  udpSocket
+	rtcpConn udpSocket
 	log      *slog.Logger
 	cname    string
 	interval time.Duration

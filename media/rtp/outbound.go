@@ -3,7 +3,6 @@ package rtp
 import (
 	"encoding/binary"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"sync"
 	"time"
@@ -57,7 +56,7 @@ type outbound struct {
 	ssrc     uint32
 	anchorAt time.Time
 
-	conn *net.UDPConn   // nil on a Transport
+	conn udpSocket      // nil on a Transport
 	dst  netip.AddrPort // the SDP address or the latch; invalid: nowhere yet
 
 	packets, octets uint64
@@ -68,7 +67,7 @@ type outbound struct {
 	buf   [maxPacket]byte // where a playback or a Writer builds its packet
 }
 
-func (o *outbound) init(conn *net.UDPConn, tx Transport, ssrc uint32, clock Clock) {
+func (o *outbound) init(conn udpSocket, tx Transport, ssrc uint32, clock Clock) {
 	o.conn, o.tx = conn, tx
 	o.clock = clock
 	o.ssrc = ssrc

@@ -3,7 +3,6 @@ package rtp
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"sync"
 )
@@ -75,7 +74,7 @@ func (p *PortPool) InUse() int {
 
 // open binds the next free pair. Binding happens under the lock: it is a
 // syscall per port, and it keeps two callers from racing for the same pair.
-func (p *PortPool) open() (rtpConn, rtcpConn *net.UDPConn, port int, err error) {
+func (p *PortPool) open() (rtpConn, rtcpConn udpSocket, port int, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pairs := (p.max-p.min)/2 + 1
@@ -88,11 +87,11 @@ func (p *PortPool) open() (rtpConn, rtcpConn *net.UDPConn, port int, err error) 
 		if p.inUse[port] {
 			continue
 		}
-		rtpConn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.addr, uint16(port))))
+		rtpConn, err = listenUDP(netip.AddrPortFrom(p.addr, uint16(port)))
 		if err != nil {
 			continue
 		}
-		rtcpConn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.addr, uint16(port+1))))
+		rtcpConn, err = listenUDP(netip.AddrPortFrom(p.addr, uint16(port+1)))
 		if err != nil {
 			rtpConn.Close()
 			continue
@@ -101,6 +100,15 @@ func (p *PortPool) open() (rtpConn, rtcpConn *net.UDPConn, port int, err error) 
 		return rtpConn, rtcpConn, port, nil
 	}
 	return nil, nil, 0, fmt.Errorf("%w %d-%d on %s", ErrNoPorts, p.min, p.max+1, p.addr)
+}
+
+// udpSocket is what an endpoint needs of its RTP and RTCP sockets: a
+// *net.UDPConn, or on Linux one that spares Go's poller a wake-up per packet
+// sent (see socket_linux.go). Close ends a read in progress.
+type udpSocket interface {
+	ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error)
+	WriteToUDPAddrPort(b []byte, dst netip.AddrPort) (int, error)
+	Close() error
 }
 
 func (p *PortPool) release(port int) {
