@@ -153,13 +153,20 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 	e.codec.Store(uint32(cfg.Codec))
 	e.te.Store(uint32(cfg.TelephoneEventPT))
 	e.out.init(e.rtpConn, e.tx, cfg.SSRC, cfg.Clock)
-	e.wg.Add(2)
-	if e.tx != nil {
+	pair, paired := e.rtpConn.(pairReader)
+	switch {
+	case e.tx != nil:
+		e.wg.Add(2)
 		go e.receiveSecure()
-	} else {
+		go e.receiveRTCP()
+	case paired:
+		e.wg.Add(1)
+		go e.receivePair(pair)
+	default:
+		e.wg.Add(2)
 		go e.receiveRTP()
+		go e.receiveRTCP()
 	}
-	go e.receiveRTCP()
 	e.startReports()
 	return e, nil
 }
@@ -345,14 +352,21 @@ func (e *Endpoint) isClosed() bool {
 	}
 }
 
+// datagramReader is a socket the endpoint reads in a goroutine of its own:
+// a *net.UDPConn.
+type datagramReader interface {
+	ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error)
+}
+
 // receiveRTP is the receive goroutine: it owns the buffer and packet it
 // reuses for every datagram.
 func (e *Endpoint) receiveRTP() {
 	defer e.wg.Done()
 	buf := make([]byte, maxPacket)
 	var p rtp.Packet
+	conn := e.rtpConn.(datagramReader)
 	for {
-		n, from, err := e.rtpConn.ReadFromUDPAddrPort(buf)
+		n, from, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if e.isClosed() {
 				return
@@ -360,6 +374,28 @@ func (e *Endpoint) receiveRTP() {
 			continue
 		}
 		e.receive(&p, buf[:n], from)
+	}
+}
+
+// receivePair is receiveRTP and receiveRTCP in one goroutine, for a port
+// pair read as one.
+func (e *Endpoint) receivePair(pair pairReader) {
+	defer e.wg.Done()
+	bufs := make([]byte, 2*maxPacket)
+	rtpBuf, rtcpBuf := bufs[:maxPacket], bufs[maxPacket:]
+	var p rtp.Packet
+	for {
+		n, from, isRTCP, err := pair.ReadPair(rtpBuf, rtcpBuf)
+		switch {
+		case err != nil:
+			if e.isClosed() {
+				return
+			}
+		case isRTCP:
+			e.receiveReport(rtcpBuf[:n], from)
+		default:
+			e.receive(&p, rtpBuf[:n], from)
+		}
 	}
 }
 

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pion/rtp"
 
@@ -347,3 +350,24 @@ func TestEndpointDebugLog(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// TestEndpointsOverIPv6: a pool on an IPv6 address, whose sockets are read
+// apart (see socket_linux.go), carries RTP and RTCP both ways.
+func TestEndpointsOverIPv6(t *testing.T) {
+	t.Parallel()
+	base := 40000 + 2*rand.IntN(8000)
+	pool, err := NewPortPool(PortPoolConfig{Addr: netip.IPv6Loopback(), MinPort: base, MaxPort: base + 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newEndpoint(t, Config{Pool: pool, RTCPInterval: 20 * time.Millisecond})
+	b := newEndpoint(t, Config{Pool: pool, RTCPInterval: 20 * time.Millisecond})
+	a.SetRemote(b.LocalAddr())
+	b.SetRemote(a.LocalAddr())
+	got := &collector{}
+	b.AddSink(got)
+	a.Play(context.Background(), &frames{n: 1 << 20, gen: ramp})
+	b.Play(context.Background(), &frames{n: 1 << 20, gen: ramp})
+	waitFor(t, "audio over IPv6", func() bool { return got.frames() > 5 })
+	waitFor(t, "a report over IPv6", func() bool { return a.Stats().RemoteReport })
+}

@@ -3,6 +3,7 @@ package rtp
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"sync"
 )
@@ -87,13 +88,8 @@ func (p *PortPool) open() (rtpConn, rtcpConn udpSocket, port int, err error) {
 		if p.inUse[port] {
 			continue
 		}
-		rtpConn, err = listenUDP(netip.AddrPortFrom(p.addr, uint16(port)))
+		rtpConn, rtcpConn, err = listenPair(p.addr, port)
 		if err != nil {
-			continue
-		}
-		rtcpConn, err = listenUDP(netip.AddrPortFrom(p.addr, uint16(port+1)))
-		if err != nil {
-			rtpConn.Close()
 			continue
 		}
 		p.inUse[port] = true
@@ -102,13 +98,27 @@ func (p *PortPool) open() (rtpConn, rtcpConn udpSocket, port int, err error) {
 	return nil, nil, 0, fmt.Errorf("%w %d-%d on %s", ErrNoPorts, p.min, p.max+1, p.addr)
 }
 
-// udpSocket is what an endpoint needs of its RTP and RTCP sockets: a
-// *net.UDPConn, or on Linux one that spares Go's poller a wake-up per packet
-// sent (see socket_linux.go). Close ends a read in progress.
+// udpSocket is how an endpoint sends on its RTP and RTCP sockets: a
+// *net.UDPConn, which it also reads from, or on Linux a socket that spares Go's
+// poller a wake-up per packet sent, read through its pair (see
+// socket_linux.go). Close ends a read in progress.
 type udpSocket interface {
-	ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error)
 	WriteToUDPAddrPort(b []byte, dst netip.AddrPort) (int, error)
 	Close() error
+}
+
+// listenUDPPair binds a port pair as net.UDPConns.
+func listenUDPPair(addr netip.Addr, port int) (rtpConn, rtcpConn udpSocket, err error) {
+	r, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, uint16(port))))
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, uint16(port+1))))
+	if err != nil {
+		r.Close()
+		return nil, nil, err
+	}
+	return r, c, nil
 }
 
 func (p *PortPool) release(port int) {

@@ -217,10 +217,13 @@ func (e *Endpoint) receiveRTCP() {
 			}
 			continue
 		}
-		pkts, err := rtcp.Unmarshal(buf[:n])
-		if err != nil {
-			continue
-		}
+		e.receiveReport(buf[:n], from)
+	}
+}
+
+// receiveReport handles one RTCP datagram.
+func (e *Endpoint) receiveReport(b []byte, from netip.AddrPort) {
+	if pkts, err := rtcp.Unmarshal(b); err == nil {
 		e.handleRTCP(pkts, from)
 	}
 }
@@ -234,7 +237,7 @@ func (e *Endpoint) readRTCP(buf []byte) (int, netip.AddrPort, error) {
 		}
 		return n, secureSource, err
 	}
-	return e.rtcpConn.ReadFromUDPAddrPort(buf)
+	return e.rtcpConn.(datagramReader).ReadFromUDPAddrPort(buf)
 }
 
 // handleRTCP takes reports from the source the endpoint receives RTP from

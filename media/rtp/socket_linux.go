@@ -15,118 +15,165 @@ import (
 // directly. The poller registers every socket for output as well as input,
 // and a UDP socket reports output space each time a datagram it sent is
 // freed: so every RTP packet sent woke the poller's thread whenever it was
-// idle in epoll_wait, to find nothing to do. At fifty packets a second a
-// call, that wake-up cost about a third of a packet's send (golang/go#17249).
+// idle in epoll_wait, to find nothing to do (golang/go#17249). In a
+// whole-server profile of the call-setup bench that wake-up was about two
+// thirds of a packet's send.
 //
-// So the socket is watched for input only, by an epoll instance of its own,
-// and that instance is what the poller watches: it becomes readable when the
-// socket does, and a packet sent does not concern it. Reading and writing are
-// system calls on the socket itself.
+// So a port pair is watched for input only, by an epoll instance of its own,
+// and that instance is what the poller watches: it becomes readable when
+// either socket does, and a packet sent does not concern it. One goroutine
+// reads both sockets (ReadPair); reading and writing are system calls on the
+// sockets themselves.
 //
 // Only IPv4 pools take this way; IPv6 ones use net.UDPConn.
 
-// listenUDP binds one socket of a port pair.
-func listenUDP(addr netip.AddrPort) (udpSocket, error) {
-	if !addr.Addr().Is4() {
-		return net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
+// listenPair binds the RTP and RTCP sockets of a port pair.
+func listenPair(addr netip.Addr, port int) (rtpConn, rtcpConn udpSocket, err error) {
+	if !addr.Is4() {
+		return listenUDPPair(addr, port)
 	}
-	return listenUDP4(addr)
+	return listenPair4(addr, port)
 }
 
-// udp4Socket is an IPv4 UDP socket read through its own epoll instance. It
-// has one reader at a time (the endpoint's receive goroutine); writes may
-// come from any goroutine.
+// udp4Socket is one IPv4 socket of a pair: writes may come from any
+// goroutine; the pair's goroutine reads it.
 type udp4Socket struct {
-	fd int
+	fd   int
+	pair *udp4Pair
+
 	// mu is held for reading across a send and for writing to close fd,
 	// so a send never reaches a descriptor number reused by another file.
 	mu     sync.RWMutex
 	closed bool
-
-	poll *os.File // the epoll instance, in Go's poller
-	rc   syscall.RawConn
-
-	// The read in progress: read is made once, so a read allocates
-	// nothing.
-	buf  []byte
-	n    int
-	from netip.AddrPort
-	err  error
-	read func(uintptr) bool
 }
 
-func listenUDP4(addr netip.AddrPort) (_ *udp4Socket, err error) {
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, os.NewSyscallError("socket", err)
-	}
+// udp4Pair is the epoll instance of a pair and the read in progress.
+type udp4Pair struct {
+	poll      *os.File // the epoll instance, in Go's poller
+	rc        syscall.RawConn
+	rtp, rtcp *udp4Socket
+
+	// The read in progress, for read, which is made once so a read
+	// allocates nothing.
+	rtpBuf, rtcpBuf []byte
+	n               int
+	from            netip.AddrPort
+	isRTCP          bool
+	err             error
+	rtcpFirst       bool // whose turn it is, so neither socket starves the other
+	read            func(uintptr) bool
+}
+
+func listenPair4(addr netip.Addr, port int) (_, _ udpSocket, err error) {
+	var fds []int
 	defer func() {
 		if err != nil {
-			syscall.Close(fd)
+			for _, fd := range fds {
+				syscall.Close(fd)
+			}
 		}
 	}()
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Port: int(addr.Port()), Addr: addr.Addr().As4()}); err != nil {
-		return nil, fmt.Errorf("listen udp %s: %w", addr, os.NewSyscallError("bind", err))
+	for _, port := range []int{port, port + 1} {
+		fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, nil, os.NewSyscallError("socket", err)
+		}
+		fds = append(fds, fd)
+		if err := syscall.Bind(fd, &syscall.SockaddrInet4{Port: port, Addr: addr.As4()}); err != nil {
+			return nil, nil, fmt.Errorf("listen udp %s:%d: %w", addr, port, os.NewSyscallError("bind", err))
+		}
 	}
 	efd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
-		return nil, os.NewSyscallError("epoll_create1", err)
+		return nil, nil, os.NewSyscallError("epoll_create1", err)
 	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}
-	if err := syscall.EpollCtl(efd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		syscall.Close(efd)
-		return nil, os.NewSyscallError("epoll_ctl", err)
+	fds = append(fds, efd)
+	for _, fd := range fds[:2] {
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}
+		if err := syscall.EpollCtl(efd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+			return nil, nil, os.NewSyscallError("epoll_ctl", err)
+		}
 	}
 	// Non-blocking, so that os.NewFile hands it to the poller.
 	if err := syscall.SetNonblock(efd, true); err != nil {
-		syscall.Close(efd)
-		return nil, os.NewSyscallError("fcntl", err)
+		return nil, nil, os.NewSyscallError("fcntl", err)
 	}
-	s := &udp4Socket{fd: fd, poll: os.NewFile(uintptr(efd), "rtp epoll")}
-	if s.rc, err = s.poll.SyscallConn(); err != nil {
-		s.poll.Close()
-		return nil, err
+	p := &udp4Pair{poll: os.NewFile(uintptr(efd), "rtp epoll")}
+	if p.rc, err = p.poll.SyscallConn(); err != nil {
+		p.poll.Close()
+		fds = fds[:2]
+		return nil, nil, err
 	}
-	s.read = s.readLocked
-	return s, nil
+	p.rtp = &udp4Socket{fd: fds[0], pair: p}
+	p.rtcp = &udp4Socket{fd: fds[1], pair: p}
+	p.read = p.readLocked
+	return p.rtp, p.rtcp, nil
 }
 
-// ReadFromUDPAddrPort waits for a datagram, as net.UDPConn's does.
-func (s *udp4Socket) ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error) {
-	s.buf, s.err = b, nil
-	if err := s.rc.Read(s.read); err != nil {
-		return 0, netip.AddrPort{}, err
-	}
-	if s.err != nil {
-		return 0, netip.AddrPort{}, s.err
-	}
-	return s.n, s.from, nil
+// pairReader is a port pair read by one goroutine.
+type pairReader interface {
+	// ReadPair waits for a datagram on either socket, reads it into
+	// rtpBuf or rtcpBuf and says which.
+	ReadPair(rtpBuf, rtcpBuf []byte) (n int, from netip.AddrPort, isRTCP bool, err error)
 }
 
-// readLocked reads a datagram without waiting; false asks the poller to wait
-// for one. The poller's Read keeps Close from closing fd meanwhile.
-func (s *udp4Socket) readLocked(uintptr) bool {
-	var sa syscall.RawSockaddrInet4
+// ReadPair is the pair's ReadPair, on its RTP socket.
+func (s *udp4Socket) ReadPair(rtpBuf, rtcpBuf []byte) (int, netip.AddrPort, bool, error) {
+	p := s.pair
+	p.rtpBuf, p.rtcpBuf, p.err = rtpBuf, rtcpBuf, nil
+	if err := p.rc.Read(p.read); err != nil {
+		return 0, netip.AddrPort{}, false, err
+	}
+	if p.err != nil {
+		return 0, netip.AddrPort{}, p.isRTCP, p.err
+	}
+	return p.n, p.from, p.isRTCP, nil
+}
+
+// readLocked reads a datagram from either socket without waiting; false asks
+// the poller to wait for one. The poller's Read keeps Close from closing the
+// sockets meanwhile.
+func (p *udp4Pair) readLocked(uintptr) bool {
+	p.rtcpFirst = !p.rtcpFirst
+	for i := range 2 {
+		p.isRTCP = p.rtcpFirst == (i == 0)
+		s, buf := p.rtp, p.rtpBuf
+		if p.isRTCP {
+			s, buf = p.rtcp, p.rtcpBuf
+		}
+		switch p.n, p.from, p.err = recvFrom4(s.fd, buf); {
+		case p.err == syscall.EAGAIN:
+		case p.err != nil:
+			p.err = os.NewSyscallError("recvfrom", p.err)
+			return true
+		default:
+			return true
+		}
+	}
+	return false
+}
+
+// recvFrom4 reads a datagram without waiting, EAGAIN when there is none.
+func recvFrom4(fd int, b []byte) (int, netip.AddrPort, error) {
+	var (
+		sa syscall.RawSockaddrInet4
+		p  unsafe.Pointer
+	)
+	if len(b) > 0 {
+		p = unsafe.Pointer(&b[0])
+	}
 	for {
 		salen := uint32(syscall.SizeofSockaddrInet4)
-		var p unsafe.Pointer
-		if len(s.buf) > 0 {
-			p = unsafe.Pointer(&s.buf[0])
-		}
-		n, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, uintptr(s.fd), uintptr(p), uintptr(len(s.buf)),
+		n, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, uintptr(fd), uintptr(p), uintptr(len(b)),
 			syscall.MSG_DONTWAIT, uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&salen)))
 		switch errno {
 		case 0:
 			port := (*[2]byte)(unsafe.Pointer(&sa.Port))
-			s.n, s.from = int(n), netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(port[0])<<8|uint16(port[1]))
-			return true
+			return int(n), netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(port[0])<<8|uint16(port[1])), nil
 		case syscall.EINTR:
 			continue
-		case syscall.EAGAIN:
-			return false
 		}
-		s.err = os.NewSyscallError("recvfrom", errno)
-		return true
+		return 0, netip.AddrPort{}, errno
 	}
 }
 
@@ -164,8 +211,8 @@ func (s *udp4Socket) WriteToUDPAddrPort(b []byte, dst netip.AddrPort) (int, erro
 	}
 }
 
-// Close ends a read in progress, which returns an error, and closes the
-// socket once no read or write uses it.
+// Close ends the pair's read in progress, which returns an error, and
+// closes the socket once no read or write uses it.
 func (s *udp4Socket) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -173,7 +220,8 @@ func (s *udp4Socket) Close() error {
 		return net.ErrClosed
 	}
 	s.closed = true
-	// Closing the poller's file waits for a read in its callback.
-	s.poll.Close()
+	// Closing the poller's file waits for a read in its callback; the
+	// second socket of the pair finds it closed.
+	s.pair.poll.Close()
 	return syscall.Close(s.fd)
 }

@@ -8,10 +8,10 @@ import (
 	"time"
 )
 
-// TestUDP4Socket: the socket reads what was queued before and after a read
-// started, with its source, sends from its own port, and Close ends a read
-// waiting and the writes to come.
-func TestUDP4Socket(t *testing.T) {
+// TestUDP4Pair: a pair reads what was queued on both sockets before and
+// after a read started, with its source, taking turns; each socket sends
+// from its own port; Close ends a read waiting and the writes to come.
+func TestUDP4Pair(t *testing.T) {
 	t.Parallel()
 	pool := testPool(t)
 	rtpConn, rtcpConn, port, err := pool.open()
@@ -19,51 +19,74 @@ func TestUDP4Socket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.release(port)
-	defer rtcpConn.Close()
 	s, ok := rtpConn.(*udp4Socket)
 	if !ok {
 		t.Fatalf("an IPv4 pool's RTP socket is a %T", rtpConn)
 	}
+	rtcpSock := rtcpConn.(*udp4Socket)
 	local := netip.AddrPortFrom(loopback, uint16(port))
+	localRTCP := netip.AddrPortFrom(loopback, uint16(port+1))
 	ph := newPhone(t)
 
 	// Queued before any read, then read in one go: the poller sees input
-	// that was there before it looked.
-	const queued = 100
+	// that was there before it looked, and neither socket waits for the
+	// other to run dry.
+	const queued = 50
 	for i := range queued {
 		ph.conn.WriteToUDPAddrPort([]byte{byte(i)}, local)
+		ph.conn.WriteToUDPAddrPort([]byte{byte(i), 'c'}, localRTCP)
 	}
-	buf := make([]byte, maxPacket)
-	for i := range queued {
-		n, from, err := s.ReadFromUDPAddrPort(buf)
-		if err != nil || n != 1 || buf[0] != byte(i) || from != ph.addr() {
-			t.Fatalf("datagram %d: %d bytes %v from %v, %v", i, n, buf[:n], from, err)
+	rtpBuf, rtcpBuf := make([]byte, maxPacket), make([]byte, maxPacket)
+	var nRTP, nRTCP int
+	for i := range 2 * queued {
+		n, from, isRTCP, err := s.ReadPair(rtpBuf, rtcpBuf)
+		if err != nil || from != ph.addr() {
+			t.Fatalf("datagram %d from %v: %v", i, from, err)
+		}
+		if isRTCP {
+			if n != 2 || rtcpBuf[0] != byte(nRTCP) {
+				t.Fatalf("RTCP datagram %d: %v", nRTCP, rtcpBuf[:n])
+			}
+			nRTCP++
+		} else {
+			if n != 1 || rtpBuf[0] != byte(nRTP) {
+				t.Fatalf("RTP datagram %d: %v", nRTP, rtpBuf[:n])
+			}
+			nRTP++
+		}
+		if d := nRTP - nRTCP; d < -1 || d > 1 {
+			t.Fatalf("%d RTP and %d RTCP datagrams read: one socket waits", nRTP, nRTCP)
 		}
 	}
 
 	// A read that waits for its datagram.
 	got := make(chan error, 1)
 	go func() {
-		n, from, err := s.ReadFromUDPAddrPort(buf)
-		if err == nil && (n != 3 || from != ph.addr()) {
+		n, from, isRTCP, err := s.ReadPair(rtpBuf, rtcpBuf)
+		if err == nil && (n != 3 || from != ph.addr() || !isRTCP) {
 			err = errors.New("wrong datagram")
 		}
 		got <- err
 	}()
 	time.Sleep(10 * time.Millisecond)
-	ph.conn.WriteToUDPAddrPort([]byte("abc"), local)
+	ph.conn.WriteToUDPAddrPort([]byte("abc"), localRTCP)
 	if err := <-got; err != nil {
 		t.Fatal(err)
 	}
 
-	// Sent from the socket's port.
-	if _, err := s.WriteToUDPAddrPort([]byte("xyz"), ph.addr()); err != nil {
-		t.Fatal(err)
-	}
-	ph.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, from, err := ph.conn.ReadFromUDPAddrPort(ph.buf)
-	if err != nil || string(ph.buf[:n]) != "xyz" || from != local {
-		t.Fatalf("the phone got %q from %v, %v", ph.buf[:n], from, err)
+	// Each sends from its own port.
+	for _, c := range []struct {
+		s    *udp4Socket
+		from netip.AddrPort
+	}{{s, local}, {rtcpSock, localRTCP}} {
+		if _, err := c.s.WriteToUDPAddrPort([]byte("xyz"), ph.addr()); err != nil {
+			t.Fatal(err)
+		}
+		ph.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, from, err := ph.conn.ReadFromUDPAddrPort(ph.buf)
+		if err != nil || string(ph.buf[:n]) != "xyz" || from != c.from {
+			t.Fatalf("the phone got %q from %v, %v; want it from %v", ph.buf[:n], from, err, c.from)
+		}
 	}
 	if _, err := s.WriteToUDPAddrPort([]byte("v6"), netip.MustParseAddrPort("[::1]:9")); err == nil {
 		t.Fatal("sent to IPv6 from an IPv4 socket")
@@ -71,7 +94,7 @@ func TestUDP4Socket(t *testing.T) {
 
 	// Close ends a waiting read.
 	go func() {
-		_, _, err := s.ReadFromUDPAddrPort(buf)
+		_, _, _, err := s.ReadPair(rtpBuf, rtcpBuf)
 		got <- err
 	}()
 	time.Sleep(10 * time.Millisecond)
@@ -88,6 +111,12 @@ func TestUDP4Socket(t *testing.T) {
 	}
 	if _, err := s.WriteToUDPAddrPort([]byte("late"), ph.addr()); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("write after Close: %v", err)
+	}
+	if _, err := rtcpSock.WriteToUDPAddrPort([]byte("still"), ph.addr()); err != nil {
+		t.Fatalf("the RTCP socket closed with the RTP one: %v", err)
+	}
+	if err := rtcpSock.Close(); err != nil {
+		t.Fatal(err)
 	}
 	if err := s.Close(); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("second Close: %v", err)

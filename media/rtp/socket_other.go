@@ -2,12 +2,14 @@
 
 package rtp
 
-import (
-	"net"
-	"net/netip"
-)
+import "net/netip"
 
-// listenUDP binds one socket of a port pair.
-func listenUDP(addr netip.AddrPort) (udpSocket, error) {
-	return net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
+// listenPair binds the RTP and RTCP sockets of a port pair.
+func listenPair(addr netip.Addr, port int) (rtpConn, rtcpConn udpSocket, err error) {
+	return listenUDPPair(addr, port)
+}
+
+// pairReader is a port pair read by one goroutine; there is none here.
+type pairReader interface {
+	ReadPair(rtpBuf, rtcpBuf []byte) (n int, from netip.AddrPort, isRTCP bool, err error)
 }
