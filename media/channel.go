@@ -187,7 +187,7 @@ func NewChannel(ep *rtp.Endpoint, opts ChannelOptions, events ChannelEvents) (*C
 	if err != nil {
 		return nil, fmt.Errorf("channel: %w", err)
 	}
-	if _, err := dtmf.NewDetector(opts.Detect); err != nil {
+	if err := opts.Detect.Check(); err != nil {
 		return nil, fmt.Errorf("channel: %w", err)
 	}
 	if events == nil {

@@ -820,3 +820,17 @@ func TestChannelLockOrder(t *testing.T) {
 		t.Fatal("deadlock: two channels' operations did not finish")
 	}
 }
+
+func TestNewChannelChecksOptions(t *testing.T) {
+	t.Parallel()
+	ep := newEndpoint(t, testPool(t))
+	for _, opts := range []media.ChannelOptions{
+		{Detect: dtmf.DetectOptions{MinLevel: 5}},
+		{Send: dtmf.SendOptions{Tone: -time.Second}},
+	} {
+		if ch, err := media.NewChannel(ep, opts, nil); err == nil {
+			ch.Close()
+			t.Errorf("NewChannel took %+v", opts)
+		}
+	}
+}
