@@ -35,11 +35,15 @@ type PayloadReader interface {
 	ReadPayload(dst []byte, c Codec) bool
 }
 
-// frameBuf is where a playback reads a frame and its payload.
+// frameBuf is where a playback reads a frame and makes its packet: the
+// pacer's, warm in the cache, rather than the endpoint's buffer, which at a
+// thousand calls is not.
 type frameBuf struct {
-	frame   pcm.Frame
-	payload [pcm.FrameSamples]byte
+	frame  pcm.Frame
+	packet [headerLen + pcm.FrameSamples]byte
 }
+
+func (b *frameBuf) payload() []byte { return b.packet[headerLen:] }
 
 // frameBufs serve the first frame of each playback, which Play sends.
 var frameBufs = sync.Pool{New: func() any { return new(frameBuf) }}
@@ -128,7 +132,7 @@ func (p *Playback) next(b *frameBuf) bool {
 // source has ended or failed; the caller holds mu.
 func (p *Playback) frameLocked(b *frameBuf) bool {
 	codec := p.e.Codec()
-	if p.encoded == nil || !p.encoded.ReadPayload(b.payload[:], codec) {
+	if p.encoded == nil || !p.encoded.ReadPayload(b.payload(), codec) {
 		if err := p.src.ReadFrame(&b.frame); err != nil {
 			if errors.Is(err, io.EOF) {
 				err = nil
@@ -136,9 +140,9 @@ func (p *Playback) frameLocked(b *frameBuf) bool {
 			p.finishLocked(err)
 			return false
 		}
-		codec.Encode(b.payload[:], b.frame[:])
+		codec.Encode(b.payload(), b.frame[:])
 	}
-	p.send(&b.payload, codec, p.seq, p.ts)
+	p.send(b, codec, p.seq, p.ts)
 	p.seq++
 	p.ts += pcm.FrameSamples
 	return true
@@ -155,16 +159,15 @@ func (p *Playback) end(err error) {
 	}
 }
 
-// send sends a frame's payload, in codec, if the playback holds the stream.
-func (p *Playback) send(payload *[pcm.FrameSamples]byte, codec Codec, seq uint16, ts uint32) {
+// send sends b's packet, a frame in codec, if the playback holds the stream.
+func (p *Playback) send(b *frameBuf, codec Codec, seq uint16, ts uint32) {
 	o := &p.e.out
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.playback != p || o.writer != nil {
 		return
 	}
-	copy(o.payload(), payload[:])
-	if err := o.emit(o.packet(pcm.FrameSamples), timeline{owner: p}, uint8(codec), false, seq, ts, o.clock.Now()); err != nil {
+	if err := o.emit(b.packet[:], timeline{owner: p}, uint8(codec), false, seq, ts, o.clock.Now()); err != nil {
 		p.e.debug("rtp send", "err", err)
 	}
 }
