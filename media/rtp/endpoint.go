@@ -377,11 +377,16 @@ func (e *Endpoint) receiveRTP() {
 	}
 }
 
+// pairBufs are receivePair's buffers: an endpoint lives as long as a call, and
+// its buffers are the largest thing it allocates.
+var pairBufs = sync.Pool{New: func() any { return new([2 * maxPacket]byte) }}
+
 // receivePair is receiveRTP and receiveRTCP in one goroutine, for a port
 // pair read as one.
 func (e *Endpoint) receivePair(pair pairReader) {
 	defer e.wg.Done()
-	bufs := make([]byte, 2*maxPacket)
+	bufs := pairBufs.Get().(*[2 * maxPacket]byte)
+	defer pairBufs.Put(bufs)
 	rtpBuf, rtcpBuf := bufs[:maxPacket], bufs[maxPacket:]
 	var p rtp.Packet
 	for {
