@@ -89,8 +89,7 @@ type Endpoint struct {
 	reports        Timer
 	reportsStopped bool
 
-	codec atomic.Uint32 // Codec sent
-	out   outbound
+	out outbound
 
 	// tx replaces the port pair of a secure leg (nil on UDP). It is last
 	// so that the UDP fields keep their places on the cache lines.
@@ -150,7 +149,7 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 		}
 		e.pool, e.port, e.rtpConn, e.rtcpConn = cfg.Pool, port, rtpConn, rtcpConn
 	}
-	e.codec.Store(uint32(cfg.Codec))
+	e.out.codec.Store(uint32(cfg.Codec))
 	e.te.Store(uint32(cfg.TelephoneEventPT))
 	e.out.init(e.rtpConn, e.tx, cfg.SSRC, cfg.Clock)
 	pair, paired := e.rtpConn.(pairReader)
@@ -212,7 +211,7 @@ func (e *Endpoint) LocalAddr() netip.AddrPort {
 func (e *Endpoint) SSRC() uint32 { return e.out.ssrc }
 
 // Codec is the codec the endpoint sends.
-func (e *Endpoint) Codec() Codec { return Codec(e.codec.Load()) }
+func (e *Endpoint) Codec() Codec { return Codec(e.out.codec.Load()) }
 
 // SetCodec changes the codec the endpoint sends (after an SDP answer). It
 // receives both G.711 laws whatever it sends (RFC 3264 §5.1: an offerer must
@@ -221,7 +220,7 @@ func (e *Endpoint) SetCodec(c Codec) error {
 	if !c.valid() {
 		return fmt.Errorf("%w: %s", ErrCodec, c)
 	}
-	e.codec.Store(uint32(c))
+	e.out.codec.Store(uint32(c))
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"vox/media/pcm"
@@ -24,14 +25,15 @@ type timeline struct {
 }
 
 // outbound is an endpoint's one RTP stream to the far end (see the package
-// comment). Everything in it is guarded by mu: writers come from the
-// pacer (playback), from other endpoints' receive goroutines (relay) and
+// comment). Everything in it but codec is guarded by mu: writers come from
+// the pacer (playback), from other endpoints' receive goroutines (relay) and
 // from media/dtmf (Writer). The fields a relayed packet touches come first,
 // together, and the buffer last: at a thousand calls an endpoint's state is
 // out of the CPU caches when its next packet comes, and each cache line a
 // packet touches costs a miss.
 type outbound struct {
-	mu sync.Mutex
+	mu    sync.Mutex
+	codec atomic.Uint32 // Codec sent: read before mu is taken, on its cache line
 
 	// Who may write, by precedence: writer, playback, relayFrom.
 	writer    *Writer
