@@ -102,9 +102,12 @@ func New(o Options) *Player {
 // start) and must not block; the runtime turns it into
 // Call.PlaybackFinished, skipping ErrStopped.
 type Playback struct {
-	mu       sync.Mutex
-	src      source // nil while loading
-	err      error  // why it ended, once it has
+	mu  sync.Mutex
+	src source // nil while loading
+	err error  // why it ended, once it has
+	// plan is src for a planned tone: in the Playback, which a frame
+	// reads anyway, rather than on a cache line of its own.
+	plan     planSource
 	finished func(error)
 	ready    chan struct{} // closed when src is set or err is
 	cancel   context.CancelFunc
@@ -150,7 +153,12 @@ func (p *Player) Play(ctx context.Context, m Media, finished func(error)) *Playb
 			pb.end(err)
 			break
 		}
-		pb.start(t.source(m.Loop))
+		if t.plan == nil {
+			pb.start(newToneSource(t.ts, m.Loop))
+			break
+		}
+		pb.plan.plan = t.plan
+		pb.start(&pb.plan)
 	default:
 		go func() {
 			audio, err := p.load(ctx, m)

@@ -157,14 +157,6 @@ func (c *toneCache) get(script string, loop bool) (*tone, error) {
 	return t, nil
 }
 
-// source is a fresh source of the tone's frames.
-func (t *tone) source(loop bool) source {
-	if t.plan == nil {
-		return newToneSource(t.ts, loop)
-	}
-	return &planSource{plan: t.plan}
-}
-
 // planSource plays a tonePlan.
 type planSource struct {
 	plan *tonePlan
