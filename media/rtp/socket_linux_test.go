@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 )
@@ -120,5 +121,33 @@ func TestUDP4Pair(t *testing.T) {
 	}
 	if err := s.Close(); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("second Close: %v", err)
+	}
+}
+
+// TestEndpointsLeaveNoDescriptors: an endpoint's sockets and epoll instance
+// are all closed by Close.
+func TestEndpointsLeaveNoDescriptors(t *testing.T) {
+	// Not parallel: it counts the process's descriptors.
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	pool := testPool(t)
+	ph := newPhone(t)
+	before := fds()
+	for range 100 {
+		e, err := NewEndpoint(Config{Pool: pool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.SetRemote(ph.addr())
+		ph.send(e.LocalAddr(), uint8(PCMU), make([]byte, 160))
+		e.Close()
+	}
+	if after := fds(); after != before {
+		t.Fatalf("%d descriptors open after the endpoints closed, %d before", after, before)
 	}
 }
