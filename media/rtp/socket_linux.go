@@ -7,7 +7,9 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -24,6 +26,11 @@ import (
 // either socket does, and a packet sent does not concern it. One goroutine
 // reads both sockets (ReadPair); reading and writing are system calls on the
 // sockets themselves.
+//
+// An epoll instance outlives its pair: registering one with the poller and
+// tearing it down cost more than the pair's two sockets, so a closed pair's
+// instance, empty once its sockets are closed, waits in a free list for the
+// next pair.
 //
 // Only IPv4 pools take this way; IPv6 ones use net.UDPConn.
 
@@ -47,11 +54,17 @@ type udp4Socket struct {
 	closed bool
 }
 
-// udp4Pair is the epoll instance of a pair and the read in progress.
+// udp4Pair is the two sockets of a pair, their epoll instance and the read
+// in progress.
 type udp4Pair struct {
-	poll      *os.File // the epoll instance, in Go's poller
-	rc        syscall.RawConn
+	poll      *epoll
 	rtp, rtcp *udp4Socket
+
+	// reading is held across a ReadPair, so that Close can wait for one.
+	reading sync.Mutex
+	// Guarded by reading, or set before it is taken by Close.
+	stopped atomic.Bool // no read may start
+	open    int         // sockets not yet closed; guarded by reading
 
 	// The read in progress, for read, which is made once so a read
 	// allocates nothing.
@@ -62,6 +75,63 @@ type udp4Pair struct {
 	err             error
 	rtcpFirst       bool // whose turn it is, so neither socket starves the other
 	read            func(uintptr) bool
+}
+
+// epoll is an epoll instance in Go's poller, watching nothing or one pair.
+type epoll struct {
+	fd   int
+	file *os.File
+	rc   syscall.RawConn
+}
+
+// epolls is the free list of epoll instances, bounded so that a burst of
+// calls does not keep its descriptors for ever.
+var epolls struct {
+	sync.Mutex
+	free []*epoll
+}
+
+const maxFreeEpolls = 1024
+
+func getEpoll() (*epoll, error) {
+	epolls.Lock()
+	if n := len(epolls.free); n > 0 {
+		ep := epolls.free[n-1]
+		epolls.free = epolls.free[:n-1]
+		epolls.Unlock()
+		return ep, nil
+	}
+	epolls.Unlock()
+	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	// Non-blocking, so that os.NewFile hands it to the poller.
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		syscall.Close(fd)
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	ep := &epoll{fd: fd, file: os.NewFile(uintptr(fd), "rtp epoll")}
+	if ep.rc, err = ep.file.SyscallConn(); err != nil {
+		ep.file.Close()
+		return nil, err
+	}
+	return ep, nil
+}
+
+// putEpoll takes back an instance whose sockets are closed (a closed file
+// leaves every epoll instance by itself) and whose reader has returned.
+func putEpoll(ep *epoll) {
+	if err := ep.file.SetReadDeadline(time.Time{}); err == nil {
+		epolls.Lock()
+		if len(epolls.free) < maxFreeEpolls {
+			epolls.free = append(epolls.free, ep)
+			epolls.Unlock()
+			return
+		}
+		epolls.Unlock()
+	}
+	ep.file.Close()
 }
 
 func listenPair4(addr netip.Addr, port int) (_, _ udpSocket, err error) {
@@ -83,27 +153,21 @@ func listenPair4(addr netip.Addr, port int) (_, _ udpSocket, err error) {
 			return nil, nil, fmt.Errorf("listen udp %s:%d: %w", addr, port, os.NewSyscallError("bind", err))
 		}
 	}
-	efd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	ep, err := getEpoll()
 	if err != nil {
-		return nil, nil, os.NewSyscallError("epoll_create1", err)
+		return nil, nil, err
 	}
-	fds = append(fds, efd)
-	for _, fd := range fds[:2] {
+	for i, fd := range fds {
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}
-		if err := syscall.EpollCtl(efd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		if err := syscall.EpollCtl(ep.fd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+			for _, fd := range fds[:i] {
+				syscall.EpollCtl(ep.fd, syscall.EPOLL_CTL_DEL, fd, nil)
+			}
+			putEpoll(ep)
 			return nil, nil, os.NewSyscallError("epoll_ctl", err)
 		}
 	}
-	// Non-blocking, so that os.NewFile hands it to the poller.
-	if err := syscall.SetNonblock(efd, true); err != nil {
-		return nil, nil, os.NewSyscallError("fcntl", err)
-	}
-	p := &udp4Pair{poll: os.NewFile(uintptr(efd), "rtp epoll")}
-	if p.rc, err = p.poll.SyscallConn(); err != nil {
-		p.poll.Close()
-		fds = fds[:2]
-		return nil, nil, err
-	}
+	p := &udp4Pair{poll: ep, open: 2}
 	p.rtp = &udp4Socket{fd: fds[0], pair: p}
 	p.rtcp = &udp4Socket{fd: fds[1], pair: p}
 	p.read = p.readLocked
@@ -120,8 +184,13 @@ type pairReader interface {
 // ReadPair is the pair's ReadPair, on its RTP socket.
 func (s *udp4Socket) ReadPair(rtpBuf, rtcpBuf []byte) (int, netip.AddrPort, bool, error) {
 	p := s.pair
+	p.reading.Lock()
+	defer p.reading.Unlock()
+	if p.stopped.Load() {
+		return 0, netip.AddrPort{}, false, net.ErrClosed
+	}
 	p.rtpBuf, p.rtcpBuf, p.err = rtpBuf, rtcpBuf, nil
-	if err := p.rc.Read(p.read); err != nil {
+	if err := p.poll.rc.Read(p.read); err != nil {
 		return 0, netip.AddrPort{}, false, err
 	}
 	if p.err != nil {
@@ -212,16 +281,31 @@ func (s *udp4Socket) WriteToUDPAddrPort(b []byte, dst netip.AddrPort) (int, erro
 }
 
 // Close ends the pair's read in progress, which returns an error, and
-// closes the socket once no read or write uses it.
+// closes the socket once no read or write uses it. The pair's epoll instance
+// goes back to the free list with its second socket.
+//
+// It holds no lock of the socket while it waits for the reader, whose
+// handlers may send on the socket: they fail at once.
 func (s *udp4Socket) Close() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	closed := s.closed
+	s.closed = true
+	s.mu.Unlock()
+	if closed {
 		return net.ErrClosed
 	}
-	s.closed = true
-	// Closing the poller's file waits for a read in its callback; the
-	// second socket of the pair finds it closed.
-	s.pair.poll.Close()
-	return syscall.Close(s.fd)
+	// From here on no send uses fd, and the pair's epoll instance is
+	// still the pair's: it goes back only after both sockets got here.
+	p := s.pair
+	// A read started before stopped was set ends at the deadline; one
+	// after it does not start.
+	p.stopped.Store(true)
+	p.poll.file.SetReadDeadline(time.Unix(1, 0))
+	p.reading.Lock()
+	defer p.reading.Unlock()
+	err := syscall.Close(s.fd)
+	if p.open--; p.open == 0 {
+		putEpoll(p.poll)
+	}
+	return err
 }

@@ -124,8 +124,8 @@ func TestUDP4Pair(t *testing.T) {
 	}
 }
 
-// TestEndpointsLeaveNoDescriptors: an endpoint's sockets and epoll instance
-// are all closed by Close.
+// TestEndpointsLeaveNoDescriptors: an endpoint's sockets are closed by
+// Close, and its epoll instance is closed or free for the next.
 func TestEndpointsLeaveNoDescriptors(t *testing.T) {
 	// Not parallel: it counts the process's descriptors.
 	fds := func() int {
@@ -133,7 +133,9 @@ func TestEndpointsLeaveNoDescriptors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return len(ents)
+		epolls.Lock()
+		defer epolls.Unlock()
+		return len(ents) - len(epolls.free)
 	}
 	pool := testPool(t)
 	ph := newPhone(t)
@@ -149,5 +151,53 @@ func TestEndpointsLeaveNoDescriptors(t *testing.T) {
 	}
 	if after := fds(); after != before {
 		t.Fatalf("%d descriptors open after the endpoints closed, %d before", after, before)
+	}
+}
+
+// TestEpollReuse: a closed pair's epoll instance serves the next pair, whose
+// reads wait for their datagrams again, and the first pair's late Close
+// leaves it alone.
+func TestEpollReuse(t *testing.T) {
+	// Not parallel: it follows the free list.
+	pool := testPool(t)
+	ph := newPhone(t)
+	a, aRTCP, aPort, err := pool.open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	aRTCP.Close()
+	pool.release(aPort)
+	b, bRTCP, bPort, err := pool.open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.release(bPort)
+	defer bRTCP.Close()
+	defer b.Close()
+	if b.(*udp4Socket).pair.poll != a.(*udp4Socket).pair.poll {
+		t.Fatal("the second pair has a new epoll instance")
+	}
+	if err := a.Close(); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("closing the first pair again: %v", err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		buf := make([]byte, maxPacket)
+		n, _, isRTCP, err := b.(*udp4Socket).ReadPair(buf, buf)
+		if err == nil && (n != 4 || isRTCP) {
+			err = errors.New("wrong datagram")
+		}
+		got <- err
+	}()
+	time.Sleep(10 * time.Millisecond)
+	ph.conn.WriteToUDPAddrPort([]byte("late"), netip.AddrPortFrom(loopback, uint16(bPort)))
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no datagram through a reused epoll instance")
 	}
 }
