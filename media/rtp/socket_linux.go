@@ -60,10 +60,10 @@ type udp4Pair struct {
 	poll      *epoll
 	rtp, rtcp *udp4Socket
 
-	// reading is held across a ReadPair, so that Close can wait for one.
+	// reading is held across a ReadPair, so that Close can wait for one
+	// and then close a socket that no read uses.
 	reading sync.Mutex
-	// Guarded by reading, or set before it is taken by Close.
-	stopped atomic.Bool // no read may start
+	stopped atomic.Bool // no read may start: set by Close before it waits
 	open    int         // sockets not yet closed; guarded by reading
 
 	// The read in progress, for read, which is made once so a read
@@ -200,8 +200,8 @@ func (s *udp4Socket) ReadPair(rtpBuf, rtcpBuf []byte) (int, netip.AddrPort, bool
 }
 
 // readLocked reads a datagram from either socket without waiting; false asks
-// the poller to wait for one. The poller's Read keeps Close from closing the
-// sockets meanwhile.
+// the poller to wait for one. The caller holds reading, which keeps Close
+// from closing the sockets meanwhile.
 func (p *udp4Pair) readLocked(uintptr) bool {
 	p.rtcpFirst = !p.rtcpFirst
 	for i := range 2 {
