@@ -600,7 +600,9 @@ func TestChannelRecords(t *testing.T) {
 	start := func(t *testing.T) *leg {
 		a := newLeg(t, pool, media.ChannelOptions{})
 		a.speaks(t, 440)
-		a.ch.Play(ctx, tone(t, p, "1000@-10;1(0/0/1)"))
+		// A cadence the player keeps encoded (a tone held for ever is
+		// not): the recording must still get its samples.
+		a.ch.Play(ctx, tone(t, p, "1000@-10;*(1/0/1)"))
 		waitFor(t, "the phone's audio", func() bool { return a.ch.Stats().PacketsReceived > 5 })
 		return a
 	}
@@ -816,5 +818,19 @@ func TestChannelLockOrder(t *testing.T) {
 	case <-done:
 	case <-time.After(15 * time.Second):
 		t.Fatal("deadlock: two channels' operations did not finish")
+	}
+}
+
+func TestNewChannelChecksOptions(t *testing.T) {
+	t.Parallel()
+	ep := newEndpoint(t, testPool(t))
+	for _, opts := range []media.ChannelOptions{
+		{Detect: dtmf.DetectOptions{MinLevel: 5}},
+		{Send: dtmf.SendOptions{Tone: -time.Second}},
+	} {
+		if ch, err := media.NewChannel(ep, opts, nil); err == nil {
+			ch.Close()
+			t.Errorf("NewChannel took %+v", opts)
+		}
 	}
 }

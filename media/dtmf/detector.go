@@ -79,25 +79,40 @@ type Detector struct {
 	gap    int  // windows since the active digit was last seen
 }
 
+// Check reports whether NewDetector would take o, without making a Detector.
+func (o DetectOptions) Check() error {
+	_, err := o.withDefaults()
+	return err
+}
+
+// withDefaults fills in what o leaves zero and checks the result.
+func (o DetectOptions) withDefaults() (DetectOptions, error) {
+	if o.MinTone == 0 {
+		o.MinTone = 40 * time.Millisecond
+	}
+	if o.MinPause == 0 {
+		o.MinPause = 40 * time.Millisecond
+	}
+	if o.MinLevel == 0 {
+		o.MinLevel = -30
+	}
+	if o.NormalTwist == 0 {
+		o.NormalTwist = 8
+	}
+	if o.ReverseTwist == 0 {
+		o.ReverseTwist = 4
+	}
+	if o.MinTone < 0 || o.MinPause < 0 || o.NormalTwist < 0 || o.ReverseTwist < 0 || o.MinLevel > 3.17 {
+		return o, fmt.Errorf("dtmf: invalid detect options %+v", o)
+	}
+	return o, nil
+}
+
 // NewDetector returns a Detector with opts.
 func NewDetector(opts DetectOptions) (*Detector, error) {
-	if opts.MinTone == 0 {
-		opts.MinTone = 40 * time.Millisecond
-	}
-	if opts.MinPause == 0 {
-		opts.MinPause = 40 * time.Millisecond
-	}
-	if opts.MinLevel == 0 {
-		opts.MinLevel = -30
-	}
-	if opts.NormalTwist == 0 {
-		opts.NormalTwist = 8
-	}
-	if opts.ReverseTwist == 0 {
-		opts.ReverseTwist = 4
-	}
-	if opts.MinTone < 0 || opts.MinPause < 0 || opts.NormalTwist < 0 || opts.ReverseTwist < 0 || opts.MinLevel > 3.17 {
-		return nil, fmt.Errorf("dtmf: invalid detect options %+v", opts)
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	d := &Detector{
 		normalTwist:  dB(opts.NormalTwist),

@@ -308,5 +308,11 @@ func TestDetectOptionsInvalid(t *testing.T) {
 		if _, err := NewDetector(o); err == nil {
 			t.Errorf("NewDetector(%+v) accepted", o)
 		}
+		if o.Check() == nil {
+			t.Errorf("Check(%+v) passed", o)
+		}
+	}
+	if err := (DetectOptions{}).Check(); err != nil {
+		t.Errorf("the defaults: %v", err)
 	}
 }

@@ -5,9 +5,11 @@
 //
 // Files and speech are decoded whole, up front, by a goroutine that Play
 // starts: the 20 ms pacer that sends every call's frames (package rtp) only
-// copies samples out of memory, and until the audio is ready it reads silence. A decoded file is held at 8
-// kHz, 16 kB a second, and bounded by Options.MaxDuration. Tone scripts are
-// generated as they are read; a frame costs a few hundred multiplications.
+// copies samples out of memory, and until the audio is ready it reads
+// silence. A decoded file is held at 8 kHz, 16 kB a second, and bounded by
+// Options.MaxDuration. A tone script's frames are made once per Player and
+// kept encoded, for every call that plays it (see tonePlan); a tone held on
+// for ever is generated as it is read.
 package player
 
 import (
@@ -22,8 +24,8 @@ import (
 	"sync"
 	"time"
 
-	"vox/media"
 	"vox/media/pcm"
+	"vox/media/rtp"
 )
 
 // Errors a playback finishes with; wrapped with what was being played.
@@ -74,7 +76,8 @@ type Options struct {
 // Player starts playbacks. One Player serves every call; it is safe for
 // concurrent use.
 type Player struct {
-	opts Options
+	opts  Options
+	tones toneCache
 }
 
 // New returns a Player.
@@ -99,9 +102,12 @@ func New(o Options) *Player {
 // start) and must not block; the runtime turns it into
 // Call.PlaybackFinished, skipping ErrStopped.
 type Playback struct {
-	mu       sync.Mutex
-	src      source // nil while loading
-	err      error  // why it ended, once it has
+	mu  sync.Mutex
+	src source // nil while loading
+	err error  // why it ended, once it has
+	// plan is src for a planned tone: in the Playback, which a frame
+	// reads anyway, rather than on a cache line of its own.
+	plan     planSource
 	finished func(error)
 	ready    chan struct{} // closed when src is set or err is
 	cancel   context.CancelFunc
@@ -111,6 +117,12 @@ type Playback struct {
 // source is audio ready to read; read reports false once it has ended.
 type source interface {
 	read(f *pcm.Frame) bool
+}
+
+// encodedSource is a source that also has its frames encoded: readPayload
+// writes the next one in c into dst, or reports false, having read nothing.
+type encodedSource interface {
+	readPayload(dst []byte, c rtp.Codec) bool
 }
 
 // Play starts playing m. It never blocks on I/O: files, URLs and speech load
@@ -136,12 +148,17 @@ func (p *Player) Play(ctx context.Context, m Media, finished func(error)) *Playb
 	case set != 1:
 		pb.end(ErrNoMedia)
 	case m.ToneScript != "":
-		ts, err := media.ParseToneScript(m.ToneScript)
+		t, err := p.tones.get(m.ToneScript, m.Loop)
 		if err != nil {
 			pb.end(err)
 			break
 		}
-		pb.start(newToneSource(ts, m.Loop))
+		if t.plan == nil {
+			pb.start(newToneSource(t.ts, m.Loop))
+			break
+		}
+		pb.plan.plan = t.plan
+		pb.start(&pb.plan)
 	default:
 		go func() {
 			audio, err := p.load(ctx, m)
@@ -302,6 +319,18 @@ func (pb *Playback) ReadFrame(f *pcm.Frame) error {
 		return io.EOF
 	}
 	return nil
+}
+
+// ReadPayload is ReadFrame's next frame already encoded in c, into dst
+// (pcm.FrameSamples bytes), when the audio has it so: a tone script's frames
+// are made once for every call (rtp.PayloadReader). It reports false, having
+// read nothing, when the audio is not so, or has ended or failed:
+// ReadFrame then reads the frame or says why not.
+func (pb *Playback) ReadPayload(dst []byte, c rtp.Codec) bool {
+	pb.mu.Lock()
+	defer pb.mu.Unlock()
+	es, ok := pb.src.(encodedSource)
+	return ok && pb.err == nil && es.readPayload(dst, c)
 }
 
 // Stop ends the playback; finished gets ErrStopped unless it already had its

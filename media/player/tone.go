@@ -96,20 +96,28 @@ func (s *toneSource) advance() bool {
 
 // read fills f; it reports false when the script had already ended. The frame
 // in which it ends is completed with silence.
-func (s *toneSource) read(f *pcm.Frame) bool {
+func (s *toneSource) read(f *pcm.Frame) bool { return s.next(f) }
+
+// next is read, or with f nil, a frame's worth of the cadence without its
+// samples.
+func (s *toneSource) next(f *pcm.Frame) bool {
 	if s.done {
 		return false
 	}
-	for i := 0; i < len(f); {
-		n := len(f) - i
+	for i := 0; i < pcm.FrameSamples; {
+		n := pcm.FrameSamples - i
 		if s.on < 0 || s.pos < s.on {
 			if s.on >= 0 {
 				n = int(min(int64(n), s.on-s.pos))
 			}
-			s.burst(f[i:i+n], s.pos)
+			if f != nil {
+				s.burst(f[i:i+n], s.pos)
+			}
 		} else {
 			n = int(min(int64(n), s.on+s.off-s.pos))
-			clear(f[i : i+n])
+			if f != nil {
+				clear(f[i : i+n])
+			}
 		}
 		s.pos += int64(n)
 		i += n
@@ -117,7 +125,9 @@ func (s *toneSource) read(f *pcm.Frame) bool {
 		// before the next read.
 		if s.on >= 0 && s.pos == s.on+s.off && !s.advance() {
 			s.done = true
-			clear(f[i:])
+			if f != nil {
+				clear(f[i:])
+			}
 			break
 		}
 	}

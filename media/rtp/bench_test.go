@@ -81,12 +81,16 @@ func BenchmarkPlaybackFrame(b *testing.B) {
 	e.SetRemote(newPhone(b).addr())
 	p := &Playback{e: e, done: make(chan struct{})}
 	e.out.playback = p
-	var f pcm.Frame
+	var (
+		f   pcm.Frame
+		buf frameBuf
+	)
 	ramp(3, &f)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		p.send(&f, uint16(i), uint32(i)*pcm.FrameSamples)
+		PCMU.Encode(buf.payload(), f[:])
+		p.send(&buf, PCMU, uint16(i), uint32(i)*pcm.FrameSamples)
 		i++
 	}
 }

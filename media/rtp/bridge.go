@@ -142,6 +142,6 @@ func (e *Endpoint) relay(src *Endpoint, p *rtp.Packet, b []byte, event bool, now
 		pkt = o.packet(len(p.Payload))
 	}
 	if err := o.emit(pkt, timeline{owner: src, ssrc: p.SSRC}, pt, p.Marker, p.SequenceNumber, p.Timestamp, now); err != nil {
-		e.log.Debug("rtp relay", "err", err)
+		e.debug("rtp relay", "err", err)
 	}
 }

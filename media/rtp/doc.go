@@ -28,7 +28,8 @@
 // one per CPU, send the next frame of every playing stream every 20 ms, and
 // an endpoint's RTCP reports come from a timer. At a thousand calls that
 // saves the scheduler most of its wake-ups; what runs per endpoint is the
-// receiving of RTP and RTCP.
+// receiving of RTP and RTCP, one goroutine for both on Linux, where sending
+// does not wake Go's network poller either (see socket_linux.go).
 //
 // # Symmetric RTP and its security rule
 //

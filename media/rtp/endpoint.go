@@ -1,10 +1,10 @@
 package rtp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -72,8 +72,8 @@ type Endpoint struct {
 
 	pool     *PortPool // nil with a Transport
 	port     int
-	rtpConn  *net.UDPConn
-	rtcpConn *net.UDPConn
+	rtpConn  udpSocket
+	rtcpConn udpSocket
 	log      *slog.Logger
 	cname    string
 	interval time.Duration
@@ -89,8 +89,7 @@ type Endpoint struct {
 	reports        Timer
 	reportsStopped bool
 
-	codec atomic.Uint32 // Codec sent
-	out   outbound
+	out outbound
 
 	// tx replaces the port pair of a secure leg (nil on UDP). It is last
 	// so that the UDP fields keep their places on the cache lines.
@@ -127,9 +126,10 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 		cfg.RTCPInterval = DefaultRTCPInterval
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+		cfg.Logger = discardLogger
 	}
 	e := &Endpoint{
+		log:      cfg.Logger,
 		clock:    cfg.Clock,
 		pacer:    pacersFor(cfg.Clock),
 		cname:    cfg.CNAME,
@@ -142,33 +142,60 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 		e.latch.addr = secureSource
 		e.rtcp.dst = secureSource
 		e.out.dst = secureSource
-		e.log = cfg.Logger.With("rtp", "secure")
 	} else {
 		rtpConn, rtcpConn, port, err := cfg.Pool.open()
 		if err != nil {
 			return nil, fmt.Errorf("open endpoint: %w", err)
 		}
 		e.pool, e.port, e.rtpConn, e.rtcpConn = cfg.Pool, port, rtpConn, rtcpConn
-		e.log = cfg.Logger.With("rtp", port)
 	}
-	e.codec.Store(uint32(cfg.Codec))
+	e.out.codec.Store(uint32(cfg.Codec))
 	e.te.Store(uint32(cfg.TelephoneEventPT))
 	e.out.init(e.rtpConn, e.tx, cfg.SSRC, cfg.Clock)
-	if e.cname == "" {
-		e.cname = fmt.Sprintf("vox@%08x", e.out.ssrc)
-		if e.pool != nil {
-			e.cname = "vox@" + e.LocalAddr().String()
-		}
-	}
-	e.wg.Add(2)
-	if e.tx != nil {
+	pair, paired := e.rtpConn.(pairReader)
+	switch {
+	case e.tx != nil:
+		e.wg.Add(2)
 		go e.receiveSecure()
-	} else {
+		go e.receiveRTCP()
+	case paired:
+		e.wg.Add(1)
+		go e.receivePair(pair)
+	default:
+		e.wg.Add(2)
 		go e.receiveRTP()
+		go e.receiveRTCP()
 	}
-	go e.receiveRTCP()
 	e.startReports()
 	return e, nil
+}
+
+var discardLogger = slog.New(slog.DiscardHandler)
+
+// debug logs msg at debug level with the endpoint's port ("secure" on a
+// Transport). The attribute is added here rather than once with Logger.With,
+// which costs every call leg allocations for messages that are rarely on.
+func (e *Endpoint) debug(msg string, args ...any) {
+	if !e.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	var id any = "secure"
+	if e.pool != nil {
+		id = e.port
+	}
+	e.log.Debug(msg, append([]any{"rtp", id}, args...)...)
+}
+
+// appendCNAME appends the endpoint's RTCP CNAME: Config.CNAME, or "vox@" and
+// the local address (the SSRC on a Transport), made when a report is.
+func (e *Endpoint) appendCNAME(b []byte) []byte {
+	switch {
+	case e.cname != "":
+		return append(b, e.cname...)
+	case e.pool != nil:
+		return e.LocalAddr().AppendTo(append(b, "vox@"...))
+	}
+	return fmt.Appendf(b, "vox@%08x", e.out.ssrc)
 }
 
 // LocalAddr is the address and RTP port to put in SDP; invalid for an
@@ -184,7 +211,7 @@ func (e *Endpoint) LocalAddr() netip.AddrPort {
 func (e *Endpoint) SSRC() uint32 { return e.out.ssrc }
 
 // Codec is the codec the endpoint sends.
-func (e *Endpoint) Codec() Codec { return Codec(e.codec.Load()) }
+func (e *Endpoint) Codec() Codec { return Codec(e.out.codec.Load()) }
 
 // SetCodec changes the codec the endpoint sends (after an SDP answer). It
 // receives both G.711 laws whatever it sends (RFC 3264 §5.1: an offerer must
@@ -193,7 +220,7 @@ func (e *Endpoint) SetCodec(c Codec) error {
 	if !c.valid() {
 		return fmt.Errorf("%w: %s", ErrCodec, c)
 	}
-	e.codec.Store(uint32(c))
+	e.out.codec.Store(uint32(c))
 	return nil
 }
 
@@ -302,7 +329,7 @@ func (e *Endpoint) Close() error {
 		e.sendBye()
 		if e.tx != nil {
 			if err := e.tx.Close(); err != nil {
-				e.log.Debug("close transport", "err", err)
+				e.debug("close transport", "err", err)
 			}
 			e.wg.Wait()
 			return
@@ -324,14 +351,21 @@ func (e *Endpoint) isClosed() bool {
 	}
 }
 
+// datagramReader is a socket the endpoint reads in a goroutine of its own:
+// a *net.UDPConn.
+type datagramReader interface {
+	ReadFromUDPAddrPort(b []byte) (int, netip.AddrPort, error)
+}
+
 // receiveRTP is the receive goroutine: it owns the buffer and packet it
 // reuses for every datagram.
 func (e *Endpoint) receiveRTP() {
 	defer e.wg.Done()
 	buf := make([]byte, maxPacket)
 	var p rtp.Packet
+	conn := e.rtpConn.(datagramReader)
 	for {
-		n, from, err := e.rtpConn.ReadFromUDPAddrPort(buf)
+		n, from, err := conn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if e.isClosed() {
 				return
@@ -339,6 +373,33 @@ func (e *Endpoint) receiveRTP() {
 			continue
 		}
 		e.receive(&p, buf[:n], from)
+	}
+}
+
+// pairBufs are receivePair's buffers: an endpoint lives as long as a call, and
+// its buffers are the largest thing it allocates.
+var pairBufs = sync.Pool{New: func() any { return new([2 * maxPacket]byte) }}
+
+// receivePair is receiveRTP and receiveRTCP in one goroutine, for a port
+// pair read as one.
+func (e *Endpoint) receivePair(pair pairReader) {
+	defer e.wg.Done()
+	bufs := pairBufs.Get().(*[2 * maxPacket]byte)
+	defer pairBufs.Put(bufs)
+	rtpBuf, rtcpBuf := bufs[:maxPacket], bufs[maxPacket:]
+	var p rtp.Packet
+	for {
+		n, from, isRTCP, err := pair.ReadPair(rtpBuf, rtcpBuf)
+		switch {
+		case err != nil:
+			if e.isClosed() {
+				return
+			}
+		case isRTCP:
+			e.receiveReport(rtcpBuf[:n], from)
+		default:
+			e.receive(&p, rtpBuf[:n], from)
+		}
 	}
 }
 
@@ -355,7 +416,7 @@ func (e *Endpoint) receiveSecure() {
 			}
 			// The transport ended under us (the far end went away):
 			// wait for Close rather than spin.
-			e.log.Debug("transport read", "err", err)
+			e.debug("transport read", "err", err)
 			<-e.closed
 			return
 		}
@@ -446,7 +507,7 @@ func (e *Endpoint) admit(p *rtp.Packet, from netip.AddrPort) bool {
 		return false
 	}
 	if l.addr != from {
-		e.log.Debug("rtp latched", "from", from, "ssrc", p.SSRC)
+		e.debug("rtp latched", "from", from, "ssrc", p.SSRC)
 	}
 	l.addr = from
 	l.cand, l.count = netip.AddrPort{}, 0

@@ -4,8 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pion/rtp"
 
@@ -314,4 +320,54 @@ func TestPlaybackEndingUnderAWriter(t *testing.T) {
 	if second.Timestamp != first.Timestamp || second.Marker {
 		t.Fatalf("event's second packet: timestamp %d (first %d), marker %v", second.Timestamp, first.Timestamp, second.Marker)
 	}
+}
+
+// TestEndpointDebugLog: debug messages name the endpoint by its port.
+func TestEndpointDebugLog(t *testing.T) {
+	t.Parallel()
+	var (
+		mu  sync.Mutex
+		out bytes.Buffer
+	)
+	log := slog.New(slog.NewTextHandler(writerFunc(func(b []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return out.Write(b)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e := newEndpoint(t, Config{Pool: testPool(t), Logger: log})
+	ph := newPhone(t)
+	for range minSequential {
+		ph.send(e.LocalAddr(), uint8(PCMU), make([]byte, pcm.FrameSamples))
+	}
+	want := fmt.Sprintf("msg=\"rtp latched\" rtp=%d from=%s", e.LocalAddr().Port(), ph.addr())
+	waitFor(t, "the latch logged", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Contains(out.String(), want)
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// TestEndpointsOverIPv6: a pool on an IPv6 address, whose sockets are read
+// apart (see socket_linux.go), carries RTP and RTCP both ways.
+func TestEndpointsOverIPv6(t *testing.T) {
+	t.Parallel()
+	base := 40000 + 2*rand.IntN(8000)
+	pool, err := NewPortPool(PortPoolConfig{Addr: netip.IPv6Loopback(), MinPort: base, MaxPort: base + 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newEndpoint(t, Config{Pool: pool, RTCPInterval: 20 * time.Millisecond})
+	b := newEndpoint(t, Config{Pool: pool, RTCPInterval: 20 * time.Millisecond})
+	a.SetRemote(b.LocalAddr())
+	b.SetRemote(a.LocalAddr())
+	got := &collector{}
+	b.AddSink(got)
+	a.Play(context.Background(), &frames{n: 1 << 20, gen: ramp})
+	b.Play(context.Background(), &frames{n: 1 << 20, gen: ramp})
+	waitFor(t, "audio over IPv6", func() bool { return got.frames() > 5 })
+	waitFor(t, "a report over IPv6", func() bool { return a.Stats().RemoteReport })
 }

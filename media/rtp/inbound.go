@@ -93,7 +93,7 @@ func (in *inbound) emit(e *Endpoint, sinks []*sinkEntry) {
 	in.n = 0
 	for _, s := range sinks {
 		if err := s.sink.WriteFrame(&in.frame); err != nil {
-			e.log.Debug("sink removed", "err", err)
+			e.debug("sink removed", "err", err)
 			e.removeSink(s)
 		}
 	}

@@ -3,9 +3,9 @@ package rtp
 import (
 	"encoding/binary"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"vox/media/pcm"
@@ -25,14 +25,15 @@ type timeline struct {
 }
 
 // outbound is an endpoint's one RTP stream to the far end (see the package
-// comment). Everything in it is guarded by mu: writers come from the
-// pacer (playback), from other endpoints' receive goroutines (relay) and
+// comment). Everything in it but codec is guarded by mu: writers come from
+// the pacer (playback), from other endpoints' receive goroutines (relay) and
 // from media/dtmf (Writer). The fields a relayed packet touches come first,
 // together, and the buffer last: at a thousand calls an endpoint's state is
 // out of the CPU caches when its next packet comes, and each cache line a
 // packet touches costs a miss.
 type outbound struct {
-	mu sync.Mutex
+	mu    sync.Mutex
+	codec atomic.Uint32 // Codec sent: read before mu is taken, on its cache line
 
 	// Who may write, by precedence: writer, playback, relayFrom.
 	writer    *Writer
@@ -57,7 +58,7 @@ type outbound struct {
 	ssrc     uint32
 	anchorAt time.Time
 
-	conn *net.UDPConn   // nil on a Transport
+	conn udpSocket      // nil on a Transport
 	dst  netip.AddrPort // the SDP address or the latch; invalid: nowhere yet
 
 	packets, octets uint64
@@ -68,7 +69,7 @@ type outbound struct {
 	buf   [maxPacket]byte // where a playback or a Writer builds its packet
 }
 
-func (o *outbound) init(conn *net.UDPConn, tx Transport, ssrc uint32, clock Clock) {
+func (o *outbound) init(conn udpSocket, tx Transport, ssrc uint32, clock Clock) {
 	o.conn, o.tx = conn, tx
 	o.clock = clock
 	o.ssrc = ssrc

@@ -78,8 +78,8 @@ func (pc *pacer) add(p *Playback) {
 func (pc *pacer) run(t Ticker) {
 	defer t.Stop()
 	var (
-		work  []*Playback
-		frame pcm.Frame
+		work []*Playback
+		buf  frameBuf
 	)
 	for range t.C() {
 		pc.mu.Lock()
@@ -88,7 +88,7 @@ func (pc *pacer) run(t Ticker) {
 
 		kept := work[:0]
 		for _, p := range work {
-			if p.next(&frame) {
+			if p.next(&buf) {
 				kept = append(kept, p)
 			}
 		}

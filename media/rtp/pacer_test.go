@@ -66,3 +66,69 @@ func TestPlaybacksShareThePacer(t *testing.T) {
 		t.Fatal("a pacer still ticks with nothing to play")
 	}
 }
+
+// encodedFrames is frames that has every other frame encoded already, as a
+// byte that says which frame and law it is, and reports the codec asked.
+type encodedFrames struct {
+	frames
+	codecs []Codec
+}
+
+func (s *encodedFrames) ReadPayload(dst []byte, c Codec) bool {
+	s.codecs = append(s.codecs, c)
+	if s.i%2 == 1 || s.i >= s.n {
+		return false
+	}
+	for j := range pcm.FrameSamples {
+		dst[j] = byte(s.i) ^ byte(c)
+	}
+	s.i++
+	return true
+}
+
+// TestPlaybackSendsEncodedFrames: a PayloadReader's payloads go out as they
+// are, in the endpoint's codec, and the frames it does not have encoded are
+// read and encoded, on one timeline.
+func TestPlaybackSendsEncodedFrames(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	e := newEndpoint(t, Config{Clock: clock, Codec: PCMA})
+	ph := newPhone(t)
+	e.SetRemote(ph.addr())
+	const n = 6
+	src := &encodedFrames{frames: frames{n: n, gen: ramp}}
+	pb := e.Play(context.Background(), src)
+	var last *rtp.Packet
+	for i := range n {
+		p, _ := ph.read()
+		if p.PayloadType != uint8(PCMA) || len(p.Payload) != pcm.FrameSamples {
+			t.Fatalf("frame %d: payload type %d, %d bytes", i, p.PayloadType, len(p.Payload))
+		}
+		if last != nil && (p.SequenceNumber != last.SequenceNumber+1 || p.Timestamp != last.Timestamp+pcm.FrameSamples) {
+			t.Fatalf("frame %d: seq %d ts %d after %d %d", i, p.SequenceNumber, p.Timestamp, last.SequenceNumber, last.Timestamp)
+		}
+		last = p
+		want := make([]byte, pcm.FrameSamples)
+		if i%2 == 0 {
+			for j := range want {
+				want[j] = byte(i) ^ byte(PCMA)
+			}
+		} else {
+			var f pcm.Frame
+			ramp(i, &f)
+			PCMA.Encode(want, f[:])
+		}
+		if string(p.Payload) != string(want) {
+			t.Fatalf("frame %d: payload %x, want %x", i, p.Payload[:4], want[:4])
+		}
+		clock.Tick(t)
+	}
+	if err := pb.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range src.codecs {
+		if c != PCMA {
+			t.Fatalf("asked for %s", c)
+		}
+	}
+}

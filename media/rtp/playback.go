@@ -11,8 +11,9 @@ import (
 
 // Playback is audio from a pcm.Source being sent by an endpoint.
 type Playback struct {
-	e   *Endpoint
-	src pcm.Source
+	e       *Endpoint
+	src     pcm.Source
+	encoded PayloadReader // src, when it is one
 
 	// mu serialises a frame with the playback's end, so that once end
 	// has returned no ReadFrame is in progress or will start.
@@ -24,6 +25,28 @@ type Playback struct {
 	done    chan struct{}
 	err     error
 }
+
+// PayloadReader is a pcm.Source whose frames may exist encoded already, such
+// as a tone made once for every call that plays it: a playback then copies
+// them rather than encoding. ReadPayload writes the next frame in codec c
+// into dst, pcm.FrameSamples bytes, and reports whether it did; when it does
+// not, nothing was read, and the playback reads the frame with ReadFrame.
+type PayloadReader interface {
+	ReadPayload(dst []byte, c Codec) bool
+}
+
+// frameBuf is where a playback reads a frame and makes its packet: the
+// pacer's, warm in the cache, rather than the endpoint's buffer, which at a
+// thousand calls is not.
+type frameBuf struct {
+	frame  pcm.Frame
+	packet [headerLen + pcm.FrameSamples]byte
+}
+
+func (b *frameBuf) payload() []byte { return b.packet[headerLen:] }
+
+// frameBufs serve the first frame of each playback, which Play sends.
+var frameBufs = sync.Pool{New: func() any { return new(frameBuf) }}
 
 // Done is closed when the playback has ended.
 func (p *Playback) Done() <-chan struct{} { return p.done }
@@ -47,6 +70,7 @@ func (p *Playback) Err() error {
 // other call's audio.
 func (e *Endpoint) Play(ctx context.Context, src pcm.Source) *Playback {
 	p := &Playback{e: e, src: src, done: make(chan struct{})}
+	p.encoded, _ = src.(PayloadReader)
 	o := &e.out
 	o.mu.Lock()
 	if e.isClosed() {
@@ -73,9 +97,11 @@ func (e *Endpoint) Play(ctx context.Context, src pcm.Source) *Playback {
 	if ctx.Done() != nil {
 		p.unwatch = context.AfterFunc(ctx, func() { p.end(ctx.Err()) })
 	}
-	if p.frameLocked(new(pcm.Frame)) {
+	b := frameBufs.Get().(*frameBuf)
+	if p.frameLocked(b) {
 		e.pacer.add(p)
 	}
+	frameBufs.Put(b)
 	return p
 }
 
@@ -91,28 +117,32 @@ func (e *Endpoint) endPlayback(err error) {
 	}
 }
 
-// next sends the playback's next frame, read into f, on the pacer's tick; it
+// next sends the playback's next frame, read into b, on the pacer's tick; it
 // reports whether the playback goes on.
-func (p *Playback) next(f *pcm.Frame) bool {
+func (p *Playback) next(b *frameBuf) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ended {
 		return false
 	}
-	return p.frameLocked(f)
+	return p.frameLocked(b)
 }
 
 // frameLocked reads and sends one frame, or finishes the playback when the
 // source has ended or failed; the caller holds mu.
-func (p *Playback) frameLocked(f *pcm.Frame) bool {
-	if err := p.src.ReadFrame(f); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = nil
+func (p *Playback) frameLocked(b *frameBuf) bool {
+	codec := p.e.Codec()
+	if p.encoded == nil || !p.encoded.ReadPayload(b.payload(), codec) {
+		if err := p.src.ReadFrame(&b.frame); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			p.finishLocked(err)
+			return false
 		}
-		p.finishLocked(err)
-		return false
+		codec.Encode(b.payload(), b.frame[:])
 	}
-	p.send(f, p.seq, p.ts)
+	p.send(b, codec, p.seq, p.ts)
 	p.seq++
 	p.ts += pcm.FrameSamples
 	return true
@@ -129,17 +159,16 @@ func (p *Playback) end(err error) {
 	}
 }
 
-func (p *Playback) send(f *pcm.Frame, seq uint16, ts uint32) {
+// send sends b's packet, a frame in codec, if the playback holds the stream.
+func (p *Playback) send(b *frameBuf, codec Codec, seq uint16, ts uint32) {
 	o := &p.e.out
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.playback != p || o.writer != nil {
 		return
 	}
-	codec := p.e.Codec()
-	codec.Encode(o.payload(), f[:])
-	if err := o.emit(o.packet(pcm.FrameSamples), timeline{owner: p}, uint8(codec), false, seq, ts, o.clock.Now()); err != nil {
-		p.e.log.Debug("rtp send", "err", err)
+	if err := o.emit(b.packet[:], timeline{owner: p}, uint8(codec), false, seq, ts, o.clock.Now()); err != nil {
+		p.e.debug("rtp send", "err", err)
 	}
 }
 

@@ -75,7 +75,7 @@ func (p *PortPool) InUse() int {
 
 // open binds the next free pair. Binding happens under the lock: it is a
 // syscall per port, and it keeps two callers from racing for the same pair.
-func (p *PortPool) open() (rtpConn, rtcpConn *net.UDPConn, port int, err error) {
+func (p *PortPool) open() (rtpConn, rtcpConn udpSocket, port int, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pairs := (p.max-p.min)/2 + 1
@@ -88,19 +88,37 @@ func (p *PortPool) open() (rtpConn, rtcpConn *net.UDPConn, port int, err error) 
 		if p.inUse[port] {
 			continue
 		}
-		rtpConn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.addr, uint16(port))))
+		rtpConn, rtcpConn, err = listenPair(p.addr, port)
 		if err != nil {
-			continue
-		}
-		rtcpConn, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.addr, uint16(port+1))))
-		if err != nil {
-			rtpConn.Close()
 			continue
 		}
 		p.inUse[port] = true
 		return rtpConn, rtcpConn, port, nil
 	}
 	return nil, nil, 0, fmt.Errorf("%w %d-%d on %s", ErrNoPorts, p.min, p.max+1, p.addr)
+}
+
+// udpSocket is how an endpoint sends on its RTP and RTCP sockets: a
+// *net.UDPConn, which it also reads from, or on Linux a socket that spares Go's
+// poller a wake-up per packet sent, read through its pair (see
+// socket_linux.go). Close ends a read in progress.
+type udpSocket interface {
+	WriteToUDPAddrPort(b []byte, dst netip.AddrPort) (int, error)
+	Close() error
+}
+
+// listenUDPPair binds a port pair as net.UDPConns.
+func listenUDPPair(addr netip.Addr, port int) (rtpConn, rtcpConn udpSocket, err error) {
+	r, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, uint16(port))))
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, uint16(port+1))))
+	if err != nil {
+		r.Close()
+		return nil, nil, err
+	}
+	return r, c, nil
 }
 
 func (p *PortPool) release(port int) {

@@ -1,7 +1,10 @@
 package rtp
 
 import (
+	"encoding/binary"
+	"errors"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -77,23 +80,23 @@ func (e *Endpoint) sendBye() { e.sendReport(true) }
 // stream it receives; then SDES CNAME, and BYE when closing.
 func (e *Endpoint) sendReport(bye bool) {
 	now := e.clock.Now()
-	var blocks []rtcp.ReceptionReport
+	var name [64]byte
+	r := report{ssrc: e.out.ssrc, cname: e.appendCNAME(name[:0]), bye: bye}
 	e.rmu.Lock()
 	if s := &e.stats; s.started {
-		fraction := s.interval()
 		var dlsr uint32
 		if e.rtcp.lsr != 0 {
 			dlsr = uint32(now.Sub(e.rtcp.lsrAt).Seconds() * 65536)
 		}
-		blocks = append(blocks, rtcp.ReceptionReport{
+		r.block = &rtcp.ReceptionReport{
 			SSRC:               s.ssrc,
-			FractionLost:       fraction,
+			FractionLost:       s.interval(),
 			TotalLost:          cumulativeLost(int64(s.expected()) - int64(s.received)),
 			LastSequenceNumber: s.extendedMax(),
 			Jitter:             s.jitter >> 4,
 			LastSenderReport:   e.rtcp.lsr,
 			Delay:              dlsr,
-		})
+		}
 	}
 	dst := e.rtcp.dst
 	if e.rtcp.latched.IsValid() {
@@ -106,28 +109,18 @@ func (e *Endpoint) sendReport(bye bool) {
 
 	o := &e.out
 	o.mu.Lock()
-	sent := o.packets > o.reported
+	r.sender = o.packets > o.reported
 	o.reported = o.packets
-	rtpTime := o.now(now)
-	packets, octets := o.packets, o.octets
+	r.rtpTime = o.now(now)
+	r.packets, r.octets = uint32(o.packets), uint32(o.octets)
 	o.mu.Unlock()
+	r.ntp = ntpTime(now)
 
-	ssrc := e.out.ssrc
-	var pkts []rtcp.Packet
-	if sent {
-		pkts = append(pkts, &rtcp.SenderReport{SSRC: ssrc, NTPTime: ntpTime(now), RTPTime: rtpTime,
-			PacketCount: uint32(packets), OctetCount: uint32(octets), Reports: blocks})
-	} else {
-		pkts = append(pkts, &rtcp.ReceiverReport{SSRC: ssrc, Reports: blocks})
-	}
-	pkts = append(pkts, &rtcp.SourceDescription{Chunks: []rtcp.SourceDescriptionChunk{{
-		Source: ssrc, Items: []rtcp.SourceDescriptionItem{{Type: rtcp.SDESCNAME, Text: e.cname}}}}})
-	if bye {
-		pkts = append(pkts, &rtcp.Goodbye{Sources: []uint32{ssrc}})
-	}
-	b, err := rtcp.Marshal(pkts)
+	buf := reportBufs.Get().(*[reportBuf]byte)
+	defer reportBufs.Put(buf)
+	b, err := r.append(buf[:0])
 	if err != nil {
-		e.log.Debug("rtcp marshal", "err", err)
+		e.debug("rtcp marshal", "err", err)
 		return
 	}
 	if e.tx != nil {
@@ -136,8 +129,81 @@ func (e *Endpoint) sendReport(bye bool) {
 		_, err = e.rtcpConn.WriteToUDPAddrPort(b, dst)
 	}
 	if err != nil {
-		e.log.Debug("rtcp send", "err", err)
+		e.debug("rtcp send", "err", err)
 	}
+}
+
+// report is the compound packet an endpoint sends, written by hand rather
+// than through rtcp.Marshal: every call leg sends one at least (its BYE), and
+// the packets and slices of the general encoder made it a dozen allocations.
+type report struct {
+	ssrc            uint32
+	sender          bool // an SR, else an RR
+	ntp             uint64
+	rtpTime         uint32
+	packets, octets uint32
+	block           *rtcp.ReceptionReport // about the stream received; nil: none yet
+	cname           []byte
+	bye             bool
+}
+
+// reportBuf holds the largest report: SR with a block (52 bytes), SDES with
+// a CNAME of 255 bytes (268), BYE (8).
+const reportBuf = 52 + 268 + 8
+
+var reportBufs = sync.Pool{New: func() any { return new([reportBuf]byte) }}
+
+var errCNAME = errors.New("rtcp: CNAME longer than 255 bytes")
+
+// append appends the report to b (RFC 3550 §6.4.1, §6.4.2, §6.5, §6.6).
+func (r *report) append(b []byte) ([]byte, error) {
+	if len(r.cname) > 255 {
+		return b, errCNAME
+	}
+	count, blockWords := 0, 0
+	if r.block != nil {
+		count, blockWords = 1, 6
+	}
+	if r.sender {
+		b = rtcpHeader(b, count, rtcp.TypeSenderReport, 6+blockWords)
+		b = binary.BigEndian.AppendUint32(b, r.ssrc)
+		b = binary.BigEndian.AppendUint64(b, r.ntp)
+		b = binary.BigEndian.AppendUint32(b, r.rtpTime)
+		b = binary.BigEndian.AppendUint32(b, r.packets)
+		b = binary.BigEndian.AppendUint32(b, r.octets)
+	} else {
+		b = rtcpHeader(b, count, rtcp.TypeReceiverReport, 1+blockWords)
+		b = binary.BigEndian.AppendUint32(b, r.ssrc)
+	}
+	if rb := r.block; rb != nil {
+		b = binary.BigEndian.AppendUint32(b, rb.SSRC)
+		b = binary.BigEndian.AppendUint32(b, uint32(rb.FractionLost)<<24|rb.TotalLost&0xffffff)
+		b = binary.BigEndian.AppendUint32(b, rb.LastSequenceNumber)
+		b = binary.BigEndian.AppendUint32(b, rb.Jitter)
+		b = binary.BigEndian.AppendUint32(b, rb.LastSenderReport)
+		b = binary.BigEndian.AppendUint32(b, rb.Delay)
+	}
+	// One chunk: the SSRC, the CNAME item, and the null octets that end
+	// the item list and pad the chunk to a word (at least one).
+	chunk := 4 + 2 + len(r.cname) + 1
+	pad := (4 - chunk%4) % 4
+	b = rtcpHeader(b, 1, rtcp.TypeSourceDescription, (chunk+pad)/4)
+	b = binary.BigEndian.AppendUint32(b, r.ssrc)
+	b = append(b, byte(rtcp.SDESCNAME), byte(len(r.cname)))
+	b = append(b, r.cname...)
+	b = append(b, make([]byte, 1+pad)...)
+	if r.bye {
+		b = rtcpHeader(b, 1, rtcp.TypeGoodbye, 1)
+		b = binary.BigEndian.AppendUint32(b, r.ssrc)
+	}
+	return b, nil
+}
+
+// rtcpHeader appends the common header of a packet of words 32-bit words
+// after the header: version 2, no padding, count in the 5-bit field.
+func rtcpHeader(b []byte, count int, pt rtcp.PacketType, words int) []byte {
+	b = append(b, 2<<6|byte(count), byte(pt))
+	return binary.BigEndian.AppendUint16(b, uint16(words))
 }
 
 func (e *Endpoint) receiveRTCP() {
@@ -151,10 +217,13 @@ func (e *Endpoint) receiveRTCP() {
 			}
 			continue
 		}
-		pkts, err := rtcp.Unmarshal(buf[:n])
-		if err != nil {
-			continue
-		}
+		e.receiveReport(buf[:n], from)
+	}
+}
+
+// receiveReport handles one RTCP datagram.
+func (e *Endpoint) receiveReport(b []byte, from netip.AddrPort) {
+	if pkts, err := rtcp.Unmarshal(b); err == nil {
 		e.handleRTCP(pkts, from)
 	}
 }
@@ -168,7 +237,7 @@ func (e *Endpoint) readRTCP(buf []byte) (int, netip.AddrPort, error) {
 		}
 		return n, secureSource, err
 	}
-	return e.rtcpConn.ReadFromUDPAddrPort(buf)
+	return e.rtcpConn.(datagramReader).ReadFromUDPAddrPort(buf)
 }
 
 // handleRTCP takes reports from the source the endpoint receives RTP from

@@ -1,6 +1,7 @@
 package rtp
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -104,6 +105,10 @@ func TestRTCPReportsOnTheClock(t *testing.T) {
 		if !ok || rr.SSRC != e.SSRC() || isBye(pkts) {
 			t.Fatalf("report %d: %v", i, pkts)
 		}
+		if sdes, ok := pkts[1].(*rtcp.SourceDescription); !ok || len(sdes.Chunks) != 1 ||
+			sdes.Chunks[0].Items[0].Text != "vox@"+e.LocalAddr().String() {
+			t.Fatalf("report %d: SDES %v", i, pkts[1])
+		}
 		clock.Advance(time.Second - time.Millisecond)
 	}
 	e.Close()
@@ -113,5 +118,57 @@ func TestRTCPReportsOnTheClock(t *testing.T) {
 	clock.Advance(2 * time.Second)
 	if !far.silent() {
 		t.Fatal("a report after Close")
+	}
+}
+
+// TestReportMarshal: the reports an endpoint writes by hand are what
+// rtcp.Marshal makes of the same packets, for every CNAME padding.
+func TestReportMarshal(t *testing.T) {
+	block := &rtcp.ReceptionReport{SSRC: 7, FractionLost: 3, TotalLost: 0xfffffe, LastSequenceNumber: 0x10203,
+		Jitter: 99, LastSenderReport: 0xabcdef01, Delay: 65536}
+	for _, sender := range []bool{false, true} {
+		for _, b := range []*rtcp.ReceptionReport{nil, block} {
+			for _, bye := range []bool{false, true} {
+				for n := range 9 {
+					r := report{ssrc: 0xdeadbeef, sender: sender, ntp: 0x0102030405060708, rtpTime: 11,
+						packets: 12, octets: 13, block: b, cname: []byte("vox@127.0.0.1:20000"[:11+n]), bye: bye}
+					got, err := r.append(nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					var blocks []rtcp.ReceptionReport
+					if b != nil {
+						blocks = []rtcp.ReceptionReport{*b}
+					}
+					var pkts []rtcp.Packet
+					if sender {
+						pkts = append(pkts, &rtcp.SenderReport{SSRC: r.ssrc, NTPTime: r.ntp, RTPTime: r.rtpTime,
+							PacketCount: r.packets, OctetCount: r.octets, Reports: blocks})
+					} else {
+						pkts = append(pkts, &rtcp.ReceiverReport{SSRC: r.ssrc, Reports: blocks})
+					}
+					pkts = append(pkts, &rtcp.SourceDescription{Chunks: []rtcp.SourceDescriptionChunk{{
+						Source: r.ssrc, Items: []rtcp.SourceDescriptionItem{{Type: rtcp.SDESCNAME, Text: string(r.cname)}}}}})
+					if bye {
+						pkts = append(pkts, &rtcp.Goodbye{Sources: []uint32{r.ssrc}})
+					}
+					want, err := rtcp.Marshal(pkts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.Equal(got, want) {
+						t.Fatalf("sender %v block %v bye %v cname %q:\n got %x\nwant %x", sender, b != nil, bye, r.cname, got, want)
+					}
+				}
+			}
+		}
+	}
+	r := report{sender: true, block: block, bye: true, cname: bytes.Repeat([]byte("x"), 255)}
+	if b, err := r.append(nil); err != nil || len(b) != reportBuf {
+		t.Fatalf("longest report: %d bytes, %v", len(b), err)
+	}
+	r.cname = append(r.cname, 'x')
+	if _, err := r.append(nil); err == nil {
+		t.Fatal("a CNAME of 256 bytes")
 	}
 }
