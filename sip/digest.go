@@ -316,6 +316,9 @@ func (nc *nonceCounts) use(nonce string, issued time.Time, count uint32, expired
 	for len(nc.seen) >= nc.max {
 		nc.forget(nc.order.Front(), true)
 	}
+	// nonce is a piece of the request's Authorization header: a copy of
+	// its own keeps the header from being held for the nonce's lifetime.
+	nonce = strings.Clone(nonce)
 	nc.seen[nonce] = nc.order.PushBack(&nonceUse{nonce: nonce, issued: issued, nc: count})
 	return true
 }

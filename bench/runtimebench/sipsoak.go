@@ -29,7 +29,7 @@ var (
 	// vox runs in this process during the soak, so its profile is the server's
 	// whole per-call cost: SIP, the JS session, RTP playback and the GC.
 	soakCPUProfile = flag.String("sip-soak-cpuprofile", "", "write a CPU profile of the soak's calls to this file")
-	soakMemProfile = flag.String("sip-soak-memprofile", "", "write a heap profile (allocations since the start, live heap) to this file when the soak's calls end")
+	soakMemProfile = flag.String("sip-soak-memprofile", "", "write a heap profile (allocations since the start, and what the idle server still holds) to this file after the linger")
 )
 
 type soakSample struct {
@@ -117,11 +117,6 @@ wait:
 		}
 	}
 	stopProfile()
-	if *soakMemProfile != "" {
-		if err := writeHeapProfile(*soakMemProfile); err != nil {
-			return err
-		}
-	}
 	if res.err != nil {
 		return res.err
 	}
@@ -135,6 +130,11 @@ wait:
 	for time.Now().Before(end) {
 		time.Sleep(min(10*time.Second, time.Until(end)))
 		idle = sample()
+	}
+	if *soakMemProfile != "" {
+		if err := writeHeapProfile(*soakMemProfile); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(out, "idle after the soak: live heap %+.1f MiB, goroutines %+d against the idle server before it\n",
 		(float64(idle.heap)-float64(base.heap))/(1<<20), idle.goroutines-base.goroutines)
