@@ -9,15 +9,7 @@ import (
 // A 2xx to an INVITE is sent again until its ACK comes (RFC 3261 section
 // 13.3.1.4); the ACK, late, connects the call.
 func TestAnswerRetransmittedUntilAck(t *testing.T) {
-	p, err := newRawPhone(startRawCallServer(t, hangupLauncher{}), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.conn.Close()
-	d, err := p.dial()
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, d := dialRawCall(t)
 	again, err := p.recv() // T1 later
 	if err != nil {
 		t.Fatalf("no retransmission of the 200: %v", err)
@@ -73,16 +65,8 @@ func TestAnswerNeverAckedEndsCall(t *testing.T) {
 
 // An INVITE gets 100 Trying before its answer, which stops the phone
 // sending it again (RFC 3261 section 17.2.1).
-func TestLateAnswerGetsTrying(t *testing.T) {
-	p, err := newRawPhone(startRawCallServer(t, hangupLauncher{answerAfter: 500 * time.Millisecond}), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.conn.Close()
-	d, err := p.dial()
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestInviteGetsTryingFirst(t *testing.T) {
+	p, d := dialRawCall(t)
 	if p.trying == 0 {
 		t.Error("answered without a 100 Trying first")
 	}
@@ -92,4 +76,20 @@ func TestLateAnswerGetsTrying(t *testing.T) {
 	if err := p.takeBye(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// dialRawCall places a call from a raw phone to a server whose calls are
+// answered at once and hung up once connected; the phone has the answer.
+func dialRawCall(t *testing.T) (*rawPhone, rawDialog) {
+	t.Helper()
+	p, err := newRawPhone(startRawCallServer(t, hangupLauncher{}), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.conn.Close() })
+	d, err := p.dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, d
 }

@@ -22,7 +22,6 @@ import (
 // up once it is connected, on a goroutine of the call's own as a session
 // would, so that a benchmark measures the SIP side of a call alone.
 type hangupLauncher struct {
-	answerAfter time.Duration // 0: at once
 	// play starts the bench scenario's progress tone when the call is
 	// connected, so that the call hangs up during a playback.
 	play bool
@@ -34,7 +33,6 @@ func (h hangupLauncher) Launch(_ context.Context, cs runtime.CallStart) (*runtim
 	l.Attach(chanSink(events))
 	go func() {
 		ctx := context.Background()
-		time.Sleep(h.answerAfter)
 		l.Answer(ctx, nil)
 		for ev := range events {
 			switch ev.Name {
