@@ -172,10 +172,9 @@ func TestVerify(t *testing.T) {
 
 // The digest work of a call (a challenge, then its answer checked) allocates
 // only the nonce, the challenge and the parsed credentials' escaped values.
+// Under the race detector, whose own allocations are counted, only the work
+// is checked; make test runs the allocation tests without it too.
 func TestDigestAllocations(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector allocates")
-	}
 	n := newNonces([]byte("secret"))
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	nonce := n.mint("vox.test", at)
@@ -185,7 +184,7 @@ func TestDigestAllocations(t *testing.T) {
 		t.Fatal(err)
 	}
 	value, ha1 := cred.String(), HA1(MD5, "alice", "vox.test", "secret")
-	if allocs := testing.AllocsPerRun(100, func() { n.mint("vox.test", at) }); allocs > 1 {
+	if allocs := testing.AllocsPerRun(100, func() { n.mint("vox.test", at) }); allocs > 1 && !raceEnabled {
 		t.Errorf("mint: %v allocations", allocs)
 	}
 	allocs := testing.AllocsPerRun(100, func() {
@@ -197,7 +196,7 @@ func TestDigestAllocations(t *testing.T) {
 			t.Fatal("nonce refused")
 		}
 	})
-	if allocs != 0 {
+	if allocs != 0 && !raceEnabled {
 		t.Errorf("checking credentials: %v allocations", allocs)
 	}
 }

@@ -40,9 +40,8 @@ func TestHeaderLookups(t *testing.T) {
 	if h := customHeaders(req); len(h) != 2 || h["x-Tenant"] != "acme" || h["VI-Room"] != "7" {
 		t.Errorf("customHeaders = %v", h)
 	}
-	if raceEnabled {
-		return // the race detector allocates
-	}
+	// Under the race detector, whose own allocations are counted, only the
+	// lookups run; make test runs this test without it too.
 	allocs := testing.AllocsPerRun(100, func() {
 		contentType(req)
 		allows(req, sipmsg.UPDATE)
@@ -51,7 +50,7 @@ func TestHeaderLookups(t *testing.T) {
 		sessionExpires(req)
 		header(req, "Via")
 	})
-	if allocs != 0 {
+	if allocs != 0 && !raceEnabled {
 		t.Errorf("the lookups allocate %v times", allocs)
 	}
 }
