@@ -47,11 +47,11 @@ deps:
 
 test: deps phone test-go test-types
 
+# The race detector's own allocations would count in the allocation tests, so
+# they run once more without it.
 test-go:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
-	# The race detector's own allocations would count: the allocation
-	# tests run once more without it.
 	$(GO) test -count=1 -run 'Allocations|HeaderLookups' ./sip/...
 
 # The shipped TypeScript types must describe the API exactly: the sample scenarios
