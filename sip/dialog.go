@@ -266,44 +266,22 @@ func header(m headered, name string) sipmsg.Header {
 	return nil
 }
 
-// headersNamed are a message's headers called name, in their order, the
-// name compared as sipgo compares it (ASCII, any case). sipgo's GetHeaders
+// headersNamed are a message's headers called name, in their order, in any
+// case (header names are ASCII tokens). sipgo's GetHeaders
 // lower-cases the name of every header of the message to compare, with an
 // allocation for most of them, and an INVITE's headers are looked up a dozen
 // times on its way.
 func headersNamed(m headered, name string) iter.Seq[sipmsg.Header] {
 	return func(yield func(sipmsg.Header) bool) {
 		for _, h := range m.Headers() {
-			if equalFoldASCII(h.Name(), name) && !yield(h) {
+			if strings.EqualFold(h.Name(), name) && !yield(h) {
 				return
 			}
 		}
 	}
 }
 
-// equalFoldASCII says whether a and b are the same but for the case of
-// ASCII letters.
-func equalFoldASCII(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		if lowerASCII(a[i]) != lowerASCII(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// hasPrefixFold says whether s begins with prefix, which is lower case, in
-// any case.
+// hasPrefixFold says whether s begins with prefix in any case.
 func hasPrefixFold(s, prefix string) bool {
-	return len(s) >= len(prefix) && equalFoldASCII(s[:len(prefix)], prefix)
-}
-
-func lowerASCII(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }

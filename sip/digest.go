@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -246,16 +247,12 @@ func (c credentials) verify(method, ha1 string) bool {
 	h2 := c.algorithm.hexSum(ha2[:0], in)
 	in = append(append(buf[:0], ha1...), ':')
 	in = append(append(in, c.nonce...), ':')
-	for shift := 28; shift >= 0; shift -= 4 { // nc as sent: 8 hex digits
-		in = append(in, hexDigits[c.nc>>shift&0xf])
-	}
+	in = hex.AppendEncode(in, binary.BigEndian.AppendUint32(nil, c.nc)) // nc as sent: 8 hex digits
 	in = append(append(in, ':'), c.cnonce...)
 	in = append(append(in, ':'), c.qop...)
 	in = append(append(in, ':'), h2...)
 	return equalConstantTime(c.algorithm.hexSum(want[:0], in), c.response)
 }
-
-const hexDigits = "0123456789abcdef"
 
 // equalConstantTime is subtle.ConstantTimeCompare of b and s, without a
 // copy of s: the time taken depends on their lengths only.
