@@ -306,10 +306,7 @@ func (e *callEvents) setPortal(w http.ResponseWriter, r *http.Request, account s
 	var req struct {
 		URL string `json:"url"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeAPIError(w, http.StatusBadRequest, "invalid_request", `want {"url":"https://portal.example.com/vox"}: `+err.Error())
+	if !decodeAPIRequest(w, r, &req, `{"url":"https://portal.example.com/vox"}`) {
 		return
 	}
 	err := e.outbox.SetPortalURL(r.Context(), account, req.URL)
@@ -342,10 +339,7 @@ func (e *callEvents) getAlerts(w http.ResponseWriter, r *http.Request, account s
 
 func (e *callEvents) setAlerts(w http.ResponseWriter, r *http.Request, account string) {
 	var req alertSettings
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeAPIError(w, http.StatusBadRequest, "invalid_request", `want {"threshold":"100.00","days":3}: `+err.Error())
+	if !decodeAPIRequest(w, r, &req, `{"threshold":"100.00","days":3}`) {
 		return
 	}
 	err := e.alerts.SetSettings(r.Context(), account, alerts.Settings{Threshold: int64(req.Threshold), Days: req.Days})
@@ -425,6 +419,18 @@ func writeAPIJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
+}
+
+// decodeAPIRequest reads a settings request's small JSON body into v, or
+// answers 400 saying what example, the body's shape, wants.
+func decodeAPIRequest(w http.ResponseWriter, r *http.Request, v any, example string) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeAPIError(w, http.StatusBadRequest, "invalid_request", "want "+example+": "+err.Error())
+		return false
+	}
+	return true
 }
 
 func writeAPIError(w http.ResponseWriter, status int, code, message string) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -141,10 +140,7 @@ func (e *callEvents) grantSupport(w http.ResponseWriter, r *http.Request, accoun
 		Hours float64 `json:"hours"`
 		Note  string  `json:"note"`
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeAPIError(w, http.StatusBadRequest, "invalid_request", `want {"hours":24,"note":"ticket 42"}: `+err.Error())
+	if !decodeAPIRequest(w, r, &req, `{"hours":24,"note":"ticket 42"}`) {
 		return
 	}
 	c, err := e.support.Grant(r.Context(), account, time.Duration(req.Hours*float64(time.Hour)), req.Note)
