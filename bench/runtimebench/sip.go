@@ -129,11 +129,7 @@ func searchRate(out io.Writer, side string, first int, try func(rate int) (rateS
 
 // uacArgs are the caller's arguments for one rate against target.
 func uacArgs(target, scenario string, rate, calls int, hold time.Duration) ([]string, error) {
-	port, err := freeUDPPorts(1)
-	if err != nil {
-		return nil, err
-	}
-	media, err := freeUDPPorts(4)
+	port, media, err := sippPorts()
 	if err != nil {
 		return nil, err
 	}
@@ -397,11 +393,7 @@ func voxStep(v *sipVox, work, caller string, rate, calls int, hold time.Duration
 // ceilingStep offers rate to a fresh SIPp uas, standing where vox stood, and
 // reads its CPU and memory from /proc.
 func ceilingStep(work, scenario, caller string, rate, calls int, hold time.Duration) (rateStep, error) {
-	port, err := freeUDPPorts(1)
-	if err != nil {
-		return rateStep{}, err
-	}
-	media, err := freeUDPPorts(4)
+	port, media, err := sippPorts()
 	if err != nil {
 		return rateStep{}, err
 	}

@@ -433,6 +433,16 @@ func sippDuration(s string) time.Duration {
 	return d
 }
 
+// sippPorts are a SIPp instance's free ports on 127.0.0.1: its SIP port and
+// the first of its four media ports (-p and -mp).
+func sippPorts() (sipPort, mediaPort int, err error) {
+	if sipPort, err = freeUDPPorts(1); err != nil {
+		return 0, 0, err
+	}
+	mediaPort, err = freeUDPPorts(4)
+	return sipPort, mediaPort, err
+}
+
 // freeUDPPorts returns a port on 127.0.0.1 free now with the n-1 above it
 // (SIPp's media port is followed by its RTCP and video ports).
 func freeUDPPorts(n int) (int, error) {

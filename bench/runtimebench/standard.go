@@ -180,11 +180,7 @@ func standardStep(work, bin string, sc stdScenarios, rate, calls int, hold time.
 	}()
 	time.Sleep(300 * time.Millisecond) // SIPp says nothing once it listens
 
-	callerPort, err := freeUDPPorts(1)
-	if err != nil {
-		return rateStep{}, err
-	}
-	callerMedia, err := freeUDPPorts(4)
+	callerPort, callerMedia, err := sippPorts()
 	if err != nil {
 		return rateStep{}, err
 	}
