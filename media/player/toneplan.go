@@ -10,11 +10,12 @@ import (
 
 // A tone script's frames are the same in every call that plays it, and a
 // cadence that repeats makes them repeat: the Russian ringback is 250 frames
-// a cycle, two of them different. So a Player synthesizes each script's
-// frames once, with the toneSource every call would otherwise run, keeps
-// them encoded in both G.711 laws, and a call plays them back by copying:
-// synthesis costs a few microseconds a frame, ten times the copy, and a
-// thousand calls at once make it a real share of the CPU.
+// a cycle, three of them distinct (two of the tone, and silence). So a
+// Player synthesizes each script's frames once, with the toneSource every
+// call would otherwise run, keeps them encoded in both G.711 laws, and a
+// call plays them back by copying: synthesis costs a few microseconds a
+// frame, ten times the copy, and a thousand calls at once make it a real
+// share of the CPU.
 //
 // A plan is made only for a cadence whose state at a frame boundary comes
 // back within maxPlanFrames (or that ends by then), so its frames are exactly
