@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +76,37 @@ func TestInviteGetsTryingFirst(t *testing.T) {
 	}
 	if err := p.takeBye(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A BYE the phone never answers is given up at the shutdown's deadline, and
+// the shutdown, whose request handlers all returned long before, reports no
+// error: it used to pick at random between its deadline, passed by then, and
+// the handlers being done. Rounds make a coin toss a near certainty.
+func TestShutdownGivesUpUnansweredBye(t *testing.T) {
+	for round := range 6 {
+		srv, addr := startRawCallServerFor(t, hangupLauncher{})
+		p, err := newRawPhone(addr, round)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.conn.Close()
+		d, err := p.dial()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.ackAnswer(d); err != nil {
+			t.Fatal(err)
+		}
+		if bye, err := p.recv(); err != nil || !strings.HasPrefix(bye, "BYE ") {
+			t.Fatalf("round %d: want the BYE, got %q, %v", round, bye, err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err = srv.Shutdown(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("round %d: shutdown: %v", round, err)
+		}
 	}
 }
 

@@ -104,6 +104,13 @@ func processCPU() time.Duration {
 // log of vox serve, and returns its address.
 func startRawCallServer(tb testing.TB, launcher Launcher) *net.UDPAddr {
 	tb.Helper()
+	_, addr := startRawCallServerFor(tb, launcher)
+	return addr
+}
+
+// startRawCallServerFor is startRawCallServer, with the server.
+func startRawCallServerFor(tb testing.TB, launcher Launcher) (*Server, *net.UDPAddr) {
+	tb.Helper()
 	ports, err := rtp.NewPortPool(rtp.PortPoolConfig{})
 	if err != nil {
 		tb.Fatal(err)
@@ -133,7 +140,7 @@ func startRawCallServer(tb testing.TB, launcher Launcher) *net.UDPAddr {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return server
+	return srv, server
 }
 
 // rawPhone is a SIP phone on a bare UDP socket that makes bench_call.xml's
