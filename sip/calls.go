@@ -61,6 +61,11 @@ type Launcher interface {
 	Launch(ctx context.Context, cs runtime.CallStart) (*runtime.Session, error)
 }
 
+// Admission decides whether a new call may start now; overload.Guard is one.
+type Admission interface {
+	Admit() bool
+}
+
 // CallOptions configure calls on a Server; see EnableCalls. Router, Launcher
 // and Ports are required.
 type CallOptions struct {
@@ -96,6 +101,10 @@ type CallOptions struct {
 	// WebRTC gives browsers' calls their media (S5); nil: an INVITE with
 	// WebRTC SDP is refused and browsers' bindings are not called.
 	WebRTC WebRTC
+	// Admission turns new calls away with 503 while it says no, so that a
+	// server past its capacity keeps the calls it has taken whole; nil:
+	// every call is taken.
+	Admission Admission
 }
 
 func (o *CallOptions) defaults(s *Server) error {

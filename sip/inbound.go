@@ -68,6 +68,10 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if !ok {
 		return
 	}
+	if a := c.opts.Admission; a != nil && !a.Admit() {
+		c.shed(req, tx)
+		return
+	}
 	c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 100, "Trying", nil))
 
 	if ct := contentType(req); ct != "application/sdp" || len(req.Body()) == 0 {
@@ -204,6 +208,18 @@ func (c *calls) refuse(req *sipmsg.Request, tx sipmsg.ServerTransaction, code in
 	c.srv.badLog.Warn("sip: call refused", "source", req.Source(), "code", code, "why", why)
 	res := sipmsg.NewResponseFromRequest(req, code, reasonPhrase(code), nil)
 	res.AppendHeader(sipmsg.NewHeader("Warning", `399 vox "`+strings.ReplaceAll(trimForLog(why), `"`, "'")+`"`))
+	c.srv.respond(tx, res)
+}
+
+// shed turns a call away for overload. The 503 has no Retry-After: a proxy or
+// carrier honouring one would send nothing at all for that long (RFC 3261
+// 21.5.4), turning a partial overload into an outage, while without it they
+// retry the call elsewhere or later. Authentication comes first, so a caller
+// learns nothing about the server's load before it has proved who it is. The
+// Admission logs when shedding starts and ends, not each call.
+func (c *calls) shed(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	res := sipmsg.NewResponseFromRequest(req, 503, "Service Unavailable", nil)
+	res.AppendHeader(sipmsg.NewHeader("Warning", `399 vox "overloaded"`))
 	c.srv.respond(tx, res)
 }
 

@@ -111,6 +111,12 @@ func startRawCallServer(tb testing.TB, launcher Launcher) *net.UDPAddr {
 // startRawCallServerFor is startRawCallServer, with the server.
 func startRawCallServerFor(tb testing.TB, launcher Launcher) (*Server, *net.UDPAddr) {
 	tb.Helper()
+	return startRawCallServerWith(tb, CallOptions{Launcher: launcher})
+}
+
+// startRawCallServerWith is startRawCallServerFor with more call options.
+func startRawCallServerWith(tb testing.TB, opts CallOptions) (*Server, *net.UDPAddr) {
+	tb.Helper()
 	ports, err := rtp.NewPortPool(rtp.PortPoolConfig{})
 	if err != nil {
 		tb.Fatal(err)
@@ -124,7 +130,8 @@ func startRawCallServerFor(tb testing.TB, launcher Launcher) (*Server, *net.UDPA
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := srv.EnableCalls(CallOptions{Router: testRouter{}, Launcher: launcher, Ports: ports}); err != nil {
+	opts.Router, opts.Ports = testRouter{}, ports
+	if err := srv.EnableCalls(opts); err != nil {
 		tb.Fatal(err)
 	}
 	addr, err := srv.Listen("127.0.0.1:0")

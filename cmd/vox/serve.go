@@ -27,6 +27,7 @@ import (
 	"vox/jsapi"
 	"vox/media/player"
 	"vox/media/rtp"
+	"vox/overload"
 	"vox/runtime"
 	"vox/scenarios"
 	"vox/scenarios/standard"
@@ -54,6 +55,7 @@ type serveFlags struct {
 	logRetention    time.Duration
 	currencies      []string
 	wsOrigins       []string
+	overload        time.Duration
 }
 
 func newServeCommand() *cobra.Command {
@@ -87,6 +89,12 @@ Browsers sign in on the softphone page at /phone, which registers over SIP over
 WebSocket at /ws, with media over WebRTC to the --sip address.
 SIGINT or SIGTERM ends the calls and stops it cleanly.
 
+Past the call rate the machine can serve, new calls are answered 503 in the
+share needed to keep the calls already up on time: while goroutines wait more
+than --overload-latency for a core (the 90th percentile over half a second),
+fewer new calls are taken, and more again once they do not (0: take every
+call).
+
 Every call runs a fresh JS session, whose garbage the Go collector would
 otherwise spend a fifth of a call's CPU on: serve runs with GOGC=400 and a soft
 memory limit of 2 GiB (GOMEMLIMIT) unless the environment sets either.`,
@@ -103,7 +111,7 @@ memory limit of 2 GiB (GOMEMLIMIT) unless the environment sets either.`,
 			defer stop()
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			runtime.TuneServerGC()
-			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, Currencies: f.currencies, WSOrigins: f.wsOrigins, LogRetention: f.logRetention, Log: logger, Out: cmd.OutOrStdout()})
+			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, Currencies: f.currencies, WSOrigins: f.wsOrigins, LogRetention: f.logRetention, Overload: f.overload, Log: logger, Out: cmd.OutOrStdout()})
 		},
 	}
 	fl := cmd.Flags()
@@ -113,6 +121,7 @@ memory limit of 2 GiB (GOMEMLIMIT) unless the environment sets either.`,
 	fl.DurationVar(&f.logRetention, "log-retention", history.DefaultRetention, "how long calls' session logs are kept (vox logs CALL_ID)")
 	fl.StringSliceVar(&f.currencies, "currencies", controller.DefaultCurrencies, "the currencies with a master account each (tenants' accounts are under them)")
 	fl.StringSliceVar(&f.wsOrigins, "ws-origin", nil, "a page (scheme://host[:port]) allowed to use SIP over WebSocket at /ws; repeat for more (default: pages of the HTTP listener's own host, as /phone)")
+	fl.DurationVar(&f.overload, "overload-latency", overload.DefaultTarget, "turn new calls away while goroutines wait longer than this for a core (0: never)")
 	fl.BoolVar(&f.sha256, "sip-sha256", false, "also challenge with SHA-256 digest (RFC 8760) after MD5; some phones (Debian's baresip) refuse a challenge they cannot answer")
 	return cmd
 }
@@ -139,6 +148,9 @@ type serveConfig struct {
 	// LogRetention is how long session logs are kept (default
 	// history.DefaultRetention).
 	LogRetention time.Duration
+	// Overload is the scheduler latency past which new calls are turned
+	// away (overload.Options.Target); 0: every call is taken.
+	Overload time.Duration
 	// Now is the store's clock (default time.Now); tests pin it.
 	Now func() time.Time
 }
@@ -157,6 +169,15 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	return errors.Join(served, srv.shutdown(shutdownCtx))
+}
+
+// admission is what turns calls away past the server's capacity; nil takes
+// every call.
+func admission(cfg serveConfig) sip.Admission {
+	if cfg.Overload <= 0 {
+		return nil
+	}
+	return overload.New(overload.Options{Target: cfg.Overload, Log: cfg.Log})
 }
 
 // server is a running vox serve.
@@ -394,7 +415,8 @@ func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controll
 		RecordURL: func(account, token string) string {
 			return "http://" + httpAddr + "/records/" + account + "/" + token + ".wav"
 		},
-		WebRTC: browserMedia{rtc},
+		WebRTC:    browserMedia{rtc},
+		Admission: admission(cfg),
 	})
 	if err != nil {
 		rtc.Close()
