@@ -52,6 +52,9 @@ type rateStep struct {
 	HeapKB float64       // memory per call: vox's per call placed, the ceiling's per call open
 	Heap   uint64        // vox: live heap over the idle server's in the middle of the run
 	Note   string        // vox: its warnings, when the rate was not held
+	// TurnedAway counts vox's 503s for overload, which are among the
+	// failed calls.
+	TurnedAway int64
 }
 
 func (r rateStep) held() bool {
@@ -73,6 +76,9 @@ func (r rateStep) String() string {
 	heap := ""
 	if r.Heap > 0 {
 		heap = fmt.Sprintf(", heap +%.0f MiB", float64(r.Heap)/(1<<20))
+	}
+	if r.TurnedAway > 0 {
+		heap += fmt.Sprintf(", %d turned away (503)", r.TurnedAway)
 	}
 	return fmt.Sprintf("%5d/s: %6d calls, %5d failed, placed at %5.0f/s, setup %5.0f ms, CPU %4.0f µs/call, %5d retransmissions%s: %s",
 		r.Rate, r.Stats.Created, r.Stats.Failed, r.Stats.achieved(), ms(r.Stats.Setup), micros(r.cpuPerCall()), r.Stats.Retrans, heap, verdict)
@@ -280,6 +286,10 @@ type stepRequest struct {
 	Rate, Calls  int
 	Hold         time.Duration
 	Carrier      bool // the calls come from a trunk (fromCarrier)
+	// vox's settings from the parent's flags, which the child does not
+	// parse: -sip-gc-percent, -sip-overload-latency.
+	GCPercent int
+	Overload  time.Duration
 }
 
 func init() {
@@ -307,6 +317,7 @@ func voxStepChild(spec string) (rateStep, error) {
 	if req.Carrier {
 		tune = append(tune, fromCarrier)
 	}
+	*sipGCPercent, *sipOverload = req.GCPercent, req.Overload
 	v, err := startSIPVox(map[string]string{benchCaller: benchPassword}, req.Hold, tune...)
 	if err != nil {
 		return rateStep{}, fmt.Errorf("start vox: %w", err)
@@ -329,6 +340,7 @@ func voxStepProcess(req stepRequest) (rateStep, error) {
 	if err != nil {
 		return rateStep{}, err
 	}
+	req.GCPercent, req.Overload = *sipGCPercent, *sipOverload
 	spec, err := json.Marshal(req)
 	if err != nil {
 		return rateStep{}, err
@@ -376,14 +388,14 @@ func voxStep(v *sipVox, work, caller string, rate, calls int, hold time.Duration
 		heap := liveHeap()
 		mid <- growth{heap: heap - min(heap, base), calls: v.launcher.started.Load() - started0}
 	}()
-	cpu0 := processCPU()
+	cpu0, away0 := processCPU(), v.admission.count()
 	st, err := runSIPp(ctx, work, args...)
 	cpu := processCPU() - cpu0
 	cancel()
 	if err != nil {
 		return rateStep{}, err
 	}
-	s := rateStep{Rate: rate, Stats: st, CPU: cpu}
+	s := rateStep{Rate: rate, Stats: st, CPU: cpu, TurnedAway: v.admission.count() - away0}
 	if g := <-mid; g.calls > 0 {
 		s.Heap, s.HeapKB = g.heap, float64(g.heap)/1024/float64(g.calls)
 	}

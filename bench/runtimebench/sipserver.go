@@ -26,6 +26,7 @@ import (
 
 	"vox/media/player"
 	"vox/media/rtp"
+	"vox/overload"
 	"vox/runtime"
 	"vox/scenarios"
 	"vox/sip"
@@ -76,7 +77,34 @@ type sipVox struct {
 	addr     netip.AddrPort
 	launcher *countingLauncher
 	log      *warnings
+	// admission turns calls away as vox serve's does; nil with
+	// -sip-overload-latency 0.
+	admission *countingAdmission
 }
+
+// countingAdmission is vox serve's overload guard, counting the calls it
+// turns away.
+type countingAdmission struct {
+	guard      *overload.Guard
+	turnedAway atomic.Int64
+}
+
+func (a *countingAdmission) Admit() bool {
+	if a.guard.Admit() {
+		return true
+	}
+	a.turnedAway.Add(1)
+	return false
+}
+
+func (a *countingAdmission) count() int64 {
+	if a == nil {
+		return 0
+	}
+	return a.turnedAway.Load()
+}
+
+var sipOverload = flag.Duration("sip-overload-latency", overload.DefaultTarget, "vox's --overload-latency in the SIP benchmarks (vox serve's default; 0: take every call)")
 
 var sipGCPercent = flag.Int("sip-gc-percent", runtime.ServerGCPercent, "vox's GOGC in the SIP benchmarks (vox serve's default)")
 
@@ -143,6 +171,10 @@ func startSIPVox(users map[string]string, hold time.Duration, tune ...voxTune) (
 	}}
 	callOpts.Router, callOpts.Launcher, callOpts.Ports = benchRouter{}, v.launcher, ports
 	callOpts.Player = player.New(player.Options{})
+	if *sipOverload > 0 {
+		v.admission = &countingAdmission{guard: overload.New(overload.Options{Target: *sipOverload, Log: logger})}
+		callOpts.Admission = v.admission
+	}
 	err = v.srv.EnableCalls(callOpts)
 	if err != nil {
 		return nil, err
