@@ -146,6 +146,20 @@ type Server struct {
 	limited   atomic.Int64 // requests over their source's rate
 }
 
+// sipgo sends nothing over UDP larger than UDPMTUSize less 200 bytes (1,300 by
+// default), after RFC 3261 section 18.1.1, which tells a client to send a
+// request that large over TCP instead. A response has no such way out: it goes
+// back as its request came (section 18.2.2), and a 2xx that echoes a carrier's
+// Vias and Record-Routes with its SDP can pass 1,300 bytes; refusing to send it
+// loses the call. Phones, most of which take no TCP, get our few requests that
+// large over UDP too, as other servers send them: the network fragments them.
+func init() {
+	sipmsg.UDPMTUSize = maxUDPPayload + 200
+}
+
+// maxUDPPayload is the largest UDP datagram over IPv4.
+const maxUDPPayload = 65507
+
 // NewServer builds a server; Listen starts it.
 func NewServer(opts Options) (*Server, error) {
 	if err := opts.defaults(); err != nil {
