@@ -17,8 +17,10 @@
 package overload
 
 import (
+	"fmt"
 	"log/slog"
 	"math"
+	"runtime"
 	"runtime/metrics"
 	"sync"
 	"time"
@@ -49,9 +51,18 @@ type Options struct {
 	// MinShare is the least share admitted (default 0.05), so that the
 	// measurement goes on seeing what admitted work costs.
 	MinShare float64
+	// MinBusy is the share of its cores (GOMAXPROCS) the process must have
+	// used over an interval for its latency to count (default 0.5): a
+	// process that leaves its cores idle is not overloaded by its own work,
+	// whatever made its goroutines wait (a busy machine, a collection's
+	// pause, a single call on a quiet server).
+	MinBusy float64
 	// Latency measures the quantile since its previous call (default: the Go
-	// scheduler's); Now is the clock (default time.Now). Tests set both.
+	// scheduler's), Busy the process's CPU time since its previous call
+	// (default: getrusage; negative: unknown), Now is the clock (default
+	// time.Now). Tests set them.
 	Latency func(quantile float64) time.Duration
+	Busy    func() time.Duration
 	Now     func() time.Time
 	// Log gets a line when shedding starts and when it ends (default
 	// slog.Default()).
@@ -77,6 +88,12 @@ func (o *Options) defaults() {
 	if o.MinShare <= 0 || o.MinShare > 1 {
 		o.MinShare = 0.05
 	}
+	if o.MinBusy <= 0 || o.MinBusy > 1 {
+		o.MinBusy = 0.5
+	}
+	if o.Busy == nil {
+		o.Busy = (&processCPU{}).since
+	}
 	if o.Latency == nil {
 		o.Latency = (&schedulerLatency{}).since
 	}
@@ -101,14 +118,18 @@ type Guard struct {
 	credit   float64   // admissions owed: Admit spreads the share evenly
 	shed     uint64    // since shedding last started, for its log line
 	latency  time.Duration
+	busy     float64 // of the cores, over the last interval measured
 }
 
 // New returns a Guard that admits everything until it measures otherwise.
 func New(opts Options) *Guard {
 	opts.defaults()
-	g := &Guard{opts: opts, share: 1}
+	// credit starts full: the first call is taken whatever the share.
+	g := &Guard{opts: opts, share: 1, credit: 1}
 	g.measured = opts.Now()
-	opts.Latency(opts.Quantile) // what came before is not this Guard's to judge
+	// What came before is not this Guard's to judge.
+	opts.Latency(opts.Quantile)
+	opts.Busy()
 	return g
 }
 
@@ -119,10 +140,17 @@ func (g *Guard) Admit() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if now := g.opts.Now(); now.Sub(g.measured) >= g.opts.Interval {
-		g.observe(g.opts.Latency(g.opts.Quantile), now.Sub(g.measured))
+		elapsed := now.Sub(g.measured)
+		busy := 1.0 // when the CPU time is unknown, the latency alone decides
+		if cpu := g.opts.Busy(); cpu >= 0 {
+			busy = float64(cpu) / float64(elapsed) / float64(runtime.GOMAXPROCS(0))
+		}
+		g.observe(g.opts.Latency(g.opts.Quantile), busy, elapsed)
 		g.measured = now
 	}
-	g.credit += g.share
+	// At most one admission is owed at a time, so that a share that grows
+	// back admits no burst.
+	g.credit = min(g.credit+g.share, 1+g.share)
 	if g.credit >= 1 {
 		g.credit--
 		return true
@@ -131,21 +159,22 @@ func (g *Guard) Admit() bool {
 	return false
 }
 
-// Share is the fraction of new work admitted now, and Latency the scheduler
-// latency quantile last measured.
-func (g *Guard) Share() (share float64, latency time.Duration) {
+// Share is the fraction of new work admitted now; latency and busy are what
+// was last measured: the scheduler latency quantile and the share of the
+// cores used.
+func (g *Guard) Share() (share float64, latency time.Duration, busy float64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.share, g.latency
+	return g.share, g.latency, g.busy
 }
 
-// observe moves the admitted share by the latency measured over elapsed. A
+// observe moves the admitted share by what was measured over elapsed. A
 // quiet spell after an overload counts as the intervals it lasted, so a
 // server that was idle for a while takes every call again at once.
-func (g *Guard) observe(latency, elapsed time.Duration) {
-	g.latency = latency
+func (g *Guard) observe(latency time.Duration, busy float64, elapsed time.Duration) {
+	g.latency, g.busy = latency, busy
 	was := g.share
-	if latency > g.opts.Target {
+	if latency > g.opts.Target && busy >= g.opts.MinBusy {
 		g.share = max(g.opts.MinShare, g.share*(1-g.opts.Decrease))
 	} else {
 		intervals := float64(elapsed) / float64(g.opts.Interval)
@@ -154,7 +183,8 @@ func (g *Guard) observe(latency, elapsed time.Duration) {
 	switch {
 	case was == 1 && g.share < 1:
 		g.shed = 0
-		g.opts.Log.Warn("overload: turning new calls away", "latency", latency, "target", g.opts.Target, "admitted", g.share)
+		g.opts.Log.Warn("overload: turning new calls away", "latency", latency, "target", g.opts.Target,
+			"cpu", fmt.Sprintf("%.0f%%", busy*100), "admitted", fmt.Sprintf("%.0f%%", g.share*100))
 	case was < 1 && g.share == 1:
 		g.opts.Log.Info("overload: taking every new call again", "turned_away", g.shed)
 	}
@@ -212,4 +242,21 @@ func quantile(counts []uint64, buckets []float64, q float64) time.Duration {
 		}
 	}
 	return 0
+}
+
+// processCPU reads the process's CPU time, user and system.
+type processCPU struct {
+	last time.Duration
+}
+
+// since is the CPU time used since the previous call; negative when the
+// system does not tell.
+func (p *processCPU) since() time.Duration {
+	now := cpuTime()
+	if now < 0 {
+		return -1
+	}
+	d := now - p.last
+	p.last = now
+	return d
 }

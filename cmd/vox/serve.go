@@ -90,10 +90,10 @@ WebSocket at /ws, with media over WebRTC to the --sip address.
 SIGINT or SIGTERM ends the calls and stops it cleanly.
 
 Past the call rate the machine can serve, new calls are answered 503 in the
-share needed to keep the calls already up on time: while goroutines wait more
-than --overload-latency for a core (the 90th percentile over half a second),
-fewer new calls are taken, and more again once they do not (0: take every
-call).
+share needed to keep the calls already up on time: while vox keeps at least
+half its cores busy and its goroutines wait more than --overload-latency for
+one (the 90th percentile over half a second), fewer new calls are taken, and
+more again once they do not (0: take every call).
 
 Every call runs a fresh JS session, whose garbage the Go collector would
 otherwise spend a fifth of a call's CPU on: serve runs with GOGC=400 and a soft
