@@ -28,6 +28,11 @@ var (
 	// errNoMedia: a call ringing a browser and a phone at once gets its
 	// media from the one that answers.
 	errNoMedia = errors.New("the call has no media until it is answered")
+	// errNoEarlyMedia: see ringInstead.
+	errNoEarlyMedia = errors.New("no early media for a call whose INVITE had no SDP offer (it would take 100rel); 180 Ringing sent instead, audio starts once the call is answered")
+	// errNoAnswer: an ACK (or a 2xx) without the SDP answer our offer
+	// wants.
+	errNoAnswer = errors.New("no SDP answer")
 )
 
 // legState is where a call is.
@@ -374,7 +379,11 @@ func (l *leg) endThen(name string, params map[string]any, then func()) bool {
 
 // bye ends a connected call from our side: the BYE goes in the background,
 // after the media is closed, and the scenario hears Call.Disconnected at once.
-func (l *leg) bye(headers map[string]string) {
+func (l *leg) bye(headers map[string]string) { l.byeWith(headers, nil) }
+
+// byeWith is bye with reason, when not nil, in the BYE (a Reason header, RFC
+// 3326): why we end a call the far end did not.
+func (l *leg) byeWith(headers map[string]string, reason sipmsg.Header) {
 	l.mu.Lock()
 	d := l.dlg
 	wait := l.awaiting
@@ -394,6 +403,9 @@ func (l *leg) bye(headers map[string]string) {
 		}
 		req := l.c.request(d, sipmsg.BYE)
 		copyHeaders(req, headers)
+		if reason != nil {
+			req.AppendHeader(reason)
+		}
 		ctx, cancel := context.WithTimeout(l.c.workCtx, transactionTimeout)
 		defer cancel()
 		if _, err := l.c.send(ctx, req); err != nil {

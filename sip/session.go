@@ -409,17 +409,27 @@ func (l *leg) reoffer() []byte {
 
 // negotiate applies the far end's answer to our offer.
 func (l *leg) negotiate(body []byte) {
+	if err := l.takeAnswer(body); err != nil {
+		l.log.Warn("sip: SDP answer", "err", err)
+	}
+}
+
+// takeAnswer applies the far end's answer to our offer, or says why it
+// cannot: nil (no SDP), not SDP, or nothing we offered.
+func (l *leg) takeAnswer(body []byte) error {
+	if body == nil {
+		return errNoAnswer
+	}
 	answer, err := sdp.Parse(body)
 	if err != nil {
-		l.log.Warn("sip: SDP answer", "err", err)
-		return
+		return err
 	}
 	l.mu.Lock()
 	m, err := l.sdp.Negotiate(answer)
 	l.mu.Unlock()
 	if err != nil {
-		l.log.Warn("sip: SDP answer", "err", err)
-		return
+		return err
 	}
 	l.applyMedia(m)
+	return nil
 }
