@@ -529,9 +529,10 @@ func (l *leg) acked(ack *sipmsg.Request) {
 	if connected {
 		l.state = stateConnected
 	}
+	ended := l.state == stateEnded
 	l.mu.Unlock()
 	w.close()
-	if w.answer {
+	if w.answer && !ended {
 		err := l.takeAnswer(sessionDescription(ack))
 		switch {
 		case err == nil:

@@ -351,10 +351,25 @@ func (l *leg) endThen(name string, params map[string]any, then func()) bool {
 	if l.out != nil {
 		l.out.ring.Stop()
 	}
-	d := l.dlg
+	d, wait := l.dlg, l.awaiting
 	ch, ep, browsers := l.ch, l.ep, l.browserMedia()
 	l.mu.Unlock()
-	l.c.forget(l, d)
+	if wait != nil {
+		// Our 2xx still waits for its ACK, and so does a BYE of ours (see
+		// bye): the dialog stays known until the ACK is in, or the ACK
+		// would find no call, and the 2xx be sent again and the BYE held
+		// back until the transaction gives up.
+		l.c.forget(l, nil)
+		l.c.goWork(func() {
+			select {
+			case <-wait.done:
+			case <-l.c.closing:
+			}
+			l.c.forget(l, d)
+		})
+	} else {
+		l.c.forget(l, d)
+	}
 	l.post(name, params)
 	l.cancel()
 	if ch == nil && ep == nil && len(browsers) == 0 && then == nil {
