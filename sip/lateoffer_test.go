@@ -361,3 +361,41 @@ func payloadTypes(t *testing.T, conn *net.UDPConn) []uint8 {
 		pts = append(pts, pkt.PayloadType)
 	}
 }
+
+// A re-INVITE's offer may come in a multipart body, as a SIP-I carrier's
+// does: it is answered, not taken for a request without SDP.
+func TestReinviteMultipartOffer(t *testing.T) {
+	launcher := newLateLauncher()
+	p, d := dialLate(t, launcher)
+	if err := p.ackWith(d, answerSDP(4000, "0", "0 PCMU/8000")); err != nil {
+		t.Fatal(err)
+	}
+	if ev := launcher.next(t); ev.Name != runtime.EventConnected {
+		t.Fatalf("first event %s, want %s", ev.Name, runtime.EventConnected)
+	}
+	offer := answerSDP(4002, "8", "8 PCMA/8000")
+	body := "--b1\r\nContent-Type: application/sdp\r\n\r\n" + offer + "\r\n--b1\r\nContent-Type: application/isup\r\n\r\n\x01\x00\r\n--b1--\r\n"
+	reinvite := "INVITE " + d.target + " SIP/2.0\r\nVia: SIP/2.0/UDP " + p.local + ";branch=" + d.branch + "4;rport\r\n" +
+		"From: " + d.from + "\r\nTo: " + d.to + "\r\nCall-ID: " + d.callID + "\r\nCSeq: 3 INVITE\r\n" +
+		"Contact: <sip:alice@" + p.local + ">\r\nMax-Forwards: 70\r\nContent-Type: multipart/mixed;boundary=b1\r\n" +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	if err := p.send(reinvite); err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(res, "SIP/2.0 200 ") || !strings.Contains(res, " RTP/AVP 8\r\n") {
+		t.Fatalf("got %q, want 200 answering PCMA", res)
+	}
+	if err := p.send(p.ack(d.target, d.callID, d.from, d.to, d.branch+"5", 3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := (<-launcher.legs).Hangup(context.Background(), 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.takeBye(); err != nil {
+		t.Fatal(err)
+	}
+}
