@@ -293,15 +293,16 @@ func sendRTP(t *testing.T, conn *net.UDPConn, port, n int) {
 	}
 }
 
-// SIPp calls without SDP, as a carrier or a PBX with delayed offer does: the
-// call runs its scenario, the caller's answer in the ACK decides where and
-// how the audio goes (PCMA, telephone-event on 96, to the first port), and
-// a re-INVITE without SDP gets a new offer whose answer moves the audio
-// (PCMU, to the second port). The ports are the test's own sockets, so what
-// arrives there is what vox sent where the answers said. The scenario's
-// early media, which a late offer cannot have, is a warning and a 180.
+// SIPp calls without SDP, as a carrier or a PBX with delayed offer does, as
+// a SIP user and as a trunk: the call runs its scenario, the caller's answer
+// in the ACK decides where and how the audio goes (PCMA, telephone-event on
+// 96, to the first port), and a re-INVITE without SDP gets a new offer whose
+// answer moves the audio (PCMU, to the second port). The ports are the
+// test's own sockets, so what arrives there is what vox sent where the
+// answers said. The scenario's early media, which a late offer cannot have,
+// is a warning and a 180.
 func TestSIPpLateOffer(t *testing.T) {
-	srv, log := startCallServer(t, `
+	const scenario = `
 VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
   const call = e.call;
   call.addEventListener(CallEvents.Connected, () => {
@@ -311,21 +312,36 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
   });
   call.startEarlyMedia();
   call.answer();
-});`, CallOptions{})
-	first, second := listenRTP(t), listenRTP(t)
-	out, err := RunSIPp(t, srv.addr.String(), "late_offer.xml", "-s", "100", "-au", "alice", "-ap", "secret",
-		"-key", "caller", "alice", "-key", "domain", testRealm,
-		"-key", "rtp1", strconv.Itoa(udpPort(first)), "-key", "rtp2", strconv.Itoa(udpPort(second)),
-		"-p", strconv.Itoa(porttest.FreeUDP(t)), "-mp", strconv.Itoa(porttest.FreeUDP(t)))
-	if err != nil {
-		t.Fatalf("sipp: %v\n%s\nserver log:\n%s", err, out, srv.logs)
-	}
-	waitLog(t, log, "no early media")
-	if pts := payloadTypes(t, first); len(pts) == 0 || pts[0] == 0 || !slices.Contains(pts, 8) || !slices.Contains(pts, 96) {
-		t.Errorf("payload types at the first answer's port: %v; want PCMA (8) from the start, and telephone-event on 96", pts)
-	}
-	if pts := payloadTypes(t, second); !slices.Contains(pts, 0) {
-		t.Errorf("payload types at the re-INVITE answer's port: %v; want PCMU (0)", pts)
+});`
+	pbx := Trunk{Name: "pbx", Account: "acme", Address: "127.0.0.1:5060", InboundUser: "pbx-in", InboundPassword: "pbx-secret"}
+	for _, tc := range []struct {
+		name, user, password string
+		opts                 CallOptions
+	}{
+		{name: "user", user: "alice", password: "secret"},
+		{name: "trunk", user: "pbx-in", password: "pbx-secret", opts: CallOptions{Trunks: memTrunks{pbx}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, log := startCallServer(t, scenario, tc.opts)
+			first, second := listenRTP(t), listenRTP(t)
+			out, err := RunSIPp(t, srv.addr.String(), "late_offer.xml", "-s", "100", "-au", tc.user, "-ap", tc.password,
+				"-key", "caller", "alice", "-key", "domain", testRealm,
+				"-key", "rtp1", strconv.Itoa(udpPort(first)), "-key", "rtp2", strconv.Itoa(udpPort(second)),
+				"-p", strconv.Itoa(porttest.FreeUDP(t)), "-mp", strconv.Itoa(porttest.FreeUDP(t)))
+			if err != nil {
+				t.Fatalf("sipp: %v\n%s\nserver log:\n%s", err, out, srv.logs)
+			}
+			waitLog(t, log, "no early media")
+			if pts := payloadTypes(t, first); len(pts) == 0 || pts[0] == 0 || !slices.Contains(pts, 8) || !slices.Contains(pts, 96) {
+				t.Errorf("payload types at the first answer's port: %v; want PCMA (8) from the start, and telephone-event on 96", pts)
+			}
+			if pts := payloadTypes(t, second); !slices.Contains(pts, 0) {
+				t.Errorf("payload types at the re-INVITE answer's port: %v; want PCMU (0)", pts)
+			}
+			if !strings.Contains(srv.logs.String(), "trunk=") == (tc.opts.Trunks != nil) {
+				t.Errorf("the call was not taken as a %s's:\n%s", tc.name, srv.logs)
+			}
+		})
 	}
 }
 
