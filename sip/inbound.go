@@ -387,6 +387,10 @@ func (l *leg) answer(headers map[string]string) error {
 		}
 		close(in.final)
 	})
+	if !answered || err != nil {
+		// No 2xx went: no ACK will come for the call's end to wait for.
+		wait.close()
+	}
 	if !answered {
 		return errEnded // cancelled meanwhile; that ends the call
 	}
