@@ -235,7 +235,11 @@ interface Call {
 
   /** Answers an incoming call (200 OK). */
   answer(extraHeaders?: SipHeaders): void;
-  /** Sends early media (183 with SDP) before answering, e.g. for a progress tone. */
+  /**
+   * Sends early media (183 with SDP) before answering, e.g. for a progress tone.
+   * A call whose INVITE had no SDP (a delayed offer) cannot have it: it gets 180
+   * Ringing, the scenario a warning, and no CallEvents.AudioStarted.
+   */
   startEarlyMedia(extraHeaders?: SipHeaders): void;
   /** Ends an answered call, or cancels an outgoing one. */
   hangup(extraHeaders?: SipHeaders): void;

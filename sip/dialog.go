@@ -1,10 +1,14 @@
 package sip
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
+	"io"
 	"iter"
+	"mime"
+	"mime/multipart"
 	"strings"
 	"sync/atomic"
 
@@ -212,6 +216,50 @@ func contentType(m headered) string {
 	}
 	t, _, _ := strings.Cut(h.Value(), ";")
 	return strings.ToLower(strings.TrimSpace(t))
+}
+
+// sessionDescription is the SDP a message carries: its body when that is
+// application/sdp, or the application/sdp part of a multipart body (a
+// carrier's SIP-I INVITE carries its ISUP beside the SDP, RFC 3204); nil when
+// it carries none, which an INVITE means as "offer in the 2xx, please" (RFC
+// 3261 section 13.2.1).
+func sessionDescription(m interface {
+	headered
+	Body() []byte
+}) []byte {
+	body := m.Body()
+	if len(body) == 0 {
+		return nil
+	}
+	switch ct := contentType(m); {
+	case ct == "application/sdp":
+		return body
+	case strings.HasPrefix(ct, "multipart/"):
+		_, params, _ := mime.ParseMediaType(header(m, "Content-Type").Value())
+		return sdpPart(body, params["boundary"])
+	}
+	return nil
+}
+
+// sdpPart is the first application/sdp part of a multipart body.
+func sdpPart(body []byte, boundary string) []byte {
+	if boundary == "" {
+		return nil
+	}
+	parts := multipart.NewReader(bytes.NewReader(body), boundary)
+	for {
+		part, err := parts.NextRawPart()
+		if err != nil {
+			return nil
+		}
+		if ct, _, _ := strings.Cut(part.Header.Get("Content-Type"), ";"); strings.EqualFold(strings.TrimSpace(ct), "application/sdp") {
+			sdp, err := io.ReadAll(part)
+			if err != nil || len(sdp) == 0 {
+				return nil
+			}
+			return sdp
+		}
+	}
 }
 
 // copyHeaders adds the headers a scenario gave to a message: only X- and

@@ -22,9 +22,13 @@ type inbound struct {
 	req    *sipmsg.Request
 	tx     sipmsg.ServerTransaction
 	tag    string // our To tag
-	answer []byte // our SDP answer to the INVITE's offer
-	once   sync.Once
-	final  chan struct{} // closed with the final response
+	answer []byte // our SDP: the answer to the INVITE's offer, or our offer (lateOffer)
+	// lateOffer: the INVITE had no SDP; answer is our offer, it goes in the
+	// 200, and the ACK brings the caller's answer (RFC 3264 section 4).
+	lateOffer bool
+	rang      bool // 180 sent in place of the early media a late offer cannot have; the leg's mu
+	once      sync.Once
+	final     chan struct{} // closed with the final response
 	// ok is the 2xx that answered the INVITE, set before final is closed;
 	// the INVITE's handler retransmits it until okAck is closed.
 	ok    *sipmsg.Response
@@ -74,19 +78,23 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	}
 	c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 100, "Trying", nil))
 
-	if ct := contentType(req); ct != "application/sdp" || len(req.Body()) == 0 {
-		// An INVITE without an offer wants ours in the 200 and answers in
-		// the ACK; phones always offer, so Vox does not take that yet.
-		c.refuse(req, tx, 488, "an INVITE without an SDP offer")
+	// An INVITE without SDP (a carrier's, a PBX's, third-party call
+	// control) wants our offer in the 2xx and answers in the ACK: a late
+	// offer (RFC 3261 section 13.2.1). A browser always offers; the webrtc
+	// package could not answer a plain RTP offer of ours anyway.
+	body := sessionDescription(req)
+	lateOffer := body == nil
+	if lateOffer && isWebSocket(req.Transport()) {
+		c.refuse(req, tx, 488, "a browser's INVITE needs an SDP offer")
 		return
 	}
 	// A browser's offer is WebRTC's (DTLS-SRTP); the webrtc package answers
 	// it, media/sdp a phone's.
-	browser := c.opts.WebRTC != nil && c.opts.WebRTC.IsWebRTC(req.Body())
+	browser := !lateOffer && c.opts.WebRTC != nil && c.opts.WebRTC.IsWebRTC(body)
 	var offer sdp.Audio
-	if !browser {
+	if !browser && !lateOffer {
 		var err error
-		if offer, err = sdp.Parse(req.Body()); err != nil {
+		if offer, err = sdp.Parse(body); err != nil {
 			c.refuse(req, tx, 488, err.Error())
 			return
 		}
@@ -121,7 +129,7 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	var answer []byte
 	if browser {
 		l.device = DeviceWebRTC
-		if answer, err = c.answerBrowser(l, req.Body()); err != nil {
+		if answer, err = c.answerBrowser(l, body); err != nil {
 			l.end(runtime.EventDisconnected, nil)
 			c.refuse(req, tx, 488, "WebRTC: "+err.Error())
 			return
@@ -134,17 +142,19 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 503, "Service Unavailable", nil))
 			return
 		}
-		l.sdp = sdp.Session{Addr: l.ep.LocalAddr()}
-		var m sdp.Media
-		if answer, m, err = l.sdp.Answer(offer); err != nil {
+		l.sdp = sdp.NewSession(l.ep.LocalAddr())
+		if lateOffer {
+			answer, err = l.lateOffer()
+		} else {
+			answer, err = l.answerFirstOffer(offer)
+		}
+		if err != nil {
 			l.end(runtime.EventDisconnected, nil)
 			c.refuse(req, tx, 488, err.Error())
 			return
 		}
-		l.last = answer
-		l.applyMedia(m)
 	}
-	in := &inbound{l: l, req: req, tx: tx, tag: newTag(), answer: answer, final: make(chan struct{})}
+	in := &inbound{l: l, req: req, tx: tx, tag: newTag(), answer: answer, lateOffer: lateOffer, final: make(chan struct{})}
 	l.in = in
 	l.terms = terms
 	l.dlg = c.uasDialog(req, in.tag)
@@ -201,6 +211,32 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		// goroutines per call than the answer starting its own.
 		l.awaitAck(tx, in.ok, in.okAck)
 	}
+}
+
+// answerFirstOffer answers the INVITE's offer and sets the media to it.
+func (l *leg) answerFirstOffer(offer sdp.Audio) ([]byte, error) {
+	answer, m, err := l.sdp.Answer(offer)
+	if err != nil {
+		return nil, err
+	}
+	l.last = answer
+	l.applyMedia(m)
+	return answer, nil
+}
+
+// lateOffer is our offer to an INVITE that had none, for the 200: what an
+// outgoing call offers. Until the ACK brings the answer the endpoint sends
+// nothing: there is no address to send to yet, and the caller, which may
+// start its RTP as soon as it has our offer, would otherwise be latched onto
+// and sent a codec and event payload type the answer has not chosen.
+func (l *leg) lateOffer() ([]byte, error) {
+	offer, err := l.sdp.Offer()
+	if err != nil {
+		return nil, err
+	}
+	l.last = offer
+	l.ep.SetSending(false)
+	return offer, nil
 }
 
 // refuse answers an INVITE Vox cannot take, with a Warning saying why.
@@ -349,7 +385,7 @@ func (l *leg) answer(headers map[string]string) error {
 		l.mu.Unlock()
 		return nil
 	}
-	wait := newAckWait(in.req.CSeq().SeqNo, false)
+	wait := newAckWait(in.req.CSeq().SeqNo, in.lateOffer)
 	l.awaiting = wait
 	l.state = stateAnswered
 	terms := l.terms
@@ -367,6 +403,10 @@ func (l *leg) answer(headers map[string]string) error {
 		}
 		close(in.final)
 	})
+	if !answered || err != nil {
+		// No 2xx went: no ACK will come for the call's end to wait for.
+		wait.close()
+	}
 	if !answered {
 		return errEnded // cancelled meanwhile; that ends the call
 	}
@@ -378,6 +418,9 @@ func (l *leg) answer(headers map[string]string) error {
 }
 
 func (l *leg) earlyMedia(headers map[string]string) error {
+	if l.in.lateOffer {
+		return l.ringInstead(headers)
+	}
 	l.mu.Lock()
 	switch l.state {
 	case stateEnded:
@@ -397,6 +440,33 @@ func (l *leg) earlyMedia(headers map[string]string) error {
 	}
 	l.post(runtime.EventAudioStarted, nil)
 	return nil
+}
+
+// ringInstead is StartAudio on a call whose INVITE had no offer. Our offer
+// could go in a 183 only if the 183 were sent reliably (RFC 3261 section
+// 13.2.1; RFC 3262, 100rel and PRACK, which Vox does not do), and without an
+// answer there is nowhere to send early media. The caller gets 180 Ringing,
+// and plays its own ringback, and the scenario a warning and no
+// Call.AudioStarted; what it plays meanwhile goes nowhere, and its audio
+// starts with the ACK's answer.
+func (l *leg) ringInstead(headers map[string]string) error {
+	l.mu.Lock()
+	state, rang := l.state, l.in.rang
+	l.in.rang = true
+	l.mu.Unlock()
+	switch {
+	case state == stateEnded:
+		return errEnded
+	case state != stateAlerting:
+		return nil
+	case !rang:
+		res := l.in.response(180, nil)
+		copyHeaders(res, headers)
+		if err := l.in.tx.Respond(res); err != nil {
+			return err
+		}
+	}
+	return errNoEarlyMedia
 }
 
 func (l *leg) hangupInbound(code int, headers map[string]string) error {
@@ -479,10 +549,26 @@ func (l *leg) acked(ack *sipmsg.Request) {
 	if connected {
 		l.state = stateConnected
 	}
+	ended := l.state == stateEnded
 	l.mu.Unlock()
 	w.close()
-	if w.answer && len(ack.Body()) > 0 {
-		l.negotiate(ack.Body())
+	if w.answer && !ended {
+		err := l.takeAnswer(sessionDescription(ack))
+		switch {
+		case err == nil:
+		case connected:
+			// Our offer was in the 200 to the INVITE: without an answer
+			// the call has no media. RFC 3261 section 13.2.2.4 has a
+			// caller that cannot take our offer answer and then send BYE;
+			// one that did not answer at all gets the BYE from us.
+			l.log.Warn("sip: the ACK has no usable answer to our offer; ending the call", "err", err)
+			l.byeWith(nil, sipmsg.NewHeader("Reason", `SIP;cause=488;text="no usable SDP answer in the ACK"`))
+			return
+		default:
+			// A re-INVITE's: the media agreed before goes on, rather than
+			// a working call being ended by a sloppy refresh.
+			l.log.Warn("sip: the ACK has no usable answer to our re-offer; keeping the media as it was", "err", err)
+		}
 	}
 	if connected {
 		l.post(runtime.EventConnected, map[string]any{"headers": headersParam(l.in.req)})

@@ -28,6 +28,11 @@ var (
 	// errNoMedia: a call ringing a browser and a phone at once gets its
 	// media from the one that answers.
 	errNoMedia = errors.New("the call has no media until it is answered")
+	// errNoEarlyMedia: see ringInstead.
+	errNoEarlyMedia = errors.New("no early media for a call whose INVITE had no SDP offer (it would take 100rel); 180 Ringing sent instead, audio starts once the call is answered")
+	// errNoAnswer: an ACK (or a 2xx) without the SDP answer our offer
+	// wants.
+	errNoAnswer = errors.New("no SDP answer")
 )
 
 // legState is where a call is.
@@ -346,10 +351,25 @@ func (l *leg) endThen(name string, params map[string]any, then func()) bool {
 	if l.out != nil {
 		l.out.ring.Stop()
 	}
-	d := l.dlg
+	d, wait := l.dlg, l.awaiting
 	ch, ep, browsers := l.ch, l.ep, l.browserMedia()
 	l.mu.Unlock()
-	l.c.forget(l, d)
+	if wait != nil {
+		// Our 2xx still waits for its ACK, and so does a BYE of ours (see
+		// bye): the dialog stays known until the ACK is in, or the ACK
+		// would find no call, and the 2xx be sent again and the BYE held
+		// back until the transaction gives up.
+		l.c.forget(l, nil)
+		l.c.goWork(func() {
+			select {
+			case <-wait.done:
+			case <-l.c.closing:
+			}
+			l.c.forget(l, d)
+		})
+	} else {
+		l.c.forget(l, d)
+	}
 	l.post(name, params)
 	l.cancel()
 	if ch == nil && ep == nil && len(browsers) == 0 && then == nil {
@@ -374,7 +394,11 @@ func (l *leg) endThen(name string, params map[string]any, then func()) bool {
 
 // bye ends a connected call from our side: the BYE goes in the background,
 // after the media is closed, and the scenario hears Call.Disconnected at once.
-func (l *leg) bye(headers map[string]string) {
+func (l *leg) bye(headers map[string]string) { l.byeWith(headers, nil) }
+
+// byeWith is bye with reason, when not nil, in the BYE (a Reason header, RFC
+// 3326): why we end a call the far end did not.
+func (l *leg) byeWith(headers map[string]string, reason sipmsg.Header) {
 	l.mu.Lock()
 	d := l.dlg
 	wait := l.awaiting
@@ -394,6 +418,9 @@ func (l *leg) bye(headers map[string]string) {
 		}
 		req := l.c.request(d, sipmsg.BYE)
 		copyHeaders(req, headers)
+		if reason != nil {
+			req.AppendHeader(reason)
+		}
 		ctx, cancel := context.WithTimeout(l.c.workCtx, transactionTimeout)
 		defer cancel()
 		if _, err := l.c.send(ctx, req); err != nil {

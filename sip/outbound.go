@@ -99,7 +99,7 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 			c.log.Error("sip: no media for a call", "err", err)
 			return nil, &runtime.DialError{Code: 503, Reason: "Service Unavailable"}
 		}
-		l.sdp = sdp.Session{Addr: l.ep.LocalAddr()}
+		l.sdp = sdp.NewSession(l.ep.LocalAddr())
 		if offer, err = l.sdp.Offer(); err != nil {
 			l.end(runtime.EventFailed, nil)
 			return nil, err

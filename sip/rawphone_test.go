@@ -161,6 +161,8 @@ type rawPhone struct {
 	buf    []byte
 	ha1    string
 	trying int // 100 Trying responses received
+	// lateOffer: INVITEs go without SDP, for the offer in the 200.
+	lateOffer bool
 }
 
 func newRawPhone(server *net.UDPAddr, id int) (*rawPhone, error) {
@@ -221,6 +223,10 @@ func (p *rawPhone) invite(callID, tag, branch string, cseq int, auth string) str
 	if auth != "" {
 		b.WriteString("Proxy-Authorization: " + auth + "\r\n")
 	}
+	if p.lateOffer {
+		b.WriteString("Content-Length: 0\r\n\r\n")
+		return b.String()
+	}
 	b.WriteString("Content-Type: application/sdp\r\nContent-Length: " + strconv.Itoa(len(sdp)) + "\r\n\r\n" + sdp)
 	return b.String()
 }
@@ -245,6 +251,7 @@ func (p *rawPhone) call() error {
 // rawDialog is what a phone's call needs to acknowledge the answer.
 type rawDialog struct {
 	callID, from, to, target, branch string
+	ok                               string // the 200 that answered the INVITE
 }
 
 // dial calls 100: the INVITE, its challenge, the INVITE with credentials;
@@ -284,7 +291,7 @@ func (p *rawPhone) dial() (rawDialog, error) {
 	if !strings.HasPrefix(res, "SIP/2.0 200 ") {
 		return d, errUnexpected(res)
 	}
-	d.to = headerOf(res, "To")
+	d.ok, d.to = res, headerOf(res, "To")
 	d.target = strings.Trim(headerOf(res, "Contact"), "<>")
 	return d, nil
 }

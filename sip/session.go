@@ -287,18 +287,20 @@ func (l *leg) reinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		l.tooSmall(req, tx)
 		return
 	}
-	var body []byte
-	askAnswer := len(req.Body()) == 0
+	body := sessionDescription(req)
+	askAnswer := body == nil
 	if askAnswer && l.browser() {
 		l.c.refuse(req, tx, 488, "a browser's re-INVITE needs an offer")
 		return
 	}
 	if askAnswer {
-		// No offer: ours goes in the 2xx, the answer in the ACK.
+		// No offer (a PBX's refresh, third-party call control): ours,
+		// the session as it is, goes in the 2xx, the answer in the ACK
+		// (acked).
 		body = l.reoffer()
 	} else {
 		var err error
-		if body, err = l.answerOffer(req.Body()); err != nil {
+		if body, err = l.answerOffer(body); err != nil {
 			l.c.refuse(req, tx, 488, err.Error())
 			return
 		}
@@ -323,10 +325,10 @@ func (l *leg) update(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		l.tooSmall(req, tx)
 		return
 	}
-	var body []byte
-	if len(req.Body()) > 0 {
+	body := sessionDescription(req)
+	if body != nil {
 		var err error
-		if body, err = l.answerOffer(req.Body()); err != nil {
+		if body, err = l.answerOffer(body); err != nil {
 			l.c.refuse(req, tx, 488, err.Error())
 			return
 		}
@@ -409,17 +411,27 @@ func (l *leg) reoffer() []byte {
 
 // negotiate applies the far end's answer to our offer.
 func (l *leg) negotiate(body []byte) {
+	if err := l.takeAnswer(body); err != nil {
+		l.log.Warn("sip: SDP answer", "err", err)
+	}
+}
+
+// takeAnswer applies the far end's answer to our offer, or says why it
+// cannot: nil (no SDP), not SDP, or nothing we offered.
+func (l *leg) takeAnswer(body []byte) error {
+	if body == nil {
+		return errNoAnswer
+	}
 	answer, err := sdp.Parse(body)
 	if err != nil {
-		l.log.Warn("sip: SDP answer", "err", err)
-		return
+		return err
 	}
 	l.mu.Lock()
 	m, err := l.sdp.Negotiate(answer)
 	l.mu.Unlock()
 	if err != nil {
-		l.log.Warn("sip: SDP answer", "err", err)
-		return
+		return err
 	}
 	l.applyMedia(m)
+	return nil
 }

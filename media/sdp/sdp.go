@@ -81,8 +81,18 @@ type Session struct {
 	EventPT   uint8          // default DefaultEventPT
 	NoEvents  bool           // offer no telephone-event
 	Direction Direction      // default SendRecv; SendOnly to hold
-	ID        uint64         // o= session id; default random
-	Version   uint64         // o= version: increment it for each new offer in a dialog
+	// ID is the o= session id, the same in every SDP of the session (RFC
+	// 3264 section 8), which is why it is not drawn here: NewSession draws
+	// it once.
+	ID      uint64
+	Version uint64 // o= version: increment it for each new offer in a dialog
+}
+
+// NewSession is a call's session receiving RTP on addr, with a random
+// session id (RFC 4566 section 5.2 suggests one that no other session of
+// ours shares).
+func NewSession(addr netip.AddrPort) Session {
+	return Session{Addr: addr, ID: rand.Uint64N(1 << 62)}
 }
 
 func (s *Session) defaults() {
@@ -94,9 +104,6 @@ func (s *Session) defaults() {
 	}
 	if s.Direction == "" {
 		s.Direction = SendRecv
-	}
-	if s.ID == 0 {
-		s.ID = rand.Uint64N(1 << 62)
 	}
 }
 

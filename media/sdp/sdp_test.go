@@ -195,3 +195,60 @@ func TestNoCommonCodec(t *testing.T) {
 		t.Fatalf("offer without an address: %v", err)
 	}
 }
+
+// Every SDP of a session keeps its o= session id, offer or answer, whatever
+// else changes (RFC 3264 section 8): a phone may take a new id for a new
+// session. Two sessions do not share one.
+func TestSessionIDKept(t *testing.T) {
+	t.Parallel()
+	addr := netip.MustParseAddrPort("127.0.0.1:20000")
+	ses := NewSession(addr)
+	offer, err := Parse(linphoneOffer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := ses.Offer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ses.Version++
+	ses.Direction = SendOnly
+	again, err := ses.Offer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _, err := ses.Answer(offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := originID(t, first)
+	if id == "0" {
+		t.Fatalf("NewSession drew no session id:\n%s", first)
+	}
+	for _, b := range [][]byte{again, answer} {
+		if got := originID(t, b); got != id {
+			t.Fatalf("session id %s, then %s:\n%s", id, got, b)
+		}
+	}
+	other, err := NewSession(addr).Offer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if originID(t, other) == id {
+		t.Fatalf("two sessions share the id %s", id)
+	}
+}
+
+// originID is the session id of an SDP's o= line.
+func originID(t *testing.T, b []byte) string {
+	t.Helper()
+	for line := range strings.SplitSeq(string(b), "\r\n") {
+		if rest, ok := strings.CutPrefix(line, "o="); ok {
+			if f := strings.Fields(rest); len(f) == 6 {
+				return f[1]
+			}
+		}
+	}
+	t.Fatalf("no o= line:\n%s", b)
+	return ""
+}
