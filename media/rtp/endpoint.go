@@ -57,7 +57,12 @@ type Endpoint struct {
 	clock Clock
 	pacer *pacers       // send the frames of the endpoint's playbacks
 	epoch time.Time     // arrival times are counted from here, in timestamp units
-	te    atomic.Uint32 // telephone-event payload type
+	te    atomic.Uint32 // telephone-event payload type, as negotiated
+	// offeredTE is the telephone-event payload type of our own SDP
+	// (Config.TelephoneEventPT): a far end that answered our offer with
+	// another number may still send events with ours, as RFC 3264 section
+	// 6.1 has it, so both are taken as events.
+	offeredTE uint8
 
 	onEvent atomic.Pointer[func(*rtp.Packet)]
 	sinks   atomic.Pointer[[]*sinkEntry]
@@ -151,6 +156,7 @@ func NewEndpoint(cfg Config) (*Endpoint, error) {
 	}
 	e.out.codec.Store(uint32(cfg.Codec))
 	e.te.Store(uint32(cfg.TelephoneEventPT))
+	e.offeredTE = cfg.TelephoneEventPT
 	e.out.init(e.rtpConn, e.tx, cfg.SSRC, cfg.Clock)
 	pair, paired := e.rtpConn.(pairReader)
 	switch {
@@ -224,7 +230,8 @@ func (e *Endpoint) SetCodec(c Codec) error {
 	return nil
 }
 
-// TelephoneEventPT is the payload type of RFC 4733 packets, both ways.
+// TelephoneEventPT is the payload type of the RFC 4733 packets sent, and of
+// those received along with Config.TelephoneEventPT.
 func (e *Endpoint) TelephoneEventPT() uint8 { return uint8(e.te.Load()) }
 
 // SetTelephoneEventPT sets the payload type the SDP negotiated for RFC 4733.
@@ -435,7 +442,7 @@ func (e *Endpoint) receive(p *rtp.Packet, b []byte, from netip.AddrPort) {
 	}
 	switch pt := p.PayloadType; {
 	case pt == uint8(PCMU) || pt == uint8(PCMA):
-	case pt == e.TelephoneEventPT():
+	case pt == e.TelephoneEventPT() || pt == e.offeredTE:
 		event = true
 	default:
 		e.reject()

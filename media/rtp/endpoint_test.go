@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -180,6 +181,45 @@ func TestEventsToHandler(t *testing.T) {
 		t.Fatalf("%d audio frames reached the sink, want 2 (events are not audio)", n)
 	}
 	e.OnEvent(nil)
+}
+
+// TestEventsWithOfferedPT: a far end whose answer numbered telephone-event 96
+// against our 101 may send events with ours (RFC 3264 section 6.1); they are
+// events as well as those with the answer's number, which we send with.
+func TestEventsWithOfferedPT(t *testing.T) {
+	t.Parallel()
+	e := newEndpoint(t, Config{})
+	e.SetTelephoneEventPT(96)
+	ph := newPhone(t)
+	e.SetRemote(ph.addr())
+	var mu sync.Mutex
+	var pts []uint8
+	e.OnEvent(func(p *rtp.Packet) {
+		mu.Lock()
+		pts = append(pts, p.PayloadType)
+		mu.Unlock()
+	})
+	audio := &collector{}
+	e.AddSink(audio)
+	for range 3 {
+		ph.send(e.LocalAddr(), 0, make([]byte, 160))
+	}
+	for _, pt := range []uint8{DefaultTelephoneEventPT, 96, 97} {
+		ph.sendPacket(e.LocalAddr(), &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: pt, Marker: true, SequenceNumber: ph.seq, Timestamp: ph.ts, SSRC: ph.ssrc},
+			Payload: []byte{5, 0x8a, 0, 160}})
+		ph.seq++
+	}
+	// A frame after the events: once it is in, so are they.
+	ph.send(e.LocalAddr(), 0, make([]byte, 160))
+	waitFor(t, "the last frame", func() bool { return audio.frames() == 3 })
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(pts, []uint8{DefaultTelephoneEventPT, 96}) {
+		t.Fatalf("events taken with payload types %v, want the offered %d and the answered 96 (97 is neither)", pts, DefaultTelephoneEventPT)
+	}
+	if got := e.TelephoneEventPT(); got != 96 {
+		t.Fatalf("events are sent with %d, want the answer's 96", got)
+	}
 }
 
 // TestWriterHoldsTheStream: an event writer takes the stream from a
