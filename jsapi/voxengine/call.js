@@ -128,18 +128,20 @@ class Call {
     this.#listeners.remove(event, listener);
   }
 
+  // Missing SIP headers go out as null, which the session log prints as NULL,
+  // as in the seed.
   answer(extraHeaders) {
-    this.#command("AcceptCall", { headers: headersOrNull(extraHeaders) });
+    this.#command("AcceptCall", { headers: extraHeaders ?? null });
   }
 
   startEarlyMedia(extraHeaders) {
-    this.#command("StartAudio", { headers: headersOrNull(extraHeaders) });
+    this.#command("StartAudio", { headers: extraHeaders ?? null });
   }
 
   // hangup ends an answered call or cancels an outgoing one. The leg counts as
   // terminated at once, so a second hangup is a warning, not a second BYE.
   hangup(extraHeaders) {
-    if (this.#command("HangupCall", { headers: headersOrNull(extraHeaders) })) {
+    if (this.#command("HangupCall", { headers: extraHeaders ?? null })) {
       this.#state = CallState.TERMINATED;
     }
   }
@@ -149,7 +151,7 @@ class Call {
   // 486 Busy Here when it is missing, the usual "cannot take the call" answer.
   reject(code, extraHeaders) {
     const status = code === undefined || code === null ? 486 : code;
-    if (this.#command("HangupCall", { code: status, headers: headersOrNull(extraHeaders) })) {
+    if (this.#command("HangupCall", { code: status, headers: extraHeaders ?? null })) {
       this.#state = CallState.TERMINATED;
     }
   }
@@ -194,7 +196,7 @@ class Call {
     if (typeof parameters === "string") {
       voice = parameters;
     } else if (parameters !== null && typeof parameters === "object") {
-      voice = firstDefined(parameters.voice, parameters.language, null);
+      voice = parameters.voice !== undefined ? parameters.voice : parameters.language !== undefined ? parameters.language : null;
     }
     this.#command("Say", { text: String(text), voice });
   }
@@ -270,18 +272,8 @@ class Call {
   }
 }
 
-// headersOrNull passes SIP headers through and turns "none" into null, which
-// the session log prints as NULL, as in the seed.
-function headersOrNull(headers) {
-  return headers === undefined || headers === null ? null : headers;
-}
-
 // valueOrEmpty turns a missing string into "", so the getters always return
 // strings as Voximplant's do; voxengine.js uses it too.
 function valueOrEmpty(value) {
   return value === undefined || value === null ? "" : String(value);
-}
-
-function firstDefined(...values) {
-  return values.find((v) => v !== undefined);
 }
