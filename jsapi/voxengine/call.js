@@ -259,15 +259,19 @@ class Call {
     isTerminatedCall = (call) => call.#state === CallState.TERMINATED;
   }
 
-  // #command issues name with {id, ...params} unless the call is over, in
-  // which case it warns and does nothing: a late command from a timer or a
-  // listener must not end the whole session. It reports whether it was sent.
+  // #command issues name with params and the call's id unless the call is
+  // over, in which case it warns and does nothing: a late command from a
+  // timer or a listener must not end the whole session. It reports whether it
+  // was sent. params is always a fresh literal of the caller's, so the id is
+  // added to it rather than to a copy (Object.assign costs a dozen
+  // allocations a command).
   #command(name, params) {
     if (this.#state === CallState.TERMINATED) {
       host.warn(`Call ${this.#id}: ${name} ignored, the call is already terminated`);
       return false;
     }
-    host.command(name, Object.assign({ id: this.#id }, params));
+    params.id = this.#id;
+    host.command(name, params);
     return true;
   }
 }
