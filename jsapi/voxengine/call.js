@@ -196,7 +196,14 @@ class Call {
     if (typeof parameters === "string") {
       voice = parameters;
     } else if (parameters !== null && typeof parameters === "object") {
-      voice = parameters.voice !== undefined ? parameters.voice : parameters.language !== undefined ? parameters.language : null;
+      // Each property is read once, in this order, whatever it holds.
+      const named = parameters.voice;
+      const language = parameters.language;
+      if (named !== undefined) {
+        voice = named;
+      } else if (language !== undefined) {
+        voice = language;
+      }
     }
     this.#command("Say", { text: String(text), voice });
   }
