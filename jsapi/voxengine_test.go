@@ -208,6 +208,21 @@ func TestVoxEngine(t *testing.T) {
 			},
 		},
 		{
+			// As Voximplant's older forms allow: voice wins over language even
+			// when null, and each is read once (a getter sees one read).
+			name:   "say reads voice and language once each",
+			script: answerFirst,
+			events: []string{alerting, `run: const reads = {voice: 0, language: 0};
+				c.say("five", {get voice() { reads.voice++; return "v"; }, get language() { reads.language++; return "l"; }});
+				c.say("six", {voice: null, language: "de_DE"});
+				Logger.write(reads.voice + " " + reads.language)`},
+			want: []hostCall{
+				cmd("Say", obj{"id": "in-1", "text": "five", "voice": "v"}),
+				cmd("Say", obj{"id": "in-1", "text": "six", "voice": nil}),
+			},
+			wantLogs: []string{"1 1"},
+		},
+		{
 			name:   "record, stopRecording, tones, digits, messages",
 			script: answerFirst,
 			events: []string{alerting, `run: c.record(); c.record({stereo: true}); c.stopRecording();

@@ -8,14 +8,10 @@
 let modulesTable;
 
 function modulesAPI() {
-  if (modulesTable === undefined) {
-    modulesTable = buildModules();
+  if (modulesTable !== undefined) {
+    return modulesTable;
   }
-  return modulesTable;
-}
-
-function buildModules() {
-  return Object.freeze({
+  modulesTable = Object.freeze({
     ACD: "acd",
     AI: "ai",
     ApplicationStorage: "applicationstorage",
@@ -39,6 +35,7 @@ function buildModules() {
     VoximplantAPI: "voximplantapi",
     Yandex: "yandex",
   });
+  return modulesTable;
 }
 
 // moduleInstallers maps a Modules value to the function that installs it on

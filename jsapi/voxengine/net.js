@@ -11,27 +11,17 @@
 // Most scenarios never make a request, so Net and everything behind it is
 // built on the scenario's first use of the Net global (see publishLazy in
 // voxengine.js): netLayer stays undefined until then, and a session pays for
-// none of the functions below unless it needs them.
+// none of the functions below unless it needs them. A Net.HttpRequestResult
+// that comes while it is undefined is of a request made through
+// Engine.command directly, which onPhoneEvent handles (see dispatch).
 let netLayer;
 
 // netAPI builds the Net layer once and returns the Net object.
 function netAPI() {
-  if (netLayer === undefined) {
-    netLayer = buildNet();
-  }
-  return netLayer.Net;
-}
-
-// deliverNetEvent hands a Net.HttpRequestResult to the request it answers. A
-// session that never used Net has no request waiting: the result is of one
-// made through Engine.command directly, which onPhoneEvent handles.
-function deliverNetEvent(event) {
   if (netLayer !== undefined) {
-    netLayer.deliverHttpResult(event);
+    return netLayer.Net;
   }
-}
 
-function buildNet() {
   // Voximplant's internal result codes for requests that got no HTTP status.
   const httpUnknownError = -1;
 
@@ -160,5 +150,10 @@ function buildNet() {
     return Object.keys(headers).map((k) => ({ key: k, value: String(headers[k]) }));
   }
 
-  return { Net, deliverHttpResult };
+  function firstDefined(...values) {
+    return values.find((v) => v !== undefined);
+  }
+
+  netLayer = { Net, deliverHttpResult };
+  return Net;
 }

@@ -163,7 +163,9 @@ function dispatch(event, owned) {
     return;
   }
   if (name === "Net.HttpRequestResult") {
-    deliverNetEvent(event);
+    if (netLayer !== undefined) {
+      netLayer.deliverHttpResult(event);
+    }
     return;
   }
   if (name.startsWith("Call.")) {
@@ -272,6 +274,9 @@ const Engine = Object.freeze({
 
 // Publish the public API, and nothing else, on the scenario's global object.
 // Like built-ins, the names are writable and configurable but not enumerable.
+// One descriptor serves every publish: an object literal per name would be
+// built again in every session.
+const published = { value: undefined, writable: true, configurable: true, enumerable: false };
 publish("VoxEngine", VoxEngine);
 publish("Engine", Engine);
 publish("AppEvents", AppEvents);
@@ -282,7 +287,8 @@ publishLazy("Modules", modulesAPI);
 publish("require", require);
 
 function publish(name, value) {
-  Object.defineProperty(global, name, { value, writable: true, configurable: true, enumerable: false });
+  published.value = value;
+  Object.defineProperty(global, name, published);
 }
 
 // publishLazy publishes what most scenarios never touch, and what costs every
