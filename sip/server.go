@@ -18,6 +18,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
+
+	"vox/overload"
 )
 
 // Options configure a Server. The zero value of every field but Directory
@@ -143,7 +145,8 @@ type Server struct {
 	inflight  sync.WaitGroup
 	dropped   atomic.Int64 // packets from banned sources
 	rate      *rateLimiter
-	limited   atomic.Int64 // requests over their source's rate
+	limited   atomic.Int64       // requests over their source's rate
+	delays    overload.Histogram // how long UDP datagrams waited to be read
 }
 
 // sipgo sends nothing over UDP larger than UDPMTUSize less 200 bytes (1,300 by
@@ -225,6 +228,12 @@ func (s *Server) filter(p sipmsg.TransportReadProps, data []byte) ([]byte, error
 	return nil, nil
 }
 
+// QueueDelay is quantile q of how long the UDP datagrams read since its
+// previous call waited in the socket for the server to read them (Linux;
+// elsewhere 0): the queue of a server falling behind, and an
+// overload.Guard's Latency.
+func (s *Server) QueueDelay(q float64) time.Duration { return s.delays.Since(q) }
+
 // Listen binds addr (host:port; [v6]:port; port 0 picks a free one) on UDP
 // and TCP, the same port on both, starts serving and returns the bound
 // address.
@@ -261,7 +270,7 @@ func (s *Server) Listen(addr string) (netip.AddrPort, error) {
 	s.served.Add(2)
 	go func() {
 		defer s.served.Done()
-		s.sip.ServeUDP(udp)
+		s.sip.ServeUDP(timeArrivals(udp, s.delays.Record))
 	}()
 	go func() {
 		defer s.served.Done()

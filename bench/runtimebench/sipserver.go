@@ -172,7 +172,11 @@ func startSIPVox(users map[string]string, hold time.Duration, tune ...voxTune) (
 	callOpts.Router, callOpts.Launcher, callOpts.Ports = benchRouter{}, v.launcher, ports
 	callOpts.Player = player.New(player.Options{})
 	if *sipOverload > 0 {
-		v.admission = &countingAdmission{guard: overload.New(overload.Options{Target: *sipOverload, Log: logger})}
+		guard, err := overload.New(overload.Options{Latency: v.srv.QueueDelay, Target: *sipOverload, Log: logger})
+		if err != nil {
+			return nil, err
+		}
+		v.admission = &countingAdmission{guard: guard}
 		callOpts.Admission = v.admission
 	}
 	err = v.srv.EnableCalls(callOpts)

@@ -90,10 +90,10 @@ WebSocket at /ws, with media over WebRTC to the --sip address.
 SIGINT or SIGTERM ends the calls and stops it cleanly.
 
 Past the call rate the machine can serve, new calls are answered 503 in the
-share needed to keep the calls already up on time: while vox keeps at least
-half its cores busy and its goroutines wait more than --overload-latency for
-one (the 90th percentile over half a second), fewer new calls are taken, and
-more again once they do not (0: take every call).
+share needed to keep the calls already taken on time: while SIP requests wait
+more than --overload-latency to be read (the 90th percentile over half a
+second, a second in a row) and vox keeps at least half its cores busy, fewer
+new calls are taken, and more again once they do not (0: take every call).
 
 Every call runs a fresh JS session, whose garbage the Go collector would
 otherwise spend a fifth of a call's CPU on: serve runs with GOGC=400 and a soft
@@ -121,7 +121,7 @@ memory limit of 2 GiB (GOMEMLIMIT) unless the environment sets either.`,
 	fl.DurationVar(&f.logRetention, "log-retention", history.DefaultRetention, "how long calls' session logs are kept (vox logs CALL_ID)")
 	fl.StringSliceVar(&f.currencies, "currencies", controller.DefaultCurrencies, "the currencies with a master account each (tenants' accounts are under them)")
 	fl.StringSliceVar(&f.wsOrigins, "ws-origin", nil, "a page (scheme://host[:port]) allowed to use SIP over WebSocket at /ws; repeat for more (default: pages of the HTTP listener's own host, as /phone)")
-	fl.DurationVar(&f.overload, "overload-latency", overload.DefaultTarget, "turn new calls away while goroutines wait longer than this for a core (0: never)")
+	fl.DurationVar(&f.overload, "overload-latency", overload.DefaultTarget, "turn new calls away while SIP requests wait longer than this to be read (0: never)")
 	fl.BoolVar(&f.sha256, "sip-sha256", false, "also challenge with SHA-256 digest (RFC 8760) after MD5; some phones (Debian's baresip) refuse a challenge they cannot answer")
 	return cmd
 }
@@ -148,8 +148,8 @@ type serveConfig struct {
 	// LogRetention is how long session logs are kept (default
 	// history.DefaultRetention).
 	LogRetention time.Duration
-	// Overload is the scheduler latency past which new calls are turned
-	// away (overload.Options.Target); 0: every call is taken.
+	// Overload is the SIP queue delay past which new calls are turned away
+	// (overload.Options.Target); 0: every call is taken.
 	Overload time.Duration
 	// Now is the store's clock (default time.Now); tests pin it.
 	Now func() time.Time
@@ -171,13 +171,13 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 	return errors.Join(served, srv.shutdown(shutdownCtx))
 }
 
-// admission is what turns calls away past the server's capacity; nil takes
-// every call.
-func admission(cfg serveConfig) sip.Admission {
+// admission is what turns calls away past the server's capacity, watching
+// how long its SIP requests wait; nil takes every call.
+func admission(cfg serveConfig, srv *sip.Server) (sip.Admission, error) {
 	if cfg.Overload <= 0 {
-		return nil
+		return nil, nil
 	}
-	return overload.New(overload.Options{Target: cfg.Overload, Log: cfg.Log})
+	return overload.New(overload.Options{Latency: srv.QueueDelay, Target: cfg.Overload, Log: cfg.Log})
 }
 
 // server is a running vox serve.
@@ -400,6 +400,11 @@ func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controll
 		},
 	}
 	records := filepath.Join(cfg.Data, recordingsDir)
+	admit, err := admission(cfg, srv)
+	if err != nil {
+		rtc.Close()
+		return fail(err)
+	}
 	err = srv.EnableCalls(sip.CallOptions{
 		Router:   userRouter{app: demoApp, countries: countries, numbers: trunks.numbers, rented: ctrl},
 		Trunks:   trunks,
@@ -416,7 +421,7 @@ func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controll
 			return "http://" + httpAddr + "/records/" + account + "/" + token + ".wav"
 		},
 		WebRTC:    browserMedia{rtc},
-		Admission: admission(cfg),
+		Admission: admit,
 	})
 	if err != nil {
 		rtc.Close()
