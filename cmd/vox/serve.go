@@ -90,10 +90,11 @@ WebSocket at /ws, with media over WebRTC to the --sip address.
 SIGINT or SIGTERM ends the calls and stops it cleanly.
 
 Past the call rate the machine can serve, new calls are answered 503 in the
-share needed to keep the calls already taken on time: while SIP requests wait
-more than --overload-latency to be read (the 90th percentile over half a
-second, a second in a row) and vox keeps at least half its cores busy, fewer
-new calls are taken, and more again once they do not (0: take every call).
+share needed to keep the calls already taken on time: while SIP requests over
+UDP wait more than --overload-latency to be read (the 90th percentile over
+half a second, a second in a row) and vox keeps at least half its cores busy,
+fewer new calls are taken, and more again once they do not (0: take every
+call).
 
 Every call runs a fresh JS session, whose garbage the Go collector would
 otherwise spend a fifth of a call's CPU on: serve runs with GOGC=400 and a soft
@@ -121,7 +122,7 @@ memory limit of 2 GiB (GOMEMLIMIT) unless the environment sets either.`,
 	fl.DurationVar(&f.logRetention, "log-retention", history.DefaultRetention, "how long calls' session logs are kept (vox logs CALL_ID)")
 	fl.StringSliceVar(&f.currencies, "currencies", controller.DefaultCurrencies, "the currencies with a master account each (tenants' accounts are under them)")
 	fl.StringSliceVar(&f.wsOrigins, "ws-origin", nil, "a page (scheme://host[:port]) allowed to use SIP over WebSocket at /ws; repeat for more (default: pages of the HTTP listener's own host, as /phone)")
-	fl.DurationVar(&f.overload, "overload-latency", overload.DefaultTarget, "turn new calls away while SIP requests wait longer than this to be read (0: never)")
+	fl.DurationVar(&f.overload, "overload-latency", overload.DefaultTarget, "turn new calls away while SIP requests over UDP wait longer than this to be read (0: never)")
 	fl.BoolVar(&f.sha256, "sip-sha256", false, "also challenge with SHA-256 digest (RFC 8760) after MD5; some phones (Debian's baresip) refuse a challenge they cannot answer")
 	return cmd
 }
