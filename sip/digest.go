@@ -1,7 +1,6 @@
 package sip
 
 import (
-	"container/list"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -58,8 +57,9 @@ func newNonces(secret []byte) nonces {
 	}}}
 }
 
-// nonceLen is the length of a nonce, base64 without padding.
-var nonceLen = base64.RawURLEncoding.EncodedLen(nonceRawLen)
+// nonceLen is the length of a nonce, base64 without padding (as
+// base64.RawURLEncoding.EncodedLen gives it, but a constant, for nonceKey).
+const nonceLen = (nonceRawLen*8 + 5) / 6
 
 // mint returns a nonce issued at now for realm.
 func (n nonces) mint(realm string, now time.Time) string {
@@ -273,22 +273,30 @@ func equalConstantTime(b []byte, s string) bool {
 // forgotten, floor moves to its issue time, and a nonce issued before floor
 // that is not remembered is answered as stale: the phone asks for a fresh
 // one, and a replay finds nothing.
+//
+// Nothing in it is a pointer: a busy server keeps its maximum, a hundred
+// thousand nonces, and the collector would otherwise go through them all at
+// every cycle.
 type nonceCounts struct {
 	mu    sync.Mutex
 	max   int
-	seen  map[string]*list.Element // of *nonceUse
-	order *list.List               // first use first
+	seen  map[nonceKey]uint32 // the highest count of each nonce
+	order []nonceUse          // first use first, from head on
+	head  int
 	floor time.Time
 }
 
+// nonceKey is a nonce as a map key; a nonce that reaches nonceCounts has been
+// checked (nonces.issued), so it is nonceLen long.
+type nonceKey [nonceLen]byte
+
 type nonceUse struct {
-	nonce  string
-	issued time.Time
-	nc     uint32
+	key    nonceKey
+	issued int64 // Unix nanoseconds
 }
 
 func newNonceCounts(max int) *nonceCounts {
-	return &nonceCounts{max: max, seen: make(map[string]*list.Element), order: list.New()}
+	return &nonceCounts{max: max, seen: make(map[nonceKey]uint32)}
 }
 
 // use records nc for nonce and says whether it is new: higher than every
@@ -296,34 +304,40 @@ func newNonceCounts(max int) *nonceCounts {
 func (nc *nonceCounts) use(nonce string, issued time.Time, count uint32, expired time.Time) bool {
 	nc.mu.Lock()
 	defer nc.mu.Unlock()
-	for e := nc.order.Front(); e != nil && !e.Value.(*nonceUse).issued.After(expired); e = nc.order.Front() {
-		nc.forget(e, false)
+	for nc.head < len(nc.order) && nc.order[nc.head].issued <= expired.UnixNano() {
+		nc.forget(false)
 	}
-	if e, ok := nc.seen[nonce]; ok {
-		u := e.Value.(*nonceUse)
-		if count <= u.nc {
+	var key nonceKey
+	copy(key[:], nonce)
+	if last, ok := nc.seen[key]; ok {
+		if count <= last {
 			return false
 		}
-		u.nc = count
+		nc.seen[key] = count
 		return true
 	}
 	if !issued.After(nc.floor) {
 		return false
 	}
 	for len(nc.seen) >= nc.max {
-		nc.forget(nc.order.Front(), true)
+		nc.forget(true)
 	}
-	// nonce is a piece of the request's Authorization header: a copy of
-	// its own keeps the header from being held for the nonce's lifetime.
-	nonce = strings.Clone(nonce)
-	nc.seen[nonce] = nc.order.PushBack(&nonceUse{nonce: nonce, issued: issued, nc: count})
+	if nc.head > len(nc.order)/2 {
+		// Reuse the forgotten half rather than let the slice grow.
+		nc.order = nc.order[:copy(nc.order, nc.order[nc.head:])]
+		nc.head = 0
+	}
+	nc.seen[key] = count
+	nc.order = append(nc.order, nonceUse{key: key, issued: issued.UnixNano()})
 	return true
 }
 
-func (nc *nonceCounts) forget(e *list.Element, young bool) {
-	u := nc.order.Remove(e).(*nonceUse)
-	delete(nc.seen, u.nonce)
-	if young && u.issued.After(nc.floor) {
-		nc.floor = u.issued
+// forget drops the nonce first used; young says it has not expired.
+func (nc *nonceCounts) forget(young bool) {
+	u := nc.order[nc.head]
+	nc.head++
+	delete(nc.seen, u.key)
+	if at := time.Unix(0, u.issued); young && at.After(nc.floor) {
+		nc.floor = at
 	}
 }

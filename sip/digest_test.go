@@ -145,6 +145,36 @@ func TestNonceCounts(t *testing.T) {
 	}
 }
 
+// TestNonceCountsBounded: a long run of nonces keeps the last max of them,
+// in a slice that stays within twice that.
+func TestNonceCountsBounded(t *testing.T) {
+	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	const max = 100
+	nc := newNonceCounts(max)
+	n := newNonces([]byte("secret"))
+	var minted []string
+	for i := range 10 * max {
+		at := base.Add(time.Duration(i) * time.Millisecond)
+		nonce := n.mint("vox.test", at)
+		minted = append(minted, nonce)
+		if !nc.use(nonce, at, 1, base.Add(-time.Hour)) {
+			t.Fatalf("nonce %d refused", i)
+		}
+		if len(nc.seen) > max || len(nc.order) > 2*max+1 {
+			t.Fatalf("after %d nonces: %d remembered, %d in order", i+1, len(nc.seen), len(nc.order))
+		}
+	}
+	for i, nonce := range minted {
+		at := base.Add(time.Duration(i) * time.Millisecond)
+		remembered := i >= len(minted)-max
+		// A remembered nonce takes a higher count; a forgotten one, issued
+		// before the floor, is refused whatever its count.
+		if got := nc.use(nonce, at, 2, base.Add(-time.Hour)); got != remembered {
+			t.Fatalf("nonce %d of %d: taken %v, want %v", i, len(minted), got, remembered)
+		}
+	}
+}
+
 // verify takes the response a client library computes, for each algorithm
 // and whatever the length of the URI, and nothing else.
 func TestVerify(t *testing.T) {
