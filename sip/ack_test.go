@@ -10,7 +10,7 @@ import (
 // A 2xx to an INVITE is sent again until its ACK comes (RFC 3261 section
 // 13.3.1.4); the ACK, late, connects the call.
 func TestAnswerRetransmittedUntilAck(t *testing.T) {
-	p, d := dialRawCall(t)
+	p, d := dialRawCall(t, hangupLauncher{})
 	again, err := p.recv() // T1 later
 	if err != nil {
 		t.Fatalf("no retransmission of the 200: %v", err)
@@ -67,7 +67,7 @@ func TestAnswerNeverAckedEndsCall(t *testing.T) {
 // An INVITE gets 100 Trying before its answer, which stops the phone
 // sending it again (RFC 3261 section 17.2.1).
 func TestInviteGetsTryingFirst(t *testing.T) {
-	p, d := dialRawCall(t)
+	p, d := dialRawCall(t, hangupLauncher{})
 	if p.trying == 0 {
 		t.Error("answered without a 100 Trying first")
 	}
@@ -110,11 +110,12 @@ func TestShutdownGivesUpUnansweredBye(t *testing.T) {
 	}
 }
 
-// dialRawCall places a call from a raw phone to a server whose calls are
-// answered at once and hung up once connected; the phone has the answer.
-func dialRawCall(t *testing.T) (*rawPhone, rawDialog) {
+// dialRawCall places a call from a raw phone to a server whose calls go to
+// launcher (hangupLauncher: answered at once and hung up once connected);
+// the phone has the answer.
+func dialRawCall(t *testing.T, launcher Launcher) (*rawPhone, rawDialog) {
 	t.Helper()
-	p, err := newRawPhone(startRawCallServer(t, hangupLauncher{}), 1)
+	p, err := newRawPhone(startRawCallServer(t, launcher), 1)
 	if err != nil {
 		t.Fatal(err)
 	}

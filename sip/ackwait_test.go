@@ -15,15 +15,7 @@ import (
 // and both held until the transaction gave up, 64*T1 later.
 func TestHangupBeforeAckTakesAck(t *testing.T) {
 	launcher := newLateLauncher()
-	p, err := newRawPhone(startRawCallServer(t, launcher), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.conn.Close() })
-	d, err := p.dial()
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, d := dialRawCall(t, launcher)
 	if err := (<-launcher.legs).Hangup(context.Background(), 0, nil); err != nil {
 		t.Fatal(err)
 	}
