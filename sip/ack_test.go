@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"vox/runtime"
 )
 
 // A 2xx to an INVITE is sent again until its ACK comes (RFC 3261 section
@@ -125,4 +127,35 @@ func dialRawCall(t *testing.T, launcher Launcher) (*rawPhone, rawDialog) {
 		t.Fatal(err)
 	}
 	return p, d
+}
+
+// TestShutdownDoesNotWaitOutAGonePeer: a call still up when the server stops
+// gets its BYE; a phone that is gone never answers it, and the stop gives up
+// on it after byePatience instead of holding on until its deadline.
+func TestShutdownDoesNotWaitOutAGonePeer(t *testing.T) {
+	launcher := newLateLauncher()
+	srv, addr := startRawCallServerFor(t, launcher)
+	p, err := newRawPhone(addr, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := p.dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ackAnswer(d); err != nil {
+		t.Fatal(err)
+	}
+	for ev := launcher.next(t); ev.Name != runtime.EventConnected; ev = launcher.next(t) {
+	}
+	p.conn.Close() // the phone is gone
+	const deadline = 20 * time.Second // under Timer F's 32 s, over byePatience
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("the shutdown waited its whole deadline (%v) for a gone phone's answer to its BYE", deadline)
+	}
 }

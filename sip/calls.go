@@ -280,8 +280,8 @@ func (w *workSet) idleSignal() <-chan struct{} {
 }
 
 // shutdown ends every call (503 to those still alerting, BYE to answered
-// ones, CANCEL to outgoing ones), waits until ctx for what that sends, and
-// ends the sessions.
+// ones, CANCEL to outgoing ones), waits for what that sends until ctx ends or
+// for byePatience at most, and ends the sessions.
 func (c *calls) shutdown(ctx context.Context) error {
 	c.mu.Lock()
 	if !c.closed {
@@ -298,18 +298,25 @@ func (c *calls) shutdown(ctx context.Context) error {
 	}
 	done := c.work.idleSignal()
 	var err error
+	patience := time.NewTimer(byePatience)
+	defer patience.Stop()
 	select {
 	case <-done:
 	case <-ctx.Done():
+	case <-patience.C:
+	}
+	select {
+	case <-done:
+	default:
 		// What is left waits on peers that do not answer (a phone gone
 		// before our BYE): give up on them, as their transactions would
 		// after Timer F anyway.
 		c.abandonAll()
 		select {
 		case <-done:
-			c.log.Info("sip: gave up on requests unanswered at the shutdown deadline")
+			c.log.Info("sip: gave up on requests unanswered at the shutdown")
 		case <-time.After(abandonGrace):
-			err = fmt.Errorf("sip: calls still ending at the deadline: %w", ctx.Err())
+			err = errors.New("sip: calls still ending after the shutdown gave up on their requests")
 		}
 	}
 	c.abandonAll()
@@ -319,6 +326,12 @@ func (c *calls) shutdown(ctx context.Context) error {
 
 // abandonGrace is how long abandoned requests may take to notice.
 const abandonGrace = 2 * time.Second
+
+// byePatience is how long a shutdown waits for the answers to its BYEs and
+// CANCELs: a peer answers within a round trip, and one that has not after
+// three retransmissions (0.5, 1 and 2 s) is gone. Waiting the whole deadline
+// for it only held up the stop.
+const byePatience = 4 * time.Second
 
 // newMedia opens a leg's RTP endpoint and its channel; events go to l.
 func (c *calls) newMedia(l *leg) error {
