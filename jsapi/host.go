@@ -2,7 +2,9 @@ package jsapi
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -118,14 +120,19 @@ func installTimers(vm *goja.Runtime, h Host) error {
 		}
 		return goja.Undefined()
 	}
-	for name, fn := range map[string]func(goja.FunctionCall) goja.Value{
-		"setTimeout":    set(false),
-		"setInterval":   set(true),
-		"clearTimeout":  clear,
-		"clearInterval": clear,
+	// In a fixed order, so that the global object's names come in the same
+	// order in every session.
+	for _, timer := range []struct {
+		name string
+		fn   func(goja.FunctionCall) goja.Value
+	}{
+		{"setTimeout", set(false)},
+		{"setInterval", set(true)},
+		{"clearTimeout", clear},
+		{"clearInterval", clear},
 	} {
-		if err := vm.Set(name, fn); err != nil {
-			return fmt.Errorf("install %s: %w", name, err)
+		if err := vm.Set(timer.name, timer.fn); err != nil {
+			return fmt.Errorf("install %s: %w", timer.name, err)
 		}
 	}
 	return nil
@@ -212,15 +219,18 @@ func ToJS(vm *goja.Runtime, v any) goja.Value {
 	case nil:
 		return goja.Null()
 	case map[string]any:
+		// In the keys' order, so that Object.keys and JSON.stringify of
+		// an event give the same text at every run, as a test of a
+		// scenario needs.
 		o := vm.NewObject()
-		for k, e := range v {
-			must(o.Set(k, ToJS(vm, e)))
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			must(o.Set(k, ToJS(vm, v[k])))
 		}
 		return o
 	case map[string]string:
 		o := vm.NewObject()
-		for k, e := range v {
-			must(o.Set(k, e))
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			must(o.Set(k, v[k]))
 		}
 		return o
 	case []any:

@@ -48,3 +48,24 @@ func nest(depth int) any {
 	}
 	return map[string]any{"self": nest(depth - 1)}
 }
+
+// TestToJSKeyOrder: an event's properties come in the same order at every
+// run (Go maps have none), so that JSON.stringify of an event, which a
+// scenario's test may compare, is stable.
+func TestToJSKeyOrder(t *testing.T) {
+	ev := map[string]any{"name": "Call.Connected", "id": "c1", "headers": map[string]string{"X-b": "2", "X-a": "1", "X-c": "3"}, "code": Number(200)}
+	const want = `{"code":200,"headers":{"X-a":"1","X-b":"2","X-c":"3"},"id":"c1","name":"Call.Connected"}`
+	for range 20 {
+		vm := goja.New()
+		if err := vm.Set("ev", ToJS(vm, ev)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := vm.RunString(`JSON.stringify(ev)`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want {
+			t.Fatalf("JSON.stringify(event) = %s, want %s", got, want)
+		}
+	}
+}
