@@ -9,9 +9,11 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -56,6 +58,7 @@ type serveFlags struct {
 	currencies      []string
 	wsOrigins       []string
 	overload        time.Duration
+	publicURL       string
 }
 
 func newServeCommand() *cobra.Command {
@@ -112,7 +115,7 @@ memory limit of 2 GiB (GOMEMLIMIT) unless the environment sets either.`,
 			defer stop()
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			runtime.TuneServerGC()
-			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, Currencies: f.currencies, WSOrigins: f.wsOrigins, LogRetention: f.logRetention, Overload: f.overload, Log: logger, Out: cmd.OutOrStdout()})
+			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, Currencies: f.currencies, WSOrigins: f.wsOrigins, LogRetention: f.logRetention, Overload: f.overload, PublicURL: f.publicURL, Log: logger, Out: cmd.OutOrStdout()})
 		},
 	}
 	fl := cmd.Flags()
@@ -123,6 +126,7 @@ memory limit of 2 GiB (GOMEMLIMIT) unless the environment sets either.`,
 	fl.StringSliceVar(&f.currencies, "currencies", controller.DefaultCurrencies, "the currencies with a master account each (tenants' accounts are under them)")
 	fl.StringSliceVar(&f.wsOrigins, "ws-origin", nil, "a page (scheme://host[:port]) allowed to use SIP over WebSocket at /ws; repeat for more (default: pages of the HTTP listener's own host, as /phone)")
 	fl.DurationVar(&f.overload, "overload-latency", overload.DefaultTarget, "turn new calls away while SIP requests over UDP wait longer than this to be read (0: never)")
+	fl.StringVar(&f.publicURL, "public-url", "", "the URL portals and browsers reach this server's HTTP at, for the access and recording URLs it hands out (default: http://ADDR of --http)")
 	fl.BoolVar(&f.sha256, "sip-sha256", false, "also challenge with SHA-256 digest (RFC 8760) after MD5; some phones (Debian's baresip) refuse a challenge they cannot answer")
 	return cmd
 }
@@ -152,6 +156,9 @@ type serveConfig struct {
 	// Overload is the SIP queue delay past which new calls are turned away
 	// (overload.Options.Target); 0: every call is taken.
 	Overload time.Duration
+	// PublicURL is where others reach the HTTP listener, for the access and
+	// recording URLs (default: http:// and the listener's address).
+	PublicURL string
 	// Now is the store's clock (default time.Now); tests pin it.
 	Now func() time.Time
 }
@@ -179,6 +186,26 @@ func admission(cfg serveConfig, srv *sip.Server) (sip.Admission, error) {
 		return nil, nil
 	}
 	return overload.New(overload.Options{Latency: srv.QueueDelay, Target: cfg.Overload, Log: cfg.Log})
+}
+
+// publicURL is the base of the URLs the server hands out: flag, checked, or
+// the listener's address.
+func publicURL(flag string, listener net.Addr) (string, error) {
+	if flag == "" {
+		return "http://" + listener.String(), nil
+	}
+	u, err := url.Parse(flag)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("--public-url %q: want http:// or https://, a host and at most a path, as https://vox.example.com", flag)
+	}
+	return strings.TrimSuffix(u.String(), "/"), nil
+}
+
+// unspecified tells a listener on every address (0.0.0.0, [::]), whose
+// address is no use in a URL.
+func unspecified(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsUnspecified()
 }
 
 // server is a running vox serve.
@@ -260,7 +287,14 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 			ln.Close()
 		}
 	}()
-	events, err := openCallEvents(cfg, db, hist, ctrl, "http://"+ln.Addr().String())
+	base, err := publicURL(cfg.PublicURL, ln.Addr())
+	if err != nil {
+		return nil, err
+	}
+	if cfg.PublicURL == "" && unspecified(ln.Addr()) {
+		cfg.Log.Warn("access and recording URLs name the listener's unspecified address, which nobody can reach; set --public-url", "url", base)
+	}
+	events, err := openCallEvents(cfg, db, hist, ctrl, base)
 	if err != nil {
 		return nil, err
 	}
@@ -274,7 +308,7 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	var live *liveLauncher
 	var billed *billedDialer
 	if cfg.SIP != "" {
-		if sipSrv, sipAddr, live, billed, err = startSIP(cfg, store, ctrl, revoker, events, ln.Addr().String()); err != nil {
+		if sipSrv, sipAddr, live, billed, err = startSIP(cfg, store, ctrl, revoker, events, base); err != nil {
 			return nil, err
 		}
 		defer func() {
@@ -342,8 +376,8 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 // startSIP prepares the SIP users (making the demo ones at the first start)
 // and starts the SIP server on cfg.SIP, taking calls into sessions of the
 // scenarios in store, its registrar told of changed users through revoker;
-// httpAddr is where recordings are served.
-func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controller, revoker *userRevoker, events *callEvents, httpAddr string) (*sip.Server, netip.AddrPort, *liveLauncher, *billedDialer, error) {
+// base is the public URL recordings are served under.
+func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controller, revoker *userRevoker, events *callEvents, base string) (*sip.Server, netip.AddrPort, *liveLauncher, *billedDialer, error) {
 	fail := func(err error) (*sip.Server, netip.AddrPort, *liveLauncher, *billedDialer, error) {
 		return nil, netip.AddrPort{}, nil, nil, err
 	}
@@ -419,7 +453,7 @@ func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controll
 			return filepath.Join(records, account)
 		},
 		RecordURL: func(account, token string) string {
-			return "http://" + httpAddr + "/records/" + account + "/" + token + ".wav"
+			return base + "/records/" + account + "/" + token + ".wav"
 		},
 		WebRTC:    browserMedia{rtc},
 		Admission: admit,

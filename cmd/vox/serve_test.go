@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -148,5 +149,32 @@ func stop(t *testing.T, srv *server) {
 		var stacks strings.Builder
 		pprof.Lookup("goroutine").WriteTo(&stacks, 1)
 		t.Fatalf("%v\n%s", err, stacks.String())
+	}
+}
+
+func TestPublicURL(t *testing.T) {
+	listener := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}
+	cases := []struct {
+		flag, want string
+		bad        bool
+	}{
+		{"", "http://127.0.0.1:8080", false},
+		{"https://vox.example.com", "https://vox.example.com", false},
+		{"https://vox.example.com/", "https://vox.example.com", false},
+		{"http://192.0.2.10:8080/vox/", "http://192.0.2.10:8080/vox", false},
+		{"vox.example.com", "", true},
+		{"ftp://vox.example.com", "", true},
+		{"https://", "", true},
+		{"https://vox.example.com/?a=1", "", true},
+		{"https://admin:secret@vox.example.com", "", true},
+	}
+	for _, c := range cases {
+		got, err := publicURL(c.flag, listener)
+		if (err != nil) != c.bad || got != c.want {
+			t.Errorf("publicURL(%q) = %q, %v; want %q, error %v", c.flag, got, err, c.want, c.bad)
+		}
+	}
+	if !unspecified(&net.TCPAddr{IP: net.IPv6unspecified, Port: 8080}) || unspecified(listener) {
+		t.Error("unspecified mistakes [::] or 127.0.0.1")
 	}
 }
