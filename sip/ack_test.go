@@ -149,6 +149,7 @@ func TestShutdownDoesNotWaitOutAGonePeer(t *testing.T) {
 	for ev := launcher.next(t); ev.Name != runtime.EventConnected; ev = launcher.next(t) {
 	}
 	p.conn.Close() // the phone is gone
+
 	const deadline = 20 * time.Second // under Timer F's 32 s, over byePatience
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
