@@ -53,7 +53,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 			t.Fatal(err)
 		}
 	})
-	out, err := RunSIPp(t, srv.addr.String(), "bench_call.xml", "-s", "100", "-au", "alice", "-ap", "secret",
+	out, err := RunSIPp(t, srv.addr.String(), "bench_call.xml", "-s", "100", "-au", "alice", "-ap", "secret", "-key", "rtcp", "9",
 		"-key", "caller", "alice", "-key", "domain", testRealm, "-p", strconv.Itoa(porttest.FreeUDP(t)))
 	if err != nil {
 		t.Fatalf("sipp: %v\n%s\nserver log:\n%s", err, out, srv.logs)
