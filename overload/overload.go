@@ -121,7 +121,8 @@ type Guard struct {
 	late     int       // intervals in a row over Target
 	share    float64   // of new work admitted, in [MinShare, 1]
 	credit   float64   // admissions owed: Admit spreads the share evenly
-	shed     uint64    // since shedding last started, for its log line
+	shed     uint64    // new work turned away, ever
+	shedFrom uint64    // shed when shedding last started, for its log line
 	latency  time.Duration
 	busy     float64 // of the cores, over the last interval measured
 }
@@ -166,9 +167,16 @@ func (g *Guard) Admit() bool {
 	return false
 }
 
-// Share is the fraction of new work admitted now; latency and busy are what
-// was last measured: the latency quantile and the share of the cores used.
-func (g *Guard) Share() (share float64, latency time.Duration, busy float64) {
+// TurnedAway counts the new work Admit refused since the Guard was made.
+func (g *Guard) TurnedAway() uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.shed
+}
+
+// state is the fraction of new work admitted now, and what was last
+// measured: the latency quantile and the share of the cores used.
+func (g *Guard) state() (share float64, latency time.Duration, busy float64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.share, g.latency, g.busy
@@ -198,11 +206,11 @@ func (g *Guard) observe(latency time.Duration, busy float64, elapsed time.Durati
 	}
 	switch {
 	case was == 1 && g.share < 1:
-		g.shed = 0
+		g.shedFrom = g.shed
 		g.opts.Log.Warn("overload: turning new calls away", "latency", latency, "target", g.opts.Target,
 			"cpu", fmt.Sprintf("%.0f%%", busy*100), "admitted", fmt.Sprintf("%.0f%%", g.share*100))
 	case was < 1 && g.share == 1:
-		g.opts.Log.Info("overload: taking every new call again", "turned_away", g.shed)
+		g.opts.Log.Info("overload: taking every new call again", "turned_away", g.shed-g.shedFrom)
 	}
 }
 

@@ -90,7 +90,7 @@ func TestGuardFollowsLatency(t *testing.T) {
 		load.now = load.now.Add(s.elapsed)
 		load.latency, load.idle = s.latency, s.idle
 		g.Admit()
-		if share, _, _ := g.Share(); share < s.share-1e-9 || share > s.share+1e-9 {
+		if share, _, _ := g.state(); share < s.share-1e-9 || share > s.share+1e-9 {
 			t.Fatalf("%s: share %.4f, want %.4f", s.name, share, s.share)
 		}
 	}
@@ -108,11 +108,16 @@ func TestGuardNeverShedsEverything(t *testing.T) {
 		load.now = load.now.Add(500 * time.Millisecond)
 		g.Admit()
 	}
-	if share, _, _ := g.Share(); share != 0.05 {
+	if share, _, _ := g.state(); share != 0.05 {
 		t.Fatalf("share after a long overload %.4f, want the minimum 0.05", share)
 	}
-	if in := admitted(g, 1000); in < 49 || in > 51 {
+	before := g.TurnedAway()
+	in := admitted(g, 1000)
+	if in < 49 || in > 51 {
 		t.Fatalf("%d of 1000 calls admitted at the minimum share, want 50", in)
+	}
+	if away := g.TurnedAway() - before; away != uint64(1000-in) {
+		t.Fatalf("TurnedAway counts %d of the %d calls refused", away, 1000-in)
 	}
 }
 
@@ -126,7 +131,7 @@ func TestGuardTakesTheFirstCall(t *testing.T) {
 	if !g.Admit() {
 		t.Fatal("the first call was turned away")
 	}
-	if share, _, _ := g.Share(); share != 0.75 {
+	if share, _, _ := g.state(); share != 0.75 {
 		t.Fatalf("share %.4f after a late interval, want 0.75", share)
 	}
 	if in := admitted(g, 100); in < 74 || in > 76 {
@@ -144,7 +149,7 @@ func TestGuardShedsEvenly(t *testing.T) {
 		load.now = load.now.Add(500 * time.Millisecond)
 		g.Admit()
 	}
-	share, _, _ := g.Share()
+	share, _, _ := g.state()
 	if share > 0.25 {
 		t.Fatalf("share %.4f after ten late intervals", share)
 	}

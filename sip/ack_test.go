@@ -117,16 +117,29 @@ func TestShutdownGivesUpUnansweredBye(t *testing.T) {
 // the phone has the answer.
 func dialRawCall(t *testing.T, launcher Launcher) (*rawPhone, rawDialog) {
 	t.Helper()
+	p := phoneFor(t, launcher)
+	return p, p.mustDial(t)
+}
+
+// phoneFor is a raw phone calling a server whose calls go to launcher.
+func phoneFor(t *testing.T, launcher Launcher) *rawPhone {
+	t.Helper()
 	p, err := newRawPhone(startRawCallServer(t, launcher), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.conn.Close() })
+	return p
+}
+
+// mustDial is dial, failing the test when the call is not answered.
+func (p *rawPhone) mustDial(t *testing.T) rawDialog {
+	t.Helper()
 	d, err := p.dial()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p, d
+	return d
 }
 
 // TestShutdownDoesNotWaitOutAGonePeer: a call still up when the server stops

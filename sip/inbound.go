@@ -73,7 +73,13 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		return
 	}
 	if a := c.opts.Admission; a != nil && !a.Admit() {
-		c.shed(req, tx)
+		// Overloaded: after authentication, so that a caller learns
+		// nothing of the server's load before it has proved who it is;
+		// not logged per call (the Admission logs when it starts and
+		// stops). No Retry-After: a proxy or carrier honouring one would
+		// send nothing at all for that long (RFC 3261 section 21.5.4),
+		// turning a partial overload into an outage.
+		c.srv.respond(tx, refusal(req, 503, "overloaded"))
 		return
 	}
 	c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 100, "Trying", nil))
@@ -242,22 +248,16 @@ func (l *leg) lateOffer() ([]byte, error) {
 // refuse answers an INVITE Vox cannot take, with a Warning saying why.
 func (c *calls) refuse(req *sipmsg.Request, tx sipmsg.ServerTransaction, code int, why string) {
 	c.srv.badLog.Warn("sip: call refused", "source", req.Source(), "code", code, "why", why)
-	res := sipmsg.NewResponseFromRequest(req, code, reasonPhrase(code), nil)
-	res.AppendHeader(sipmsg.NewHeader("Warning", `399 vox "`+strings.ReplaceAll(trimForLog(why), `"`, "'")+`"`))
-	c.srv.respond(tx, res)
+	c.srv.respond(tx, refusal(req, code, why))
 }
 
-// shed turns a call away for overload. The 503 has no Retry-After: a proxy or
-// carrier honouring one would send nothing at all for that long (RFC 3261
-// 21.5.4), turning a partial overload into an outage, while without it they
-// retry the call elsewhere or later. Authentication comes first, so a caller
-// learns nothing about the server's load before it has proved who it is. The
-// Admission logs when shedding starts and ends, not each call.
-func (c *calls) shed(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
-	res := sipmsg.NewResponseFromRequest(req, 503, "Service Unavailable", nil)
-	res.AppendHeader(sipmsg.NewHeader("Warning", `399 vox "overloaded"`))
-	c.srv.respond(tx, res)
+// refusal is the final response code to req, with a Warning saying why.
+func refusal(req *sipmsg.Request, code int, why string) *sipmsg.Response {
+	res := sipmsg.NewResponseFromRequest(req, code, reasonPhrase(code), nil)
+	res.AppendHeader(sipmsg.NewHeader("Warning", `399 vox "`+strings.ReplaceAll(trimForLog(why), `"`, "'")+`"`))
+	return res
 }
+
 
 // realm is the realm a call's credentials are for.
 func (c *calls) realm(req *sipmsg.Request) string {

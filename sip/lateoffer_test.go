@@ -89,16 +89,9 @@ func (a lateLauncher) next(t *testing.T) runtime.Event {
 // outgoing call offers.
 func dialLate(t *testing.T, launcher lateLauncher) (*rawPhone, rawDialog) {
 	t.Helper()
-	p, err := newRawPhone(startRawCallServer(t, launcher), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.conn.Close() })
+	p := phoneFor(t, launcher)
 	p.lateOffer = true
-	d, err := p.dial()
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := p.mustDial(t)
 	if headerOf(d.ok, "Content-Type") != "application/sdp" || !strings.Contains(d.ok, "\r\nm=audio ") ||
 		!strings.Contains(d.ok, " RTP/AVP 0 8 101\r\n") || !strings.Contains(d.ok, "a=rtpmap:101 telephone-event/8000") {
 		t.Fatalf("the 200 to an INVITE without SDP has no offer:\n%s", d.ok)

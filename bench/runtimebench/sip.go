@@ -54,7 +54,7 @@ type rateStep struct {
 	Note   string        // vox: its warnings, when the rate was not held
 	// TurnedAway counts vox's 503s for overload, which are among the
 	// failed calls.
-	TurnedAway int64
+	TurnedAway uint64
 }
 
 func (r rateStep) held() bool {
@@ -393,14 +393,14 @@ func voxStep(v *sipVox, work, caller string, rate, calls int, hold time.Duration
 		heap := liveHeap()
 		mid <- growth{heap: heap - min(heap, base), calls: v.launcher.started.Load() - started0}
 	}()
-	cpu0, away0 := processCPU(), v.admission.count()
+	cpu0, away0 := processCPU(), v.turnedAway()
 	st, err := runSIPp(ctx, work, args...)
 	cpu := processCPU() - cpu0
 	cancel()
 	if err != nil {
 		return rateStep{}, err
 	}
-	s := rateStep{Rate: rate, Stats: st, CPU: cpu, TurnedAway: v.admission.count() - away0}
+	s := rateStep{Rate: rate, Stats: st, CPU: cpu, TurnedAway: v.turnedAway() - away0}
 	if g := <-mid; g.calls > 0 {
 		s.Heap, s.HeapKB = g.heap, float64(g.heap)/1024/float64(g.calls)
 	}

@@ -77,31 +77,17 @@ type sipVox struct {
 	addr     netip.AddrPort
 	launcher *countingLauncher
 	log      *warnings
-	// admission turns calls away as vox serve's does; nil with
+	// guard turns calls away as vox serve's does; nil with
 	// -sip-overload-latency 0.
-	admission *countingAdmission
+	guard *overload.Guard
 }
 
-// countingAdmission is vox serve's overload guard, counting the calls it
-// turns away.
-type countingAdmission struct {
-	guard      *overload.Guard
-	turnedAway atomic.Int64
-}
-
-func (a *countingAdmission) Admit() bool {
-	if a.guard.Admit() {
-		return true
-	}
-	a.turnedAway.Add(1)
-	return false
-}
-
-func (a *countingAdmission) count() int64 {
-	if a == nil {
+// turnedAway counts the calls vox's overload guard refused.
+func (v *sipVox) turnedAway() uint64 {
+	if v.guard == nil {
 		return 0
 	}
-	return a.turnedAway.Load()
+	return v.guard.TurnedAway()
 }
 
 var sipOverload = flag.Duration("sip-overload-latency", overload.DefaultTarget, "vox's --overload-latency in the SIP benchmarks (vox serve's default; 0: take every call)")
@@ -172,12 +158,10 @@ func startSIPVox(users map[string]string, hold time.Duration, tune ...voxTune) (
 	callOpts.Router, callOpts.Launcher, callOpts.Ports = benchRouter{}, v.launcher, ports
 	callOpts.Player = player.New(player.Options{})
 	if *sipOverload > 0 {
-		guard, err := overload.New(overload.Options{Latency: v.srv.QueueDelay, Target: *sipOverload, Log: logger})
-		if err != nil {
+		if v.guard, err = overload.New(overload.Options{Latency: v.srv.QueueDelay, Target: *sipOverload, Log: logger}); err != nil {
 			return nil, err
 		}
-		v.admission = &countingAdmission{guard: guard}
-		callOpts.Admission = v.admission
+		callOpts.Admission = v.guard
 	}
 	err = v.srv.EnableCalls(callOpts)
 	if err != nil {
