@@ -258,7 +258,6 @@ func refusal(req *sipmsg.Request, code int, why string) *sipmsg.Response {
 	return res
 }
 
-
 // realm is the realm a call's credentials are for.
 func (c *calls) realm(req *sipmsg.Request) string {
 	if c.srv.opts.Realm != "" {
