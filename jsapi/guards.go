@@ -2,12 +2,14 @@ package jsapi
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/dlclark/regexp2/v2"
 	"github.com/dop251/goja"
+	"github.com/dop251/goja/parser"
 )
 
 // goja has no memory limit of its own, and Runtime.Interrupt only stops JS: a Go
@@ -297,7 +299,11 @@ var methodGuards = []methodGuard{
 		return append([]goja.Value{text}, c.Arguments[min(1, len(c.Arguments)):]...)
 	}},
 	{path: "JSON", names: []string{"stringify"}, check: (*guard).checkStringify},
-	{path: "RegExp.prototype", names: []string{"exec", "test", "[Symbol.match]", "[Symbol.matchAll]", "[Symbol.replace]", "[Symbol.search]", "[Symbol.split]"}, check: (*guard).checkRegexp, timed: true},
+	// Only exec and test run matches: with exec wrapped, goja takes its generic
+	// path for the others, which call exec once per match. Timing them too
+	// would count the time spent in a replacer function as the pattern's.
+	{path: "RegExp.prototype", names: []string{"exec", "test"}, check: (*guard).checkRegexp, timed: true},
+	{path: "RegExp.prototype", names: []string{"[Symbol.match]", "[Symbol.matchAll]", "[Symbol.replace]", "[Symbol.search]", "[Symbol.split]"}, check: (*guard).checkRegexp},
 	{path: "RegExp.prototype", names: []string{"compile"}, check: func(g *guard, what site, c goja.FunctionCall) []goja.Value {
 		g.checkPattern(what, c.Arguments)
 		return c.Arguments
@@ -369,7 +375,9 @@ func (g *guard) callMethod(target *goja.Object, this goja.Value, args []goja.Val
 		start = startRegexp()
 	}
 	v := orig.call(goja.FunctionCall{This: this, Arguments: args})
-	if mg.timed {
+	if mg.timed && !v.ToBoolean() {
+		// Only a call that found nothing may have been abandoned: exec's null,
+		// test's false.
 		g.afterRegexp(what, this, start)
 	}
 	return v
@@ -689,11 +697,44 @@ func (g *guard) afterRegexp(what site, this goja.Value, start regexpStart) {
 	if !abandoned {
 		return
 	}
-	src := ""
+	src, flags := "", ""
 	if obj, ok := this.(*goja.Object); ok {
-		src = obj.Get("source").String()
+		src, flags = obj.Get("source").String(), obj.Get("flags").String()
+	}
+	if !backtracks(src, flags) {
+		// Go's regexp ran it: it has no timeout to be abandoned at, and a slow
+		// call only waited for a core.
+		return
 	}
 	panic(throwRange(g.vm, fmt.Sprintf("%s: the regular expression /%s/ ran for %s on this input and was stopped (catastrophic backtracking; a match may take at most %s)", what, src, took.Round(time.Millisecond), RegexpTimeout)))
+}
+
+// backtracks reports whether goja matches the pattern with regexp2, the
+// backtracking engine with the timeout, rather than with Go's linear regexp. It
+// makes goja's own choice (compileRegexp): Go's regexp whenever goja's parser can
+// translate the pattern and Go's compiler takes the translation. goja rewrites
+// surrogate pairs before that, so a pattern with one, or with a \u escape that
+// may be one, counts as regexp2's. It is only asked about a call that already
+// looks abandoned, so its cost stays off the ordinary path.
+func backtracks(source, flags string) bool {
+	if strings.Contains(source, `\u`) || strings.ContainsFunc(source, func(r rune) bool { return r > 0xFFFF }) {
+		return true
+	}
+	translated, err := parser.TransformRegExp(source, strings.Contains(flags, "s"), strings.Contains(flags, "u"))
+	if err != nil {
+		return true
+	}
+	var modes strings.Builder
+	for _, f := range "msi" {
+		if strings.ContainsRune(flags, f) {
+			modes.WriteRune(f)
+		}
+	}
+	if modes.Len() > 0 {
+		translated = "(?" + modes.String() + ":" + translated + ")"
+	}
+	_, err = regexp.Compile(translated)
+	return err != nil
 }
 
 // checkPattern refuses patterns nested deeper than Go's own regexp allows: the

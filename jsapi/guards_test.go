@@ -2,6 +2,7 @@ package jsapi
 
 import (
 	"errors"
+	"reflect"
 	goruntime "runtime"
 	"strings"
 	"testing"
@@ -126,13 +127,90 @@ func TestGuardsRefuse(t *testing.T) {
 }
 
 // TestGuardCatastrophicRegexp checks that a match regexp2 abandons is reported,
-// not passed off as "no match".
+// not passed off as "no match", by whichever method ran it: the String and
+// Symbol methods reach the match through exec.
 func TestGuardCatastrophicRegexp(t *testing.T) {
-	_, err := guardedVM(t).RunString(`/^(a+)+\1?$/.test("a".repeat(40) + "b")`)
-	var ex *goja.Exception
-	if !errors.As(err, &ex) || !strings.Contains(ex.Value().String(), "catastrophic backtracking") {
-		t.Fatalf("err = %v, want a RangeError about catastrophic backtracking", err)
+	for _, call := range []string{`re.test(s)`, `re.exec(s)`, `s.replace(re, "x")`, `s.match(re)`, `s.search(re)`, `s.split(re)`} {
+		t.Run(call, func(t *testing.T) {
+			t.Parallel()
+			_, err := guardedVM(t).RunString(`const re = /^(a+)+\1?$/, s = "a".repeat(40) + "b"; ` + call)
+			var ex *goja.Exception
+			if !errors.As(err, &ex) || !strings.Contains(ex.Value().String(), "catastrophic backtracking") {
+				t.Fatalf("err = %v, want a RangeError about catastrophic backtracking", err)
+			}
+		})
 	}
+}
+
+// TestGuardSlowReplacerIsNotBacktracking: the time a replacer function takes is
+// the scenario's, not the pattern's. Timing replace as a whole took a replacer
+// that ran most of a second for an abandoned match.
+func TestGuardSlowReplacerIsNotBacktracking(t *testing.T) {
+	for _, pattern := range []string{`/b/g`, `/(?=b)b/g`} { // Go's regexp, regexp2
+		t.Run(pattern, func(t *testing.T) {
+			t.Parallel()
+			v, err := guardedVM(t).RunString(`"abc".replace(` + pattern + `, () => { const t = Date.now(); while (Date.now() - t < 900); return "x"; })`)
+			if err != nil || v.String() != "axc" {
+				t.Fatalf("replace = %v, %v; want axc", v, err)
+			}
+		})
+	}
+}
+
+// TestBacktracks checks that the guard tells the patterns goja gives regexp2
+// from those it gives Go's regexp as goja itself does, reading goja's choice
+// from the compiled RegExp. Where the guard is unsure it must say regexp2.
+func TestBacktracks(t *testing.T) {
+	cases := []struct {
+		pattern, flags string
+		unsure         bool // the guard says regexp2 whatever goja chose
+	}{
+		{`(\w)\w+`, "g", false},
+		{`^(a+)+$`, "", false},
+		{`(\w)\1`, "", false},
+		{`(?=b)b`, "g", false},
+		{`(?<!a)b`, "", false},
+		{`(?<year>\d{4})-\k<year>`, "", false},
+		{`a{2000}`, "", false},
+		{`^.$`, "su", false},
+		{`[^]x`, "im", false},
+		{`\d+\/\d+`, "", false},
+		{`\u0041+`, "", true},
+		{`😀+`, "u", true},
+	}
+	vm := goja.New()
+	for _, c := range cases {
+		re, err := vm.RunString("/" + c.pattern + "/" + c.flags)
+		if err != nil {
+			t.Fatalf("/%s/%s: %v", c.pattern, c.flags, err)
+		}
+		obj := re.ToObject(vm)
+		got := backtracks(obj.Get("source").String(), obj.Get("flags").String())
+		want := gojaUsesRegexp2(t, obj)
+		if got != want && !(c.unsure && got) {
+			t.Errorf("/%s/%s: backtracks = %v, goja uses regexp2: %v", c.pattern, c.flags, got, want)
+		}
+	}
+}
+
+// gojaUsesRegexp2 reads which engine goja compiled a RegExp for. It reaches into
+// goja's unexported fields, so a goja upgrade that renames them fails this test
+// rather than leaving backtracks to drift from goja's choice unnoticed.
+func gojaUsesRegexp2(t *testing.T, re *goja.Object) bool {
+	t.Helper()
+	self := reflect.ValueOf(re).Elem().FieldByName("self")
+	if !self.IsValid() || self.IsNil() {
+		t.Fatal("goja.Object has no self field")
+	}
+	pattern := self.Elem().Elem().FieldByName("pattern")
+	if !pattern.IsValid() || pattern.IsNil() {
+		t.Fatal("goja's regexpObject has no pattern field")
+	}
+	wrapper := pattern.Elem().FieldByName("regexp2Wrapper")
+	if !wrapper.IsValid() {
+		t.Fatal("goja's regexpPattern has no regexp2Wrapper field")
+	}
+	return !wrapper.IsNil()
 }
 
 // TestGuardCheckpointsLetInterruptsIn checks that a builtin that runs long in Go
