@@ -118,6 +118,13 @@ func (s *Server) admit(p sipmsg.TransportReadProps, addr netip.Addr, data []byte
 		return nil, nil
 	}
 	if s.rate.allow(addr, n, s.opts.Now()) {
+		if isWebSocket(p.Transport) && !s.parses(data) {
+			// A WebSocket frame holds one message, so the next one is still
+			// found after a bad one. sipgo would close the connection, and a
+			// browser's registration and calls on it would go too.
+			s.badLog.Warn("sip: unreadable message over WebSocket, dropping", "source", addr.String(), "bytes", len(data))
+			return nil, nil
+		}
 		return data, nil
 	}
 	s.limited.Add(1)
@@ -127,6 +134,13 @@ func (s *Server) admit(p sipmsg.TransportReadProps, addr netip.Addr, data []byte
 		return nil, errRateLimited
 	}
 	return nil, nil
+}
+
+// parses says whether sipgo can read data as a SIP message. It parses twice
+// what it lets through, which only browsers' low traffic pays for.
+func (s *Server) parses(data []byte) bool {
+	_, err := s.parser.ParseSIP(data)
+	return err == nil
 }
 
 // hasSIPVersion says whether the first line of a request ends with a

@@ -133,6 +133,7 @@ type Server struct {
 	reg    *Registrar
 	log    *slog.Logger
 	badLog *slog.Logger // rate-limited, for what anyone on the network can cause
+	parser *sipmsg.Parser
 
 	calls *calls     // nil until EnableCalls
 	ws    *webSocket // nil until WebSocket
@@ -177,6 +178,7 @@ func NewServer(opts Options) (*Server, error) {
 
 	parser := sipmsg.NewParser()
 	parser.MaxMessageLength = opts.MaxMessageSize
+	s.parser = parser
 	// sipgo logs a packet it cannot parse whole and at error level; through
 	// badLog it is one short line now and then.
 	sipgoLog := slog.New(limited.demoted()).With("component", "sipgo")

@@ -238,15 +238,19 @@ func TestWebSocketMalformedInput(t *testing.T) {
 	ts := startServer(t, Options{})
 	url := startWebSocket(t, ts, WebSocketOptions{})
 	for _, tc := range []struct {
-		name string
-		send func(conn net.Conn) error
+		name   string
+		send   func(conn net.Conn) error
+		answer int // 0: dropped
+		closes bool
 	}{
-		{"not SIP", func(c net.Conn) error { return wsutil.WriteClientText(c, []byte("hello\r\n\r\n")) }},
+		{"not SIP", func(c net.Conn) error { return wsutil.WriteClientText(c, []byte("hello\r\n\r\n")) }, 0, false},
 		{"a request without its headers", func(c net.Conn) error {
 			return wsutil.WriteClientText(c, []byte("REGISTER sip:vox.test SIP/2.0\r\nVia: SIP/2.0/WS x.invalid\r\n\r\n"))
-		}},
-		// RFC 6455 section 5.1: a client masks its frames.
-		{"an unmasked frame", func(c net.Conn) error { return ws.WriteFrame(c, ws.NewTextFrame([]byte("OPTIONS"))) }},
+		}, 400, false},
+		{"binary", func(c net.Conn) error { return wsutil.WriteClientText(c, []byte("\x00\x01\xff REGISTER\r\n\r\n")) }, 0, false},
+		// RFC 6455 section 5.1: a client masks its frames, and a server
+		// closes the connection on one that is not.
+		{"an unmasked frame", func(c net.Conn) error { return ws.WriteFrame(c, ws.NewTextFrame([]byte("OPTIONS"))) }, 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newWSPhone(t, url, "alice")
@@ -254,23 +258,28 @@ func TestWebSocketMalformedInput(t *testing.T) {
 			if err := tc.send(p.conn); err != nil {
 				t.Fatal(err)
 			}
-			// The server answers 400 or drops what it cannot read; either
-			// way nothing else on the connection is disturbed for long:
-			// sipgo closes a connection whose message it cannot parse.
-			for {
-				msg, err := p.read()
-				if err != nil {
-					break
-				}
-				if res, ok := msg.(*sipmsg.Response); ok && res.StatusCode == 400 {
-					break
+			if tc.closes {
+				for {
+					if _, err := p.read(); err != nil {
+						return
+					}
 				}
 			}
+			if tc.answer != 0 {
+				wantStatus(t, p.response(), tc.answer)
+			}
+			// The connection, with the registration made over it, stays.
+			wantStatus(t, p.register("secret", 600), 200)
 		})
 	}
 	// The server goes on.
 	p := newWSPhone(t, url, "bob")
 	wantStatus(t, p.register("hunter2", 600), 200)
+	for _, line := range strings.Split(ts.logs.String(), "\n") {
+		if len(line) > 600 {
+			t.Errorf("a log line of %d bytes: %.200s…", len(line), line)
+		}
+	}
 }
 
 func TestWebSocketKeepAlive(t *testing.T) {
