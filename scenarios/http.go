@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"slices"
 	"sort"
@@ -240,7 +241,7 @@ func (h *handler) apps(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) releases(w http.ResponseWriter, r *http.Request) {
-	before, err := queryInt(r, "before", 0, 1, 1<<31)
+	before, err := queryInt(r, "before", 0, 1, math.MaxInt32)
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -1,3 +1,5 @@
+//go:build linux && !386
+
 package rtp
 
 import (
@@ -13,6 +15,9 @@ import (
 	"unsafe"
 )
 
+// 386 Linux has no recvfrom or sendto system call of its own (both go through
+// socketcall), so it takes the portable path of socket_other.go.
+//
 // On Linux an endpoint's sockets are not handed to Go's network poller
 // directly. The poller registers every socket for output as well as input,
 // and a UDP socket reports output space each time a datagram it sent is
