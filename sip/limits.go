@@ -58,10 +58,8 @@ func (l *rateLimiter) allow(addr netip.Addr, n int, now time.Time) bool {
 	if l.rate < 0 || n == 0 {
 		return true
 	}
-	for _, p := range l.exempt {
-		if p.Contains(addr.Unmap()) {
-			return true
-		}
+	if inPrefixes(addr, l.exempt) {
+		return true
 	}
 	src := sourceOf(addr)
 	l.mu.Lock()
@@ -85,6 +83,15 @@ func (l *rateLimiter) allow(addr netip.Addr, n int, now time.Time) bool {
 	}
 	b.tokens -= float64(n)
 	return true
+}
+
+func inPrefixes(addr netip.Addr, prefixes []netip.Prefix) bool {
+	for _, p := range prefixes {
+		if p.Contains(addr.Unmap()) {
+			return true
+		}
+	}
+	return false
 }
 
 // requestsIn counts what a read holds against the rate, before it is

@@ -64,6 +64,17 @@ type Options struct {
 	RequestRate  float64
 	RequestBurst int
 	Unlimited    []netip.Prefix
+	// MaxTCPPerSource bounds the TCP connections one source (an IPv4
+	// address, an IPv6 /64) holds at once (default 256: the phones of an
+	// office behind one address; Unlimited sources have no such bound),
+	// and MaxTCP those of all sources (default 10,000). A connection past
+	// either is closed as soon as it is accepted. TCPIdle closes one that
+	// brings nothing, not even a keep-alive, for so long (default
+	// MaxExpires and a minute, so that a phone's connection outlives the
+	// registration it refreshes over it); one that brings nothing at all
+	// goes after at most 30 s.
+	MaxTCPPerSource, MaxTCP int
+	TCPIdle                 time.Duration
 	// LookupTimeout bounds a Directory lookup (default 5 s).
 	LookupTimeout time.Duration
 	// Secret signs nonces (default: random at each start; a restart only
@@ -103,6 +114,9 @@ func (o *Options) defaults() error {
 	setDefault(&o.RequestRate, 100)
 	setDefault(&o.RequestBurst, 200)
 	setDefault(&o.LookupTimeout, 5*time.Second)
+	setDefault(&o.MaxTCPPerSource, 256)
+	setDefault(&o.MaxTCP, 10_000)
+	setDefault(&o.TCPIdle, o.MaxExpires+time.Minute)
 	if len(o.Secret) == 0 {
 		o.Secret = make([]byte, 32)
 		rand.Read(o.Secret)
@@ -268,7 +282,8 @@ func (s *Server) Listen(addr string) (netip.AddrPort, error) {
 			return netip.AddrPort{}, fmt.Errorf("sip: listen on tcp %s: %w", addr, err)
 		}
 	}
-	s.listeners = append(s.listeners, udp.Close, tcp.Close)
+	stream := s.limitTCP(tcp)
+	s.listeners = append(s.listeners, udp.Close, stream.Close)
 	s.served.Add(2)
 	go func() {
 		defer s.served.Done()
@@ -276,7 +291,7 @@ func (s *Server) Listen(addr string) (netip.AddrPort, error) {
 	}()
 	go func() {
 		defer s.served.Done()
-		s.sip.ServeTCP(tcp)
+		s.sip.ServeTCP(stream)
 	}()
 	bound := udp.LocalAddr().(*net.UDPAddr).AddrPort()
 	s.log.Info("sip: listening", "udp", bound.String(), "tcp", tcp.Addr().String())
