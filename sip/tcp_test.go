@@ -186,4 +186,3 @@ func TestTCPAcceptRetries(t *testing.T) {
 type pipeConn struct{ net.Conn }
 
 func (pipeConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5999} }
-
