@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -59,6 +60,7 @@ type serveFlags struct {
 	wsOrigins       []string
 	overload        time.Duration
 	publicURL       string
+	tlsCert, tlsKey string
 }
 
 func newServeCommand() *cobra.Command {
@@ -115,7 +117,7 @@ memory limit of 2 GiB (GOMEMLIMIT) unless the environment sets either.`,
 			defer stop()
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			runtime.TuneServerGC()
-			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, Currencies: f.currencies, WSOrigins: f.wsOrigins, LogRetention: f.logRetention, Overload: f.overload, PublicURL: f.publicURL, Log: logger, Out: cmd.OutOrStdout()})
+			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, Currencies: f.currencies, WSOrigins: f.wsOrigins, LogRetention: f.logRetention, Overload: f.overload, PublicURL: f.publicURL, TLSCert: f.tlsCert, TLSKey: f.tlsKey, Log: logger, Out: cmd.OutOrStdout()})
 		},
 	}
 	fl := cmd.Flags()
@@ -126,7 +128,9 @@ memory limit of 2 GiB (GOMEMLIMIT) unless the environment sets either.`,
 	fl.StringSliceVar(&f.currencies, "currencies", controller.DefaultCurrencies, "the currencies with a master account each (tenants' accounts are under them)")
 	fl.StringSliceVar(&f.wsOrigins, "ws-origin", nil, "a page (scheme://host[:port]) allowed to use SIP over WebSocket at /ws; repeat for more (default: pages of the HTTP listener's own host, as /phone)")
 	fl.DurationVar(&f.overload, "overload-latency", overload.DefaultTarget, "turn new calls away while SIP requests over UDP wait longer than this to be read (0: never)")
-	fl.StringVar(&f.publicURL, "public-url", "", "the URL portals and browsers reach this server's HTTP at, for the access and recording URLs it hands out (default: http://ADDR of --http)")
+	fl.StringVar(&f.publicURL, "public-url", "", "the URL portals and browsers reach this server's HTTP at, for the access and recording URLs it hands out (default: http://ADDR of --http, https:// with --tls-cert)")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS (and WSS at /ws) with this PEM certificate (chain), re-read when it changes; with --tls-key")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
 	fl.BoolVar(&f.sha256, "sip-sha256", false, "also challenge with SHA-256 digest (RFC 8760) after MD5; some phones (Debian's baresip) refuse a challenge they cannot answer")
 	return cmd
 }
@@ -157,8 +161,12 @@ type serveConfig struct {
 	// (overload.Options.Target); 0: every call is taken.
 	Overload time.Duration
 	// PublicURL is where others reach the HTTP listener, for the access and
-	// recording URLs (default: http:// and the listener's address).
+	// recording URLs (default: http:// or https:// and the listener's
+	// address).
 	PublicURL string
+	// TLSCert and TLSKey are PEM files; with them the HTTP listener serves
+	// HTTPS.
+	TLSCert, TLSKey string
 	// Now is the store's clock (default time.Now); tests pin it.
 	Now func() time.Time
 }
@@ -190,9 +198,9 @@ func admission(cfg serveConfig, srv *sip.Server) (sip.Admission, error) {
 
 // publicURL is the base of the URLs the server hands out: flag, checked, or
 // the listener's address.
-func publicURL(flag string, listener net.Addr) (string, error) {
+func publicURL(flag, scheme string, listener net.Addr) (string, error) {
 	if flag == "" {
-		return "http://" + listener.String(), nil
+		return scheme + "://" + listener.String(), nil
 	}
 	u, err := url.Parse(flag)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
@@ -287,7 +295,15 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 			ln.Close()
 		}
 	}()
-	base, err := publicURL(cfg.PublicURL, ln.Addr())
+	scheme := "http"
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		certs, err := loadCertFiles(cfg.TLSCert, cfg.TLSKey, cfg.Log)
+		if err != nil {
+			return nil, err
+		}
+		ln, scheme = tls.NewListener(ln, certs.tlsConfig()), "https"
+	}
+	base, err := publicURL(cfg.PublicURL, scheme, ln.Addr())
 	if err != nil {
 		return nil, err
 	}
@@ -369,7 +385,7 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	if sipSrv != nil {
 		sipOn = sipAddr.String()
 	}
-	cfg.Log.Info("vox serve started", "http", "http://"+ln.Addr().String(), "sip", sipOn, "data", cfg.Data)
+	cfg.Log.Info("vox serve started", "http", scheme+"://"+ln.Addr().String(), "sip", sipOn, "data", cfg.Data)
 	return srv, nil
 }
 

@@ -159,6 +159,7 @@ func TestPublicURL(t *testing.T) {
 		bad        bool
 	}{
 		{"", "http://127.0.0.1:8080", false},
+		{"", "https://127.0.0.1:8080", false}, // with --tls-cert
 		{"https://vox.example.com", "https://vox.example.com", false},
 		{"https://vox.example.com/", "https://vox.example.com", false},
 		{"http://192.0.2.10:8080/vox/", "http://192.0.2.10:8080/vox", false},
@@ -169,7 +170,11 @@ func TestPublicURL(t *testing.T) {
 		{"https://admin:secret@vox.example.com", "", true},
 	}
 	for _, c := range cases {
-		got, err := publicURL(c.flag, listener)
+		scheme := "http"
+		if strings.HasPrefix(c.want, "https://127.") {
+			scheme = "https"
+		}
+		got, err := publicURL(c.flag, scheme, listener)
 		if (err != nil) != c.bad || got != c.want {
 			t.Errorf("publicURL(%q) = %q, %v; want %q, error %v", c.flag, got, err, c.want, c.bad)
 		}
