@@ -359,19 +359,28 @@ func (c *calls) newChannel(l *leg, ep *rtp.Endpoint) (*media.Channel, error) {
 	return media.NewChannel(ep, opts, legEvents{l})
 }
 
-// local is where this server is reached over transport from a peer at
-// peer: the listener of that transport's address family, and the host in
-// Contact and From.
+// local is where this server is reached from a peer at peer: the listener
+// of its address family, and the host in Contact and From.
 func (c *calls) local(peer netip.Addr) (listener netip.AddrPort, host string) {
+	return c.localOn(peer, false)
+}
+
+// localOn is local among the TLS listeners when tls is set.
+func (c *calls) localOn(peer netip.Addr, tls bool) (listener netip.AddrPort, host string) {
 	c.srv.mu.Lock()
-	for _, b := range c.srv.bound {
+	bound := c.srv.bound
+	if tls && len(c.srv.tlsBound) > 0 {
+		// Without a TLS listener a peer has no TLS port of ours to reach.
+		bound = c.srv.tlsBound
+	}
+	for _, b := range bound {
 		if b.Addr().Is4() == peer.Unmap().Is4() {
 			listener = b
 			break
 		}
 	}
-	if !listener.IsValid() && len(c.srv.bound) > 0 {
-		listener = c.srv.bound[0]
+	if !listener.IsValid() && len(bound) > 0 {
+		listener = bound[0]
 	}
 	c.srv.mu.Unlock()
 	host = c.opts.Host
@@ -383,7 +392,7 @@ func (c *calls) local(peer netip.Addr) (listener netip.AddrPort, host string) {
 
 // contact is our Contact for a dialog with a peer over transport.
 func (c *calls) contact(transport string, peer netip.Addr) *sipmsg.ContactHeader {
-	listener, host := c.local(peer)
+	listener, host := c.localOn(peer, strings.EqualFold(transport, "TLS"))
 	u := sipmsg.Uri{Scheme: "sip", User: "vox", Host: host, Port: int(listener.Port())}
 	if !strings.EqualFold(transport, "UDP") {
 		u.UriParams = sipmsg.NewParams()

@@ -188,12 +188,15 @@ func sipTarget(req runtime.DialRequest) ([]target, error) {
 	if v, ok := uri.UriParams.Get("transport"); ok {
 		transport = strings.ToUpper(v)
 	}
-	if transport != "UDP" && transport != "TCP" {
+	if transport != "UDP" && transport != "TCP" && transport != "TLS" {
 		return nil, &runtime.DialError{Code: 400, Reason: "Bad Request: transport " + trimForLog(transport) + " is not supported"}
 	}
 	port := uri.Port
 	if port == 0 {
 		port = 5060
+		if transport == "TLS" {
+			port = 5061
+		}
 	}
 	peer := net.JoinHostPort(uri.Host, strconv.Itoa(port))
 	if p := strings.TrimPrefix(strings.TrimSpace(req.OutProxy), "sip:"); p != "" {

@@ -3,7 +3,9 @@ package sip
 import (
 	"context"
 	goruntime "runtime"
+	"runtime/pprof"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 	"weak"
@@ -76,5 +78,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatal("the ended call's leg is still held, by the INVITE's transaction or otherwise")
+	var stacks strings.Builder
+	pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+	t.Fatalf("the ended call's leg is still held, by the INVITE's transaction or otherwise; goroutines:\n%s\nserver log:\n%s", stacks.String(), srv.logs)
 }

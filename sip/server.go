@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -75,6 +76,10 @@ type Options struct {
 	// goes after at most 30 s.
 	MaxTCPPerSource, MaxTCP int
 	TCPIdle                 time.Duration
+	// TLSClient is what Vox checks a peer's certificate with when it opens
+	// a TLS connection itself, to a trunk or a CallSIP URI with
+	// transport=tls (default: the system's roots, TLS 1.2 and up).
+	TLSClient *tls.Config
 	// LookupTimeout bounds a Directory lookup (default 5 s).
 	LookupTimeout time.Duration
 	// Secret signs nonces (default: random at each start; a restart only
@@ -117,6 +122,9 @@ func (o *Options) defaults() error {
 	setDefault(&o.MaxTCPPerSource, 256)
 	setDefault(&o.MaxTCP, 10_000)
 	setDefault(&o.TCPIdle, o.MaxExpires+time.Minute)
+	if o.TLSClient == nil {
+		o.TLSClient = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
 	if len(o.Secret) == 0 {
 		o.Secret = make([]byte, 32)
 		rand.Read(o.Secret)
@@ -156,6 +164,7 @@ type Server struct {
 	closing   bool
 	listeners []func() error
 	bound     []netip.AddrPort // the listeners' addresses, UDP and TCP alike
+	tlsBound  []netip.AddrPort // the TLS listeners'
 	served    sync.WaitGroup
 	inflight  sync.WaitGroup
 	dropped   atomic.Int64 // packets from banned sources
@@ -199,6 +208,8 @@ func NewServer(opts Options) (*Server, error) {
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent("vox"),
 		sipgo.WithUserAgentParser(parser),
+		// Without it sipgo dereferences a nil config when it dials TLS.
+		sipgo.WithUserAgenTLSConfig(opts.TLSClient),
 		sipgo.WithUserAgentTransportLayerOptions(
 			sipmsg.WithTransportLayerLogger(sipgoLog),
 			sipmsg.WithTransportLayerReadFilter(s.filter),
@@ -298,6 +309,44 @@ func (s *Server) Listen(addr string) (netip.AddrPort, error) {
 	bound = netip.AddrPortFrom(bound.Addr().Unmap(), bound.Port())
 	s.bound = append(s.bound, bound)
 	return bound, nil
+}
+
+// ListenTLS binds addr (host:port; port 0 picks a free one) for SIP over
+// TLS (RFC 3261 section 26.3.1, commonly port 5061), serving with conf, and
+// returns the bound address. Phones and trunks that connect there are
+// answered, and reached for their calls, over their connection; TCP's
+// limits apply to it too.
+func (s *Server) ListenTLS(addr string, conf *tls.Config) (netip.AddrPort, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return netip.AddrPort{}, errors.New("sip: server is shut down")
+	}
+	tcp, err := net.Listen("tcp", addr)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("sip: listen on tls %s: %w", addr, err)
+	}
+	// Limits count connections before their handshakes, so that a source
+	// cannot hold many by starting handshakes it never finishes.
+	stream := s.limitTCP(tcp)
+	s.listeners = append(s.listeners, stream.Close)
+	s.served.Add(1)
+	go func() {
+		defer s.served.Done()
+		s.sip.ServeTLS(tls.NewListener(stream, conf))
+	}()
+	bound := tcp.Addr().(*net.TCPAddr).AddrPort()
+	bound = netip.AddrPortFrom(bound.Addr().Unmap(), bound.Port())
+	s.log.Info("sip: listening", "tls", bound.String())
+	s.tlsBound = append(s.tlsBound, bound)
+	return bound, nil
+}
+
+// TLSAddrs are the addresses ListenTLS bound.
+func (s *Server) TLSAddrs() []netip.AddrPort {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.tlsBound)
 }
 
 // Shutdown ends the calls (see EnableCalls), stops reading, lets the

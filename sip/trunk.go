@@ -89,8 +89,8 @@ func (t Trunk) Validate() error {
 	if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n <= 0 || n > 65535 {
 		return bad("address %q is not host:port", t.Address)
 	}
-	if tr := t.transport(); tr != "UDP" && tr != "TCP" {
-		return bad("transport %q: UDP or TCP", t.Transport)
+	if tr := t.transport(); tr != "UDP" && tr != "TCP" && tr != "TLS" {
+		return bad("transport %q: UDP, TCP or TLS", t.Transport)
 	}
 	for _, p := range t.AllowFrom {
 		if !p.IsValid() {

@@ -36,7 +36,8 @@ func TestTrunkValidate(t *testing.T) {
 		{"no account", func(t *Trunk) { t.Account = "" }, false},
 		{"no port", func(t *Trunk) { t.Address = "192.0.2.1" }, false},
 		{"port out of range", func(t *Trunk) { t.Address = "192.0.2.1:70000" }, false},
-		{"TLS", func(t *Trunk) { t.Transport = "tls" }, false},
+		{"TLS", func(t *Trunk) { t.Transport = "tls" }, true},
+		{"SCTP", func(t *Trunk) { t.Transport = "sctp" }, false},
 		{"inbound user without password", func(t *Trunk) { t.InboundUser = "in" }, false},
 		{"register without credentials", func(t *Trunk) { t.Register = true }, false},
 		{"caller ID breaking the URI", func(t *Trunk) { t.CallerID = "7717@evil" }, false},
@@ -199,4 +200,33 @@ func contactWith(uri, expires string) *sipmsg.ContactHeader {
 	sipmsg.ParseUri(uri, &h.Address)
 	h.Params.Add("expires", expires)
 	return h
+}
+
+// CallSIP's URI says where the call goes: its host, its port or the
+// transport's (5061 for TLS), and its transport.
+func TestSIPTarget(t *testing.T) {
+	cases := []struct {
+		to, proxy, transport, peer string
+		code                       int
+	}{
+		{to: "sip:bob@192.0.2.7", transport: "UDP", peer: "192.0.2.7:5060"},
+		{to: "bob@192.0.2.7:5080;transport=tcp", transport: "TCP", peer: "192.0.2.7:5080"},
+		{to: "sip:bob@192.0.2.7;transport=tls", transport: "TLS", peer: "192.0.2.7:5061"},
+		{to: "sip:bob@192.0.2.7;transport=tls", proxy: "sip:192.0.2.1:5070", transport: "TLS", peer: "192.0.2.1:5070"},
+		{to: "sip:bob@192.0.2.7;transport=sctp", code: 400},
+		{to: "sip:", code: 400},
+	}
+	for _, c := range cases {
+		targets, err := sipTarget(runtime.DialRequest{Kind: runtime.DialSIP, To: c.to, OutProxy: c.proxy})
+		if c.code != 0 {
+			var de *runtime.DialError
+			if !errors.As(err, &de) || de.Code != c.code {
+				t.Errorf("%s: err = %v, want a DialError %d", c.to, err, c.code)
+			}
+			continue
+		}
+		if err != nil || len(targets) != 1 || targets[0].transport != c.transport || targets[0].peer != c.peer {
+			t.Errorf("%s via %q: %+v, %v; want %s to %s", c.to, c.proxy, targets, err, c.transport, c.peer)
+		}
+	}
 }

@@ -72,6 +72,42 @@ func TestBaresipCallThroughTheDemo(t *testing.T) {
 	checkTone(t, "the demo's recording, channel 2 (phone68)", rec, 2, false, calleeTone)
 }
 
+// TestBaresipOverTLS: phones registered over SIP over TLS call through the
+// demo, which rings the other phone over its TLS connection.
+func TestBaresipOverTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeCert(t, certFile, keyFile, "127.0.0.1")
+	s := startCallServerWith(t, func(cfg *serveConfig) {
+		cfg.TLSCert, cfg.TLSKey, cfg.SIPTLS = certFile, keyFile, "127.0.0.1:0"
+	})
+	s.pushBundledDemo(t)
+	addrs := s.sip.TLSAddrs()
+	if len(addrs) != 1 {
+		t.Fatalf("TLS listeners %v", addrs)
+	}
+	callee := startBaresipOver(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto", "tls", addrs[0].String(), certFile)
+	caller := startBaresipOver(t, s, "phone67", toneWAV(t, dir, callerTone), "manual", "tls", addrs[0].String(), certFile)
+	s.waitRegistered(t, "phone67", "phone68")
+	for _, u := range []string{"phone67", "phone68"} {
+		if b := s.sip.Registrar().Bindings(sipRealm, u); b[0].Transport != "TLS" {
+			t.Fatalf("%s registered over %s", u, b[0].Transport)
+		}
+	}
+
+	caller.command(t, "dial", "100")
+	caller.waitEvent(t, "CALL_ESTABLISHED")
+	callee.waitEvent(t, "CALL_ESTABLISHED")
+	callee.waitReceived(t, talk)
+	caller.command(t, "hangup", "")
+	caller.waitEvent(t, "CALL_CLOSED")
+	callee.waitEvent(t, "CALL_CLOSED")
+	s.sessionLog(t, "Ringing phone68 for phone67", "SendMediaBetween", "Session terminated")
+	caller.stop(t)
+	callee.stop(t)
+	checkTone(t, "what phone68 received", callee.received(t), 0, false, callerTone)
+}
+
 // toneWAV makes 30 seconds of a sine at hz with sox, as baresip's aufile
 // source wants it: 8 kHz, mono, 16-bit.
 func toneWAV(t *testing.T, dir string, hz float64) string {
@@ -128,6 +164,13 @@ func (s *callServer) pushBundledDemo(t *testing.T) {
 
 func startBaresip(t *testing.T, s *callServer, user, source, answermode string) *baresipUA {
 	t.Helper()
+	return startBaresipOver(t, s, user, source, answermode, "udp", s.sipAddr.String(), "")
+}
+
+// startBaresipOver is startBaresip registering over transport at addr;
+// cafile, when set, is the certificate authority of SIP over TLS.
+func startBaresipOver(t *testing.T, s *callServer, user, source, answermode, transport, addr, cafile string) *baresipUA {
+	t.Helper()
 	bin, err := exec.LookPath("baresip")
 	if err != nil {
 		t.Fatalf("baresip is not installed (make test installs Debian's baresip-core): %v", err)
@@ -165,10 +208,12 @@ func startBaresip(t *testing.T, s *callServer, user, source, answermode string) 
 		"module_app ctrl_tcp.so",
 		"ctrl_tcp_listen 127.0.0.1:" + strconv.Itoa(ctrl),
 		"snd_path " + ua.snd,
-		"",
-	}, "\n")
-	account := fmt.Sprintf("<sip:%s@%s;transport=udp>;auth_pass=%s;answermode=%s;audio_codecs=PCMU,PCMA\n",
-		user, s.sipAddr, testPasswords[user], answermode)
+	}, "\n") + "\n"
+	if cafile != "" {
+		config += "sip_cafile " + cafile + "\n"
+	}
+	account := fmt.Sprintf("<sip:%s@%s;transport=%s>;auth_pass=%s;answermode=%s;audio_codecs=PCMU,PCMA\n",
+		user, addr, transport, testPasswords[user], answermode)
 	for name, text := range map[string]string{"config": config, "accounts": account} {
 		if err := os.WriteFile(filepath.Join(conf, name), []byte(text), 0o600); err != nil {
 			t.Fatal(err)

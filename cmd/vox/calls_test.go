@@ -107,6 +107,13 @@ var testPasswords = map[string]string{"phone67": "secret67", "phone68": "secret6
 
 func startCallServer(t *testing.T) *callServer {
 	t.Helper()
+	return startCallServerWith(t, nil)
+}
+
+// startCallServerWith is startCallServer with edit changing the server's
+// configuration first.
+func startCallServerWith(t *testing.T, edit func(*serveConfig)) *callServer {
+	t.Helper()
 	data := t.TempDir()
 	doc := sipUsersDoc{Realm: sipRealm}
 	for _, name := range demoSIPUsers {
@@ -118,7 +125,11 @@ func startCallServer(t *testing.T) *callServer {
 		t.Fatal(err)
 	}
 	logs := &lockedBuffer{}
-	srv, err := startServer(serveConfig{Data: data, Addr: "127.0.0.1:0", SIP: "127.0.0.1:0", Log: slog.New(slog.NewTextHandler(logs, nil))})
+	cfg := serveConfig{Data: data, Addr: "127.0.0.1:0", SIP: "127.0.0.1:0", Log: slog.New(slog.NewTextHandler(logs, nil))}
+	if edit != nil {
+		edit(&cfg)
+	}
+	srv, err := startServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,6 +61,7 @@ type serveFlags struct {
 	overload        time.Duration
 	publicURL       string
 	tlsCert, tlsKey string
+	sipTLS, tlsCA   string
 }
 
 func newServeCommand() *cobra.Command {
@@ -117,7 +118,7 @@ memory limit of 2 GiB (GOMEMLIMIT) unless the environment sets either.`,
 			defer stop()
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			runtime.TuneServerGC()
-			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, Currencies: f.currencies, WSOrigins: f.wsOrigins, LogRetention: f.logRetention, Overload: f.overload, PublicURL: f.publicURL, TLSCert: f.tlsCert, TLSKey: f.tlsKey, Log: logger, Out: cmd.OutOrStdout()})
+			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, Currencies: f.currencies, WSOrigins: f.wsOrigins, LogRetention: f.logRetention, Overload: f.overload, PublicURL: f.publicURL, TLSCert: f.tlsCert, TLSKey: f.tlsKey, SIPTLS: f.sipTLS, TLSCA: f.tlsCA, Log: logger, Out: cmd.OutOrStdout()})
 		},
 	}
 	fl := cmd.Flags()
@@ -131,6 +132,8 @@ memory limit of 2 GiB (GOMEMLIMIT) unless the environment sets either.`,
 	fl.StringVar(&f.publicURL, "public-url", "", "the URL portals and browsers reach this server's HTTP at, for the access and recording URLs it hands out (default: http://ADDR of --http, https:// with --tls-cert)")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS (and WSS at /ws) with this PEM certificate (chain), re-read when it changes; with --tls-key")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
+	fl.StringVar(&f.tlsCA, "tls-ca", "", "PEM certificates of authorities trusted, besides the system's, when vox connects over TLS (trunks with transport tls, CallSIP to transport=tls)")
+	fl.StringVar(&f.sipTLS, "sip-tls", "", "also take SIP over TLS on this address (usually the --sip IP address, port 5061), with --tls-cert's certificate")
 	fl.BoolVar(&f.sha256, "sip-sha256", false, "also challenge with SHA-256 digest (RFC 8760) after MD5; some phones (Debian's baresip) refuse a challenge they cannot answer")
 	return cmd
 }
@@ -165,8 +168,12 @@ type serveConfig struct {
 	// address).
 	PublicURL string
 	// TLSCert and TLSKey are PEM files; with them the HTTP listener serves
-	// HTTPS.
+	// HTTPS, and SIPTLS, when set, is the address of SIP over TLS.
 	TLSCert, TLSKey string
+	SIPTLS          string
+	// TLSCA is a PEM file of authorities trusted besides the system's when
+	// Vox opens a TLS connection.
+	TLSCA string
 	// Now is the store's clock (default time.Now); tests pin it.
 	Now func() time.Time
 }
@@ -296,12 +303,15 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 		}
 	}()
 	scheme := "http"
+	var certs *certFiles
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {
-		certs, err := loadCertFiles(cfg.TLSCert, cfg.TLSKey, cfg.Log)
-		if err != nil {
+		if certs, err = loadCertFiles(cfg.TLSCert, cfg.TLSKey, cfg.Log); err != nil {
 			return nil, err
 		}
-		ln, scheme = tls.NewListener(ln, certs.tlsConfig()), "https"
+		ln, scheme = tls.NewListener(ln, certs.httpConfig()), "https"
+	}
+	if cfg.SIPTLS != "" && (certs == nil || cfg.SIP == "") {
+		return nil, errors.New("--sip-tls needs --tls-cert and --tls-key, and --sip")
 	}
 	base, err := publicURL(cfg.PublicURL, scheme, ln.Addr())
 	if err != nil {
@@ -324,7 +334,7 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	var live *liveLauncher
 	var billed *billedDialer
 	if cfg.SIP != "" {
-		if sipSrv, sipAddr, live, billed, err = startSIP(cfg, store, ctrl, revoker, events, base); err != nil {
+		if sipSrv, sipAddr, live, billed, err = startSIP(cfg, store, ctrl, revoker, events, base, certs); err != nil {
 			return nil, err
 		}
 		defer func() {
@@ -393,7 +403,7 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 // and starts the SIP server on cfg.SIP, taking calls into sessions of the
 // scenarios in store, its registrar told of changed users through revoker;
 // base is the public URL recordings are served under.
-func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controller, revoker *userRevoker, events *callEvents, base string) (*sip.Server, netip.AddrPort, *liveLauncher, *billedDialer, error) {
+func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controller, revoker *userRevoker, events *callEvents, base string, certs *certFiles) (*sip.Server, netip.AddrPort, *liveLauncher, *billedDialer, error) {
 	fail := func(err error) (*sip.Server, netip.AddrPort, *liveLauncher, *billedDialer, error) {
 		return nil, netip.AddrPort{}, nil, nil, err
 	}
@@ -430,7 +440,11 @@ func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controll
 	if cfg.SHA256 {
 		algorithms = append(algorithms, sip.SHA256)
 	}
-	srv, err := sip.NewServer(sip.Options{Directory: users, Realm: sipRealm, Log: cfg.Log, Unlimited: trunks.allowed(), Algorithms: algorithms})
+	tlsClient, err := tlsClientConfig(cfg.TLSCA)
+	if err != nil {
+		return fail(err)
+	}
+	srv, err := sip.NewServer(sip.Options{Directory: users, Realm: sipRealm, Log: cfg.Log, Unlimited: trunks.allowed(), Algorithms: algorithms, TLSClient: tlsClient})
 	if err != nil {
 		return fail(err)
 	}
@@ -479,6 +493,13 @@ func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controll
 		return fail(err)
 	}
 	addr, err := srv.Listen(cfg.SIP)
+	transports := "UDP and TCP"
+	if err == nil && cfg.SIPTLS != "" {
+		var tlsAddr netip.AddrPort
+		if tlsAddr, err = srv.ListenTLS(cfg.SIPTLS, certs.sipConfig()); err == nil {
+			transports += ", TLS on " + tlsAddr.String()
+		}
+	}
 	if err == nil {
 		err = trunks.register(srv)
 	}
@@ -487,7 +508,7 @@ func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controll
 		return fail(err)
 	}
 	if len(made) > 0 {
-		fmt.Fprintf(cfg.Out, "vox: SIP on %s (UDP and TCP); register a softphone as one of these demo users:\n", addr)
+		fmt.Fprintf(cfg.Out, "vox: SIP on %s (%s); register a softphone as one of these demo users:\n", addr, transports)
 		for _, u := range made {
 			fmt.Fprintf(cfg.Out, "vox:   user %s  password %s  (sip:%s@%s)\n", u.name, u.password, u.name, addr)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -89,9 +90,37 @@ func (c *certFiles) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, erro
 	return c.cert, nil
 }
 
-// tlsConfig is the HTTP listener's: TLS 1.2 and up, with Go's default
+// httpConfig is the HTTP listener's: TLS 1.2 and up, with Go's default
 // cipher suites, and HTTP/1.1 only: /ws takes its connection over from
 // net/http, which a browser could otherwise ask for over HTTP/2 (RFC 8441).
-func (c *certFiles) tlsConfig() *tls.Config {
+func (c *certFiles) httpConfig() *tls.Config {
 	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: c.GetCertificate, NextProtos: []string{"http/1.1"}}
+}
+
+// sipConfig is SIP over TLS's: the same certificate, TLS 1.2 and up.
+func (c *certFiles) sipConfig() *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: c.GetCertificate}
+}
+
+// tlsClientConfig is what Vox checks peers with when it connects over TLS:
+// the system's authorities, and those in caFile when it is set (a tenant's
+// PBX with a certificate of its own authority).
+func tlsClientConfig(caFile string) (*tls.Config, error) {
+	conf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile == "" {
+		return conf, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-ca: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--tls-ca %s: no PEM certificate in it", caFile)
+	}
+	conf.RootCAs = pool
+	return conf, nil
 }

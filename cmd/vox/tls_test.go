@@ -120,13 +120,16 @@ func TestServeRefusesUnusableCertificate(t *testing.T) {
 	writeCert(t, certFile, keyFile, "a")
 	otherKey := filepath.Join(dir, "other.pem")
 	writeCert(t, filepath.Join(dir, "other-cert.pem"), otherKey, "b")
-	for _, c := range []struct{ name, cert, key, want string }{
-		{"key of another certificate", certFile, otherKey, "private key does not match public key"},
-		{"missing file", filepath.Join(dir, "none.pem"), keyFile, "none.pem"},
-		{"key alone", "", keyFile, "--tls-cert and --tls-key go together"},
+	for _, c := range []struct{ name, cert, key, sipTLS, ca, want string }{
+		{"key of another certificate", certFile, otherKey, "", "", "private key does not match public key"},
+		{"missing file", filepath.Join(dir, "none.pem"), keyFile, "", "", "none.pem"},
+		{"key alone", "", keyFile, "", "", "--tls-cert and --tls-key go together"},
+		{"SIP over TLS without a certificate", "", "", "127.0.0.1:0", "", "--sip-tls needs --tls-cert"},
+		{"authorities that are not PEM", "", "", "", keyFile, "no PEM certificate"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := startServer(serveConfig{Data: filepath.Join(t.TempDir(), "data"), Addr: "127.0.0.1:0", TLSCert: c.cert, TLSKey: c.key, Log: slog.New(slog.DiscardHandler)})
+			_, err := startServer(serveConfig{Data: filepath.Join(t.TempDir(), "data"), Addr: "127.0.0.1:0", SIP: "127.0.0.1:0",
+				TLSCert: c.cert, TLSKey: c.key, SIPTLS: c.sipTLS, TLSCA: c.ca, Log: slog.New(slog.DiscardHandler)})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want it to say %q", err, c.want)
 			}

@@ -65,8 +65,9 @@ type trunkServer struct {
 
 // startTrunkServer starts a vox serve with the demo users, trunks (DATA/trunks.json)
 // and trunkScenario as the demo application; sipAddr is its SIP address
-// (127.0.0.1:0 for any port).
-func startTrunkServer(t *testing.T, trunks trunksDoc, sipAddr string) *trunkServer {
+// (127.0.0.1:0 for any port); edit, when given, changes the rest of its
+// configuration.
+func startTrunkServer(t *testing.T, trunks trunksDoc, sipAddr string, edit ...func(*serveConfig)) *trunkServer {
 	t.Helper()
 	data := t.TempDir()
 	users := sipUsersDoc{Realm: sipRealm}
@@ -81,7 +82,11 @@ func startTrunkServer(t *testing.T, trunks trunksDoc, sipAddr string) *trunkServ
 		}
 	}
 	logs := &lockedBuffer{}
-	srv, err := startServer(serveConfig{Data: data, Addr: "127.0.0.1:0", SIP: sipAddr, Log: slog.New(slog.NewTextHandler(logs, nil))})
+	cfg := serveConfig{Data: data, Addr: "127.0.0.1:0", SIP: sipAddr, Log: slog.New(slog.NewTextHandler(logs, nil))}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	srv, err := startServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,6 +281,12 @@ func TestTrunkJoinsTwoServers(t *testing.T) {
 		Trunks: []trunkDoc{{Name: "to-b", Account: demoAccount, Address: b.sipAddr.String(), User: "a-trunk", Password: "a-secret"}},
 	}, aAddr)
 	a.call(t, "call.xml", "84951234567")
+	checkTrunkCall(t, a, b)
+}
+
+// checkTrunkCall checks the sessions of a call from a through its trunk to b.
+func checkTrunkCall(t *testing.T, a, b *trunkServer) {
+	t.Helper()
 	b.sessionLog(t, "alerting 74951234567 from phone67 on a trunk", "answered the trunk's call", "Call.Disconnected")
 	a.sessionLog(t, "CallPSTN", "Call.Connected", "the PSTN call connected")
 	a.stop(t)
@@ -284,5 +295,28 @@ func TestTrunkJoinsTwoServers(t *testing.T) {
 		if log := s.logs.String(); strings.Contains(log, "level=ERROR") {
 			t.Fatalf("server %s logged errors:\n%s", s.sipAddr, log)
 		}
+	}
+}
+
+// TestTrunkOverTLS: the same two servers with the trunk over TLS: B takes
+// SIP over TLS with its certificate, which A trusts through --tls-ca and
+// checks against the trunk's address.
+func TestTrunkOverTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeCert(t, certFile, keyFile, "b")
+	b := startTrunkServer(t, trunksDoc{
+		Trunks: []trunkDoc{{Name: "from-a", Account: demoAccount, Address: "127.0.0.1:9", AllowFrom: []string{"127.0.0.1/32"},
+			InboundUser: "a-trunk", InboundPassword: "a-secret"}},
+		Numbers: map[string]numberRoute{"74951234567": {Account: demoAccount, App: demoApp}},
+	}, "127.0.0.1:0", func(cfg *serveConfig) { cfg.TLSCert, cfg.TLSKey, cfg.SIPTLS = certFile, keyFile, "127.0.0.1:0" })
+	bTLS := b.sip.TLSAddrs()[0]
+	a := startTrunkServer(t, trunksDoc{
+		Trunks: []trunkDoc{{Name: "to-b", Account: demoAccount, Address: bTLS.String(), Transport: "tls", User: "a-trunk", Password: "a-secret"}},
+	}, "127.0.0.1:0", func(cfg *serveConfig) { cfg.TLSCA = certFile })
+	a.call(t, "call.xml", "84951234567")
+	checkTrunkCall(t, a, b)
+	if !strings.Contains(b.logs.String(), "tls=") {
+		t.Errorf("B did not listen on TLS:\n%s", b.logs.String())
 	}
 }
