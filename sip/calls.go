@@ -19,6 +19,7 @@ import (
 	"vox/media"
 	"vox/media/player"
 	"vox/media/rtp"
+	"vox/media/sdp"
 	"vox/numbers"
 	"vox/runtime"
 )
@@ -345,6 +346,31 @@ func (c *calls) newMedia(l *leg) error {
 		return err
 	}
 	l.ep, l.ch = ep, ch
+	return nil
+}
+
+// newSecureMedia is newMedia for a phone that offered SRTP keyed in SDP
+// (SDES): the endpoint runs over an SRTP port pair with the offer's key,
+// and our SDP carries ours.
+func (c *calls) newSecureMedia(l *leg, theirs sdp.Crypto) error {
+	ours := rtp.NewSDESKey()
+	tx, err := rtp.OpenSDES(c.opts.Ports, theirs.Suite, ours, theirs.Key)
+	if err != nil {
+		return err
+	}
+	ep, err := rtp.NewEndpoint(rtp.Config{Transport: tx})
+	if err != nil {
+		tx.Close()
+		return err
+	}
+	ch, err := c.newChannel(l, ep)
+	if err != nil {
+		ep.Close()
+		return err
+	}
+	l.ep, l.ch, l.sdes = ep, ch, tx
+	l.sdp = sdp.NewSession(tx.LocalAddr())
+	l.sdp.Crypto = &sdp.Crypto{Tag: theirs.Tag, Suite: theirs.Suite, Key: ours}
 	return nil
 }
 

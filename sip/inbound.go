@@ -11,6 +11,7 @@ import (
 
 	sipmsg "github.com/emiago/sipgo/sip"
 
+	"vox/media/rtp"
 	"vox/media/sdp"
 	"vox/numbers"
 	"vox/runtime"
@@ -105,6 +106,14 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			return
 		}
 	}
+	var crypto sdp.Crypto
+	if offer.Secure {
+		var ok bool
+		if crypto, ok = offer.ChooseCrypto(rtp.SDESSuites); !ok {
+			c.refuse(req, tx, 488, "SRTP: no a=crypto line of "+strings.Join(rtp.SDESSuites, " or ")+" with one key and no MKI")
+			return
+		}
+	}
 	dialled := who.dialled(req)
 	info := CallInfo{Account: who.account, User: who.user, Dialled: dialled}
 	if who.trunk != nil {
@@ -142,13 +151,17 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		}
 	} else {
 		l.device = DevicePhone
-		if err := c.newMedia(l); err != nil {
+		if offer.Secure {
+			err = c.newSecureMedia(l, crypto)
+		} else if err = c.newMedia(l); err == nil {
+			l.sdp = sdp.NewSession(l.ep.LocalAddr())
+		}
+		if err != nil {
 			c.forget(l, nil)
 			c.log.Error("sip: no media for a call", "err", err)
 			c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 503, "Service Unavailable", nil))
 			return
 		}
-		l.sdp = sdp.NewSession(l.ep.LocalAddr())
 		if lateOffer {
 			answer, err = l.lateOffer()
 		} else {

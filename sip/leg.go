@@ -66,6 +66,7 @@ type leg struct {
 	// call is a browser's; device is DevicePhone or DeviceWebRTC (S21).
 	ep     *rtp.Endpoint
 	ch     *media.Channel
+	sdes   *rtp.SDES // ep's transport when the phone offered SRTP
 	rtc    BrowserMedia
 	lazy   bool
 	device string
@@ -436,10 +437,15 @@ func (l *leg) applyMedia(m sdp.Media) {
 	if changed {
 		l.remote = m.Remote
 	}
-	ch := l.ch
+	ch, sdes := l.ch, l.sdes
 	l.mu.Unlock()
 	if ch == nil {
 		return
+	}
+	if sdes != nil && m.Crypto != nil {
+		if err := sdes.Rekey(m.Crypto.Key); err != nil {
+			l.log.Warn("sip: SRTP key", "err", err)
+		}
 	}
 	if changed {
 		// A new address starts latching over: only when it changed, or a
@@ -447,6 +453,9 @@ func (l *leg) applyMedia(m sdp.Media) {
 		l.ep.SetRemote(m.Remote)
 		if m.RemoteRTCP.IsValid() {
 			l.ep.SetRemoteRTCP(m.RemoteRTCP)
+		}
+		if sdes != nil {
+			sdes.SetRemote(m.Remote, m.RemoteRTCP)
 		}
 	}
 	if err := l.ep.SetCodec(rtp.Codec(m.Codec.PT)); err != nil {

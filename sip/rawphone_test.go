@@ -163,6 +163,8 @@ type rawPhone struct {
 	trying int // 100 Trying responses received
 	// lateOffer: INVITEs go without SDP, for the offer in the 200.
 	lateOffer bool
+	// offer, when set, is the INVITEs' SDP in place of a plain G.711 one.
+	offer string
 }
 
 func newRawPhone(server *net.UDPAddr, id int) (*rawPhone, error) {
@@ -209,9 +211,12 @@ func headerOf(msg, name string) string {
 }
 
 func (p *rawPhone) invite(callID, tag, branch string, cseq int, auth string) string {
-	const sdp = "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+	sdp := "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
 		"m=audio 9 RTP/AVP 8 0 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n" +
 		"a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\n"
+	if p.offer != "" {
+		sdp = p.offer
+	}
 	var b strings.Builder
 	b.WriteString("INVITE sip:100@" + p.server.String() + " SIP/2.0\r\n")
 	b.WriteString("Via: SIP/2.0/UDP " + p.local + ";branch=" + branch + ";rport\r\n")

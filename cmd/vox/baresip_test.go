@@ -73,7 +73,9 @@ func TestBaresipCallThroughTheDemo(t *testing.T) {
 }
 
 // TestBaresipOverTLS: phones registered over SIP over TLS call through the
-// demo, which rings the other phone over its TLS connection.
+// demo, which rings the other phone over its TLS connection. The caller
+// insists on SRTP (RTP/SAVP keyed in SDP), the callee takes plain RTP: each
+// hears the other through Vox, which decrypts one and encrypts the other.
 func TestBaresipOverTLS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
@@ -86,8 +88,8 @@ func TestBaresipOverTLS(t *testing.T) {
 	if len(addrs) != 1 {
 		t.Fatalf("TLS listeners %v", addrs)
 	}
-	callee := startBaresipOver(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto", "tls", addrs[0].String(), certFile)
-	caller := startBaresipOver(t, s, "phone67", toneWAV(t, dir, callerTone), "manual", "tls", addrs[0].String(), certFile)
+	callee := startBaresipOver(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto", "tls", addrs[0].String(), certFile, "")
+	caller := startBaresipOver(t, s, "phone67", toneWAV(t, dir, callerTone), "manual", "tls", addrs[0].String(), certFile, "srtp-mand")
 	s.waitRegistered(t, "phone67", "phone68")
 	for _, u := range []string{"phone67", "phone68"} {
 		if b := s.sip.Registrar().Bindings(sipRealm, u); b[0].Transport != "TLS" {
@@ -105,7 +107,11 @@ func TestBaresipOverTLS(t *testing.T) {
 	s.sessionLog(t, "Ringing phone68 for phone67", "SendMediaBetween", "Session terminated")
 	caller.stop(t)
 	callee.stop(t)
+	if out := caller.out.String(); !strings.Contains(out, "RTP/SAVP") || !strings.Contains(out, "a=crypto:") {
+		t.Fatalf("the caller's call was not SRTP:\n%s", out)
+	}
 	checkTone(t, "what phone68 received", callee.received(t), 0, false, callerTone)
+	checkTone(t, "what phone67 received", caller.received(t), 0, true, calleeTone)
 }
 
 // toneWAV makes 30 seconds of a sine at hz with sox, as baresip's aufile
@@ -164,12 +170,13 @@ func (s *callServer) pushBundledDemo(t *testing.T) {
 
 func startBaresip(t *testing.T, s *callServer, user, source, answermode string) *baresipUA {
 	t.Helper()
-	return startBaresipOver(t, s, user, source, answermode, "udp", s.sipAddr.String(), "")
+	return startBaresipOver(t, s, user, source, answermode, "udp", s.sipAddr.String(), "", "")
 }
 
 // startBaresipOver is startBaresip registering over transport at addr;
-// cafile, when set, is the certificate authority of SIP over TLS.
-func startBaresipOver(t *testing.T, s *callServer, user, source, answermode, transport, addr, cafile string) *baresipUA {
+// cafile, when set, is the certificate authority of SIP over TLS, and
+// mediaenc baresip's media encryption ("srtp-mand": SDES on RTP/SAVP).
+func startBaresipOver(t *testing.T, s *callServer, user, source, answermode, transport, addr, cafile, mediaenc string) *baresipUA {
 	t.Helper()
 	bin, err := exec.LookPath("baresip")
 	if err != nil {
@@ -212,8 +219,13 @@ func startBaresipOver(t *testing.T, s *callServer, user, source, answermode, tra
 	if cafile != "" {
 		config += "sip_cafile " + cafile + "\n"
 	}
-	account := fmt.Sprintf("<sip:%s@%s;transport=%s>;auth_pass=%s;answermode=%s;audio_codecs=PCMU,PCMA\n",
+	account := fmt.Sprintf("<sip:%s@%s;transport=%s>;auth_pass=%s;answermode=%s;audio_codecs=PCMU,PCMA",
 		user, addr, transport, testPasswords[user], answermode)
+	if mediaenc != "" {
+		config += "module srtp.so\n"
+		account += ";mediaenc=" + mediaenc
+	}
+	account += "\n"
 	for name, text := range map[string]string{"config": config, "accounts": account} {
 		if err := os.WriteFile(filepath.Join(conf, name), []byte(text), 0o600); err != nil {
 			t.Fatal(err)

@@ -76,6 +76,15 @@ func (p *PortPool) InUse() int {
 // open binds the next free pair. Binding happens under the lock: it is a
 // syscall per port, and it keeps two callers from racing for the same pair.
 func (p *PortPool) open() (rtpConn, rtcpConn udpSocket, port int, err error) {
+	return openWith(p, listenPair)
+}
+
+// openUDP is open with net.UDPConns, which SDES reads itself.
+func (p *PortPool) openUDP() (rtpConn, rtcpConn *net.UDPConn, port int, err error) {
+	return openWith(p, listenUDPPair)
+}
+
+func openWith[S any](p *PortPool, listen func(netip.Addr, int) (S, S, error)) (rtpConn, rtcpConn S, port int, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	pairs := (p.max-p.min)/2 + 1
@@ -88,14 +97,15 @@ func (p *PortPool) open() (rtpConn, rtcpConn udpSocket, port int, err error) {
 		if p.inUse[port] {
 			continue
 		}
-		rtpConn, rtcpConn, err = listenPair(p.addr, port)
+		rtpConn, rtcpConn, err = listen(p.addr, port)
 		if err != nil {
 			continue
 		}
 		p.inUse[port] = true
 		return rtpConn, rtcpConn, port, nil
 	}
-	return nil, nil, 0, fmt.Errorf("%w %d-%d on %s", ErrNoPorts, p.min, p.max+1, p.addr)
+	var none S
+	return none, none, 0, fmt.Errorf("%w %d-%d on %s", ErrNoPorts, p.min, p.max+1, p.addr)
 }
 
 // udpSocket is how an endpoint sends on its RTP and RTCP sockets: a
@@ -108,7 +118,7 @@ type udpSocket interface {
 }
 
 // listenUDPPair binds a port pair as net.UDPConns.
-func listenUDPPair(addr netip.Addr, port int) (rtpConn, rtcpConn udpSocket, err error) {
+func listenUDPPair(addr netip.Addr, port int) (rtpConn, rtcpConn *net.UDPConn, err error) {
 	r, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(addr, uint16(port))))
 	if err != nil {
 		return nil, nil, err

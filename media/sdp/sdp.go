@@ -6,6 +6,7 @@
 package sdp
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -23,6 +24,7 @@ var (
 	ErrRejected = errors.New("sdp: audio stream rejected (port 0)")
 	ErrNoCodec  = errors.New("sdp: no codec in common")
 	ErrAddress  = errors.New("sdp: bad connection address")
+	ErrNoCrypto = errors.New("sdp: no SRTP crypto suite in common")
 )
 
 // Direction is an audio stream's direction attribute, from the point of view
@@ -86,6 +88,60 @@ type Session struct {
 	// it once.
 	ID      uint64
 	Version uint64 // o= version: increment it for each new offer in a dialog
+	// Crypto, when set, makes the stream SRTP keyed in SDP (RFC 4568): the
+	// profile RTP/SAVP and one a=crypto line with our key.
+	Crypto *Crypto
+}
+
+// Crypto is one a=crypto line (RFC 4568 section 9.1) with a single master
+// key and no MKI or session parameters, which is all Vox sends or takes.
+type Crypto struct {
+	Tag   int
+	Suite string // AES_CM_128_HMAC_SHA1_80 and the like
+	Key   []byte // the master key and salt, decoded
+}
+
+func (c Crypto) attribute() psdp.Attribute {
+	return psdp.NewAttribute("crypto", fmt.Sprintf("%d %s inline:%s", c.Tag, c.Suite, base64.StdEncoding.EncodeToString(c.Key)))
+}
+
+// parseCrypto reads an a=crypto value; ok is false for one Vox cannot use
+// (several keys, an MKI, session parameters such as UNENCRYPTED_SRTP).
+func parseCrypto(v string) (c Crypto, ok bool) {
+	f := strings.Fields(v)
+	if len(f) != 3 {
+		return Crypto{}, false
+	}
+	tag, err := strconv.Atoi(f[0])
+	if err != nil || tag < 0 || tag > 999999999 {
+		return Crypto{}, false
+	}
+	key, found := strings.CutPrefix(f[2], "inline:")
+	if !found || strings.Contains(key, ";") {
+		return Crypto{}, false
+	}
+	key, lifetime, _ := strings.Cut(key, "|")
+	if strings.Contains(lifetime, ":") || strings.Contains(lifetime, "|") {
+		return Crypto{}, false // an MKI
+	}
+	b, err := base64.StdEncoding.DecodeString(key)
+	if err != nil {
+		if b, err = base64.RawStdEncoding.DecodeString(key); err != nil {
+			return Crypto{}, false
+		}
+	}
+	return Crypto{Tag: tag, Suite: f[1], Key: b}, true
+}
+
+// ChooseCrypto is the first of the offer's crypto lines whose suite is among
+// suites, as an answerer picks (RFC 4568 section 7.1.1).
+func (a Audio) ChooseCrypto(suites []string) (Crypto, bool) {
+	for _, c := range a.Crypto {
+		if slices.Contains(suites, c.Suite) {
+			return c, true
+		}
+	}
+	return Crypto{}, false
 }
 
 // NewSession is a call's session receiving RTP on addr, with a random
@@ -116,6 +172,10 @@ type Audio struct {
 	EventPT   uint8          // telephone-event at 8 kHz; 0 when absent
 	Direction Direction
 	Ptime     int // ms; DefaultPtime when absent
+	// Secure is an SRTP profile (RTP/SAVP); Crypto its usable a=crypto
+	// lines, in the order given.
+	Secure bool
+	Crypto []Crypto
 }
 
 // Media is the outcome of offer/answer: what to set on an rtp.Endpoint.
@@ -124,6 +184,9 @@ type Media struct {
 	Codec              Codec
 	EventPT            uint8     // 0: no telephone-event, send digits in band
 	Direction          Direction // ours: whether we may send and should receive
+	// Crypto is the far end's, with the key it sends with, on an SRTP
+	// stream; nil on plain RTP.
+	Crypto *Crypto
 }
 
 // Offer is our SDP offer.
@@ -143,8 +206,26 @@ func (s Session) eventPT() uint8 {
 // offer that we support (the offerer's preference), telephone-event with the
 // offer's payload type if both sides have it, and the direction both sides
 // allow — an offer of sendonly (hold) is answered recvonly.
+//
+// A session with Crypto answers only an SRTP offer that has a line of its
+// suite, with its key under that line's tag; one without answers only plain
+// RTP: Vox does not switch a call between the two.
 func (s Session) Answer(offer Audio) ([]byte, Media, error) {
 	s.defaults()
+	var theirs *Crypto
+	switch {
+	case offer.Secure != (s.Crypto != nil):
+		return nil, Media{}, ErrNoCrypto
+	case offer.Secure:
+		c, ok := offer.ChooseCrypto([]string{s.Crypto.Suite})
+		if !ok {
+			return nil, Media{}, ErrNoCrypto
+		}
+		theirs = &c
+		ours := *s.Crypto
+		ours.Tag = c.Tag
+		s.Crypto = &ours
+	}
 	var chosen *Codec
 	for _, c := range offer.Codecs {
 		if slices.ContainsFunc(s.Codecs, func(o Codec) bool { return strings.EqualFold(o.Name, c.Name) }) {
@@ -164,14 +245,28 @@ func (s Session) Answer(offer Audio) ([]byte, Media, error) {
 	if err != nil {
 		return nil, Media{}, err
 	}
-	return b, Media{Remote: offer.Addr, RemoteRTCP: offer.RTCP, Codec: *chosen, EventPT: ev, Direction: dir}, nil
+	return b, Media{Remote: offer.Addr, RemoteRTCP: offer.RTCP, Codec: *chosen, EventPT: ev, Direction: dir, Crypto: theirs}, nil
 }
 
 // Negotiate is the offerer's side once the answer arrives: the answer's
 // first codec that we offered, its telephone-event payload type, and our
 // direction as the answer leaves it.
+//
+// An answer to an SRTP offer must be SRTP under the offer's tag; Media.Crypto
+// then has its key.
 func (s Session) Negotiate(answer Audio) (Media, error) {
 	s.defaults()
+	var theirs *Crypto
+	if answer.Secure != (s.Crypto != nil) {
+		return Media{}, ErrNoCrypto
+	}
+	if s.Crypto != nil {
+		i := slices.IndexFunc(answer.Crypto, func(c Crypto) bool { return c.Tag == s.Crypto.Tag && c.Suite == s.Crypto.Suite })
+		if i < 0 {
+			return Media{}, ErrNoCrypto
+		}
+		theirs = &answer.Crypto[i]
+	}
 	for _, c := range answer.Codecs {
 		if !slices.ContainsFunc(s.Codecs, func(o Codec) bool { return strings.EqualFold(o.Name, c.Name) }) {
 			continue
@@ -181,7 +276,7 @@ func (s Session) Negotiate(answer Audio) (Media, error) {
 			ev = 0
 		}
 		dir := direction(s.Direction.Sends() && answer.Direction.Receives(), s.Direction.Receives() && answer.Direction.Sends())
-		return Media{Remote: answer.Addr, RemoteRTCP: answer.RTCP, Codec: c, EventPT: ev, Direction: dir}, nil
+		return Media{Remote: answer.Addr, RemoteRTCP: answer.RTCP, Codec: c, EventPT: ev, Direction: dir, Crypto: theirs}, nil
 	}
 	return Media{}, ErrNoCodec
 }
@@ -197,6 +292,10 @@ func (s Session) marshal(codecs []Codec, eventPT uint8, dir Direction) ([]byte, 
 	}
 	m := &psdp.MediaDescription{
 		MediaName: psdp.MediaName{Media: "audio", Port: psdp.RangedPort{Value: int(s.Addr.Port())}, Protos: []string{"RTP", "AVP"}},
+	}
+	if s.Crypto != nil {
+		m.MediaName.Protos[1] = "SAVP"
+		m.Attributes = append(m.Attributes, s.Crypto.attribute())
 	}
 	for _, c := range codecs {
 		m.MediaName.Formats = append(m.MediaName.Formats, strconv.Itoa(int(c.PT)))
@@ -254,7 +353,7 @@ func Parse(b []byte) (Audio, error) {
 		return Audio{}, fmt.Errorf("%w: %q", ErrAddress, conn.Address.Address)
 	}
 	port := uint16(m.MediaName.Port.Value)
-	a := Audio{Ptime: DefaultPtime, Direction: SendRecv}
+	a := Audio{Ptime: DefaultPtime, Direction: SendRecv, Secure: slices.Contains(m.MediaName.Protos, "SAVP")}
 	if !ip.IsUnspecified() {
 		a.Addr = netip.AddrPortFrom(ip, port)
 		a.RTCP = netip.AddrPortFrom(ip, port+1)
@@ -274,6 +373,10 @@ func Parse(b []byte) (Audio, error) {
 			}
 		case "rtcp":
 			a.RTCP = rtcpAttr(at.Value, a.RTCP)
+		case "crypto":
+			if c, ok := parseCrypto(at.Value); ok && a.Secure {
+				a.Crypto = append(a.Crypto, c)
+			}
 		case string(SendRecv), string(SendOnly), string(RecvOnly), string(Inactive):
 			a.Direction = Direction(at.Key)
 		}

@@ -1,6 +1,7 @@
 package sdp
 
 import (
+	"encoding/base64"
 	"errors"
 	"net/netip"
 	"strings"
@@ -251,4 +252,98 @@ func originID(t *testing.T, b []byte) string {
 	}
 	t.Fatalf("no o= line:\n%s", b)
 	return ""
+}
+
+// A Zoiper-style SRTP offer: two suites under tags 1 and 2, then lines Vox
+// cannot use, which are left out.
+var srtpOffer = sdpText(
+	"v=0",
+	"o=bob 1 1 IN IP4 192.168.1.30",
+	"s=-",
+	"c=IN IP4 192.168.1.30",
+	"t=0 0",
+	"m=audio 8000 RTP/SAVP 0 8 101",
+	"a=rtpmap:101 telephone-event/8000",
+	"a=crypto:1 AES_CM_128_HMAC_SHA1_32 inline:MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG1ub3BxcnN0|2^31",
+	"a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk",
+	"a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk|2^20|1:4",
+	"a=crypto:4 AES_CM_128_HMAC_SHA1_80 inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk UNENCRYPTED_SRTP",
+	"a=crypto:5 AES_CM_128_HMAC_SHA1_80 inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk;inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk",
+)
+
+func TestSRTPOffer(t *testing.T) {
+	t.Parallel()
+	offer, err := Parse(srtpOffer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !offer.Secure || len(offer.Crypto) != 2 || offer.Crypto[0].Tag != 1 || offer.Crypto[1].Suite != "AES_CM_128_HMAC_SHA1_80" ||
+		string(offer.Crypto[1].Key) != "ABCDEFGHIJKLMNOPQRSTUVWXYZabcd" {
+		t.Fatalf("parsed %+v", offer)
+	}
+	c, ok := offer.ChooseCrypto([]string{"AES_CM_128_HMAC_SHA1_80"})
+	if !ok || c.Tag != 2 {
+		t.Fatalf("chose %+v, %v; want tag 2", c, ok)
+	}
+
+	ours := &Crypto{Suite: "AES_CM_128_HMAC_SHA1_80", Key: []byte("0123456789abcdefghijklmnopqrst")}
+	s := Session{Addr: netip.MustParseAddrPort("10.0.0.1:20004"), Crypto: ours}
+	b, m, err := s.Answer(offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"m=audio 20004 RTP/SAVP 0 101", "a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG1ub3BxcnN0\r\n"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("answer lacks %q:\n%s", want, b)
+		}
+	}
+	if m.Crypto == nil || m.Crypto.Tag != 2 || string(m.Crypto.Key) != "ABCDEFGHIJKLMNOPQRSTUVWXYZabcd" {
+		t.Fatalf("media %+v", m)
+	}
+	answer, err := Parse(b)
+	if err != nil || !answer.Secure || len(answer.Crypto) != 1 || string(answer.Crypto[0].Key) != string(ours.Key) {
+		t.Fatalf("our answer parses as %+v, %v", answer, err)
+	}
+
+	// Vox does not switch a call between RTP and SRTP, nor take a suite it
+	// did not choose.
+	plain, err := Parse(linphoneOffer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		s     Session
+		offer Audio
+	}{
+		"plain offer to an SRTP call":  {s, plain},
+		"SRTP offer to a plain call":   {Session{Addr: s.Addr}, offer},
+		"SRTP offer without our suite": {Session{Addr: s.Addr, Crypto: &Crypto{Suite: "AEAD_AES_256_GCM", Key: ours.Key}}, offer},
+	} {
+		if _, _, err := c.s.Answer(c.offer); !errors.Is(err, ErrNoCrypto) {
+			t.Errorf("%s: err = %v, want ErrNoCrypto", name, err)
+		}
+	}
+	// Our re-offer on the call, answered with a new key under our tag.
+	s.Crypto = &Crypto{Tag: 2, Suite: ours.Suite, Key: ours.Key}
+	reoffer, err := s.Offer()
+	if err != nil || !strings.Contains(string(reoffer), "RTP/SAVP") || !strings.Contains(string(reoffer), "a=crypto:2 ") {
+		t.Fatalf("re-offer %s, %v", reoffer, err)
+	}
+	fresh := []byte("ZYXWVUTSRQPONMLKJIHGFEDCBAzyxw")
+	reanswer, err := Parse([]byte(strings.Replace(string(srtpOffer), "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk", base64.StdEncoding.EncodeToString(fresh), 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := s.Negotiate(reanswer); err != nil || m.Crypto == nil || string(m.Crypto.Key) != string(fresh) {
+		t.Fatalf("negotiated %+v, %v; want the new key", m, err)
+	}
+	if _, err := s.Negotiate(plain); !errors.Is(err, ErrNoCrypto) {
+		t.Errorf("a plain answer to an SRTP offer: err = %v, want ErrNoCrypto", err)
+	}
+
+	// crypto lines of a plain RTP/AVP stream are not SRTP.
+	avp, err := Parse([]byte(strings.Replace(string(srtpOffer), "RTP/SAVP", "RTP/AVP", 1)))
+	if err != nil || avp.Secure || len(avp.Crypto) != 0 {
+		t.Fatalf("RTP/AVP with a=crypto parsed as %+v, %v", avp, err)
+	}
 }
