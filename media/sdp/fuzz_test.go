@@ -12,6 +12,7 @@ import (
 // to it reads back as the answer it is.
 func FuzzParse(f *testing.F) {
 	f.Add(linphoneOffer)
+	f.Add(srtpOffer)
 	f.Add(sdpText("v=0", "o=- 1 1 IN IP6 ::1", "s=-", "c=IN IP6 ::1", "t=0 0", "m=audio 65535 RTP/AVP 8 0", "a=rtcp:9 IN IP4 192.0.2.1", "a=sendonly"))
 	f.Add(sdpText("v=0", "o=- 1 1 IN IP4 0.0.0.0", "s=-", "c=IN IP4 0.0.0.0", "t=0 0", "m=audio 4000 RTP/AVP 0", "a=ptime:0"))
 	f.Add(sdpText("v=0", "o=- 1 1 IN IP4 1.2.3.4", "s=-", "t=0 0", "m=video 4000 RTP/AVP 31", "m=audio 0 RTP/AVP 0"))
@@ -40,7 +41,18 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("parsed %+v from\n%s", a, b)
 		}
 
-		answer, m, err := Session{Addr: local}.Answer(a)
+		s := Session{Addr: local}
+		if a.Secure {
+			c, ok := a.ChooseCrypto([]string{"AES_CM_128_HMAC_SHA1_80"})
+			if !ok {
+				if _, _, err := s.Answer(a); !errors.Is(err, ErrNoCrypto) {
+					t.Fatalf("answer to an SRTP offer without a usable line: %v", err)
+				}
+				return
+			}
+			s.Crypto = &Crypto{Tag: c.Tag, Suite: c.Suite, Key: []byte("0123456789abcdefghijklmnopqrst")}
+		}
+		answer, m, err := s.Answer(a)
 		if errors.Is(err, ErrNoCodec) && len(a.Codecs) == 0 {
 			return
 		}
@@ -48,7 +60,8 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("answer to %+v: %v", a, err)
 		}
 		back, err := Parse(answer)
-		if err != nil || back.Addr != local || len(back.Codecs) != 1 || back.Codecs[0] != m.Codec || back.EventPT != m.EventPT {
+		if err != nil || back.Addr != local || len(back.Codecs) != 1 || back.Codecs[0] != m.Codec || back.EventPT != m.EventPT ||
+			back.Secure != a.Secure || a.Secure && (len(back.Crypto) != 1 || back.Crypto[0].Tag != m.Crypto.Tag) {
 			t.Fatalf("our answer %+v reads back as %+v, %v:\n%s", m, back, err, answer)
 		}
 	})
