@@ -447,11 +447,11 @@ func (l *leg) earlyMedia(headers map[string]string) error {
 	l.mu.Unlock()
 	res := l.in.response(183, l.in.answer)
 	copyHeaders(res, headers)
-	if err := l.in.tx.Respond(res); err != nil {
-		return err
-	}
+	// Posted before the 183 goes: a caller may cancel as soon as it has it,
+	// and the scenario must hear Call.AudioStarted before the
+	// Call.Disconnected of that CANCEL.
 	l.post(runtime.EventAudioStarted, nil)
-	return nil
+	return l.in.tx.Respond(res)
 }
 
 // ringInstead is StartAudio on a call whose INVITE had no offer. Our offer
@@ -560,6 +560,12 @@ func (l *leg) acked(ack *sipmsg.Request) {
 	connected := l.state == stateAnswered
 	if connected {
 		l.state = stateConnected
+		if !w.answer {
+			// Posted before the lock goes: a BYE right behind the ACK
+			// ends the call only after this, so the scenario hears
+			// Call.Connected before Call.Disconnected.
+			l.post(runtime.EventConnected, map[string]any{"headers": headersParam(l.in.req)})
+		}
 	}
 	ended := l.state == stateEnded
 	l.mu.Unlock()
@@ -583,7 +589,9 @@ func (l *leg) acked(ack *sipmsg.Request) {
 		}
 	}
 	if connected {
-		l.post(runtime.EventConnected, map[string]any{"headers": headersParam(l.in.req)})
+		if w.answer {
+			l.post(runtime.EventConnected, map[string]any{"headers": headersParam(l.in.req)})
+		}
 		l.startTimer()
 	}
 }
