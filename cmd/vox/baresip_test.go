@@ -46,18 +46,7 @@ func TestBaresipCallThroughTheDemo(t *testing.T) {
 	caller := startBaresip(t, s, "phone67", toneWAV(t, dir, callerTone), "manual")
 	s.waitRegistered(t, "phone67", "phone68")
 
-	caller.command(t, "dial", "100")
-	caller.waitEvent(t, "CALL_ESTABLISHED")
-	callee.waitEvent(t, "CALL_ESTABLISHED")
-	callee.waitReceived(t, talk)
-	caller.command(t, "hangup", "")
-	caller.waitEvent(t, "CALL_CLOSED")
-	callee.waitEvent(t, "CALL_CLOSED") // the demo hangs up the other leg
-	log := s.sessionLog(t, "Ringing phone68 for phone67", "SendMediaBetween", "Recording: http://", "Session terminated")
-	// baresip closes its recordings when the call's audio goes; once it
-	// has exited they are complete.
-	caller.stop(t)
-	callee.stop(t)
+	log := callThroughTheDemo(t, s, caller, callee, "Recording: http://")
 
 	// phone68 hears phone67 from the start: the demo says nothing to it.
 	checkTone(t, "what phone68 received", callee.received(t), 0, false, callerTone)
@@ -97,21 +86,31 @@ func TestBaresipOverTLS(t *testing.T) {
 		}
 	}
 
+	callThroughTheDemo(t, s, caller, callee)
+	if out := caller.out.String(); !strings.Contains(out, "RTP/SAVP") || !strings.Contains(out, "a=crypto:") {
+		t.Fatalf("the caller's call was not SRTP:\n%s", out)
+	}
+	checkTone(t, "what phone68 received", callee.received(t), 0, false, callerTone)
+	checkTone(t, "what phone67 received", caller.received(t), 0, true, calleeTone)
+}
+
+// callThroughTheDemo has caller dial the demo, which rings callee; once
+// callee has heard talk of the call, caller hangs up. It returns the
+// session log, which has what logHas lists, and stops both phones, whose
+// recordings are complete once they have exited.
+func callThroughTheDemo(t *testing.T, s *callServer, caller, callee *baresipUA, logHas ...string) string {
+	t.Helper()
 	caller.command(t, "dial", "100")
 	caller.waitEvent(t, "CALL_ESTABLISHED")
 	callee.waitEvent(t, "CALL_ESTABLISHED")
 	callee.waitReceived(t, talk)
 	caller.command(t, "hangup", "")
 	caller.waitEvent(t, "CALL_CLOSED")
-	callee.waitEvent(t, "CALL_CLOSED")
-	s.sessionLog(t, "Ringing phone68 for phone67", "SendMediaBetween", "Session terminated")
+	callee.waitEvent(t, "CALL_CLOSED") // the demo hangs up the other leg
+	log := s.sessionLog(t, append([]string{"Ringing phone68 for phone67", "SendMediaBetween"}, append(logHas, "Session terminated")...)...)
 	caller.stop(t)
 	callee.stop(t)
-	if out := caller.out.String(); !strings.Contains(out, "RTP/SAVP") || !strings.Contains(out, "a=crypto:") {
-		t.Fatalf("the caller's call was not SRTP:\n%s", out)
-	}
-	checkTone(t, "what phone68 received", callee.received(t), 0, false, callerTone)
-	checkTone(t, "what phone67 received", caller.received(t), 0, true, calleeTone)
+	return log
 }
 
 // toneWAV makes 30 seconds of a sine at hz with sox, as baresip's aufile
