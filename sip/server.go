@@ -65,8 +65,8 @@ type Options struct {
 	RequestRate  float64
 	RequestBurst int
 	Unlimited    []netip.Prefix
-	// MaxTCPPerSource bounds the TCP connections one source (an IPv4
-	// address, an IPv6 /64) holds at once (default 256: the phones of an
+	// MaxTCPPerSource bounds the TCP and TLS connections one source (an
+	// IPv4 address, an IPv6 /64) holds at once (default 256: the phones of an
 	// office behind one address; Unlimited sources have no such bound),
 	// and MaxTCP those of all sources (default 10,000). A connection past
 	// either is closed as soon as it is accepted. TCPIdle closes one that
@@ -165,6 +165,7 @@ type Server struct {
 	listeners []func() error
 	bound     []netip.AddrPort // the listeners' addresses, UDP and TCP alike
 	tlsBound  []netip.AddrPort // the TLS listeners'
+	tcp       tcpCounts        // the connections of the TCP and TLS listeners
 	served    sync.WaitGroup
 	inflight  sync.WaitGroup
 	dropped   atomic.Int64 // packets from banned sources

@@ -25,7 +25,11 @@ type tcpListener struct {
 	srv    *Server
 	closed chan struct{}
 	once   sync.Once
+}
 
+// tcpCounts are the open connections of the server's TCP and TLS listeners,
+// which share the bounds.
+type tcpCounts struct {
 	mu    sync.Mutex
 	conns map[netip.Prefix]int
 	total int
@@ -36,7 +40,7 @@ type tcpListener struct {
 const tcpFirstBytes = 30 * time.Second
 
 func (s *Server) limitTCP(l net.Listener) *tcpListener {
-	return &tcpListener{Listener: l, srv: s, closed: make(chan struct{}), conns: map[netip.Prefix]int{}}
+	return &tcpListener{Listener: l, srv: s, closed: make(chan struct{})}
 }
 
 func (l *tcpListener) Accept() (net.Conn, error) {
@@ -79,18 +83,22 @@ func (l *tcpListener) admit(c net.Conn) (net.Conn, bool) {
 	}
 	src := sourceOf(addr)
 	limited := !inPrefixes(addr, opts.Unlimited)
-	l.mu.Lock()
+	n := &l.srv.tcp
+	n.mu.Lock()
 	why := ""
 	switch {
-	case l.total >= opts.MaxTCP:
+	case n.total >= opts.MaxTCP:
 		why = "too many TCP connections"
-	case limited && l.conns[src] >= opts.MaxTCPPerSource:
+	case limited && n.conns[src] >= opts.MaxTCPPerSource:
 		why = "too many TCP connections from this source"
 	default:
-		l.total++
-		l.conns[src]++
+		if n.conns == nil {
+			n.conns = map[netip.Prefix]int{}
+		}
+		n.total++
+		n.conns[src]++
 	}
-	l.mu.Unlock()
+	n.mu.Unlock()
 	if why != "" {
 		l.srv.badLog.Warn("sip: TCP connection refused", "source", src.String(), "why", why)
 		return nil, false
@@ -99,11 +107,12 @@ func (l *tcpListener) admit(c net.Conn) (net.Conn, bool) {
 }
 
 func (l *tcpListener) release(src netip.Prefix) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.total--
-	if l.conns[src]--; l.conns[src] <= 0 {
-		delete(l.conns, src)
+	n := &l.srv.tcp
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.total--
+	if n.conns[src]--; n.conns[src] <= 0 {
+		delete(n.conns, src)
 	}
 }
 
