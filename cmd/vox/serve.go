@@ -95,6 +95,11 @@ Browsers sign in on the softphone page at /phone, which registers over SIP over
 WebSocket at /ws, with media over WebRTC to the --sip address.
 SIGINT or SIGTERM ends the calls and stops it cleanly.
 
+With --tls-cert and --tls-key the HTTP listener serves HTTPS (the page, the
+API, and /ws as wss://), and --sip-tls adds SIP over TLS; a certificate
+renewed in place is taken without a restart. Phones that offer SRTP keyed in
+SDP (RTP/SAVP with a=crypto) get SRTP.
+
 Past the call rate the machine can serve, new calls are answered 503 in the
 share needed to keep the calls already taken on time: while SIP requests over
 UDP wait more than --overload-latency to be read (the 90th percentile over
