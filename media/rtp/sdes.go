@@ -174,8 +174,10 @@ func (s *SDES) read(conn *net.UDPConn, in, b []byte, isRTCP bool) (int, error) {
 			}
 		}
 		s.rmu.Unlock()
-		if err == nil && len(out) <= len(b) {
-			return len(out), nil
+		if err == nil {
+			// out is b's own array, which holds any packet read; pion
+			// would make another for one that did not fit.
+			return copy(b, out), nil
 		}
 	}
 }
