@@ -349,10 +349,11 @@ func (c *calls) newMedia(l *leg) error {
 	return nil
 }
 
-// newSecureMedia is newMedia for a phone that offered SRTP keyed in SDP
-// (SDES): the endpoint runs over an SRTP port pair with the offer's key,
-// and our SDP carries ours.
-func (c *calls) newSecureMedia(l *leg, theirs sdp.Crypto) error {
+// newSDESMedia is newMedia for SRTP keyed in SDP (SDES): the endpoint runs
+// over an SRTP port pair, and our SDP carries our key under theirs's tag and
+// suite. theirs has the far end's key when it offered, none when we offer
+// (the answer's comes through applyMedia).
+func (c *calls) newSDESMedia(l *leg, theirs sdp.Crypto) error {
 	ours := rtp.NewSDESKey()
 	tx, err := rtp.OpenSDES(c.opts.Ports, theirs.Suite, ours, theirs.Key)
 	if err != nil {

@@ -152,7 +152,7 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	} else {
 		l.device = DevicePhone
 		if offer.Secure {
-			err = c.newSecureMedia(l, crypto)
+			err = c.newSDESMedia(l, crypto)
 		} else if err = c.newMedia(l); err == nil {
 			l.sdp = sdp.NewSession(l.ep.LocalAddr())
 		}

@@ -50,6 +50,7 @@ type fork struct {
 type target struct {
 	uri, to         sipmsg.Uri // Request-URI and To
 	transport, peer string
+	srtp            bool // offer SRTP (a trunk's SRTP)
 }
 
 // dial places an outgoing call: it finds where to send, opens the media, and
@@ -70,13 +71,14 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 	if err != nil {
 		return nil, err
 	}
-	phones, browsers := 0, 0
+	phones, browsers, secure := 0, 0, false
 	for _, t := range targets {
 		if isWebSocket(t.transport) {
 			browsers++
 		} else {
 			phones++
 		}
+		secure = secure || t.srtp
 	}
 	l := c.newLeg(req.ID, req.Account, false)
 	if !c.track(l) {
@@ -89,9 +91,13 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 	l.lazy = browsers > 0
 	var offer []byte
 	if phones > 0 {
-		if l.lazy {
+		switch {
+		case secure:
+			// Only a trunk call offers SRTP, and it has one target.
+			err = c.newSDESMedia(l, sdp.Crypto{Tag: 1, Suite: rtp.SDESSuites[0]})
+		case l.lazy:
 			l.ep, err = rtp.NewEndpoint(rtp.Config{Pool: c.opts.Ports})
-		} else {
+		default:
 			err = c.newMedia(l)
 		}
 		if err != nil {
@@ -99,7 +105,9 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 			c.log.Error("sip: no media for a call", "err", err)
 			return nil, &runtime.DialError{Code: 503, Reason: "Service Unavailable"}
 		}
-		l.sdp = sdp.NewSession(l.ep.LocalAddr())
+		if !secure {
+			l.sdp = sdp.NewSession(l.ep.LocalAddr())
+		}
 		if offer, err = l.sdp.Offer(); err != nil {
 			l.end(runtime.EventFailed, nil)
 			return nil, err

@@ -29,8 +29,11 @@ type Trunk struct {
 	Name    string
 	Account string
 	// Address is the provider's host:port, where calls and REGISTERs go;
-	// Transport is UDP (default) or TCP.
+	// Transport is UDP (default), TCP or TLS.
 	Address, Transport string
+	// SRTP makes calls out through the trunk offer SRTP keyed in SDP
+	// (RTP/SAVP with a=crypto), for a provider that takes only that.
+	SRTP bool
 	// Domain is the host of the Request-URIs and of the address of record
 	// registered (default: Address's host, and its port).
 	Domain string
@@ -278,7 +281,7 @@ func (c *calls) trunkTarget(ctx context.Context, req runtime.DialRequest) ([]tar
 		uri.UriParams.Add("transport", strings.ToLower(t.transport()))
 	}
 	c.log.Debug("sip: PSTN call through a trunk", "call", req.ID, "account", req.Account, "trunk", t.Name, "number", n.Value, "dialled", dialled)
-	return []target{{uri: uri, to: to, transport: t.transport(), peer: t.Address}}, req, nil
+	return []target{{uri: uri, to: to, transport: t.transport(), peer: t.Address, srtp: t.SRTP}}, req, nil
 }
 
 // callerID is what the trunk puts in From for a call from caller: its own

@@ -39,6 +39,8 @@ type trunkDoc struct {
 	Address   string `json:"address"`
 	Transport string `json:"transport,omitempty"`
 	Domain    string `json:"domain,omitempty"`
+	// SRTP: calls out offer RTP/SAVP with a=crypto.
+	SRTP bool `json:"srtp,omitempty"`
 	// AllowFrom are addresses or CIDR prefixes.
 	AllowFrom       []string `json:"allow_from,omitempty"`
 	InboundUser     string   `json:"inbound_user,omitempty"`
@@ -124,7 +126,7 @@ func (d trunkDoc) trunk(countries map[string]string) (sip.Trunk, error) {
 		return sip.Trunk{}, fmt.Errorf("trunk %q: %w", d.Name, err)
 	}
 	t := sip.Trunk{
-		Name: d.Name, Account: d.Account, Address: d.Address, Transport: d.Transport, Domain: d.Domain,
+		Name: d.Name, Account: d.Account, Address: d.Address, Transport: d.Transport, Domain: d.Domain, SRTP: d.SRTP,
 		InboundUser: d.InboundUser, InboundPassword: d.InboundPassword,
 		User: d.User, Password: d.Password, Register: d.Register,
 		RegisterExpires: time.Duration(d.RegisterExpires) * time.Second,

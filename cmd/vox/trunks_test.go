@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -298,25 +300,89 @@ func checkTrunkCall(t *testing.T, a, b *trunkServer) {
 	}
 }
 
-// TestTrunkOverTLS: the same two servers with the trunk over TLS: B takes
-// SIP over TLS with its certificate, which A trusts through --tls-ca and
-// checks against the trunk's address.
+// srtpCallerScenario is A's in TestTrunkOverTLS: the phone's call goes out
+// through the trunk, whose leg is recorded.
+const srtpCallerScenario = `
+VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
+	const call = e.call;
+	const out = VoxEngine.callPSTN(e.destination, e.callerid);
+	out.addEventListener(CallEvents.RecordStarted, (r) => Logger.write("Recording: " + r.url));
+	out.addEventListener(CallEvents.Connected, () => {
+		Logger.write("the PSTN call connected");
+		call.answer();
+		out.record();
+		VoxEngine.sendMediaBetween(call, out);
+	});
+	out.addEventListener(CallEvents.Disconnected, () => {
+		call.hangup();
+		setTimeout(() => VoxEngine.terminate(), 100);
+	});
+	out.addEventListener(CallEvents.Failed, (f) => call.reject(f.code));
+});
+`
+
+// srtpAnswerScenario is B's: it answers the trunk's call, plays the file at
+// URL for three seconds and hangs up.
+const srtpAnswerScenario = `
+VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
+	const call = e.call;
+	Logger.write("alerting " + e.destination + " from " + e.callerid + " on a " + e.headers["VI-Client-Type"]);
+	call.addEventListener(CallEvents.Disconnected, () => setTimeout(() => VoxEngine.terminate(), 100));
+	call.addEventListener(CallEvents.Connected, () => {
+		Logger.write("answered the trunk's call");
+		call.startPlayback("URL");
+		setTimeout(() => call.hangup(), 3000);
+	});
+	call.answer();
+});
+`
+
+// TestTrunkOverTLS: the same two servers with the trunk over TLS and SRTP: B
+// takes SIP over TLS with its certificate, which A trusts through --tls-ca
+// and checks against the trunk's address; A's call offers SRTP keyed in SDP,
+// B answers it so, and the tone B plays reaches A's recording, decrypted.
 func TestTrunkOverTLS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	writeCert(t, certFile, keyFile, "b")
+	wav := toneWAV(t, dir, calleeTone)
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, wav) }))
+	defer files.Close()
+
 	b := startTrunkServer(t, trunksDoc{
 		Trunks: []trunkDoc{{Name: "from-a", Account: demoAccount, Address: "127.0.0.1:9", AllowFrom: []string{"127.0.0.1/32"},
 			InboundUser: "a-trunk", InboundPassword: "a-secret"}},
 		Numbers: map[string]numberRoute{"74951234567": {Account: demoAccount, App: demoApp}},
 	}, "127.0.0.1:0", func(cfg *serveConfig) { cfg.TLSCert, cfg.TLSKey, cfg.SIPTLS = certFile, keyFile, "127.0.0.1:0" })
+	b.push(t, strings.Replace(srtpAnswerScenario, "URL", files.URL+"/tone.wav", 1))
 	bTLS := b.sip.TLSAddrs()[0]
 	a := startTrunkServer(t, trunksDoc{
-		Trunks: []trunkDoc{{Name: "to-b", Account: demoAccount, Address: bTLS.String(), Transport: "tls", User: "a-trunk", Password: "a-secret"}},
+		Trunks: []trunkDoc{{Name: "to-b", Account: demoAccount, Address: bTLS.String(), Transport: "tls", SRTP: true, User: "a-trunk", Password: "a-secret"}},
 	}, "127.0.0.1:0", func(cfg *serveConfig) { cfg.TLSCA = certFile })
+	a.push(t, srtpCallerScenario)
+
 	a.call(t, "call.xml", "84951234567")
-	checkTrunkCall(t, a, b)
+	b.sessionLog(t, "alerting 74951234567 from phone67 on a trunk", "answered the trunk's call", "Call.Disconnected")
+	log := a.sessionLog(t, "CallPSTN", "Call.Connected", "the PSTN call connected", "Recording: http://", "Session terminated")
+	url := log[strings.Index(log, "Recording: ")+len("Recording: "):]
+	url = url[:strings.IndexAny(url, "\n ")]
+	checkTone(t, "A's recording of the SRTP trunk call", download(t, url, filepath.Join(dir, "a.wav")), 0, false, calleeTone)
+	a.stop(t)
+	b.stop(t)
+	for _, s := range []*trunkServer{a, b} {
+		if log := s.logs.String(); strings.Contains(log, "level=ERROR") {
+			t.Fatalf("server %s logged errors:\n%s", s.sipAddr, log)
+		}
+	}
 	if !strings.Contains(b.logs.String(), "tls=") {
 		t.Errorf("B did not listen on TLS:\n%s", b.logs.String())
+	}
+}
+
+// push makes source the demo application of s.
+func (s *trunkServer) push(t *testing.T, source string) {
+	t.Helper()
+	if _, err := s.store.Push(context.Background(), scenarios.Push{App: demoApp, Files: []scenarios.File{{Name: "trunks.js", Source: source}}}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -70,7 +70,9 @@ func NewSDESKey() []byte {
 }
 
 // OpenSDES binds a port pair from pool for SRTP with suite, sending with the
-// master key and salt local and taking what is sent with remote.
+// master key and salt local and taking what is sent with remote. When we
+// offer, remote is nil until the answer gives it (Rekey); what arrives
+// before is dropped.
 func OpenSDES(pool *PortPool, suite string, local, remote []byte) (*SDES, error) {
 	profile, ok := suiteProfiles[suite]
 	if !ok {
@@ -81,10 +83,12 @@ func OpenSDES(pool *PortPool, suite string, local, remote []byte) (*SDES, error)
 	if s.send, err = newContext(local, profile); err != nil {
 		return nil, fmt.Errorf("rtp: our SRTP key: %w", err)
 	}
-	if s.recv, err = newContext(remote, profile); err != nil {
-		return nil, fmt.Errorf("rtp: the far end's SRTP key: %w", err)
+	if remote != nil {
+		if s.recv, err = newContext(remote, profile); err != nil {
+			return nil, fmt.Errorf("rtp: the far end's SRTP key: %w", err)
+		}
+		s.remote = remote
 	}
-	s.remote = remote
 	r, c, port, err := pool.openUDP()
 	if err != nil {
 		return nil, fmt.Errorf("open SRTP endpoint: %w", err)
@@ -157,6 +161,10 @@ func (s *SDES) read(conn *net.UDPConn, in, b []byte, isRTCP bool) (int, error) {
 			continue
 		}
 		s.rmu.Lock()
+		if s.recv == nil {
+			s.rmu.Unlock()
+			continue
+		}
 		var out []byte
 		if isRTCP {
 			out, err = s.recv.DecryptRTCP(b[:0], in[:n], nil)
