@@ -27,6 +27,7 @@ import (
 	"vox/controller/history"
 	"vox/controller/signature"
 	"vox/examples"
+	"vox/internal/egress"
 	"vox/jsapi"
 	"vox/media/player"
 	"vox/media/rtp"
@@ -62,6 +63,7 @@ type serveFlags struct {
 	publicURL       string
 	tlsCert, tlsKey string
 	sipTLS, tlsCA   string
+	netAllow        []string
 }
 
 func newServeCommand() *cobra.Command {
@@ -123,7 +125,7 @@ memory limit of 2 GiB (GOMEMLIMIT) unless the environment sets either.`,
 			defer stop()
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			runtime.TuneServerGC()
-			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, Currencies: f.currencies, WSOrigins: f.wsOrigins, LogRetention: f.logRetention, Overload: f.overload, PublicURL: f.publicURL, TLSCert: f.tlsCert, TLSKey: f.tlsKey, SIPTLS: f.sipTLS, TLSCA: f.tlsCA, Log: logger, Out: cmd.OutOrStdout()})
+			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, Currencies: f.currencies, WSOrigins: f.wsOrigins, LogRetention: f.logRetention, Overload: f.overload, PublicURL: f.publicURL, TLSCert: f.tlsCert, TLSKey: f.tlsKey, SIPTLS: f.sipTLS, TLSCA: f.tlsCA, ScenarioNetAllow: f.netAllow, Log: logger, Out: cmd.OutOrStdout()})
 		},
 	}
 	fl := cmd.Flags()
@@ -139,6 +141,7 @@ memory limit of 2 GiB (GOMEMLIMIT) unless the environment sets either.`,
 	fl.StringVar(&f.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
 	fl.StringVar(&f.tlsCA, "tls-ca", "", "PEM certificates of authorities trusted, besides the system's, when vox connects over TLS (trunks with transport tls, CallSIP to transport=tls)")
 	fl.StringVar(&f.sipTLS, "sip-tls", "", "also take SIP over TLS on this address (usually the --sip IP address, port 5061), with --tls-cert's certificate")
+	fl.StringSliceVar(&f.netAllow, "scenario-net-allow", nil, "a range (CIDR) that scenarios' HTTP requests and audio URLs may reach although it is not public, as a CRM on the office network; repeat for more (default: public addresses and vox's own listener only)")
 	fl.BoolVar(&f.sha256, "sip-sha256", false, "also challenge with SHA-256 digest (RFC 8760) after MD5; some phones (Debian's baresip) refuse a challenge they cannot answer")
 	return cmd
 }
@@ -179,6 +182,9 @@ type serveConfig struct {
 	// TLSCA is a PEM file of authorities trusted besides the system's when
 	// Vox opens a TLS connection.
 	TLSCA string
+	// ScenarioNetAllow are CIDR ranges scenarios may reach although they are
+	// not public (egress.Policy.Allow).
+	ScenarioNetAllow []string
 	// Now is the store's clock (default time.Now); tests pin it.
 	Now func() time.Time
 }
@@ -206,6 +212,38 @@ func admission(cfg serveConfig, srv *sip.Server) (sip.Admission, error) {
 		return nil, nil
 	}
 	return overload.New(overload.Options{Latency: srv.QueueDelay, Target: cfg.Overload, Log: cfg.Log})
+}
+
+// egressPolicy is where scenarios' connections may go: public addresses,
+// the ranges of --scenario-net-allow, and the HTTP listener, which the
+// bundled scenarios call back at their access URL (at every address of the
+// host when it listens on all).
+func egressPolicy(allow []string, listener net.Addr) (egress.Policy, error) {
+	var p egress.Policy
+	for _, a := range allow {
+		prefix, err := netip.ParsePrefix(a)
+		if err != nil {
+			return p, fmt.Errorf("--scenario-net-allow %q: want a range such as 10.0.0.0/8: %w", a, err)
+		}
+		p.Allow = append(p.Allow, prefix.Masked())
+	}
+	own, err := netip.ParseAddrPort(listener.String())
+	if err != nil {
+		return p, fmt.Errorf("HTTP listener %s: %w", listener, err)
+	}
+	if !own.Addr().IsUnspecified() {
+		p.Own = append(p.Own, netip.AddrPortFrom(own.Addr().Unmap(), own.Port()))
+		return p, nil
+	}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(ipn.IP); ok {
+				p.Own = append(p.Own, netip.AddrPortFrom(ip.Unmap(), own.Port()))
+			}
+		}
+	}
+	return p, nil
 }
 
 // publicURL is the base of the URLs the server hands out: flag, checked, or
@@ -322,6 +360,10 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	scenarioNet, err := egressPolicy(cfg.ScenarioNetAllow, ln.Addr())
+	if err != nil {
+		return nil, err
+	}
 	if cfg.PublicURL == "" && unspecified(ln.Addr()) {
 		cfg.Log.Warn("access and recording URLs name the listener's unspecified address, which nobody can reach; set --public-url", "url", base)
 	}
@@ -339,7 +381,7 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	var live *liveLauncher
 	var billed *billedDialer
 	if cfg.SIP != "" {
-		if sipSrv, sipAddr, live, billed, err = startSIP(cfg, store, ctrl, revoker, events, base, certs); err != nil {
+		if sipSrv, sipAddr, live, billed, err = startSIP(cfg, store, ctrl, revoker, events, base, certs, scenarioNet); err != nil {
 			return nil, err
 		}
 		defer func() {
@@ -408,7 +450,7 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 // and starts the SIP server on cfg.SIP, taking calls into sessions of the
 // scenarios in store, its registrar told of changed users through revoker;
 // base is the public URL recordings are served under.
-func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controller, revoker *userRevoker, events *callEvents, base string, certs *certFiles) (*sip.Server, netip.AddrPort, *liveLauncher, *billedDialer, error) {
+func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controller, revoker *userRevoker, events *callEvents, base string, certs *certFiles, scenarioNet egress.Policy) (*sip.Server, netip.AddrPort, *liveLauncher, *billedDialer, error) {
 	fail := func(err error) (*sip.Server, netip.AddrPort, *liveLauncher, *billedDialer, error) {
 		return nil, netip.AddrPort{}, nil, nil, err
 	}
@@ -429,7 +471,7 @@ func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controll
 	if err != nil {
 		return fail(err)
 	}
-	cache, err := player.NewCache(filepath.Join(cfg.Data, audioCacheDir), player.CacheOptions{Logger: cfg.Log})
+	cache, err := player.NewCache(filepath.Join(cfg.Data, audioCacheDir), player.CacheOptions{Logger: cfg.Log, Client: scenarioNet.Client()})
 	if err != nil {
 		return fail(err)
 	}
@@ -465,7 +507,7 @@ func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controll
 		dir: filepath.Join(cfg.Data, logsDir), log: cfg.Log, events: events,
 		launcher: &runtime.Launcher{
 			Releases: store, Programs: runtime.NewProgramCache(0),
-			Defaults: runtime.Config{Clock: runtime.RealClock{}, Dialer: billed, HTTP: &runtime.NetHTTP{}, Logger: cfg.Log,
+			Defaults: runtime.Config{Clock: runtime.RealClock{}, Dialer: billed, HTTP: &runtime.NetHTTP{Client: scenarioNet.Client()}, Logger: cfg.Log,
 				OnEnd: events.sessionEnded},
 		},
 	}
