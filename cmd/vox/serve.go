@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -216,9 +217,11 @@ func admission(cfg serveConfig, srv *sip.Server) (sip.Admission, error) {
 
 // egressPolicy is where scenarios' connections may go: public addresses,
 // the ranges of --scenario-net-allow, and the HTTP listener, which the
-// bundled scenarios call back at their access URL (at every address of the
-// host when it listens on all).
-func egressPolicy(allow []string, listener net.Addr) (egress.Policy, error) {
+// bundled scenarios call back at their access URL: the listener's address
+// (every address of the host when it listens on all), and where the public
+// URL's host resolves at start (a proxy in front of Vox on the private
+// network).
+func egressPolicy(allow []string, listener net.Addr, public string) (egress.Policy, error) {
 	var p egress.Policy
 	for _, a := range allow {
 		prefix, err := netip.ParsePrefix(a)
@@ -233,13 +236,30 @@ func egressPolicy(allow []string, listener net.Addr) (egress.Policy, error) {
 	}
 	if !own.Addr().IsUnspecified() {
 		p.Own = append(p.Own, netip.AddrPortFrom(own.Addr().Unmap(), own.Port()))
-		return p, nil
+	} else {
+		addrs, _ := net.InterfaceAddrs()
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(ipn.IP); ok {
+					p.Own = append(p.Own, netip.AddrPortFrom(ip.Unmap(), own.Port()))
+				}
+			}
+		}
 	}
-	addrs, _ := net.InterfaceAddrs()
-	for _, a := range addrs {
-		if ipn, ok := a.(*net.IPNet); ok {
-			if ip, ok := netip.AddrFromSlice(ipn.IP); ok {
-				p.Own = append(p.Own, netip.AddrPortFrom(ip.Unmap(), own.Port()))
+	if u, err := url.Parse(public); err == nil {
+		port, err := strconv.ParseUint(u.Port(), 10, 16)
+		switch {
+		case u.Port() == "" && u.Scheme == "https":
+			port, err = 443, nil
+		case u.Port() == "":
+			port, err = 80, nil
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ips, lerr := net.DefaultResolver.LookupNetIP(ctx, "ip", u.Hostname())
+		cancel()
+		if err == nil && lerr == nil {
+			for _, ip := range ips {
+				p.Own = append(p.Own, netip.AddrPortFrom(ip.Unmap(), uint16(port)))
 			}
 		}
 	}
@@ -360,7 +380,7 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	scenarioNet, err := egressPolicy(cfg.ScenarioNetAllow, ln.Addr())
+	scenarioNet, err := egressPolicy(cfg.ScenarioNetAllow, ln.Addr(), base)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -181,5 +182,32 @@ func TestPublicURL(t *testing.T) {
 	}
 	if !unspecified(&net.TCPAddr{IP: net.IPv6unspecified, Port: 8080}) || unspecified(listener) {
 		t.Error("unspecified mistakes [::] or 127.0.0.1")
+	}
+}
+
+// Scenarios reach the server's own HTTP listener, wherever they are told it
+// is, and the ranges the operator allows.
+func TestEgressPolicy(t *testing.T) {
+	listener := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}
+	p, err := egressPolicy([]string{"10.1.2.3/16"}, listener, "https://127.0.0.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for addr, reachable := range map[string]bool{
+		"127.0.0.1:8080": true, "127.0.0.2:443": true, "10.1.200.200:80": true,
+		"127.0.0.1:8081": false, "127.0.0.2:80": false, "10.2.0.1:80": false,
+	} {
+		if err := p.Check(netip.MustParseAddrPort(addr)); (err == nil) != reachable {
+			t.Errorf("%s: %v, want reachable %v", addr, err, reachable)
+		}
+	}
+	// Listening on all addresses: every address of the host, loopback
+	// included, at the listener's port.
+	all, err := egressPolicy(nil, &net.TCPAddr{IP: net.IPv4zero, Port: 8090}, "http://0.0.0.0:8090")
+	if err != nil || all.Check(netip.MustParseAddrPort("127.0.0.1:8090")) != nil {
+		t.Errorf("listening on 0.0.0.0: %+v, %v", all, err)
+	}
+	if _, err := egressPolicy([]string{"office"}, listener, ""); err == nil || !strings.Contains(err.Error(), "--scenario-net-allow") {
+		t.Errorf("a bad range: err = %v", err)
 	}
 }
