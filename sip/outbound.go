@@ -19,8 +19,12 @@ import (
 // outbound is an outgoing call: its forks, one INVITE per contact, until one
 // answers. Guarded by the leg's mu.
 type outbound struct {
-	req      runtime.DialRequest
-	forks    []*fork
+	req   runtime.DialRequest
+	forks []*fork
+	// standby are the forks of a PSTN call's other trunks, in order: the
+	// next one starts when the last one's trunk could not take the call
+	// (failsOver).
+	standby  []*fork
 	ringing  bool // Call.Ringing was posted
 	early    bool // Call.AudioStarted was posted
 	failures []failure
@@ -36,11 +40,13 @@ type failure struct {
 type fork struct {
 	l               *leg
 	transport, peer string
-	inv             *sipmsg.Request // the latest INVITE (a digest retry replaces it)
-	provisional     bool            // a 1xx came: a CANCEL may go (RFC 3261 section 9.1)
-	cancel          bool            // the call is over: CANCEL as soon as it may go
-	cancelled       bool            // the CANCEL went
-	done            bool            // a final response or none at all
+	// authUser and password answer the peer's digest challenge, if any.
+	authUser, password string
+	inv                *sipmsg.Request // the latest INVITE (a digest retry replaces it)
+	provisional        bool            // a 1xx came: a CANCEL may go (RFC 3261 section 9.1)
+	cancel             bool            // the call is over: CANCEL as soon as it may go
+	cancelled          bool            // the CANCEL went
+	done               bool            // a final response or none at all
 	// rtc is the WebRTC session offered to a browser; the fork's own, as
 	// each browser needs one. nil for a SIP phone's fork.
 	rtc BrowserMedia
@@ -51,6 +57,12 @@ type target struct {
 	uri, to         sipmsg.Uri // Request-URI and To
 	transport, peer string
 	srtp            bool // offer SRTP (a trunk's SRTP)
+	// caller is the From user when the target wants its own (a trunk's
+	// caller ID); authUser and password answer its digest challenge.
+	caller, authUser, password string
+	// standby: tried only if the target before it fails over (a PSTN
+	// call's next trunk).
+	standby bool
 }
 
 // dial places an outgoing call: it finds where to send, opens the media, and
@@ -115,10 +127,14 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 		l.last = offer
 	}
 	for _, t := range targets {
-		f := &fork{l: l, transport: t.transport, peer: t.peer}
+		f := &fork{l: l, transport: t.transport, peer: t.peer, authUser: t.authUser, password: t.password}
 		if !isWebSocket(t.transport) {
 			f.inv = c.newInvite(t, req, offer)
-			l.out.forks = append(l.out.forks, f)
+			if t.standby {
+				l.out.standby = append(l.out.standby, f)
+			} else {
+				l.out.forks = append(l.out.forks, f)
+			}
 			continue
 		}
 		m, browserOffer, err := c.offerBrowser(ctx)
@@ -215,7 +231,7 @@ func sipTarget(req runtime.DialRequest) ([]target, error) {
 	}
 	to := uri
 	to.UriParams = nil
-	return []target{{uri: uri, to: to, transport: transport, peer: peer}}, nil
+	return []target{{uri: uri, to: to, transport: transport, peer: peer, authUser: req.AuthUser, password: req.Password}}, nil
 }
 
 // newInvite builds a fork's INVITE.
@@ -223,6 +239,9 @@ func (c *calls) newInvite(t target, req runtime.DialRequest, offer []byte) *sipm
 	inv := sipmsg.NewRequest(sipmsg.INVITE, t.uri)
 	_, host := c.local(peerAddr(t.peer))
 	caller := req.CallerID
+	if t.caller != "" {
+		caller = t.caller
+	}
 	if caller == "" {
 		caller = "anonymous"
 	}
@@ -282,10 +301,10 @@ func (f *fork) run() {
 		case res.IsSuccess():
 			l.forkAnswered(f, tx, res)
 			return
-		case (code == 401 || code == 407) && !authTried && l.out.req.AuthUser != "":
+		case (code == 401 || code == 407) && !authTried && f.authUser != "":
 			authTried = true
 			retry = inv.Clone()
-			tx, err = c.client.TransactionDigestAuth(ctx, retry, res, sipgo.DigestAuth{Username: l.out.req.AuthUser, Password: l.out.req.Password})
+			tx, err = c.client.TransactionDigestAuth(ctx, retry, res, sipgo.DigestAuth{Username: f.authUser, Password: f.password})
 		case code == 422 && !timerTried && minSE(res) > 0:
 			timerTried = true
 			retry = inv.Clone()
@@ -441,6 +460,18 @@ func (l *leg) forkFailed(f *fork, code int, reason string) {
 		defer f.rtc.Close()
 	}
 	l.out.failures = append(l.out.failures, failure{code, reason})
+	if len(l.out.standby) > 0 && failsOver(code) && !f.cancel && l.state != stateEnded && l.dlg == nil {
+		next := l.out.standby[0]
+		l.out.standby = l.out.standby[1:]
+		l.out.forks = append(l.out.forks, next)
+		l.mu.Unlock()
+		l.log.Info("sip: trunk failed; trying the next one", "peer", f.peer, "code", code, "next", next.peer)
+		l.c.goWork(next.run)
+		return
+	}
+	// A final answer about the callee (busy, no such number) would be the
+	// same through another trunk.
+	l.out.standby = nil
 	all := true
 	for _, o := range l.out.forks {
 		all = all && o.done
@@ -455,6 +486,11 @@ func (l *leg) forkFailed(f *fork, code int, reason string) {
 		l.end(runtime.EventFailed, map[string]any{"code": best.code, "reason": best.reason})
 	}
 }
+
+// failsOver says whether a trunk's failure is the trunk's rather than the
+// callee's, so that the next trunk may take the call: no answer (408) or a
+// server error, down or overloaded (5xx), including no connection at all.
+func failsOver(code int) bool { return code == 408 || code >= 500 && code < 600 }
 
 // best picks the answer a forked call reports (after RFC 3261 section 16.7
 // step 6): a 6xx ends the search, busy beats other 4xx, 4xx beat 5xx.

@@ -245,9 +245,12 @@ func (who caller) dialled(req *sipmsg.Request) string {
 	return d
 }
 
-// trunkTarget is where CallPSTN goes: the account's first trunk, the number
-// as its carrier dials it, with the caller ID and credentials it wants
-// (returned in the request).
+// trunkTarget is where CallPSTN goes: the account's trunks in order, the
+// first at once and each next one if the one before fails over (failsOver),
+// with the number as its carrier dials it and the caller ID and credentials
+// it wants. A trunk that cannot dial the number is left out, and so is one
+// whose SRTP setting differs from the first's: the call's media is made for
+// the first. The request returned has the first trunk's caller ID.
 func (c *calls) trunkTarget(ctx context.Context, req runtime.DialRequest) ([]target, runtime.DialRequest, error) {
 	var trunks []Trunk
 	if c.opts.Trunks != nil {
@@ -263,25 +266,54 @@ func (c *calls) trunkTarget(ctx context.Context, req runtime.DialRequest) ([]tar
 	if len(trunks) == 0 {
 		return nil, req, &runtime.DialError{Code: 503, Reason: "Service Unavailable: the account has no trunk for PSTN calls"}
 	}
-	t := trunks[0]
+	var targets []target
+	var firstErr *runtime.DialError
+	for _, t := range trunks {
+		tg, err := t.target(req)
+		switch {
+		case err != nil:
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		case len(targets) > 0 && tg.srtp != targets[0].srtp:
+			c.log.Warn("sip: a trunk left out of a call's failover: its SRTP setting differs from the first trunk's", "call", req.ID, "trunk", t.Name)
+			continue
+		}
+		tg.standby = len(targets) > 0
+		c.log.Debug("sip: PSTN call through a trunk", "call", req.ID, "account", req.Account, "trunk", t.Name, "dialled", tg.uri.User, "standby", tg.standby)
+		targets = append(targets, tg)
+	}
+	if len(targets) == 0 {
+		return nil, req, firstErr
+	}
+	req.CallerID = targets[0].caller
+	req.AuthUser, req.Password, req.OutProxy = "", "", ""
+	return targets, req, nil
+}
+
+// target is where a call to req's number goes through the trunk.
+func (t Trunk) target(req runtime.DialRequest) (target, *runtime.DialError) {
 	n, err := numbers.Parse(req.To, t.Numbers)
 	if err != nil || n.Kind != numbers.International {
-		return nil, req, &runtime.DialError{Code: 484, Reason: "Address Incomplete: not a phone number: " + trimForLog(req.To)}
+		return target{}, &runtime.DialError{Code: 484, Reason: "Address Incomplete: not a phone number: " + trimForLog(req.To)}
 	}
 	dialled, err := t.Dial.Dial(n.Value)
 	if err != nil {
-		return nil, req, &runtime.DialError{Code: 484, Reason: "Address Incomplete: " + trimForLog(err.Error())}
+		return target{}, &runtime.DialError{Code: 484, Reason: "Address Incomplete: " + trimForLog(err.Error())}
 	}
-	req.CallerID = t.callerID(req.CallerID)
-	req.AuthUser, req.Password, req.OutProxy = t.User, t.Password, ""
 	uri := t.uri(dialled)
 	to := uri
 	if t.transport() != "UDP" {
 		uri.UriParams = sipmsg.NewParams()
 		uri.UriParams.Add("transport", strings.ToLower(t.transport()))
 	}
-	c.log.Debug("sip: PSTN call through a trunk", "call", req.ID, "account", req.Account, "trunk", t.Name, "number", n.Value, "dialled", dialled)
-	return []target{{uri: uri, to: to, transport: t.transport(), peer: t.Address, srtp: t.SRTP}}, req, nil
+	caller := t.callerID(req.CallerID)
+	if caller == "" {
+		caller = "anonymous"
+	}
+	return target{uri: uri, to: to, transport: t.transport(), peer: t.Address, srtp: t.SRTP,
+		caller: caller, authUser: t.User, password: t.Password}, nil
 }
 
 // callerID is what the trunk puts in From for a call from caller: its own

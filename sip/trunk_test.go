@@ -146,14 +146,19 @@ func TestTrunkTarget(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(targets) != 1 || targets[0].uri.String() != tc.uri || targets[0].peer != tc.peer {
-				t.Fatalf("targets = %+v, want %s via %s", targets, tc.uri, tc.peer)
+			if len(targets) == 0 || targets[0].uri.String() != tc.uri || targets[0].peer != tc.peer || targets[0].standby {
+				t.Fatalf("targets = %+v, want %s via %s first", targets, tc.uri, tc.peer)
 			}
-			if req.CallerID != tc.from {
-				t.Fatalf("caller ID %q, want %q", req.CallerID, tc.from)
+			if from := targets[0].caller; req.CallerID != from || from != tc.from && !(tc.from == "" && from == "anonymous") {
+				t.Fatalf("caller ID %q (request %q), want %q", from, req.CallerID, tc.from)
 			}
-			if tc.account == "demo" && (req.AuthUser != "vox" || req.Password != "pw") {
-				t.Fatalf("credentials %q/%q, want the first trunk's", req.AuthUser, req.Password)
+			if tc.account == "demo" {
+				// The second trunk stands by, with its own number format
+				// and no credentials.
+				if targets[0].authUser != "vox" || targets[0].password != "pw" || len(targets) != 2 ||
+					!targets[1].standby || targets[1].peer != "192.0.2.2:5060" || targets[1].authUser != "" {
+					t.Fatalf("targets %+v: want the Kazakh trunk with its credentials, then the second standing by", targets)
+				}
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -166,6 +167,56 @@ func TestTrunkCallPSTN(t *testing.T) {
 	}
 	if len(charges) != 1 || charges[0].Destination != "74954451120" || charges[0].Amount >= 0 {
 		t.Fatalf("the demo account's call charges: %+v", charges)
+	}
+}
+
+// A provider that answers 503 passes the call to the account's next trunk,
+// which takes it with its own number format, caller ID and credentials; a
+// callee's own answer (busy) does not go to the next trunk.
+func TestTrunkFailover(t *testing.T) {
+	downPort, upPort := strconv.Itoa(porttest.FreeUDP(t)), strconv.Itoa(porttest.FreeUDP(t))
+	down := (&callServer{}).startCallee(t, "trunk_unavailable.xml", downPort, "-trace_msg")
+	up := (&callServer{}).startCallee(t, "trunk_uas.xml", upPort, "-trace_msg", "-key", "user", "vox-kz", "-key", "password", "kz-secret")
+	s := startTrunkServer(t, trunksDoc{Trunks: []trunkDoc{
+		{Name: "down", Account: demoAccount, Address: "127.0.0.1:" + downPort, CallerID: "74950000000"},
+		{Name: "kz", Account: demoAccount, Address: "127.0.0.1:" + upPort,
+			User: "vox-kz", Password: "kz-secret", CallerID: "77172000000", DialFormat: kazakhFormat},
+	}}, "127.0.0.1:0")
+	s.call(t, "call.xml", "74954451120")
+	down.wait(t)
+	up.wait(t)
+	s.sessionLog(t, "CallPSTN", "Call.Connected", "the PSTN call connected")
+	if invite := firstInvite(t, down.dir); !strings.Contains(invite, "INVITE sip:74954451120@127.0.0.1:"+downPort) || !strings.Contains(invite, "From: <sip:74950000000@") {
+		t.Fatalf("the first trunk's INVITE:\n%s", invite)
+	}
+	if invite := firstInvite(t, up.dir); !strings.Contains(invite, "INVITE sip:84954451120@127.0.0.1:"+upPort) || !strings.Contains(invite, "From: <sip:77172000000@") {
+		t.Fatalf("the second trunk's INVITE:\n%s", invite)
+	}
+	if !strings.Contains(s.logs.String(), "trying the next one") {
+		t.Errorf("no log line about the failover:\n%s", s.logs.String())
+	}
+}
+
+// A busy callee is the callee's answer, the same through any trunk: the
+// call fails with it, and the next trunk gets nothing.
+func TestTrunkNoFailoverOnBusy(t *testing.T) {
+	busyPort := strconv.Itoa(porttest.FreeUDP(t))
+	busy := (&callServer{}).startCallee(t, "uas_busy.xml", busyPort)
+	standby, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer standby.Close()
+	s := startTrunkServer(t, trunksDoc{Trunks: []trunkDoc{
+		{Name: "busy", Account: demoAccount, Address: "127.0.0.1:" + busyPort},
+		{Name: "standby", Account: demoAccount, Address: standby.LocalAddr().String()},
+	}}, "127.0.0.1:0")
+	s.call(t, "call_refused.xml", "74954451120")
+	busy.wait(t)
+	s.sessionLog(t, "CallPSTN", "the PSTN call failed 486")
+	standby.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if n, _, err := standby.ReadFrom(make([]byte, 2048)); err == nil {
+		t.Fatalf("the standby trunk got %d bytes", n)
 	}
 }
 
