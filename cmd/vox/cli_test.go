@@ -31,11 +31,13 @@ func (c *testClock) now() time.Time {
 }
 
 // startTestServer runs vox serve in-process on a free port of 127.0.0.1 with a
-// fresh data directory, and stops it when the test ends.
+// fresh data directory, and stops it when the test ends. Tenants may reach
+// 127.0.0.1, where the tests' portals listen.
 func startTestServer(t *testing.T, data string) *server {
 	t.Helper()
 	clock := &testClock{t: time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)}
-	srv, err := startServer(serveConfig{Data: data, Addr: "127.0.0.1:0", Log: slog.New(slog.DiscardHandler), Now: clock.now})
+	srv, err := startServer(serveConfig{Data: data, Addr: "127.0.0.1:0", Log: slog.New(slog.DiscardHandler), Now: clock.now,
+		TenantNetAllow: []string{"127.0.0.0/8"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,13 +68,13 @@ const (
 // openCallEvents opens the webhook outbox, alerts and support access in db,
 // next to the call history hist; base is the HTTP address portals reach
 // ("http://HOST:PORT").
-func openCallEvents(cfg serveConfig, db *bolt.DB, hist *history.Store, ctrl eventsController, base string) (*callEvents, error) {
+func openCallEvents(cfg serveConfig, db *bolt.DB, hist *history.Store, ctrl eventsController, base string, client *http.Client) (*callEvents, error) {
 	var err error
 	e := &callEvents{
 		history: hist, ctrl: ctrl, log: cfg.Log, live: &liveCalls{db: db, hist: hist},
 		logs: &history.Logs{Dir: filepath.Join(cfg.Data, logsDir), Retention: cfg.LogRetention, Logger: cfg.Log},
 	}
-	e.outbox, err = webhook.Open(db, webhook.Options{Portals: portalsOf{e}, Sign: signature.Sign, Logger: cfg.Log})
+	e.outbox, err = webhook.Open(db, webhook.Options{Portals: portalsOf{e}, Sign: signature.Sign, Logger: cfg.Log, Client: client})
 	if err != nil {
 		return nil, err
 	}

@@ -70,7 +70,9 @@ func startSeedServer(t *testing.T, carrier bool) *seedServer {
 		}
 	}
 	logs := &lockedBuffer{}
-	srv, err := startServer(serveConfig{Data: data, Addr: "127.0.0.1:0", SIP: "127.0.0.1:0", Log: slog.New(slog.NewTextHandler(logs, nil))})
+	// The portal listens on 127.0.0.1, closed to tenants unless allowed.
+	srv, err := startServer(serveConfig{Data: data, Addr: "127.0.0.1:0", SIP: "127.0.0.1:0", Log: slog.New(slog.NewTextHandler(logs, nil)),
+		TenantNetAllow: []string{"127.0.0.0/8"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,7 +126,7 @@ memory limit of 2 GiB (GOMEMLIMIT) unless the environment sets either.`,
 			defer stop()
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			runtime.TuneServerGC()
-			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, Currencies: f.currencies, WSOrigins: f.wsOrigins, LogRetention: f.logRetention, Overload: f.overload, PublicURL: f.publicURL, TLSCert: f.tlsCert, TLSKey: f.tlsKey, SIPTLS: f.sipTLS, TLSCA: f.tlsCA, ScenarioNetAllow: f.netAllow, Log: logger, Out: cmd.OutOrStdout()})
+			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, Currencies: f.currencies, WSOrigins: f.wsOrigins, LogRetention: f.logRetention, Overload: f.overload, PublicURL: f.publicURL, TLSCert: f.tlsCert, TLSKey: f.tlsKey, SIPTLS: f.sipTLS, TLSCA: f.tlsCA, TenantNetAllow: f.netAllow, Log: logger, Out: cmd.OutOrStdout()})
 		},
 	}
 	fl := cmd.Flags()
@@ -142,7 +142,7 @@ memory limit of 2 GiB (GOMEMLIMIT) unless the environment sets either.`,
 	fl.StringVar(&f.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
 	fl.StringVar(&f.tlsCA, "tls-ca", "", "PEM certificates of authorities trusted, besides the system's, when vox connects over TLS (trunks with transport tls, CallSIP to transport=tls)")
 	fl.StringVar(&f.sipTLS, "sip-tls", "", "also take SIP over TLS on this address (usually the --sip IP address, port 5061), with --tls-cert's certificate")
-	fl.StringSliceVar(&f.netAllow, "scenario-net-allow", nil, "a range (CIDR) that scenarios' HTTP requests and audio URLs may reach although it is not public, as a CRM on the office network; repeat for more (default: public addresses and vox's own listener only)")
+	fl.StringSliceVar(&f.netAllow, "tenant-net-allow", nil, "a range (CIDR) that tenants' scenarios (HTTP requests, audio URLs) and portal webhooks may reach although it is not public, as a CRM on the office network; repeat for more (default: public addresses and vox's own listener only)")
 	fl.BoolVar(&f.sha256, "sip-sha256", false, "also challenge with SHA-256 digest (RFC 8760) after MD5; some phones (Debian's baresip) refuse a challenge they cannot answer")
 	return cmd
 }
@@ -183,9 +183,11 @@ type serveConfig struct {
 	// TLSCA is a PEM file of authorities trusted besides the system's when
 	// Vox opens a TLS connection.
 	TLSCA string
-	// ScenarioNetAllow are CIDR ranges scenarios may reach although they are
-	// not public (egress.Policy.Allow).
-	ScenarioNetAllow []string
+	// TenantNetAllow are CIDR ranges that connections tenants choose the
+	// end of (their scenarios' requests and audio URLs, their portals'
+	// webhooks) may reach although they are not public
+	// (egress.Policy.Allow).
+	TenantNetAllow []string
 	// Now is the store's clock (default time.Now); tests pin it.
 	Now func() time.Time
 }
@@ -216,7 +218,7 @@ func admission(cfg serveConfig, srv *sip.Server) (sip.Admission, error) {
 }
 
 // egressPolicy is where scenarios' connections may go: public addresses,
-// the ranges of --scenario-net-allow, and the HTTP listener, which the
+// the ranges of --tenant-net-allow, and the HTTP listener, which the
 // bundled scenarios call back at their access URL: the listener's address
 // (every address of the host when it listens on all), and where the public
 // URL's host resolves at start (a proxy in front of Vox on the private
@@ -226,7 +228,7 @@ func egressPolicy(allow []string, listener net.Addr, public string) (egress.Poli
 	for _, a := range allow {
 		prefix, err := netip.ParsePrefix(a)
 		if err != nil {
-			return p, fmt.Errorf("--scenario-net-allow %q: want a range such as 10.0.0.0/8: %w", a, err)
+			return p, fmt.Errorf("--tenant-net-allow %q: want a range such as 10.0.0.0/8: %w", a, err)
 		}
 		p.Allow = append(p.Allow, prefix.Masked())
 	}
@@ -380,14 +382,14 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	scenarioNet, err := egressPolicy(cfg.ScenarioNetAllow, ln.Addr(), base)
+	tenantNet, err := egressPolicy(cfg.TenantNetAllow, ln.Addr(), base)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.PublicURL == "" && unspecified(ln.Addr()) {
 		cfg.Log.Warn("access and recording URLs name the listener's unspecified address, which nobody can reach; set --public-url", "url", base)
 	}
-	events, err := openCallEvents(cfg, db, hist, ctrl, base)
+	events, err := openCallEvents(cfg, db, hist, ctrl, base, tenantNet.Client())
 	if err != nil {
 		return nil, err
 	}
@@ -401,7 +403,7 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 	var live *liveLauncher
 	var billed *billedDialer
 	if cfg.SIP != "" {
-		if sipSrv, sipAddr, live, billed, err = startSIP(cfg, store, ctrl, revoker, events, base, certs, scenarioNet); err != nil {
+		if sipSrv, sipAddr, live, billed, err = startSIP(cfg, store, ctrl, revoker, events, base, certs, tenantNet); err != nil {
 			return nil, err
 		}
 		defer func() {
@@ -470,7 +472,7 @@ func startServer(cfg serveConfig) (srv *server, err error) {
 // and starts the SIP server on cfg.SIP, taking calls into sessions of the
 // scenarios in store, its registrar told of changed users through revoker;
 // base is the public URL recordings are served under.
-func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controller, revoker *userRevoker, events *callEvents, base string, certs *certFiles, scenarioNet egress.Policy) (*sip.Server, netip.AddrPort, *liveLauncher, *billedDialer, error) {
+func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controller, revoker *userRevoker, events *callEvents, base string, certs *certFiles, tenantNet egress.Policy) (*sip.Server, netip.AddrPort, *liveLauncher, *billedDialer, error) {
 	fail := func(err error) (*sip.Server, netip.AddrPort, *liveLauncher, *billedDialer, error) {
 		return nil, netip.AddrPort{}, nil, nil, err
 	}
@@ -491,7 +493,7 @@ func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controll
 	if err != nil {
 		return fail(err)
 	}
-	cache, err := player.NewCache(filepath.Join(cfg.Data, audioCacheDir), player.CacheOptions{Logger: cfg.Log, Client: scenarioNet.Client()})
+	cache, err := player.NewCache(filepath.Join(cfg.Data, audioCacheDir), player.CacheOptions{Logger: cfg.Log, Client: tenantNet.Client()})
 	if err != nil {
 		return fail(err)
 	}
@@ -527,7 +529,7 @@ func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controll
 		dir: filepath.Join(cfg.Data, logsDir), log: cfg.Log, events: events,
 		launcher: &runtime.Launcher{
 			Releases: store, Programs: runtime.NewProgramCache(0),
-			Defaults: runtime.Config{Clock: runtime.RealClock{}, Dialer: billed, HTTP: &runtime.NetHTTP{Client: scenarioNet.Client()}, Logger: cfg.Log,
+			Defaults: runtime.Config{Clock: runtime.RealClock{}, Dialer: billed, HTTP: &runtime.NetHTTP{Client: tenantNet.Client()}, Logger: cfg.Log,
 				OnEnd: events.sessionEnded},
 		},
 	}

@@ -207,7 +207,7 @@ func TestEgressPolicy(t *testing.T) {
 	if err != nil || all.Check(netip.MustParseAddrPort("127.0.0.1:8090")) != nil {
 		t.Errorf("listening on 0.0.0.0: %+v, %v", all, err)
 	}
-	if _, err := egressPolicy([]string{"office"}, listener, ""); err == nil || !strings.Contains(err.Error(), "--scenario-net-allow") {
+	if _, err := egressPolicy([]string{"office"}, listener, ""); err == nil || !strings.Contains(err.Error(), "--tenant-net-allow") {
 		t.Errorf("a bad range: err = %v", err)
 	}
 }

@@ -406,7 +406,7 @@ func TestTrunkOverTLS(t *testing.T) {
 		Numbers: map[string]numberRoute{"74951234567": {Account: demoAccount, App: demoApp}},
 	}, "127.0.0.1:0", func(cfg *serveConfig) {
 		cfg.TLSCert, cfg.TLSKey, cfg.SIPTLS = certFile, keyFile, "127.0.0.1:0"
-		cfg.ScenarioNetAllow = []string{"127.0.0.0/8"} // the file server
+		cfg.TenantNetAllow = []string{"127.0.0.0/8"} // the file server
 	})
 	b.push(t, strings.Replace(srtpAnswerScenario, "URL", files.URL+"/tone.wav", 1))
 	bTLS := b.sip.TLSAddrs()[0]

@@ -1,9 +1,10 @@
-// Package egress decides where connections that scenarios cause may go: their
-// Net.httpRequest calls and the audio URLs they play.
+// Package egress decides where connections whose end a tenant chooses may
+// go: its scenarios' Net.httpRequest calls and the audio URLs they play, its
+// portal's webhooks.
 //
-// Scenario code is a tenant's, and the server runs it inside the operator's
-// network. Without a rule, any tenant could make Vox fetch what only the
-// server can reach: the cloud's metadata service at 169.254.169.254 (and the
+// Scenario code and portal URLs are a tenant's, and the server connects from
+// inside the operator's network. Without a rule, any tenant could make Vox
+// fetch (or post to) what only the server can reach: the cloud's metadata service at 169.254.169.254 (and the
 // credentials it hands out), databases and admin pages on the private network,
 // other services on the host's loopback. So a connection to an address that is
 // not public unicast is refused unless the operator allows its range, or it
@@ -25,10 +26,9 @@ import (
 )
 
 // ErrForbidden is a connection the policy refuses.
-var ErrForbidden = errors.New("not reachable from scenarios")
+var ErrForbidden = errors.New("closed to tenants")
 
-// Policy is what scenario-driven connections may reach besides public
-// addresses.
+// Policy is what tenants' connections may reach besides public addresses.
 type Policy struct {
 	// Allow are ranges reachable even though they are not public: a
 	// tenant's CRM on the office network of an on-premises Vox.
@@ -75,7 +75,7 @@ func (p Policy) Check(addr netip.AddrPort) error {
 	default:
 		return nil
 	}
-	return fmt.Errorf("%s is %s, %w (vox serve --scenario-net-allow lets a range through)", ip, kind, ErrForbidden)
+	return fmt.Errorf("%s is %s, %w (vox serve --tenant-net-allow lets a range through)", ip, kind, ErrForbidden)
 }
 
 // Control is a net.Dialer's: it refuses the connection before it is made.
