@@ -184,6 +184,7 @@ func (s *Server) EnableCalls(opts CallOptions) error {
 	s.sip.OnInfo(s.handle(c.inDialog))
 	s.sip.OnMessage(s.handle(c.inDialog))
 	s.sip.OnUpdate(s.handle(c.inDialog))
+	s.sip.OnPrack(s.handle(c.inDialog))
 	return nil
 }
 

@@ -166,7 +166,7 @@ func (c *calls) inDialog(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 }
 
 // allowed are the methods Vox takes in a dialog, for Allow.
-const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE, UPDATE"
+const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE, UPDATE, PRACK"
 
 // allows says whether a message's Allow lists method.
 func allows(m headered, method sipmsg.RequestMethod) bool {
@@ -200,7 +200,7 @@ func supports(m headered, option string) bool {
 func unsupported(req *sipmsg.Request) string {
 	for h := range headersNamed(req, "Require") {
 		for v := range strings.SplitSeq(h.Value(), ",") {
-			if v = strings.TrimSpace(v); v != "" && !strings.EqualFold(v, "timer") {
+			if v = strings.TrimSpace(v); v != "" && !strings.EqualFold(v, "timer") && !strings.EqualFold(v, "100rel") {
 				return v
 			}
 		}

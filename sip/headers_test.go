@@ -14,7 +14,7 @@ func TestHeaderLookups(t *testing.T) {
 		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1\r\n" +
 		"From: <sip:alice@vox.test>;tag=1\r\nTo: <sip:100@vox.test>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\n" +
 		"Contact: <sip:alice@127.0.0.1:5070>\r\nUser-Agent: phone\r\nallow: INVITE, ACK, update\r\n" +
-		"REQUIRE: timer, 100rel\r\nk: timer\r\nSESSION-expires: 1800;refresher=uac\r\n" +
+		"REQUIRE: timer, 100rel, precondition\r\nk: timer\r\nSESSION-expires: 1800;refresher=uac\r\n" +
 		"x-Tenant: acme\r\nVI-Room: 7\r\nXylophone: no\r\n" +
 		"content-TYPE: application/sdp\r\nContent-Length: 0\r\n\r\n"
 	msg, err := sipmsg.NewParser().ParseSIP([]byte(raw))
@@ -31,8 +31,11 @@ func TestHeaderLookups(t *testing.T) {
 	if !supports(req, "timer") {
 		t.Error("supports: timer is listed in k, Supported's compact form")
 	}
-	if got := unsupported(req); got != "100rel" {
+	if got := unsupported(req); got != "precondition" {
 		t.Errorf("unsupported = %q", got)
+	}
+	if !requires(req, "100rel") || requires(req, "replaces") {
+		t.Error("requires: 100rel is listed, replaces is not")
 	}
 	if d, refresher, ok := sessionExpires(req); !ok || d.Seconds() != 1800 || refresher != "uac" {
 		t.Errorf("sessionExpires = %v %q %v", d, refresher, ok)

@@ -28,6 +28,7 @@ type inbound struct {
 	// 200, and the ACK brings the caller's answer (RFC 3264 section 4).
 	lateOffer bool
 	rang      bool // 180 sent in place of the early media a late offer cannot have; the leg's mu
+	rel       reliability
 	once      sync.Once
 	final     chan struct{} // closed with the final response
 	// ok is the 2xx that answered the INVITE, set before final is closed;
@@ -173,7 +174,7 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			return
 		}
 	}
-	in := &inbound{l: l, req: req, tx: tx, tag: newTag(), answer: answer, lateOffer: lateOffer, final: make(chan struct{})}
+	in := &inbound{l: l, req: req, tx: tx, tag: newTag(), answer: answer, lateOffer: lateOffer, final: make(chan struct{}), rel: newReliability(req)}
 	l.in = in
 	l.terms = terms
 	l.dlg = c.uasDialog(req, in.tag)
@@ -330,7 +331,7 @@ func (in *inbound) response(code int, body []byte) *sipmsg.Response {
 	if code > 100 && code < 300 {
 		res.AppendHeader(sipmsg.HeaderClone(in.l.dlg.contact))
 		res.AppendHeader(sipmsg.NewHeader("Allow", allowed))
-		res.AppendHeader(sipmsg.NewHeader("Supported", "timer"))
+		res.AppendHeader(sipmsg.NewHeader("Supported", "timer, 100rel"))
 	}
 	if body != nil {
 		res.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
@@ -451,13 +452,13 @@ func (l *leg) earlyMedia(headers map[string]string) error {
 	// and the scenario must hear Call.AudioStarted before the
 	// Call.Disconnected of that CANCEL.
 	l.post(runtime.EventAudioStarted, nil)
-	return l.in.tx.Respond(res)
+	return l.provisional(res)
 }
 
 // ringInstead is StartAudio on a call whose INVITE had no offer. Our offer
 // could go in a 183 only if the 183 were sent reliably (RFC 3261 section
-// 13.2.1; RFC 3262, 100rel and PRACK, which Vox does not do), and without an
-// answer there is nowhere to send early media. The caller gets 180 Ringing,
+// 13.2.1; RFC 3262), with the answer in the PRACK, which Vox does not take,
+// and without an answer there is nowhere to send early media. The caller gets 180 Ringing,
 // and plays its own ringback, and the scenario a warning and no
 // Call.AudioStarted; what it plays meanwhile goes nowhere, and its audio
 // starts with the ACK's answer.
@@ -474,7 +475,7 @@ func (l *leg) ringInstead(headers map[string]string) error {
 	case !rang:
 		res := l.in.response(180, nil)
 		copyHeaders(res, headers)
-		if err := l.in.tx.Respond(res); err != nil {
+		if err := l.provisional(res); err != nil {
 			return err
 		}
 	}

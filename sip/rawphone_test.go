@@ -163,8 +163,9 @@ type rawPhone struct {
 	trying int // 100 Trying responses received
 	// lateOffer: INVITEs go without SDP, for the offer in the 200.
 	lateOffer bool
-	// offer, when set, is the INVITEs' SDP in place of a plain G.711 one.
-	offer string
+	// offer, when set, is the INVITEs' SDP in place of a plain G.711 one;
+	// extra, header lines ("Name: value\r\n") the INVITEs carry too.
+	offer, extra string
 }
 
 func newRawPhone(server *net.UDPAddr, id int) (*rawPhone, error) {
@@ -225,6 +226,7 @@ func (p *rawPhone) invite(callID, tag, branch string, cseq int, auth string) str
 	b.WriteString("Call-ID: " + callID + "\r\n")
 	b.WriteString("CSeq: " + strconv.Itoa(cseq) + " INVITE\r\n")
 	b.WriteString("Contact: <sip:alice@" + p.local + ">\r\nMax-Forwards: 70\r\n")
+	b.WriteString(p.extra)
 	if auth != "" {
 		b.WriteString("Proxy-Authorization: " + auth + "\r\n")
 	}

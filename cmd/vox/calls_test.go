@@ -239,6 +239,15 @@ func TestCallCancelledBeforeAnswer(t *testing.T) {
 	s.sessionLog(t, "StartAudio", "Call.AudioStarted", "Call.Disconnected")
 }
 
+// The same from a phone that requires 100rel (RFC 3262): the 183 is
+// reliable, the phone's PRACK is answered, and the CANCEL ends the call as
+// before. Vox used to refuse such a phone's INVITE with 420.
+func TestCallWithReliableEarlyMedia(t *testing.T) {
+	s := startCallServer(t)
+	s.call(t, "cancel_100rel.xml", "200")
+	s.sessionLog(t, "StartAudio", "Call.AudioStarted", "Call.Disconnected")
+}
+
 // A re-INVITE with a=sendonly (hold) is answered a=recvonly; the caller
 // hangs up.
 func TestCallHold(t *testing.T) {

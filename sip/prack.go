@@ -1,0 +1,161 @@
+package sip
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+
+	"vox/runtime"
+)
+
+// Reliable provisional responses (RFC 3262, 100rel). A caller that supports
+// them gets our 183 (early media) reliably, and one that requires them gets
+// every provisional response but 100 so: carriers' gateways often refuse to
+// play early media otherwise, and some require 100rel outright, which Vox
+// used to refuse with 420. The response carries Require: 100rel and an RSeq,
+// and is sent again (T1, doubling to T2) until the caller acknowledges it
+// with a PRACK, the INVITE gets its final response, or 64*T1 pass, when the
+// call is refused 504 as the RFC has it.
+
+// reliability is an incoming call's 100rel state; the leg's mu guards it.
+type reliability struct {
+	use     bool   // the caller supports or requires 100rel
+	all     bool   // it requires it: every provisional response is reliable
+	rseq    uint32 // of the last reliable provisional response
+	pending *reliableResponse
+}
+
+// reliableResponse is a reliable provisional response awaiting its PRACK.
+type reliableResponse struct {
+	rseq  uint32
+	acked chan struct{}
+	once  sync.Once
+}
+
+func (r *reliableResponse) ack() { r.once.Do(func() { close(r.acked) }) }
+
+func newReliability(req *sipmsg.Request) reliability {
+	all := requires(req, "100rel")
+	return reliability{use: all || supports(req, "100rel"), all: all, rseq: rand.Uint32N(1 << 30)}
+}
+
+// requires says whether a request's Require lists option.
+func requires(req *sipmsg.Request, option string) bool {
+	for h := range headersNamed(req, "Require") {
+		for v := range strings.SplitSeq(h.Value(), ",") {
+			if strings.EqualFold(strings.TrimSpace(v), option) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// provisional sends res, a provisional response to the INVITE, reliably when
+// the caller wants that for it. A second reliable response may not go before
+// the first is acknowledged (RFC 3262 section 3); it is then left out, which
+// loses nothing here: Vox sends at most a 180 or a 183 before its answer.
+func (l *leg) provisional(res *sipmsg.Response) error {
+	in := l.in
+	l.mu.Lock()
+	rel := &in.rel
+	if !rel.use || !rel.all && res.StatusCode != 183 {
+		l.mu.Unlock()
+		return in.tx.Respond(res)
+	}
+	if p := rel.pending; p != nil {
+		select {
+		case <-p.acked:
+		default:
+			l.mu.Unlock()
+			l.log.Debug("sip: a provisional response left out: the last reliable one is not acknowledged yet", "code", res.StatusCode)
+			return nil
+		}
+	}
+	rel.rseq++
+	p := &reliableResponse{rseq: rel.rseq, acked: make(chan struct{})}
+	rel.pending = p
+	l.mu.Unlock()
+	res.AppendHeader(sipmsg.NewHeader("Require", "100rel"))
+	res.AppendHeader(sipmsg.NewHeader("RSeq", strconv.FormatUint(uint64(p.rseq), 10)))
+	if err := in.tx.Respond(res); err != nil {
+		return err
+	}
+	l.c.goWork(func() { l.resendUntilPrack(res, p) })
+	return nil
+}
+
+// resendUntilPrack sends res again until its PRACK, the INVITE's final
+// response, or 64*T1.
+func (l *leg) resendUntilPrack(res *sipmsg.Response, p *reliableResponse) {
+	in := l.in
+	deadline := time.Now().Add(64 * sipmsg.T1)
+	interval := sipmsg.T1
+	t := time.NewTimer(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.acked:
+			return
+		case <-in.final:
+			return
+		case <-l.c.closing:
+			return
+		case <-t.C:
+		}
+		if time.Until(deadline) <= 0 {
+			l.log.Info("sip: no PRACK for a reliable provisional response; refusing the call")
+			in.finish(504, nil)
+			l.end(runtime.EventDisconnected, nil)
+			return
+		}
+		if err := in.tx.Respond(res); err != nil {
+			l.log.Debug("sip: provisional retransmission", "err", err)
+			return
+		}
+		interval = min(2*interval, sipmsg.T2)
+		t.Reset(min(interval, time.Until(deadline)))
+	}
+}
+
+// prack takes a PRACK: the caller acknowledging our reliable provisional
+// response whose RSeq, and the INVITE's CSeq, its RAck names.
+func (l *leg) prack(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	var p *reliableResponse
+	if in := l.in; in != nil {
+		rseq, cseq, method, ok := parseRAck(req)
+		l.mu.Lock()
+		if ok && in.rel.pending != nil && in.rel.pending.rseq == rseq && cseq == in.req.CSeq().SeqNo && method == sipmsg.INVITE {
+			p = in.rel.pending
+		}
+		l.mu.Unlock()
+	}
+	if p == nil {
+		l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	p.ack()
+	l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
+}
+
+// parseRAck reads RAck: response-num CSeq-num Method (RFC 3262 section 7.2).
+func parseRAck(req *sipmsg.Request) (rseq, cseq uint32, method sipmsg.RequestMethod, ok bool) {
+	h := header(req, "RAck")
+	if h == nil {
+		return 0, 0, "", false
+	}
+	f := strings.Fields(h.Value())
+	if len(f) != 3 {
+		return 0, 0, "", false
+	}
+	r, err1 := strconv.ParseUint(f[0], 10, 32)
+	c, err2 := strconv.ParseUint(f[1], 10, 32)
+	if err1 != nil || err2 != nil {
+		return 0, 0, "", false
+	}
+	return uint32(r), uint32(c), sipmsg.RequestMethod(strings.ToUpper(f[2])), true
+}
