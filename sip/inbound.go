@@ -29,8 +29,11 @@ type inbound struct {
 	lateOffer bool
 	rang      bool // 180 sent in place of the early media a late offer cannot have; the leg's mu
 	rel       reliability
-	once      sync.Once
-	final     chan struct{} // closed with the final response
+	// answeredEarly: a late-offer call's answer came in the PRACK of our
+	// reliable 183; the ACK of our 200 brings none. The leg's mu.
+	answeredEarly bool
+	once          sync.Once
+	final         chan struct{} // closed with the final response
 	// ok is the 2xx that answered the INVITE, set before final is closed;
 	// the INVITE's handler retransmits it until okAck is closed.
 	ok    *sipmsg.Response
@@ -402,11 +405,37 @@ func (l *leg) answer(headers map[string]string) error {
 	l.awaiting = wait
 	l.state = stateAnswered
 	terms := l.terms
+	unacked := in.rel.unackedSDP()
 	l.mu.Unlock()
 
 	res := in.response(200, in.answer)
 	terms.put(res)
 	copyHeaders(res, headers)
+	if unacked != nil {
+		// RFC 3262 section 3: no 2xx before the PRACK of a reliable
+		// provisional response with SDP. The session goroutine does not
+		// wait on the network: the 200 goes from a worker once the PRACK
+		// is in (or the 183's retransmissions gave up, which refuses the
+		// call).
+		l.c.goWork(func() {
+			select {
+			case <-unacked.acked:
+			case <-in.final:
+			case <-l.c.closing:
+			}
+			if err := l.sendAnswer(res, wait); err != nil && !errors.Is(err, errEnded) {
+				l.log.Warn("sip: answer not sent", "err", err)
+			}
+		})
+		return nil
+	}
+	return l.sendAnswer(res, wait)
+}
+
+// sendAnswer sends res, our 2xx to the INVITE, unless the INVITE has its
+// final response already.
+func (l *leg) sendAnswer(res *sipmsg.Response, wait *ackWait) error {
+	in := l.in
 	var err error
 	answered := false
 	in.once.Do(func() {
@@ -431,7 +460,7 @@ func (l *leg) answer(headers map[string]string) error {
 }
 
 func (l *leg) earlyMedia(headers map[string]string) error {
-	if l.in.lateOffer {
+	if l.in.lateOffer && !l.in.rel.use {
 		return l.ringInstead(headers)
 	}
 	l.mu.Lock()
@@ -448,6 +477,11 @@ func (l *leg) earlyMedia(headers map[string]string) error {
 	l.mu.Unlock()
 	res := l.in.response(183, l.in.answer)
 	copyHeaders(res, headers)
+	if l.in.lateOffer {
+		// Our offer goes in the reliable 183 and the caller's answer comes
+		// in its PRACK, which posts Call.AudioStarted (prack).
+		return l.provisional(res)
+	}
 	// Posted before the 183 goes: a caller may cancel as soon as it has it,
 	// and the scenario must hear Call.AudioStarted before the
 	// Call.Disconnected of that CANCEL.
@@ -455,10 +489,11 @@ func (l *leg) earlyMedia(headers map[string]string) error {
 	return l.provisional(res)
 }
 
-// ringInstead is StartAudio on a call whose INVITE had no offer. Our offer
-// could go in a 183 only if the 183 were sent reliably (RFC 3261 section
-// 13.2.1; RFC 3262), with the answer in the PRACK, which Vox does not take,
-// and without an answer there is nowhere to send early media. The caller gets 180 Ringing,
+// ringInstead is StartAudio on a call whose INVITE had no offer, from a
+// caller without 100rel. Our offer could go in a 183 only if the 183 were
+// sent reliably (RFC 3261 section 13.2.1; RFC 3262), with the answer in the
+// PRACK (see prack), and without an answer there is nowhere to send early
+// media. The caller gets 180 Ringing,
 // and plays its own ringback, and the scenario a warning and no
 // Call.AudioStarted; what it plays meanwhile goes nowhere, and its audio
 // starts with the ACK's answer.
@@ -558,10 +593,13 @@ func (l *leg) acked(ack *sipmsg.Request) {
 		return
 	}
 	l.awaiting = nil
+	// The answer to a late offer came in a PRACK already when it did (the
+	// INVITE's ACK, not a re-INVITE's).
+	takeAnswer := w.answer && !(l.in != nil && l.in.answeredEarly && w.cseq == l.in.req.CSeq().SeqNo)
 	connected := l.state == stateAnswered
 	if connected {
 		l.state = stateConnected
-		if !w.answer {
+		if !takeAnswer {
 			// Posted before the lock goes: a BYE right behind the ACK
 			// ends the call only after this, so the scenario hears
 			// Call.Connected before Call.Disconnected.
@@ -571,7 +609,7 @@ func (l *leg) acked(ack *sipmsg.Request) {
 	ended := l.state == stateEnded
 	l.mu.Unlock()
 	w.close()
-	if w.answer && !ended {
+	if takeAnswer && !ended {
 		err := l.takeAnswer(sessionDescription(ack))
 		switch {
 		case err == nil:
@@ -590,7 +628,7 @@ func (l *leg) acked(ack *sipmsg.Request) {
 		}
 	}
 	if connected {
-		if w.answer {
+		if takeAnswer {
 			l.post(runtime.EventConnected, map[string]any{"headers": headersParam(l.in.req)})
 		}
 		l.startTimer()

@@ -29,7 +29,7 @@ var (
 	// media from the one that answers.
 	errNoMedia = errors.New("the call has no media until it is answered")
 	// errNoEarlyMedia: see ringInstead.
-	errNoEarlyMedia = errors.New("no early media for a call whose INVITE had no SDP offer (the answer to ours would have to come in a PRACK, which Vox does not take); 180 Ringing sent instead, audio starts once the call is answered")
+	errNoEarlyMedia = errors.New("no early media for a call whose INVITE had no SDP offer from a caller without 100rel (the answer to ours would have to come in a PRACK); 180 Ringing sent instead, audio starts once the call is answered")
 	// errNoAnswer: an ACK (or a 2xx) without the SDP answer our offer
 	// wants.
 	errNoAnswer = errors.New("no SDP answer")

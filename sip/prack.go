@@ -32,11 +32,28 @@ type reliability struct {
 // reliableResponse is a reliable provisional response awaiting its PRACK.
 type reliableResponse struct {
 	rseq  uint32
+	sdp   bool // it carries SDP: no 2xx before its PRACK
+	offer bool // the SDP is our offer (a late-offer call's 183): the PRACK answers
 	acked chan struct{}
 	once  sync.Once
 }
 
 func (r *reliableResponse) ack() { r.once.Do(func() { close(r.acked) }) }
+
+// unackedSDP is the reliable provisional response with SDP not yet
+// acknowledged, or nil.
+func (r *reliability) unackedSDP() *reliableResponse {
+	p := r.pending
+	if p == nil || !p.sdp {
+		return nil
+	}
+	select {
+	case <-p.acked:
+		return nil
+	default:
+		return p
+	}
+}
 
 func newReliability(req *sipmsg.Request) reliability {
 	all := requires(req, "100rel")
@@ -77,7 +94,8 @@ func (l *leg) provisional(res *sipmsg.Response) error {
 		}
 	}
 	rel.rseq++
-	p := &reliableResponse{rseq: rel.rseq, acked: make(chan struct{})}
+	hasSDP := len(res.Body()) > 0
+	p := &reliableResponse{rseq: rel.rseq, sdp: hasSDP, offer: in.lateOffer && hasSDP, acked: make(chan struct{})}
 	rel.pending = p
 	l.mu.Unlock()
 	res.AppendHeader(sipmsg.NewHeader("Require", "100rel"))
@@ -138,7 +156,31 @@ func (l *leg) prack(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 		return
 	}
+	first := true
+	select {
+	case <-p.acked:
+		first = false // a retransmitted PRACK
+	default:
+	}
 	p.ack()
+	if !p.offer || !first {
+		l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
+		return
+	}
+	// The answer to the offer in our 183 (RFC 3262 section 5): the early
+	// media starts with it. Without a usable one the call cannot have
+	// media, and is refused as an unusable offer would be.
+	if err := l.takeAnswer(sessionDescription(req)); err != nil {
+		l.log.Warn("sip: the PRACK has no usable answer to our offer; refusing the call", "err", err)
+		l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 488, "Not Acceptable Here", nil))
+		l.in.finish(488, nil)
+		l.end(runtime.EventDisconnected, nil)
+		return
+	}
+	l.mu.Lock()
+	l.in.answeredEarly = true
+	l.mu.Unlock()
+	l.post(runtime.EventAudioStarted, nil)
 	l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
 }
 

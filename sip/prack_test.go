@@ -1,10 +1,15 @@
 package sip
 
 import (
+	"context"
 	"errors"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	pionrtp "github.com/pion/rtp"
 
 	"vox/media/rtp"
 	"vox/runtime"
@@ -86,4 +91,177 @@ func (p *rawPhone) recvSkipping(prefix string) string {
 			return msg
 		}
 	}
+}
+
+// earlyLauncher hands the test the leg of each call, started on early media,
+// and its events; the test answers when it wants.
+type earlyLauncher struct {
+	legs   chan runtime.Leg
+	events chan runtime.Event
+}
+
+func newEarlyLauncher() earlyLauncher {
+	return earlyLauncher{legs: make(chan runtime.Leg, 1), events: make(chan runtime.Event, 16)}
+}
+
+func (a earlyLauncher) Launch(_ context.Context, cs runtime.CallStart) (*runtime.Session, error) {
+	l := cs.Incoming.Leg
+	l.Attach(chanSink(a.events))
+	a.legs <- l
+	go l.StartEarlyMedia(context.Background(), nil)
+	return nil, nil
+}
+
+// event waits for the call's next event named name, failing on any other.
+func (a earlyLauncher) event(t *testing.T, name string) {
+	t.Helper()
+	select {
+	case ev := <-a.events:
+		if ev.Name != name {
+			t.Fatalf("event %s, want %s", ev.Name, name)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no %s", name)
+	}
+}
+
+// prackFor is a PRACK of the reliable response msg, CSeq n, with body as SDP.
+func (p *rawPhone) prackFor(msg string, n int, body string) string {
+	target := strings.Trim(headerOf(msg, "Contact"), "<>")
+	s := "PRACK " + target + " SIP/2.0\r\nVia: SIP/2.0/UDP " + p.local + ";branch=z9hG4bK-prack" + strconv.Itoa(n) + ";rport\r\n" +
+		"From: " + headerOf(msg, "From") + "\r\nTo: " + headerOf(msg, "To") + "\r\nCall-ID: " + headerOf(msg, "Call-ID") +
+		"\r\nCSeq: " + strconv.Itoa(n) + " PRACK\r\nRAck: " + headerOf(msg, "RSeq") + " 2 INVITE\r\nMax-Forwards: 70\r\n"
+	if body == "" {
+		return s + "Content-Length: 0\r\n\r\n"
+	}
+	return s + "Content-Type: application/sdp\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+}
+
+// A caller whose INVITE had no SDP and that takes 100rel gets early media:
+// our offer in a reliable 183, its answer in the PRACK, which starts the
+// media (Call.AudioStarted, RTP to the answer's port); the 200 then repeats
+// the offer and the ACK, without SDP, connects the call.
+func TestLateOfferEarlyMedia(t *testing.T) {
+	launcher := newEarlyLauncher()
+	p := phoneFor(t, launcher)
+	p.lateOffer, p.extra = true, "Supported: 100rel, timer\r\n"
+	_, err := p.dial()
+	var res errUnexpected
+	if !errors.As(err, &res) || !strings.HasPrefix(string(res), "SIP/2.0 183 ") {
+		t.Fatalf("dial: %v; want a 183", err)
+	}
+	offer := string(res)
+	if headerOf(offer, "Require") != "100rel" || !strings.Contains(offer, "\r\nm=audio ") {
+		t.Fatalf("the 183 is not a reliable offer:\n%s", offer)
+	}
+	leg := <-launcher.legs
+	media, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer media.Close()
+	answer := answerSDP(media.LocalAddr().(*net.UDPAddr).Port, "8 101", "8 PCMA/8000", "101 telephone-event/8000")
+	if err := p.send(p.prackFor(offer, 3, answer)); err != nil {
+		t.Fatal(err)
+	}
+	if res := p.recvSkipping("SIP/2.0 183 "); !strings.HasPrefix(res, "SIP/2.0 200 ") || !strings.Contains(headerOf(res, "CSeq"), "PRACK") {
+		t.Fatalf("the PRACK: %s", res)
+	}
+	launcher.event(t, runtime.EventAudioStarted)
+	if err := leg.Play(context.Background(), runtime.Media{ToneScript: "425@-19;*(1/4/1)"}); err != nil {
+		t.Fatal(err)
+	}
+	media.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 1500)
+	n, err := media.Read(buf)
+	var pkt pionrtp.Packet
+	if err != nil || pkt.Unmarshal(buf[:n]) != nil || pkt.PayloadType != 8 {
+		t.Fatalf("no early media in the answer's codec: %v %+v", err, pkt.Header)
+	}
+
+	if err := leg.Answer(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	ok := p.recvSkipping("SIP/2.0 183 ")
+	if !strings.HasPrefix(ok, "SIP/2.0 200 ") || !strings.Contains(ok, "\r\nm=audio ") {
+		t.Fatalf("the answer: %s", ok)
+	}
+	d := rawDialog{callID: headerOf(ok, "Call-ID"), from: headerOf(ok, "From"), to: headerOf(ok, "To"),
+		target: strings.Trim(headerOf(ok, "Contact"), "<>"), branch: "z9hG4bK-early-"}
+	if err := p.ackAnswer(d); err != nil {
+		t.Fatal(err)
+	}
+	launcher.event(t, runtime.EventConnected)
+	select {
+	case ev := <-launcher.events:
+		t.Fatalf("after Connected: %s (an ACK without SDP taken for a missing answer?)", ev.Name)
+	case <-time.After(500 * time.Millisecond):
+	}
+	hangUp(t, p, leg)
+}
+
+// hangUp ends the call from Vox's side and answers its BYE.
+func hangUp(t *testing.T, p *rawPhone, leg runtime.Leg) {
+	t.Helper()
+	if err := leg.Hangup(context.Background(), 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	bye := p.recvSkipping("SIP/2.0 ")
+	if !strings.HasPrefix(bye, "BYE ") {
+		t.Fatalf("want a BYE: %s", bye)
+	}
+	if err := p.answerBye(bye); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// With 100rel, our 200 waits for the PRACK of a 183 that carried SDP (RFC
+// 3262 section 3), even when the scenario answers at once.
+func TestAnswerWaitsForPrack(t *testing.T) {
+	launcher := newEarlyLauncher()
+	p := phoneFor(t, launcher)
+	p.extra = "Supported: 100rel, timer\r\n"
+	_, err := p.dial()
+	var res errUnexpected
+	if !errors.As(err, &res) || !strings.HasPrefix(string(res), "SIP/2.0 183 ") || headerOf(string(res), "RSeq") == "" {
+		t.Fatalf("dial: %v; want a reliable 183", err)
+	}
+	leg := <-launcher.legs
+	launcher.event(t, runtime.EventAudioStarted)
+	if err := leg.Answer(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	// Until the PRACK, only the 183 comes again.
+	p.conn.SetReadDeadline(time.Now().Add(700 * time.Millisecond))
+	for {
+		n, err := p.conn.Read(p.buf)
+		if err != nil {
+			break
+		}
+		if msg := string(p.buf[:n]); !strings.HasPrefix(msg, "SIP/2.0 183 ") {
+			t.Fatalf("before the PRACK: %s", msg)
+		}
+	}
+	if err := p.send(p.prackFor(string(res), 3, "")); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for len(got) < 2 {
+		msg := p.recvSkipping("SIP/2.0 183 ")
+		if !strings.HasPrefix(msg, "SIP/2.0 200 ") {
+			t.Fatalf("after the PRACK: %s", msg)
+		}
+		got[strings.Fields(headerOf(msg, "CSeq"))[1]] = msg
+	}
+	ok, invited := got["INVITE"]
+	if _, pracked := got["PRACK"]; !pracked || !invited {
+		t.Fatalf("200s for %v, want the PRACK's and the INVITE's", got)
+	}
+	d := rawDialog{callID: headerOf(ok, "Call-ID"), from: headerOf(ok, "From"), to: headerOf(ok, "To"),
+		target: strings.Trim(headerOf(ok, "Contact"), "<>"), branch: "z9hG4bK-wait-"}
+	if err := p.ackAnswer(d); err != nil {
+		t.Fatal(err)
+	}
+	launcher.event(t, runtime.EventConnected)
+	hangUp(t, p, leg)
 }
