@@ -53,11 +53,13 @@ func TestSessionDescription(t *testing.T) {
 	}
 }
 
-// lateLauncher answers every call at once, as a scenario would, and hands
-// the test the leg and its events.
+// lateLauncher answers every call at once, as a scenario would, or with
+// early set starts early media instead, and hands the test the leg and its
+// events.
 type lateLauncher struct {
 	legs   chan runtime.Leg
 	events chan runtime.Event
+	early  bool
 }
 
 func newLateLauncher() lateLauncher {
@@ -68,7 +70,11 @@ func (a lateLauncher) Launch(_ context.Context, cs runtime.CallStart) (*runtime.
 	l := cs.Incoming.Leg
 	l.Attach(chanSink(a.events))
 	a.legs <- l
-	go l.Answer(context.Background(), nil)
+	if a.early {
+		go l.StartEarlyMedia(context.Background(), nil)
+	} else {
+		go l.Answer(context.Background(), nil)
+	}
 	return nil, nil
 }
 

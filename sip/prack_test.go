@@ -93,35 +93,28 @@ func (p *rawPhone) recvSkipping(prefix string) string {
 	}
 }
 
-// earlyLauncher hands the test the leg of each call, started on early media,
-// and its events; the test answers when it wants.
-type earlyLauncher struct {
-	legs   chan runtime.Leg
-	events chan runtime.Event
+// newEarlyLauncher is a lateLauncher that starts early media.
+func newEarlyLauncher() lateLauncher {
+	a := newLateLauncher()
+	a.early = true
+	return a
 }
 
-func newEarlyLauncher() earlyLauncher {
-	return earlyLauncher{legs: make(chan runtime.Leg, 1), events: make(chan runtime.Event, 16)}
-}
-
-func (a earlyLauncher) Launch(_ context.Context, cs runtime.CallStart) (*runtime.Session, error) {
-	l := cs.Incoming.Leg
-	l.Attach(chanSink(a.events))
-	a.legs <- l
-	go l.StartEarlyMedia(context.Background(), nil)
-	return nil, nil
-}
-
-// event waits for the call's next event named name, failing on any other.
-func (a earlyLauncher) event(t *testing.T, name string) {
+// event waits for the call's next event, which must be named name.
+func (a lateLauncher) event(t *testing.T, name string) {
 	t.Helper()
-	select {
-	case ev := <-a.events:
-		if ev.Name != name {
-			t.Fatalf("event %s, want %s", ev.Name, name)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatalf("no %s", name)
+	if ev := a.next(t); ev.Name != name {
+		t.Fatalf("event %s, want %s", ev.Name, name)
+	}
+}
+
+// ackOK acknowledges ok, a 200 to the INVITE.
+func (p *rawPhone) ackOK(t *testing.T, ok, branch string) {
+	t.Helper()
+	d := rawDialog{callID: headerOf(ok, "Call-ID"), from: headerOf(ok, "From"), to: headerOf(ok, "To"),
+		target: strings.Trim(headerOf(ok, "Contact"), "<>"), branch: branch}
+	if err := p.ackAnswer(d); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -186,11 +179,7 @@ func TestLateOfferEarlyMedia(t *testing.T) {
 	if !strings.HasPrefix(ok, "SIP/2.0 200 ") || !strings.Contains(ok, "\r\nm=audio ") {
 		t.Fatalf("the answer: %s", ok)
 	}
-	d := rawDialog{callID: headerOf(ok, "Call-ID"), from: headerOf(ok, "From"), to: headerOf(ok, "To"),
-		target: strings.Trim(headerOf(ok, "Contact"), "<>"), branch: "z9hG4bK-early-"}
-	if err := p.ackAnswer(d); err != nil {
-		t.Fatal(err)
-	}
+	p.ackOK(t, ok, "z9hG4bK-early-")
 	launcher.event(t, runtime.EventConnected)
 	select {
 	case ev := <-launcher.events:
@@ -257,11 +246,7 @@ func TestAnswerWaitsForPrack(t *testing.T) {
 	if _, pracked := got["PRACK"]; !pracked || !invited {
 		t.Fatalf("200s for %v, want the PRACK's and the INVITE's", got)
 	}
-	d := rawDialog{callID: headerOf(ok, "Call-ID"), from: headerOf(ok, "From"), to: headerOf(ok, "To"),
-		target: strings.Trim(headerOf(ok, "Contact"), "<>"), branch: "z9hG4bK-wait-"}
-	if err := p.ackAnswer(d); err != nil {
-		t.Fatal(err)
-	}
+	p.ackOK(t, ok, "z9hG4bK-wait-")
 	launcher.event(t, runtime.EventConnected)
 	hangUp(t, p, leg)
 }
