@@ -398,7 +398,6 @@ func (c *calls) localOn(peer netip.Addr, tls bool) (listener netip.AddrPort, hos
 	c.srv.mu.Lock()
 	bound := c.srv.bound
 	if tls && len(c.srv.tlsBound) > 0 {
-		// Without a TLS listener a peer has no TLS port of ours to reach.
 		bound = c.srv.tlsBound
 	}
 	for _, b := range bound {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,6 +83,11 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 	}
 	if err != nil {
 		return nil, err
+	}
+	if slices.ContainsFunc(targets, func(t target) bool { return t.transport == "TLS" }) && len(c.srv.TLSAddrs()) == 0 {
+		// Our Contact would name no TLS port, and a peer that sends its
+		// requests there (a BYE) could not reach us.
+		return nil, &runtime.DialError{Code: 503, Reason: "Service Unavailable: a call over TLS needs vox serve --sip-tls"}
 	}
 	phones, browsers, secure := 0, 0, false
 	for _, t := range targets {

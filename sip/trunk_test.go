@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -233,5 +234,16 @@ func TestSIPTarget(t *testing.T) {
 		if err != nil || len(targets) != 1 || targets[0].transport != c.transport || targets[0].peer != c.peer {
 			t.Errorf("%s via %q: %+v, %v; want %s to %s", c.to, c.proxy, targets, err, c.transport, c.peer)
 		}
+	}
+}
+
+// A call over TLS from a server without a TLS listener fails at once: its
+// Contact could name no TLS port, and the far end's BYE would never reach us.
+func TestTLSCallNeedsTLSListener(t *testing.T) {
+	srv, _ := startRawCallServerFor(t, hangupLauncher{})
+	_, err := srv.Dial(context.Background(), runtime.DialRequest{ID: "tls-call", Account: "acme", Kind: runtime.DialSIP, To: "sip:bob@127.0.0.1:5999;transport=tls"})
+	var de *runtime.DialError
+	if !errors.As(err, &de) || de.Code != 503 || !strings.Contains(de.Reason, "--sip-tls") {
+		t.Fatalf("err = %v, want a 503 that names --sip-tls", err)
 	}
 }

@@ -422,7 +422,13 @@ func (ua *baresipUA) kill() {
 
 func download(t *testing.T, url, path string) string {
 	t.Helper()
-	client := &http.Client{Timeout: 10 * time.Second}
+	return downloadWith(t, &http.Client{Timeout: 10 * time.Second}, url, path)
+}
+
+// downloadWith is download with client (one that trusts a test's
+// certificate).
+func downloadWith(t *testing.T, client *http.Client, url, path string) string {
+	t.Helper()
 	resp, err := client.Get(url)
 	if err != nil {
 		t.Fatal(err)

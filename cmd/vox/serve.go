@@ -502,6 +502,9 @@ func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controll
 	if err == nil {
 		err = trunks.checkUsers(context.Background(), users)
 	}
+	if err == nil {
+		err = trunks.checkTLS(cfg.SIPTLS)
+	}
 	if err != nil {
 		return fail(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"vox/controller"
@@ -172,6 +173,17 @@ func (f *fileTrunks) Outbound(_ context.Context, account string) ([]sip.Trunk, e
 
 // checkUsers refuses a trunk whose inbound user is also a SIP user's name:
 // its INVITEs would be taken for the trunk's and fail.
+// checkTLS refuses trunks over TLS on a server without SIP over TLS: the
+// provider could not reach the Contact of Vox's calls.
+func (f *fileTrunks) checkTLS(sipTLS string) error {
+	for _, t := range f.trunks {
+		if strings.EqualFold(t.Transport, "tls") && sipTLS == "" {
+			return fmt.Errorf("trunks: trunk %q uses TLS: give vox serve --sip-tls (and --tls-cert, --tls-key) so that the provider reaches Vox over TLS too", t.Name)
+		}
+	}
+	return nil
+}
+
 func (f *fileTrunks) checkUsers(ctx context.Context, users sip.Directory) error {
 	for _, t := range f.trunks {
 		if t.InboundUser == "" {

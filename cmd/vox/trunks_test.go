@@ -337,6 +337,20 @@ func TestTrunkJoinsTwoServers(t *testing.T) {
 	checkTrunkCall(t, a, b)
 }
 
+// A trunk over TLS needs SIP over TLS of Vox's own, or the provider could
+// not reach the Contact of Vox's calls: the start says so.
+func TestTrunkOverTLSNeedsSIPTLS(t *testing.T) {
+	data := t.TempDir()
+	b, _ := json.Marshal(trunksDoc{Trunks: []trunkDoc{{Name: "secure", Account: demoAccount, Address: "192.0.2.1:5061", Transport: "tls"}}})
+	if err := os.WriteFile(filepath.Join(data, trunksFile), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := startServer(serveConfig{Data: data, Addr: "127.0.0.1:0", SIP: "127.0.0.1:0", Log: slog.New(slog.DiscardHandler)})
+	if err == nil || !strings.Contains(err.Error(), `trunk "secure" uses TLS`) || !strings.Contains(err.Error(), "--sip-tls") {
+		t.Fatalf("err = %v, want the start refused naming the trunk and --sip-tls", err)
+	}
+}
+
 // checkTrunkCall checks the sessions of a call from a through its trunk to b.
 func checkTrunkCall(t *testing.T, a, b *trunkServer) {
 	t.Helper()
@@ -405,22 +419,34 @@ func TestTrunkOverTLS(t *testing.T) {
 			InboundUser: "a-trunk", InboundPassword: "a-secret"}},
 		Numbers: map[string]numberRoute{"74951234567": {Account: demoAccount, App: demoApp}},
 	}, "127.0.0.1:0", func(cfg *serveConfig) {
-		cfg.TLSCert, cfg.TLSKey, cfg.SIPTLS = certFile, keyFile, "127.0.0.1:0"
+		// B opens connections to A too (its answers go where A's Via says,
+		// its requests to A's Contact), so it trusts the certificate too.
+		cfg.TLSCert, cfg.TLSKey, cfg.SIPTLS, cfg.TLSCA = certFile, keyFile, "127.0.0.1:0", certFile
 		cfg.TenantNetAllow = []string{"127.0.0.0/8"} // the file server
 	})
 	b.push(t, strings.Replace(srtpAnswerScenario, "URL", files.URL+"/tone.wav", 1))
 	bTLS := b.sip.TLSAddrs()[0]
 	a := startTrunkServer(t, trunksDoc{
 		Trunks: []trunkDoc{{Name: "to-b", Account: demoAccount, Address: bTLS.String(), Transport: "tls", SRTP: true, User: "a-trunk", Password: "a-secret"}},
-	}, "127.0.0.1:0", func(cfg *serveConfig) { cfg.TLSCA = certFile })
+	}, "127.0.0.1:0", func(cfg *serveConfig) {
+		// A's own SIP over TLS, for B's requests to A's Contact; the
+		// certificate is B's, which A trusts as an authority too.
+		cfg.TLSCert, cfg.TLSKey, cfg.SIPTLS, cfg.TLSCA = certFile, keyFile, "127.0.0.1:0", certFile
+	})
 	a.push(t, srtpCallerScenario)
 
 	a.call(t, "call.xml", "84951234567")
 	b.sessionLog(t, "alerting 74951234567 from phone67 on a trunk", "answered the trunk's call", "Call.Disconnected")
-	log := a.sessionLog(t, "CallPSTN", "Call.Connected", "the PSTN call connected", "Recording: http://", "Session terminated")
+	// A serves HTTPS with the certificate too: the recording's URL says so.
+	log := a.sessionLog(t, "CallPSTN", "Call.Connected", "the PSTN call connected", "Recording: https://", "Session terminated")
 	url := log[strings.Index(log, "Recording: ")+len("Recording: "):]
 	url = url[:strings.IndexAny(url, "\n ")]
-	checkTone(t, "A's recording of the SRTP trunk call", download(t, url, filepath.Join(dir, "a.wav")), 0, false, calleeTone)
+	roots, err := tlsClientConfig(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: roots}}
+	checkTone(t, "A's recording of the SRTP trunk call", downloadWith(t, client, url, filepath.Join(dir, "a.wav")), 0, false, calleeTone)
 	a.stop(t)
 	b.stop(t)
 	for _, s := range []*trunkServer{a, b} {
