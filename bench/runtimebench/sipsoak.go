@@ -121,8 +121,10 @@ wait:
 		return res.err
 	}
 	st := res.st
-	fmt.Fprintf(out, "SIPp: %d calls, %d failed (%.2f%%), %d retransmissions, placed at %.0f/s, setup %.1f ms mean\n",
-		st.Created, st.Failed, 100*st.failRatio(), st.Retrans, st.achieved(), ms(st.Setup))
+	// Calls vox turned away for overload (503) are among the failed: the
+	// count tells them from calls that timed out.
+	fmt.Fprintf(out, "SIPp: %d calls, %d failed (%.2f%%, %d of them turned away with 503), %d retransmissions, placed at %.0f/s, setup %.1f ms mean\n",
+		st.Created, st.Failed, 100*st.failRatio(), v.turnedAway(), st.Retrans, st.achieved(), ms(st.Setup))
 	// Idle: the sessions have ended; SIP's transactions end over the
 	// next half minute.
 	end := time.Now().Add(*soakLinger)
