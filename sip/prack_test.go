@@ -250,3 +250,19 @@ func TestAnswerWaitsForPrack(t *testing.T) {
 	launcher.event(t, runtime.EventConnected)
 	hangUp(t, p, leg)
 }
+
+// A server taking calls tells a peer probing with OPTIONS that it takes
+// PRACK and supports 100rel and session timers.
+func TestOptionsAdvertise100rel(t *testing.T) {
+	p := phoneFor(t, hangupLauncher{})
+	opts := "OPTIONS sip:" + p.server.String() + " SIP/2.0\r\nVia: SIP/2.0/UDP " + p.local + ";branch=z9hG4bK-opt1;rport\r\n" +
+		"From: <sip:alice@" + testRealm + ">;tag=o1\r\nTo: <sip:" + testRealm + ">\r\nCall-ID: opt-1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	if err := p.send(opts); err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.recv()
+	if err != nil || !strings.HasPrefix(res, "SIP/2.0 200 ") || headerOf(res, "Supported") != "timer, 100rel" ||
+		!strings.Contains(headerOf(res, "Allow"), "PRACK") || !strings.Contains(headerOf(res, "Allow"), "INVITE") {
+		t.Fatalf("OPTIONS: %v\n%s", err, res)
+	}
+}

@@ -445,6 +445,11 @@ func (s *Server) options(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	res := sipmsg.NewResponseFromRequest(req, 200, "OK", nil)
 	res.AppendHeader(sipmsg.NewHeader("Allow", s.allow()))
 	res.AppendHeader(sipmsg.NewHeader("Accept", "application/sdp"))
+	if s.calls != nil {
+		// The extensions its calls take, which a PBX probing with OPTIONS
+		// decides on (RFC 3261 section 11.2).
+		res.AppendHeader(sipmsg.NewHeader("Supported", "timer, 100rel"))
+	}
 	s.respond(tx, res)
 }
 
