@@ -644,11 +644,13 @@ func allowList(vm *goja.Runtime, list *goja.Object) []string {
 	return names
 }
 
-// checkRegexp turns a match that regexp2 abandoned at RegexpTimeout into a
-// RangeError: goja reports an abandoned match as no match, which would let the
-// scenario go on with a wrong answer and no word of why. Every call is also a
-// checkpoint, which is what makes a global match over a long text interruptible:
-// with exec wrapped, goja's matchAll, replace and split call it once per match.
+// checkRegexp is the check of the RegExp methods: every call is a checkpoint,
+// which is what makes a global match over a long text interruptible, since
+// with exec wrapped goja's matchAll, replace and split call it once per match.
+// The timed ones (exec, test) are also judged by afterRegexp, which turns a
+// match regexp2 abandoned at RegexpTimeout into a RangeError: goja reports it
+// as no match, which would let the scenario go on with a wrong answer and no
+// word of why.
 func (g *guard) checkRegexp(what site, c goja.FunctionCall) []goja.Value {
 	g.checkpoint()
 	return c.Arguments

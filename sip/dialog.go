@@ -182,8 +182,15 @@ func allows(m headered, method sipmsg.RequestMethod) bool {
 
 // supports says whether a message's Supported (or its compact form k)
 // lists option.
-func supports(m headered, option string) bool {
-	for _, name := range [...]string{"Supported", "k"} {
+func supports(m headered, option string) bool { return lists(m, option, "Supported", "k") }
+
+// requires says whether a message's Require lists option.
+func requires(m headered, option string) bool { return lists(m, option, "Require") }
+
+// lists says whether an option-tag list header of m, under any of names,
+// holds option.
+func lists(m headered, option string, names ...string) bool {
+	for _, name := range names {
 		for h := range headersNamed(m, name) {
 			for v := range strings.SplitSeq(h.Value(), ",") {
 				if strings.EqualFold(strings.TrimSpace(v), option) {

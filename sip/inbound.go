@@ -477,15 +477,14 @@ func (l *leg) earlyMedia(headers map[string]string) error {
 	l.mu.Unlock()
 	res := l.in.response(183, l.in.answer)
 	copyHeaders(res, headers)
-	if l.in.lateOffer {
-		// Our offer goes in the reliable 183 and the caller's answer comes
-		// in its PRACK, which posts Call.AudioStarted (prack).
-		return l.provisional(res)
+	if !l.in.lateOffer {
+		// Posted before the 183 goes: a caller may cancel as soon as it has
+		// it, and the scenario must hear Call.AudioStarted before the
+		// Call.Disconnected of that CANCEL. With a late offer, ours goes in
+		// the reliable 183 and the caller's answer in its PRACK, which posts
+		// the event (prack).
+		l.post(runtime.EventAudioStarted, nil)
 	}
-	// Posted before the 183 goes: a caller may cancel as soon as it has it,
-	// and the scenario must hear Call.AudioStarted before the
-	// Call.Disconnected of that CANCEL.
-	l.post(runtime.EventAudioStarted, nil)
 	return l.provisional(res)
 }
 
@@ -493,10 +492,9 @@ func (l *leg) earlyMedia(headers map[string]string) error {
 // caller without 100rel. Our offer could go in a 183 only if the 183 were
 // sent reliably (RFC 3261 section 13.2.1; RFC 3262), with the answer in the
 // PRACK (see prack), and without an answer there is nowhere to send early
-// media. The caller gets 180 Ringing,
-// and plays its own ringback, and the scenario a warning and no
-// Call.AudioStarted; what it plays meanwhile goes nowhere, and its audio
-// starts with the ACK's answer.
+// media. The caller gets 180 Ringing, and plays its own ringback, and the
+// scenario a warning and no Call.AudioStarted; what it plays meanwhile goes
+// nowhere, and its audio starts with the ACK's answer.
 func (l *leg) ringInstead(headers map[string]string) error {
 	l.mu.Lock()
 	state, rang := l.state, l.in.rang
@@ -548,10 +546,8 @@ func (w *ackWait) close() { w.once.Do(func() { close(w.done) }) }
 // in, and runs on the goroutine of the INVITE's handler, which sipgo started
 // for the request anyway.
 func (l *leg) awaitAck(tx sipmsg.ServerTransaction, res *sipmsg.Response, wait *ackWait) {
-	deadline := time.Now().Add(transactionTimeout)
-	interval := sipmsg.T1
-	t := time.NewTimer(interval)
-	defer t.Stop()
+	r := newRetransmits()
+	defer r.stop()
 	acks, txDone := tx.Acks(), tx.Done()
 	for {
 		select {
@@ -566,9 +562,8 @@ func (l *leg) awaitAck(tx sipmsg.ServerTransaction, res *sipmsg.Response, wait *
 		case <-l.c.closing:
 			wait.close()
 			return
-		case <-t.C:
-			left := time.Until(deadline)
-			if left <= 0 {
+		case <-r.timer.C:
+			if !r.next() {
 				l.log.Info("sip: no ACK for the answer; ending the call")
 				wait.close()
 				l.bye(nil)
@@ -577,11 +572,36 @@ func (l *leg) awaitAck(tx sipmsg.ServerTransaction, res *sipmsg.Response, wait *
 			if err := tx.Respond(res); err != nil {
 				l.log.Debug("sip: 2xx retransmission", "err", err)
 			}
-			interval = min(2*interval, sipmsg.T2)
-			t.Reset(min(interval, left))
 		}
 	}
 }
+
+// retransmits is RFC 3261's schedule for a response sent again until it is
+// acknowledged (section 13.3.1.4, and RFC 3262 for a reliable provisional
+// one): T1, doubling up to T2, for 64*T1 in all.
+type retransmits struct {
+	timer    *time.Timer
+	interval time.Duration
+	deadline time.Time
+}
+
+func newRetransmits() *retransmits {
+	return &retransmits{timer: time.NewTimer(sipmsg.T1), interval: sipmsg.T1, deadline: time.Now().Add(transactionTimeout)}
+}
+
+// next is called when timer fires: false once 64*T1 have passed, else the
+// timer is set for the send after the one due now.
+func (r *retransmits) next() bool {
+	left := time.Until(r.deadline)
+	if left <= 0 {
+		return false
+	}
+	r.interval = min(2*r.interval, sipmsg.T2)
+	r.timer.Reset(min(r.interval, left))
+	return true
+}
+
+func (r *retransmits) stop() { r.timer.Stop() }
 
 // acked takes the ACK of our 2xx to an INVITE: the first one connects the
 // call.

@@ -218,7 +218,7 @@ func sipTarget(req runtime.DialRequest) ([]target, error) {
 	if v, ok := uri.UriParams.Get("transport"); ok {
 		transport = strings.ToUpper(v)
 	}
-	if transport != "UDP" && transport != "TCP" && transport != "TLS" {
+	if !knownTransport(transport) {
 		return nil, &runtime.DialError{Code: 400, Reason: "Bad Request: transport " + trimForLog(transport) + " is not supported"}
 	}
 	port := uri.Port
@@ -238,6 +238,12 @@ func sipTarget(req runtime.DialRequest) ([]target, error) {
 	to := uri
 	to.UriParams = nil
 	return []target{{uri: uri, to: to, transport: transport, peer: peer, authUser: req.AuthUser, password: req.Password}}, nil
+}
+
+// knownTransport says whether Vox places calls over transport (upper case):
+// WebSocket only reaches browsers that registered.
+func knownTransport(transport string) bool {
+	return transport == "UDP" || transport == "TCP" || transport == "TLS"
 }
 
 // newInvite builds a fork's INVITE.

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
 
@@ -38,38 +37,37 @@ type reliableResponse struct {
 	once  sync.Once
 }
 
-func (r *reliableResponse) ack() { r.once.Do(func() { close(r.acked) }) }
+// ack marks the response acknowledged; first says this PRACK is the first
+// for it, not a retransmission.
+func (r *reliableResponse) ack() (first bool) {
+	r.once.Do(func() {
+		first = true
+		close(r.acked)
+	})
+	return first
+}
+
+func (r *reliableResponse) isAcked() bool {
+	select {
+	case <-r.acked:
+		return true
+	default:
+		return false
+	}
+}
 
 // unackedSDP is the reliable provisional response with SDP not yet
 // acknowledged, or nil.
 func (r *reliability) unackedSDP() *reliableResponse {
-	p := r.pending
-	if p == nil || !p.sdp {
-		return nil
-	}
-	select {
-	case <-p.acked:
-		return nil
-	default:
+	if p := r.pending; p != nil && p.sdp && !p.isAcked() {
 		return p
 	}
+	return nil
 }
 
 func newReliability(req *sipmsg.Request) reliability {
 	all := requires(req, "100rel")
 	return reliability{use: all || supports(req, "100rel"), all: all, rseq: rand.Uint32N(1 << 30)}
-}
-
-// requires says whether a request's Require lists option.
-func requires(req *sipmsg.Request, option string) bool {
-	for h := range headersNamed(req, "Require") {
-		for v := range strings.SplitSeq(h.Value(), ",") {
-			if strings.EqualFold(strings.TrimSpace(v), option) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // provisional sends res, a provisional response to the INVITE, reliably when
@@ -84,14 +82,10 @@ func (l *leg) provisional(res *sipmsg.Response) error {
 		l.mu.Unlock()
 		return in.tx.Respond(res)
 	}
-	if p := rel.pending; p != nil {
-		select {
-		case <-p.acked:
-		default:
-			l.mu.Unlock()
-			l.log.Debug("sip: a provisional response left out: the last reliable one is not acknowledged yet", "code", res.StatusCode)
-			return nil
-		}
+	if p := rel.pending; p != nil && !p.isAcked() {
+		l.mu.Unlock()
+		l.log.Debug("sip: a provisional response left out: the last reliable one is not acknowledged yet", "code", res.StatusCode)
+		return nil
 	}
 	rel.rseq++
 	hasSDP := len(res.Body()) > 0
@@ -111,10 +105,8 @@ func (l *leg) provisional(res *sipmsg.Response) error {
 // response, or 64*T1.
 func (l *leg) resendUntilPrack(res *sipmsg.Response, p *reliableResponse) {
 	in := l.in
-	deadline := time.Now().Add(64 * sipmsg.T1)
-	interval := sipmsg.T1
-	t := time.NewTimer(interval)
-	defer t.Stop()
+	r := newRetransmits()
+	defer r.stop()
 	for {
 		select {
 		case <-p.acked:
@@ -123,9 +115,9 @@ func (l *leg) resendUntilPrack(res *sipmsg.Response, p *reliableResponse) {
 			return
 		case <-l.c.closing:
 			return
-		case <-t.C:
+		case <-r.timer.C:
 		}
-		if time.Until(deadline) <= 0 {
+		if !r.next() {
 			l.log.Info("sip: no PRACK for a reliable provisional response; refusing the call")
 			in.finish(504, nil)
 			l.end(runtime.EventDisconnected, nil)
@@ -135,8 +127,6 @@ func (l *leg) resendUntilPrack(res *sipmsg.Response, p *reliableResponse) {
 			l.log.Debug("sip: provisional retransmission", "err", err)
 			return
 		}
-		interval = min(2*interval, sipmsg.T2)
-		t.Reset(min(interval, time.Until(deadline)))
 	}
 }
 
@@ -156,14 +146,7 @@ func (l *leg) prack(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 		return
 	}
-	first := true
-	select {
-	case <-p.acked:
-		first = false // a retransmitted PRACK
-	default:
-	}
-	p.ack()
-	if !p.offer || !first {
+	if first := p.ack(); !p.offer || !first {
 		l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
 		return
 	}

@@ -92,7 +92,7 @@ func (t Trunk) Validate() error {
 	if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n <= 0 || n > 65535 {
 		return bad("address %q is not host:port", t.Address)
 	}
-	if tr := t.transport(); tr != "UDP" && tr != "TCP" && tr != "TLS" {
+	if !knownTransport(t.transport()) {
 		return bad("transport %q: UDP, TCP or TLS", t.Transport)
 	}
 	for _, p := range t.AllowFrom {
@@ -142,7 +142,7 @@ func (t Trunk) admits(src netip.Addr) bool {
 	if len(t.AllowFrom) == 0 {
 		return t.InboundUser != ""
 	}
-	return slices.ContainsFunc(t.AllowFrom, func(p netip.Prefix) bool { return p.Contains(src.Unmap()) })
+	return inPrefixes(src, t.AllowFrom)
 }
 
 // caller is who placed an incoming call: a SIP user of an account, or a
