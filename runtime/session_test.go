@@ -123,6 +123,30 @@ func startSession(t *testing.T, ctx context.Context, src string, cfg Config) (*S
 	return s, log
 }
 
+// startCallSession is startSession with in handed to the session before it
+// runs, so that nothing the session does (OnIdle above all) comes before
+// the call is attached.
+func startCallSession(t *testing.T, ctx context.Context, src string, cfg Config, in Incoming) (*Session, *syncBuffer) {
+	t.Helper()
+	prog, err := Compile("test.js", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &syncBuffer{}
+	cfg.Programs = []*Program{prog}
+	cfg.Log = NewSessionLog(log, LogText)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Incoming(in)
+	s.Run()
+	return s, log
+}
+
 // waitFor polls until the log contains want; bounded so a broken session fails the
 // test instead of hanging it.
 func waitFor(t *testing.T, log *syncBuffer, want string) {

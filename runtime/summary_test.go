@@ -28,7 +28,9 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 		func() { leg.post(EventConnected, nil) },
 		func() { leg.post(EventRecordStarted, map[string]any{"url": "http://vox/records/acme/r1.wav"}) },
 	}
-	s, log := startSession(t, context.Background(), src, Config{
+	// The call is handed over before the session runs: an OnIdle before
+	// it would post to a leg not yet attached.
+	s, log := startCallSession(t, context.Background(), src, Config{
 		Clock: clock, Info: SessionInfo{SessionID: "s-1", AccountID: "acme"}, Name: "demo", Release: "demo@3",
 		OnEnd: func(sum SessionSummary) { ends <- sum },
 		OnIdle: func() bool {
@@ -39,8 +41,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 			far = far[1:]
 			return true
 		},
-	})
-	s.Incoming(Incoming{Leg: leg, CallerID: "79112233444", Destination: "74951234567"})
+	}, Incoming{Leg: leg, CallerID: "79112233444", Destination: "74951234567"})
 	waitDone(t, s)
 	sum := <-ends
 	select {
