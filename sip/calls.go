@@ -96,6 +96,9 @@ type CallOptions struct {
 	// RingTimeout ends an outgoing call nobody answers (default 2 minutes)
 	// with Call.Failed 408.
 	RingTimeout time.Duration
+	// MediaTimeout ends a connected call whose far end has sent no RTP for
+	// this long while it should have (see silence.go); 0: never.
+	MediaTimeout time.Duration
 	// Trunks are the accounts' trunks (S2), for their calls in and
 	// CallPSTN; nil: none.
 	Trunks Trunks

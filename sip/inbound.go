@@ -652,6 +652,7 @@ func (l *leg) acked(ack *sipmsg.Request) {
 			l.post(runtime.EventConnected, map[string]any{"headers": headersParam(l.in.req)})
 		}
 		l.startTimer()
+		l.watchSilence()
 	}
 }
 

@@ -93,6 +93,7 @@ type leg struct {
 	noUpdate   bool // the peer refused UPDATE: refresh by re-INVITE
 	// awaiting is the ACK our latest 2xx to an INVITE waits for.
 	awaiting *ackWait
+	silence  silenceWatch
 
 	in  *inbound  // the INVITE being answered, for an inbound leg
 	out *outbound // the forks, for an outbound leg
@@ -349,6 +350,9 @@ func (l *leg) endThen(name string, params map[string]any, then func()) bool {
 	if l.timer != nil {
 		l.timer.Stop()
 	}
+	if l.silence.timer != nil {
+		l.silence.timer.Stop()
+	}
 	if l.out != nil {
 		l.out.ring.Stop()
 	}
@@ -437,6 +441,7 @@ func (l *leg) applyMedia(m sdp.Media) {
 	if changed {
 		l.remote = m.Remote
 	}
+	l.silence.owed = m.Direction.Receives()
 	ch, sdes := l.ch, l.sdes
 	l.mu.Unlock()
 	if ch == nil {

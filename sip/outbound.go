@@ -460,6 +460,7 @@ func (l *leg) forkAnswered(f *fork, tx sipmsg.ClientTransaction, res *sipmsg.Res
 	}
 	l.post(runtime.EventConnected, map[string]any{"headers": headersParam(res)})
 	l.startTimer()
+	l.watchSilence()
 }
 
 // forkFailed records a fork's failure; when every fork failed, the call

@@ -157,6 +157,8 @@ func startSIPVox(users map[string]string, hold time.Duration, tune ...voxTune) (
 	}}
 	callOpts.Router, callOpts.Launcher, callOpts.Ports = benchRouter{}, v.launcher, ports
 	callOpts.Player = player.New(player.Options{})
+	// vox serve's default: a timer per connected call.
+	callOpts.MediaTimeout = time.Minute
 	if *sipOverload > 0 {
 		if v.guard, err = overload.New(overload.Options{Latency: v.srv.QueueDelay, Target: *sipOverload, Log: logger}); err != nil {
 			return nil, err

@@ -91,6 +91,16 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 		out.addEventListener(CallEvents.Failed, (f) => call.reject(f.code));
 		break;
 	}
+	case "900": { // call the SIP URI in X-Target, bridge, and wait for the media timeout
+		const out = VoxEngine.callSIP(e.headers["X-Target"], {callerid: e.callerid});
+		out.addEventListener(CallEvents.Connected, () => {
+			call.answer();
+			VoxEngine.sendMediaBetween(call, out);
+		});
+		out.addEventListener(CallEvents.Disconnected, (d) => Logger.write("callee gone after " + d.duration + " s"));
+		out.addEventListener(CallEvents.Failed, (f) => call.reject(f.code));
+		break;
+	}
 	default:
 		call.reject(404);
 	}
@@ -296,6 +306,18 @@ func TestCallMediaIsRecorded(t *testing.T) {
 	if length < 5 || rms < 0.01 {
 		t.Fatalf("the recording is %.1f s long with RMS %.4f; want the capture's 7 s of speech:\n%s", length, rms, out)
 	}
+}
+
+// Two SIPp phones that send no RTP, a caller and the callee CallSIP bridges
+// it to, stand for phones gone without a BYE: with --media-timeout, vox
+// ends both calls, and each SIPp gets its BYE. Without the timeout nothing
+// would end them, and both SIPps would fail on their 20 s limit.
+func TestSilentCallsEnded(t *testing.T) {
+	s := startCallServerWith(t, func(c *serveConfig) { c.MediaTimeout = time.Second })
+	callee := s.startCallee(t, "uas_answer.xml", strconv.Itoa(porttest.FreeUDP(t)))
+	s.call(t, "call.xml", "900", "-key", "target", "sip:callee@127.0.0.1:"+callee.port)
+	callee.wait(t)
+	s.sessionLog(t, "CallSIP", "SendMediaBetween", "callee gone after", "Call.Disconnected")
 }
 
 // RFC 4733 digits from SIPp's capture arrive as Call.ToneReceived.

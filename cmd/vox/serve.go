@@ -52,6 +52,9 @@ const (
 	lockWait = time.Second
 	// shutdownGrace is how long running requests may take once a signal came.
 	shutdownGrace = 10 * time.Second
+	// defaultMediaTimeout is rtpengine's: long past any gap of a working
+	// stream, a minute's billing at most for a call whose phone is gone.
+	defaultMediaTimeout = time.Minute
 )
 
 type serveFlags struct {
@@ -61,6 +64,7 @@ type serveFlags struct {
 	currencies      []string
 	wsOrigins       []string
 	overload        time.Duration
+	mediaTimeout    time.Duration
 	publicURL       string
 	tlsCert, tlsKey string
 	sipTLS, tlsCA   string
@@ -110,6 +114,11 @@ half a second, a second in a row) and vox keeps at least half its cores busy,
 fewer new calls are taken, and more again once they do not (0: take every
 call).
 
+A phone or carrier that vanishes mid-call sends no BYE. A call whose far end
+has sent no RTP for --media-timeout while not on hold is ended with a BYE
+(Reason: Q.850 cause 41) and the scenario hears Call.Disconnected; session
+timers (RFC 4028) end the rest.
+
 Every call runs a fresh JS session, whose garbage the Go collector would
 otherwise spend a fifth of a call's CPU on: serve runs with GOGC=400 and a soft
 memory limit of 2 GiB (GOMEMLIMIT) unless the environment sets either.`,
@@ -126,7 +135,7 @@ memory limit of 2 GiB (GOMEMLIMIT) unless the environment sets either.`,
 			defer stop()
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			runtime.TuneServerGC()
-			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, Currencies: f.currencies, WSOrigins: f.wsOrigins, LogRetention: f.logRetention, Overload: f.overload, PublicURL: f.publicURL, TLSCert: f.tlsCert, TLSKey: f.tlsKey, SIPTLS: f.sipTLS, TLSCA: f.tlsCA, TenantNetAllow: f.netAllow, Log: logger, Out: cmd.OutOrStdout()})
+			return runServe(ctx, serveConfig{Data: f.data, Addr: f.http, SIP: f.sip, SHA256: f.sha256, Currencies: f.currencies, WSOrigins: f.wsOrigins, LogRetention: f.logRetention, Overload: f.overload, MediaTimeout: f.mediaTimeout, PublicURL: f.publicURL, TLSCert: f.tlsCert, TLSKey: f.tlsKey, SIPTLS: f.sipTLS, TLSCA: f.tlsCA, TenantNetAllow: f.netAllow, Log: logger, Out: cmd.OutOrStdout()})
 		},
 	}
 	fl := cmd.Flags()
@@ -137,6 +146,7 @@ memory limit of 2 GiB (GOMEMLIMIT) unless the environment sets either.`,
 	fl.StringSliceVar(&f.currencies, "currencies", controller.DefaultCurrencies, "the currencies with a master account each (tenants' accounts are under them)")
 	fl.StringSliceVar(&f.wsOrigins, "ws-origin", nil, "a page (scheme://host[:port]) allowed to use SIP over WebSocket at /ws; repeat for more (default: pages of the HTTP listener's own host, as /phone)")
 	fl.DurationVar(&f.overload, "overload-latency", overload.DefaultTarget, "turn new calls away while SIP requests over UDP wait longer than this to be read (0: never)")
+	fl.DurationVar(&f.mediaTimeout, "media-timeout", defaultMediaTimeout, "end a call whose phone or carrier has sent no RTP for this long while not on hold, as one that lost power or its network (0: never)")
 	fl.StringVar(&f.publicURL, "public-url", "", "the URL portals and browsers reach this server's HTTP at, for the access and recording URLs it hands out (default: http://ADDR of --http, https:// with --tls-cert)")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS (and WSS at /ws) with this PEM certificate (chain), re-read when it changes; with --tls-key")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
@@ -172,6 +182,10 @@ type serveConfig struct {
 	// Overload is the SIP queue delay past which new calls are turned away
 	// (overload.Options.Target); 0: every call is taken.
 	Overload time.Duration
+	// MediaTimeout ends a call whose phone or carrier has sent no RTP for
+	// this long while it should have (sip.CallOptions.MediaTimeout); 0:
+	// never.
+	MediaTimeout time.Duration
 	// PublicURL is where others reach the HTTP listener, for the access and
 	// recording URLs (default: http:// or https:// and the listener's
 	// address).
@@ -557,8 +571,9 @@ func startSIP(cfg serveConfig, store *scenarios.Store, ctrl *controller.Controll
 		RecordURL: func(account, token string) string {
 			return base + "/records/" + account + "/" + token + ".wav"
 		},
-		WebRTC:    browserMedia{rtc},
-		Admission: admit,
+		WebRTC:       browserMedia{rtc},
+		Admission:    admit,
+		MediaTimeout: cfg.MediaTimeout,
 	})
 	if err != nil {
 		rtc.Close()

@@ -1,0 +1,80 @@
+package sip
+
+import (
+	"strconv"
+	"time"
+
+	sipmsg "github.com/emiago/sipgo/sip"
+)
+
+// A phone that loses power or its network sends no BYE. Session timers find
+// such a call only when the next refresh goes unanswered, up to half the
+// session interval later (15 minutes by default), and the call is billed
+// until then. A phone in a call sends RTP every 20 ms, so a call whose far
+// end has sent none for CallOptions.MediaTimeout while the agreed direction
+// has it send is ended with a BYE, as rtpengine's timeout and Asterisk's
+// rtptimeout end it. A far end that owes no audio (a call it holds with
+// inactive, or one we hold with sendonly) is not judged until the audio
+// resumes. Browsers' calls are left to ICE and their WebSocket, which tell a
+// gone browser sooner.
+
+// silenceWatch is what a leg knows about the far end's RTP; guarded by the
+// leg's mu.
+type silenceWatch struct {
+	timer *time.Timer
+	heard uint64    // RTP packets received at the last look
+	since time.Time // when the far end was last heard, or began to owe audio
+	owed  bool      // the agreed direction has the far end send
+}
+
+// watchSilence starts watching a connected call's RTP.
+func (l *leg) watchSilence() {
+	timeout := l.c.opts.MediaTimeout
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if timeout <= 0 || l.state != stateConnected || l.ep == nil || l.rtc != nil || l.silence.timer != nil {
+		return
+	}
+	l.silence.since = time.Now()
+	l.silence.timer = time.AfterFunc(silenceStep(timeout), l.checkSilence)
+}
+
+// silenceStep is how often a call's RTP is looked at: a silent call ends
+// within a quarter of the timeout after it.
+func silenceStep(timeout time.Duration) time.Duration { return timeout / 4 }
+
+// checkSilence ends the call when the far end has owed audio and sent none
+// for the timeout.
+func (l *leg) checkSilence() {
+	timeout := l.c.opts.MediaTimeout
+	l.mu.Lock()
+	if l.state == stateEnded {
+		l.mu.Unlock()
+		return
+	}
+	ep := l.ep
+	l.mu.Unlock()
+	heard := ep.Stats().PacketsReceived
+	now := time.Now()
+	l.mu.Lock()
+	if l.state == stateEnded {
+		l.mu.Unlock()
+		return
+	}
+	w := &l.silence
+	if heard != w.heard || !w.owed {
+		w.heard, w.since = heard, now
+	}
+	silent := now.Sub(w.since)
+	if silent < timeout {
+		w.timer.Reset(silenceStep(timeout))
+		l.mu.Unlock()
+		return
+	}
+	l.mu.Unlock()
+	secs := strconv.Itoa(int(silent.Round(time.Second) / time.Second))
+	l.log.Info("sip: no RTP from the far end; ending the call", "seconds", secs, "packets", heard)
+	// Q.850 cause 41, temporary failure: the network, not the callee, ended
+	// the call.
+	l.byeWith(nil, sipmsg.NewHeader("Reason", `Q.850;cause=41;text="no RTP for `+secs+` s"`))
+}
