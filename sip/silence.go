@@ -17,6 +17,10 @@ import (
 // inactive, or one we hold with sendonly) is not judged until the audio
 // resumes. Browsers' calls are left to ICE and their WebSocket, which tell a
 // gone browser sooner.
+//
+// Our own stream is kept going the same way (rtp.Endpoint.FillSilence):
+// silence whenever the scenario plays nothing, so that a peer with such a
+// timeout does not end a call that waits for digits or records a message.
 
 // silenceWatch is what a leg knows about the far end's RTP; guarded by the
 // leg's mu.
@@ -27,16 +31,23 @@ type silenceWatch struct {
 	owed  bool      // the agreed direction has the far end send
 }
 
-// watchSilence starts watching a connected call's RTP.
+// watchSilence starts watching a connected call's RTP, and keeps ours
+// going: a peer with a timeout like ours would end a call in which a
+// scenario plays nothing for a while.
 func (l *leg) watchSilence() {
 	timeout := l.c.opts.MediaTimeout
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if timeout <= 0 || l.state != stateConnected || l.ep == nil || l.rtc != nil || l.silence.timer != nil {
+	ep := l.ep
+	if l.state != stateConnected || ep == nil || l.rtc != nil || l.silence.timer != nil {
+		l.mu.Unlock()
 		return
 	}
-	l.silence.since = time.Now()
-	l.silence.timer = time.AfterFunc(silenceStep(timeout), l.checkSilence)
+	if timeout > 0 {
+		l.silence.since = time.Now()
+		l.silence.timer = time.AfterFunc(silenceStep(timeout), l.checkSilence)
+	}
+	l.mu.Unlock()
+	ep.FillSilence(true)
 }
 
 // silenceStep is how often a call's RTP is looked at: a silent call ends

@@ -135,9 +135,21 @@ func TestSilentCallEnded(t *testing.T) {
 }
 
 // A phone that never sends a packet is gone as much as one that stopped.
+// Vox's own stream does not stop meanwhile, though the scenario plays
+// nothing: it sends silence.
 func TestCallWithoutRTPEnded(t *testing.T) {
 	t.Parallel()
 	c := connectSilentCall(t)
+	c.rtp.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 1500)
+	n, err := c.rtp.Read(buf)
+	if err != nil {
+		t.Fatalf("no RTP from a call playing nothing: %v", err)
+	}
+	var pkt pionrtp.Packet
+	if err := pkt.Unmarshal(buf[:n]); err != nil || pkt.PayloadType != 0 || len(pkt.Payload) != 160 || pkt.Payload[0] != 0xff {
+		t.Fatalf("want a frame of PCMU silence, got %v (%v)", pkt, err)
+	}
 	c.silenceEnds(t)
 }
 

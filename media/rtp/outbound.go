@@ -64,6 +64,11 @@ type outbound struct {
 	packets, octets uint64
 	reported        uint64 // packets at the last RTCP report
 
+	// filler sends silence while no writer does (FillSilence); lastSent is
+	// when any writer last sent.
+	filler   *filler
+	lastSent time.Time
+
 	clock Clock
 	tx    Transport       // instead of conn; here, off the cache lines a UDP packet touches
 	buf   [maxPacket]byte // where a playback or a Writer builds its packet
@@ -106,6 +111,7 @@ func (o *outbound) emit(pkt []byte, tl timeline, pt uint8, marker bool, seq uint
 	if o.muted {
 		return nil
 	}
+	o.lastSent = now
 	if tl != o.cur {
 		o.rebase(tl, seq, ts, now)
 	} else if int16(seq-o.baseSeq) < 0 {

@@ -8,6 +8,12 @@ import (
 	"vox/media/pcm"
 )
 
+// paced is what the pacer serves on each tick: a Playback, or a filler.
+// next sends its frame, if any is due, into b and reports whether it goes on.
+type paced interface {
+	next(b *frameBuf) bool
+}
+
 // pacer sends the next frame of every playback on one clock, all on one
 // ticker: at a thousand calls a ticker and a goroutine per playback cost more
 // CPU in waking up than the frames cost to send. The first frame of a
@@ -22,9 +28,9 @@ type pacer struct {
 	clock Clock
 
 	mu      sync.Mutex
-	active  []*Playback // started since the last tick, or still playing
-	spare   []*Playback // the other slice, reused between ticks
-	running bool        // a goroutine owns a ticker
+	active  []paced // started since the last tick, or still playing
+	spare   []paced // the other slice, reused between ticks
+	running bool    // a goroutine owns a ticker
 }
 
 // pacers is one clock's pacers, one per CPU: a send is a system call of a
@@ -36,7 +42,7 @@ type pacers struct {
 	next   atomic.Uint32
 }
 
-func (ps *pacers) add(p *Playback) {
+func (ps *pacers) add(p paced) {
 	ps.shards[ps.next.Add(1)%uint32(len(ps.shards))].add(p)
 }
 
@@ -62,7 +68,7 @@ func pacersFor(clock Clock) *pacers {
 }
 
 // add schedules p's next frames; the ticker runs while some playback does.
-func (pc *pacer) add(p *Playback) {
+func (pc *pacer) add(p paced) {
 	pc.mu.Lock()
 	pc.active = append(pc.active, p)
 	start := !pc.running
@@ -78,7 +84,7 @@ func (pc *pacer) add(p *Playback) {
 func (pc *pacer) run(t Ticker) {
 	defer t.Stop()
 	var (
-		work []*Playback
+		work []paced
 		buf  frameBuf
 	)
 	for range t.C() {
