@@ -340,7 +340,10 @@ declare namespace VoxEngine {
     video?: boolean,
   ): Call;
 
-  /** Calls a SIP URI, e.g. "sip:alice@example.org". */
+  /**
+   * Calls a SIP URI, e.g. "sip:alice@example.org", or "sip:alice@example.org;transport=tls";
+   * a "sips:" URI goes over TLS and offers SRTP.
+   */
   function callSIP(to: string, parameters?: CallSIPParameters): Call;
   /** @deprecated Use callSIP(to, {callerid, displayName, password, authUser, headers, video, outProxy}). */
   function callSIP(

@@ -431,6 +431,17 @@ func (c *calls) contact(transport string, peer netip.Addr) *sipmsg.ContactHeader
 	return &sipmsg.ContactHeader{Address: u}
 }
 
+// contactFor is our Contact in a dialog whose Request-URI is uri: a sips:
+// one where uri is (RFC 3261 section 8.1.1.8), which implies TLS.
+func (c *calls) contactFor(uri sipmsg.Uri, transport string, peer netip.Addr) *sipmsg.ContactHeader {
+	h := c.contact(transport, peer)
+	if uri.IsEncrypted() {
+		h.Address.Scheme = "sips"
+		h.Address.UriParams = nil
+	}
+	return h
+}
+
 // route sets where a request we send goes: always the peer's address, never
 // the host of a Contact (see Binding), and over UDP from our listening
 // socket, so that a phone behind NAT gets it through the mapping its own

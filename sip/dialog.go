@@ -57,7 +57,7 @@ func (c *calls) uasDialog(inv *sipmsg.Request, localTag string) *dialog {
 		target: inv.Contact().Address, transport: inv.Transport(), peer: inv.Source(),
 		remoteCSeq: inv.CSeq().SeqNo, allowsUpdate: allows(inv, sipmsg.UPDATE),
 	}
-	d.contact = c.contact(d.transport, peerAddr(d.peer))
+	d.contact = c.contactFor(inv.Recipient, d.transport, peerAddr(d.peer))
 	d.cseq.Store(newCSeq())
 	return d
 }

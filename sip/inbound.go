@@ -221,7 +221,7 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		l.end(runtime.EventDisconnected, nil)
 		return
 	}
-	l.log.Info("sip: incoming call", who.logAttr(), "destination", dest, "app", route.App)
+	l.log.Info("sip: incoming call", who.logAttr(), "destination", dest, "app", route.App, "srtp", l.sdes != nil)
 	select {
 	case <-in.final:
 	case <-tx.Done():

@@ -111,7 +111,8 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 	if phones > 0 {
 		switch {
 		case secure:
-			// Only a trunk call offers SRTP, and it has one target.
+			// Only a trunk call or a sips: one offers SRTP, and each has
+			// one target (a trunk call's standbys are alike).
 			err = c.newSDESMedia(l, sdp.Crypto{Tag: 1, Suite: rtp.SDESSuites[0]})
 		case l.lazy:
 			l.ep, err = rtp.NewEndpoint(rtp.Config{Pool: c.opts.Ports})
@@ -159,7 +160,7 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 	for _, f := range l.out.forks {
 		c.goWork(f.run)
 	}
-	l.log.Info("sip: outgoing call", "kind", req.Kind, "to", trimForLog(req.To), "phones", phones, "browsers", browsers)
+	l.log.Info("sip: outgoing call", "kind", req.Kind, "to", trimForLog(req.To), "phones", phones, "browsers", browsers, "srtp", secure)
 	return l, nil
 }
 
@@ -205,17 +206,27 @@ func (c *calls) userTargets(ctx context.Context, req runtime.DialRequest) ([]tar
 }
 
 // sipTarget is where CallSIP sends: the URI's host, or the outbound proxy.
+// A sips: URI (RFC 5630) asks for a secure call: TLS, and SRTP, since keys
+// in SDP are only as private as the signalling that carries them.
 func sipTarget(req runtime.DialRequest) ([]target, error) {
 	s := strings.TrimSpace(req.To)
-	if !strings.HasPrefix(strings.ToLower(s), "sip:") {
+	lower := strings.ToLower(s)
+	if !strings.HasPrefix(lower, "sip:") && !strings.HasPrefix(lower, "sips:") {
 		s = "sip:" + s
 	}
 	var uri sipmsg.Uri
 	if err := sipmsg.ParseUri(s, &uri); err != nil || uri.Host == "" {
 		return nil, &runtime.DialError{Code: 400, Reason: "Bad Request: not a SIP URI: " + trimForLog(req.To)}
 	}
+	secure := uri.IsEncrypted()
 	transport := "UDP"
+	if secure {
+		transport = "TLS"
+	}
 	if v, ok := uri.UriParams.Get("transport"); ok {
+		if secure && !strings.EqualFold(v, "tls") {
+			return nil, &runtime.DialError{Code: 400, Reason: "Bad Request: a sips: URI goes over TLS, not " + trimForLog(v)}
+		}
 		transport = strings.ToUpper(v)
 	}
 	if !knownTransport(transport) {
@@ -237,7 +248,7 @@ func sipTarget(req runtime.DialRequest) ([]target, error) {
 	}
 	to := uri
 	to.UriParams = nil
-	return []target{{uri: uri, to: to, transport: transport, peer: peer, authUser: req.AuthUser, password: req.Password}}, nil
+	return []target{{uri: uri, to: to, transport: transport, peer: peer, srtp: secure, authUser: req.AuthUser, password: req.Password}}, nil
 }
 
 // knownTransport says whether Vox places calls over transport (upper case):
@@ -267,7 +278,7 @@ func (c *calls) newInvite(t target, req runtime.DialRequest, offer []byte) *sipm
 	inv.AppendHeader(&sipmsg.CSeqHeader{SeqNo: newCSeq(), MethodName: sipmsg.INVITE})
 	mf := sipmsg.MaxForwardsHeader(70)
 	inv.AppendHeader(&mf)
-	inv.AppendHeader(c.contact(t.transport, peerAddr(t.peer)))
+	inv.AppendHeader(c.contactFor(t.uri, t.transport, peerAddr(t.peer)))
 	inv.AppendHeader(sipmsg.NewHeader("Allow", allowed))
 	c.askTerms(inv, c.opts.SessionExpires)
 	copyHeaders(inv, req.Headers)
@@ -396,7 +407,7 @@ func (l *leg) cancelDue(f *fork) *sipmsg.Request {
 // 13.2.2.4).
 func (l *leg) forkAnswered(f *fork, tx sipmsg.ClientTransaction, res *sipmsg.Response) {
 	c := l.c
-	d := uacDialog(f.inv, res, f.transport, f.peer, c.contact(f.transport, peerAddr(f.peer)))
+	d := uacDialog(f.inv, res, f.transport, f.peer, c.contactFor(f.inv.Recipient, f.transport, peerAddr(f.peer)))
 	seq := f.inv.CSeq().SeqNo
 	l.mu.Lock()
 	f.done = true

@@ -209,12 +209,17 @@ func contactWith(uri, expires string) *sipmsg.ContactHeader {
 }
 
 // CallSIP's URI says where the call goes: its host, its port or the
-// transport's (5061 for TLS), and its transport.
+// transport's (5061 for TLS), and its transport; a sips: URI goes over TLS
+// with SRTP, and over nothing else.
 func TestSIPTarget(t *testing.T) {
 	cases := []struct {
 		to, proxy, transport, peer string
+		srtp                       bool
 		code                       int
 	}{
+		{to: "sips:bob@192.0.2.7", transport: "TLS", peer: "192.0.2.7:5061", srtp: true},
+		{to: "SIPS:bob@192.0.2.7:5071;transport=tls", transport: "TLS", peer: "192.0.2.7:5071", srtp: true},
+		{to: "sips:bob@192.0.2.7;transport=udp", code: 400},
 		{to: "sip:bob@192.0.2.7", transport: "UDP", peer: "192.0.2.7:5060"},
 		{to: "bob@192.0.2.7:5080;transport=tcp", transport: "TCP", peer: "192.0.2.7:5080"},
 		{to: "sip:bob@192.0.2.7;transport=tls", transport: "TLS", peer: "192.0.2.7:5061"},
@@ -231,8 +236,8 @@ func TestSIPTarget(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || len(targets) != 1 || targets[0].transport != c.transport || targets[0].peer != c.peer {
-			t.Errorf("%s via %q: %+v, %v; want %s to %s", c.to, c.proxy, targets, err, c.transport, c.peer)
+		if err != nil || len(targets) != 1 || targets[0].transport != c.transport || targets[0].peer != c.peer || targets[0].srtp != c.srtp {
+			t.Errorf("%s via %q: %+v, %v; want %s to %s, SRTP %v", c.to, c.proxy, targets, err, c.transport, c.peer, c.srtp)
 		}
 	}
 }

@@ -7,8 +7,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -402,60 +404,89 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 });
 `
 
-// TestTrunkOverTLS: the same two servers with the trunk over TLS and SRTP: B
+// sipsCallerScenario is srtpCallerScenario reaching B at the sips: URI in
+// X-Target, with the trunk's credentials, rather than through a trunk.
+var sipsCallerScenario = strings.Replace(srtpCallerScenario, "VoxEngine.callPSTN(e.destination, e.callerid)",
+	`VoxEngine.callSIP(e.headers["X-Target"], {callerid: e.callerid, authUser: "a-trunk", password: "a-secret"})`, 1)
+
+// TestTrunkOverTLS: the same two servers with the call over TLS and SRTP: B
 // takes SIP over TLS with its certificate, which A trusts through --tls-ca
-// and checks against the trunk's address; A's call offers SRTP keyed in SDP,
-// B answers it so, and the tone B plays reaches A's recording, decrypted.
+// and checks against B's address; A's call offers SRTP keyed in SDP, B
+// answers it so, and the tone B plays reaches A's recording, decrypted. A
+// reaches B through a trunk with transport tls and srtp, or with CallSIP to
+// a sips: URI, which asks for both (RFC 5630).
 func TestTrunkOverTLS(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeCert(t, certFile, keyFile, "b")
-	wav := toneWAV(t, dir, calleeTone)
-	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, wav) }))
-	defer files.Close()
+	for _, tc := range []struct {
+		name, scenario, command string
+		trunks                  []trunkDoc
+		target                  func(bTLS netip.AddrPort) string
+	}{
+		{name: "trunk", scenario: srtpCallerScenario, command: "CallPSTN",
+			trunks: []trunkDoc{{Name: "to-b", Account: demoAccount, Transport: "tls", SRTP: true, User: "a-trunk", Password: "a-secret"}},
+			target: func(netip.AddrPort) string { return "none" }},
+		{name: "sips URI", scenario: sipsCallerScenario, command: "CallSIP",
+			target: func(bTLS netip.AddrPort) string { return "sips:74951234567@" + bTLS.String() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+			writeCert(t, certFile, keyFile, "b")
+			wav := toneWAV(t, dir, calleeTone)
+			files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, wav) }))
+			defer files.Close()
 
-	b := startTrunkServer(t, trunksDoc{
-		Trunks: []trunkDoc{{Name: "from-a", Account: demoAccount, Address: "127.0.0.1:9", AllowFrom: []string{"127.0.0.1/32"},
-			InboundUser: "a-trunk", InboundPassword: "a-secret"}},
-		Numbers: map[string]numberRoute{"74951234567": {Account: demoAccount, App: demoApp}},
-	}, "127.0.0.1:0", func(cfg *serveConfig) {
-		// B opens connections to A too (its answers go where A's Via says,
-		// its requests to A's Contact), so it trusts the certificate too.
-		cfg.TLSCert, cfg.TLSKey, cfg.SIPTLS, cfg.TLSCA = certFile, keyFile, "127.0.0.1:0", certFile
-		cfg.TenantNetAllow = []string{"127.0.0.0/8"} // the file server
-	})
-	b.push(t, strings.Replace(srtpAnswerScenario, "URL", files.URL+"/tone.wav", 1))
-	bTLS := b.sip.TLSAddrs()[0]
-	a := startTrunkServer(t, trunksDoc{
-		Trunks: []trunkDoc{{Name: "to-b", Account: demoAccount, Address: bTLS.String(), Transport: "tls", SRTP: true, User: "a-trunk", Password: "a-secret"}},
-	}, "127.0.0.1:0", func(cfg *serveConfig) {
-		// A's own SIP over TLS, for B's requests to A's Contact; the
-		// certificate is B's, which A trusts as an authority too.
-		cfg.TLSCert, cfg.TLSKey, cfg.SIPTLS, cfg.TLSCA = certFile, keyFile, "127.0.0.1:0", certFile
-	})
-	a.push(t, srtpCallerScenario)
+			b := startTrunkServer(t, trunksDoc{
+				Trunks: []trunkDoc{{Name: "from-a", Account: demoAccount, Address: "127.0.0.1:9", AllowFrom: []string{"127.0.0.1/32"},
+					InboundUser: "a-trunk", InboundPassword: "a-secret"}},
+				Numbers: map[string]numberRoute{"74951234567": {Account: demoAccount, App: demoApp}},
+			}, "127.0.0.1:0", func(cfg *serveConfig) {
+				// B opens connections to A too (its answers go where A's Via
+				// says, its requests to A's Contact), so it trusts the
+				// certificate too.
+				cfg.TLSCert, cfg.TLSKey, cfg.SIPTLS, cfg.TLSCA = certFile, keyFile, "127.0.0.1:0", certFile
+				cfg.TenantNetAllow = []string{"127.0.0.0/8"} // the file server
+			})
+			b.push(t, strings.Replace(srtpAnswerScenario, "URL", files.URL+"/tone.wav", 1))
+			bTLS := b.sip.TLSAddrs()[0]
+			trunks := slices.Clone(tc.trunks)
+			for i := range trunks {
+				trunks[i].Address = bTLS.String()
+			}
+			a := startTrunkServer(t, trunksDoc{Trunks: trunks}, "127.0.0.1:0", func(cfg *serveConfig) {
+				// A's own SIP over TLS, for B's requests to A's Contact; the
+				// certificate is B's, which A trusts as an authority too.
+				cfg.TLSCert, cfg.TLSKey, cfg.SIPTLS, cfg.TLSCA = certFile, keyFile, "127.0.0.1:0", certFile
+			})
+			a.push(t, tc.scenario)
 
-	a.call(t, "call.xml", "84951234567")
-	b.sessionLog(t, "alerting 74951234567 from phone67 on a trunk", "answered the trunk's call", "Call.Disconnected")
-	// A serves HTTPS with the certificate too: the recording's URL says so.
-	log := a.sessionLog(t, "CallPSTN", "Call.Connected", "the PSTN call connected", "Recording: https://", "Session terminated")
-	url := log[strings.Index(log, "Recording: ")+len("Recording: "):]
-	url = url[:strings.IndexAny(url, "\n ")]
-	roots, err := tlsClientConfig(certFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: roots}}
-	checkTone(t, "A's recording of the SRTP trunk call", downloadWith(t, client, url, filepath.Join(dir, "a.wav")), 0, false, calleeTone)
-	a.stop(t)
-	b.stop(t)
-	for _, s := range []*trunkServer{a, b} {
-		if log := s.logs.String(); strings.Contains(log, "level=ERROR") {
-			t.Fatalf("server %s logged errors:\n%s", s.sipAddr, log)
-		}
-	}
-	if !strings.Contains(b.logs.String(), "tls=") {
-		t.Errorf("B did not listen on TLS:\n%s", b.logs.String())
+			a.call(t, "call.xml", "84951234567", "-key", "target", tc.target(bTLS))
+			b.sessionLog(t, "alerting 74951234567 from phone67 on a trunk", "answered the trunk's call", "Call.Disconnected")
+			// A serves HTTPS with the certificate too: the recording's URL
+			// says so.
+			log := a.sessionLog(t, tc.command, "Call.Connected", "the PSTN call connected", "Recording: https://", "Session terminated")
+			url := log[strings.Index(log, "Recording: ")+len("Recording: "):]
+			url = url[:strings.IndexAny(url, "\n ")]
+			roots, err := tlsClientConfig(certFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: roots}}
+			checkTone(t, "A's recording of the SRTP call", downloadWith(t, client, url, filepath.Join(dir, "a.wav")), 0, false, calleeTone)
+			a.stop(t)
+			b.stop(t)
+			for _, s := range []*trunkServer{a, b} {
+				if log := s.logs.String(); strings.Contains(log, "level=ERROR") {
+					t.Fatalf("server %s logged errors:\n%s", s.sipAddr, log)
+				}
+			}
+			if !strings.Contains(b.logs.String(), "tls=") {
+				t.Errorf("B did not listen on TLS:\n%s", b.logs.String())
+			}
+			if !strings.Contains(a.logs.String(), "msg=\"sip: outgoing call\"") || !strings.Contains(a.logs.String(), "srtp=true") ||
+				!strings.Contains(b.logs.String(), "srtp=true") {
+				t.Errorf("the call was not SRTP both ways:\n--- A\n%s--- B\n%s", a.logs.String(), b.logs.String())
+			}
+		})
 	}
 }
 
