@@ -103,6 +103,26 @@ func (b *syncBuffer) String() string {
 
 func startSession(t *testing.T, ctx context.Context, src string, cfg Config) (*Session, *syncBuffer) {
 	t.Helper()
+	s, log := newSession(t, ctx, src, cfg)
+	s.Run()
+	return s, log
+}
+
+// startCallSession is startSession with in handed to the session before it
+// runs, so that nothing the session does (OnIdle above all) comes before
+// the call is attached.
+func startCallSession(t *testing.T, ctx context.Context, src string, cfg Config, in Incoming) (*Session, *syncBuffer) {
+	t.Helper()
+	s, log := newSession(t, ctx, src, cfg)
+	s.Incoming(in)
+	s.Run()
+	return s, log
+}
+
+// newSession is a session of src, not yet running, logging to the buffer
+// returned.
+func newSession(t *testing.T, ctx context.Context, src string, cfg Config) (*Session, *syncBuffer) {
+	t.Helper()
 	prog, err := Compile("test.js", src)
 	if err != nil {
 		t.Fatal(err)
@@ -116,34 +136,10 @@ func startSession(t *testing.T, ctx context.Context, src string, cfg Config) (*S
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s, err := Start(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, log
-}
-
-// startCallSession is startSession with in handed to the session before it
-// runs, so that nothing the session does (OnIdle above all) comes before
-// the call is attached.
-func startCallSession(t *testing.T, ctx context.Context, src string, cfg Config, in Incoming) (*Session, *syncBuffer) {
-	t.Helper()
-	prog, err := Compile("test.js", src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := &syncBuffer{}
-	cfg.Programs = []*Program{prog}
-	cfg.Log = NewSessionLog(log, LogText)
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
 	s, err := New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Incoming(in)
-	s.Run()
 	return s, log
 }
 
