@@ -156,7 +156,7 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 		l.end(runtime.EventFailed, nil)
 		return nil, &runtime.DialError{Code: 480, Reason: "Temporarily Unavailable"}
 	}
-	l.out.ring = time.AfterFunc(c.opts.RingTimeout, func() { l.stopRinging(408) })
+	l.out.ring = l.afterFunc(c.opts.RingTimeout, func(l *leg) { l.stopRinging(408) })
 	for _, f := range l.out.forks {
 		c.goWork(f.run)
 	}
@@ -433,9 +433,12 @@ func (l *leg) forkAnswered(f *fork, tx sipmsg.ClientTransaction, res *sipmsg.Res
 		// Known before the ACK goes: the peer may hang up right after it.
 		c.addDialog(d.key(), l)
 	}
+	// The transaction keeps its callback for 64×T1 after the 2xx: it
+	// holds the log, not the leg (see afterFunc).
+	log := l.log
 	ack := func() {
 		if err := c.ack(d, seq, nil); err != nil {
-			l.log.Debug("sip: ACK", "err", err)
+			log.Debug("sip: ACK", "err", err)
 		}
 	}
 	ack()

@@ -138,13 +138,13 @@ func (l *leg) startTimerLocked(after time.Duration) {
 	iv := l.terms.interval
 	switch {
 	case after > 0:
-		l.timer = time.AfterFunc(after, l.refresh)
+		l.timer = l.afterFunc(after, (*leg).refresh)
 	case l.terms.weRefresh:
-		l.timer = time.AfterFunc(iv/2, l.refresh)
+		l.timer = l.afterFunc(iv/2, (*leg).refresh)
 	default:
 		// RFC 4028 section 10: the refresher has until
 		// interval - min(32 s, interval/3).
-		l.timer = time.AfterFunc(iv-min(32*time.Second, iv/3), l.expired)
+		l.timer = l.afterFunc(iv-min(32*time.Second, iv/3), (*leg).expired)
 	}
 }
 
@@ -221,7 +221,8 @@ func (l *leg) sendRefresh(d *dialog, useUpdate bool, interval time.Duration, off
 				continue
 			}
 			if res.IsSuccess() {
-				tx.OnRetransmission(func(*sipmsg.Response) { l.c.ack(d, seq, nil) })
+				c := l.c // not the leg, which the transaction would keep for 64×T1
+				tx.OnRetransmission(func(*sipmsg.Response) { c.ack(d, seq, nil) })
 				if err := l.c.ack(d, seq, nil); err != nil {
 					l.log.Debug("sip: ACK", "err", err)
 				}

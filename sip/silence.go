@@ -44,7 +44,7 @@ func (l *leg) watchSilence() {
 	}
 	if timeout > 0 {
 		l.silence.since = time.Now()
-		l.silence.timer = time.AfterFunc(silenceStep(timeout), l.checkSilence)
+		l.silence.timer = l.afterFunc(silenceStep(timeout), (*leg).checkSilence)
 	}
 	l.mu.Unlock()
 	ep.FillSilence(true)
