@@ -64,7 +64,7 @@ func (h *sessionHost) SetTimer(fn goja.Callable, args []goja.Value, delay time.D
 }
 
 func (s *Session) arm(id int64, t *jsTimer) {
-	t.timer = s.cfg.Clock.AfterFunc(t.delay, func() { s.post(func() { s.fireTimer(id) }) })
+	t.timer = s.afterFunc(t.delay, func(s *Session) { s.post(func() { s.fireTimer(id) }) })
 }
 
 func (h *sessionHost) ClearTimer(id int64) {

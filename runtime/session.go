@@ -122,6 +122,9 @@ type Session struct {
 	done    chan struct{}
 	// floodLogged is set once the queue overflowed and that was logged.
 	floodLogged atomic.Bool
+	// self is the session until it ends: what its timers reach it by
+	// (afterFunc).
+	self *atomic.Pointer[Session]
 
 	// Owned by the session goroutine.
 	vm       *goja.Runtime
@@ -205,6 +208,8 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		timers:     map[int64]*jsTimer{},
 		customData: cfg.Info.CustomData,
 	}
+	s.self = new(atomic.Pointer[Session])
+	s.self.Store(s)
 	s.queue = newJobQueue(s.limits.MaxQueue)
 	s.virtual, _ = cfg.Clock.(*VirtualClock)
 	s.ctx, s.cancel = context.WithCancel(ctx)
@@ -367,7 +372,7 @@ func (s *Session) next() (func(), bool) {
 func (s *Session) boot() {
 	s.startedAt = s.now()
 	s.deadlineAt = s.now().Add(s.cfg.MaxDuration)
-	s.deadline = s.cfg.Clock.AfterFunc(s.cfg.MaxDuration, func() {
+	s.deadline = s.afterFunc(s.cfg.MaxDuration, func(s *Session) {
 		s.post(func() {
 			s.logf(KindSystem, "Session reached its maximum duration of %s", s.cfg.MaxDuration)
 			s.closing = true
@@ -581,6 +586,7 @@ func (s *Session) finish(runJS bool) {
 	if s.deadline != nil {
 		s.deadline.Stop()
 	}
+	s.self.Store(nil)
 	s.cancel()
 	if runJS {
 		s.terminated = false
@@ -589,6 +595,20 @@ func (s *Session) finish(runJS bool) {
 	}
 	s.logf(KindSystem, "Session terminated")
 	s.logger.Debug("session ended")
+}
+
+// afterFunc is the clock's AfterFunc for the session's timers: f gets the
+// session through self, which the session's end clears. A stopped timer
+// stays in the runtime's timer heap, function and all, until its time or
+// until its P clears such timers out, which a quiet P does not: a deadline
+// holding the session would keep its whole JS runtime for four hours.
+func (s *Session) afterFunc(d time.Duration, f func(*Session)) Timer {
+	self := s.self
+	return s.cfg.Clock.AfterFunc(d, func() {
+		if s := self.Load(); s != nil {
+			f(s)
+		}
+	})
 }
 
 func (s *Session) addLeg(st *legState) {
@@ -616,7 +636,7 @@ func (s *Session) removeLeg(id string) {
 		}
 	}
 	if len(s.legs) == 0 && !s.terminated {
-		s.idle = s.cfg.Clock.AfterFunc(s.cfg.IdleTimeout, func() {
+		s.idle = s.afterFunc(s.cfg.IdleTimeout, func(s *Session) {
 			s.post(func() {
 				if len(s.legs) == 0 {
 					s.logf(KindSystem, "No calls for %s: ending the session", s.cfg.IdleTimeout)
