@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"vox/controller"
@@ -97,7 +98,12 @@ type billedLeg struct {
 	mu        sync.Mutex
 	connected time.Time
 	cut       *time.Timer
-	charged   bool
+	// cutting is what cut reaches the leg by; finish clears it. A stopped
+	// timer's function stays in the runtime's timer heap until its time,
+	// hours away for a well-funded account, and would hold the call's
+	// media and session until then.
+	cutting *atomic.Pointer[billedLeg]
+	charged bool
 }
 
 // MediaChannel lets a SIP leg bridge with the leg inside.
@@ -114,7 +120,14 @@ func (l *billedLeg) Attach(events runtime.EventSink) {
 		case runtime.EventConnected:
 			l.mu.Lock()
 			l.connected = time.Now()
-			l.cut = time.AfterFunc(l.max, l.cutOff)
+			cutting := new(atomic.Pointer[billedLeg])
+			cutting.Store(l)
+			l.cutting = cutting
+			l.cut = time.AfterFunc(l.max, func() {
+				if l := cutting.Load(); l != nil {
+					l.cutOff()
+				}
+			})
 			l.mu.Unlock()
 		case runtime.EventDisconnected, runtime.EventFailed:
 			l.finish()
@@ -148,6 +161,7 @@ func (l *billedLeg) finish() {
 		// tenant's to pay.
 		d = min(time.Since(l.connected), l.max)
 		l.cut.Stop()
+		l.cutting.Store(nil)
 	}
 	l.mu.Unlock()
 	l.charging.Add(1)
