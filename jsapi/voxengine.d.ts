@@ -103,6 +103,7 @@ interface CallEventParams {
     code: number;
     /** SIP reason phrase, e.g. "Request Terminated". */
     reason: string;
+    /** The response's X- and VI- headers; for a redirect (3xx), Contact: where to call instead. */
     headers: SipHeaders;
   };
   "Call.Disconnected": {
@@ -243,7 +244,10 @@ interface Call {
   startEarlyMedia(extraHeaders?: SipHeaders): void;
   /** Ends an answered call, or cancels an outgoing one. */
   hangup(extraHeaders?: SipHeaders): void;
-  /** Rejects an incoming call with a SIP status code; 486 Busy Here when code is omitted. */
+  /**
+   * Rejects an incoming call with a SIP status code; 486 Busy Here when code is omitted.
+   * A redirect (3xx) says where to in extraHeaders.Contact, e.g. reject(302, {Contact: "sip:bob@example.org"}).
+   */
   reject(code?: number, extraHeaders?: SipHeaders): void;
   /** @deprecated Voximplant's older name for reject. */
   decline(code?: number, extraHeaders?: SipHeaders): void;

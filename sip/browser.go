@@ -231,6 +231,6 @@ func (l *leg) forksLost(transport, peer string) {
 	}
 	l.mu.Unlock()
 	for _, f := range lost {
-		l.forkFailed(f, 480, "Temporarily Unavailable")
+		l.forkFailed(f, failure{code: 480, reason: "Temporarily Unavailable"})
 	}
 }

@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"sync"
@@ -345,10 +346,13 @@ func (in *inbound) response(code int, body []byte) *sipmsg.Response {
 
 // finish sends a final failure response, unless the INVITE has its final
 // response already.
-func (in *inbound) finish(code int, headers map[string]string) {
+func (in *inbound) finish(code int, headers map[string]string, extra ...sipmsg.Header) {
 	in.once.Do(func() {
 		res := in.response(code, nil)
 		copyHeaders(res, headers)
+		for _, h := range extra {
+			res.AppendHeader(h)
+		}
 		if err := in.tx.Respond(res); err != nil {
 			in.l.log.Debug("sip: final response not sent", "code", code, "err", err)
 		}
@@ -525,8 +529,21 @@ func (l *leg) hangupInbound(code int, headers map[string]string) error {
 		if code < 300 || code > 699 {
 			code = 603
 		}
-		l.in.finish(code, headers)
+		var extra []sipmsg.Header
+		var warn error
+		if code < 400 {
+			contact, _ := headerValue(headers, "Contact")
+			contacts, err := redirectContacts(contact)
+			for _, h := range contacts {
+				extra = append(extra, h)
+			}
+			if err != nil {
+				warn = fmt.Errorf("%d sent without a Contact: %w", code, err)
+			}
+		}
+		l.in.finish(code, headers, extra...)
 		l.end(runtime.EventDisconnected, nil)
+		return warn
 	default:
 		l.bye(headers)
 	}

@@ -33,8 +33,9 @@ type outbound struct {
 }
 
 type failure struct {
-	code   int
-	reason string
+	code    int
+	reason  string
+	headers map[string]string // of Call.Failed; nil: none
 }
 
 // fork is one INVITE of an outgoing call.
@@ -300,7 +301,7 @@ func (f *fork) run() {
 	tx, err := c.client.TransactionRequest(ctx, inv, sipgo.ClientRequestAddVia)
 	if err != nil {
 		l.log.Warn("sip: INVITE not sent", "peer", f.peer, "err", err)
-		l.forkFailed(f, 503, "Service Unavailable")
+		l.forkFailed(f, failure{code: 503, reason: "Service Unavailable"})
 		return
 	}
 	authTried, timerTried := false, false
@@ -310,9 +311,9 @@ func (f *fork) run() {
 		case res = <-tx.Responses():
 		case <-tx.Done():
 			if errors.Is(tx.Err(), sipmsg.ErrTransactionTimeout) {
-				l.forkFailed(f, 408, "Request Timeout")
+				l.forkFailed(f, failure{code: 408, reason: "Request Timeout"})
 			} else {
-				l.forkFailed(f, 503, "Service Unavailable")
+				l.forkFailed(f, failure{code: 503, reason: "Service Unavailable"})
 			}
 			return
 		}
@@ -337,11 +338,11 @@ func (f *fork) run() {
 			retry.CSeq().SeqNo++
 			tx, err = c.client.TransactionRequest(ctx, retry, sipgo.ClientRequestAddVia)
 		default:
-			l.forkFailed(f, code, res.Reason)
+			l.forkFailed(f, failure{code: code, reason: res.Reason, headers: failureHeaders(res)})
 			return
 		}
 		if err != nil {
-			l.forkFailed(f, res.StatusCode, res.Reason)
+			l.forkFailed(f, failure{code: res.StatusCode, reason: res.Reason})
 			return
 		}
 		l.mu.Lock()
@@ -479,20 +480,20 @@ func (l *leg) forkAnswered(f *fork, tx sipmsg.ClientTransaction, res *sipmsg.Res
 
 // forkFailed records a fork's failure; when every fork failed, the call
 // fails with the best of their answers.
-func (l *leg) forkFailed(f *fork, code int, reason string) {
+func (l *leg) forkFailed(f *fork, fl failure) {
 	l.mu.Lock()
 	f.done = true
 	if f.rtc != nil && f.rtc != l.rtc {
 		// A browser that declined or is gone: its session goes now.
 		defer f.rtc.Close()
 	}
-	l.out.failures = append(l.out.failures, failure{code, reason})
-	if len(l.out.standby) > 0 && failsOver(code) && !f.cancel && l.state != stateEnded && l.dlg == nil {
+	l.out.failures = append(l.out.failures, fl)
+	if len(l.out.standby) > 0 && failsOver(fl.code) && !f.cancel && l.state != stateEnded && l.dlg == nil {
 		next := l.out.standby[0]
 		l.out.standby = l.out.standby[1:]
 		l.out.forks = append(l.out.forks, next)
 		l.mu.Unlock()
-		l.log.Info("sip: trunk failed; trying the next one", "peer", f.peer, "code", code, "next", next.peer)
+		l.log.Info("sip: trunk failed; trying the next one", "peer", f.peer, "code", fl.code, "next", next.peer)
 		l.c.goWork(next.run)
 		return
 	}
@@ -510,7 +511,11 @@ func (l *leg) forkFailed(f *fork, code int, reason string) {
 	}
 	l.mu.Unlock()
 	if fail {
-		l.end(runtime.EventFailed, map[string]any{"code": best.code, "reason": best.reason})
+		params := map[string]any{"code": best.code, "reason": best.reason}
+		if best.headers != nil {
+			params["headers"] = best.headers
+		}
+		l.end(runtime.EventFailed, params)
 	}
 }
 

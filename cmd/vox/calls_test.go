@@ -101,6 +101,14 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 		out.addEventListener(CallEvents.Failed, (f) => call.reject(f.code));
 		break;
 	}
+	case "950": { // call the SIP URI in X-Target and pass its redirect on
+		const out = VoxEngine.callSIP(e.headers["X-Target"], {callerid: e.callerid});
+		out.addEventListener(CallEvents.Failed, (f) => {
+			Logger.write("redirected " + f.code + " to " + f.headers.Contact + " for " + f.headers["X-Redirect-Reason"]);
+			call.reject(f.code, {Contact: f.headers.Contact});
+		});
+		break;
+	}
 	default:
 		call.reject(404);
 	}
@@ -348,6 +356,17 @@ func TestCallUserBusy(t *testing.T) {
 	s.call(t, "call_refused.xml", "600")
 	callee.wait(t)
 	s.sessionLog(t, "Call.Failed", "code = 486", "phone68 failed 486")
+}
+
+// A PBX that CallSIP reaches redirects the call (302): the scenario hears
+// where to in Call.Failed's headers and redirects its caller there, whose
+// SIPp checks the 302's Contact.
+func TestCallRedirectPassedOn(t *testing.T) {
+	s := startCallServer(t)
+	callee := s.startCallee(t, "uas_redirect.xml", strconv.Itoa(porttest.FreeUDP(t)))
+	s.call(t, "call_refused.xml", "950", "-key", "target", "sip:pbx@127.0.0.1:"+callee.port)
+	callee.wait(t)
+	s.sessionLog(t, "CallSIP", "Call.Failed", "redirected 302 to <sip:reception@192.0.2.7:5080> for out of office", "HangupCall", "code = 3.0200E+02")
 }
 
 // CallSIP reaches a SIP URI that asks for digest credentials: SIPp checks
