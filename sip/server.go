@@ -305,11 +305,30 @@ func (s *Server) Listen(addr string) (netip.AddrPort, error) {
 		defer s.served.Done()
 		s.sip.ServeTCP(stream)
 	}()
+	if err := s.awaitUDP(udp.LocalAddr().String()); err != nil {
+		return netip.AddrPort{}, err
+	}
 	bound := udp.LocalAddr().(*net.UDPAddr).AddrPort()
 	s.log.Info("sip: listening", "udp", bound.String(), "tcp", tcp.Addr().String())
 	bound = netip.AddrPortFrom(bound.Addr().Unmap(), bound.Port())
 	s.bound = append(s.bound, bound)
 	return bound, nil
+}
+
+// awaitUDP returns once sipgo serves the UDP socket at addr. It takes the
+// socket as its listener on its serving goroutine; a request sent before
+// that (a call placed or a trunk registering right after the start) would
+// have it bind a socket of its own to the same address, and fail with
+// EADDRINUSE.
+func (s *Server) awaitUDP(addr string) error {
+	tl := s.sip.TransportLayer()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if c, err := tl.GetConnection("udp", addr); err == nil {
+			c.Ref(-1) // GetConnection counts a user
+			return nil
+		}
+	}
+	return fmt.Errorf("sip: UDP listener %s not served after 5 s", addr)
 }
 
 // ListenTLS binds addr (host:port; port 0 picks a free one) for SIP over
