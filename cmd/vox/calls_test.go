@@ -176,7 +176,11 @@ func (s *callServer) sipp(t *testing.T, dir, scenario string, args ...string) *e
 	if err != nil {
 		t.Fatal(err)
 	}
-	args = append([]string{s.sipAddr.String(), "-sf", path, "-m", "1", "-i", "127.0.0.1", "-nostdin",
+	local := "127.0.0.1"
+	if s.sipAddr.Addr().Is6() {
+		local = "::1"
+	}
+	args = append([]string{s.sipAddr.String(), "-sf", path, "-m", "1", "-i", local, "-nostdin",
 		"-timeout", "20s", "-timeout_error", "-trace_err", "-key", "domain", sipRealm}, args...)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	t.Cleanup(cancel)
@@ -246,6 +250,13 @@ func (s *callServer) sessionLog(t *testing.T, want ...string) string {
 // tone script and hangs up: SIPp checks the 200 and the BYE.
 func TestCallAnsweredAndHungUp(t *testing.T) {
 	s := startCallServer(t)
+	s.call(t, "call.xml", "100")
+	s.sessionLog(t, "alerting 100 from phone67 device PHONE", "PlayToneScript", "Call.Connected", "Call.Disconnected")
+}
+
+// The same call with vox serve on IPv6 (--sip [::1]:0) and the phone on ::1.
+func TestCallOverIPv6(t *testing.T) {
+	s := startCallServerWith(t, func(c *serveConfig) { c.SIP = "[::1]:0" })
 	s.call(t, "call.xml", "100")
 	s.sessionLog(t, "alerting 100 from phone67 device PHONE", "PlayToneScript", "Call.Connected", "Call.Disconnected")
 }
