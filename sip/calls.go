@@ -379,6 +379,42 @@ func (c *calls) newSDESMedia(l *leg, theirs sdp.Crypto) error {
 	return nil
 }
 
+// plainMedia replaces the media of our SRTP offer with plain RTP's, for a
+// phone that refused SRTP before any answer, and returns the new offer.
+// What the scenario started on the old channel meanwhile (a recording, say)
+// goes with it.
+func (l *leg) plainMedia() ([]byte, error) {
+	c := l.c
+	ep, err := rtp.NewEndpoint(rtp.Config{Pool: c.opts.Ports})
+	if err != nil {
+		return nil, err
+	}
+	ch, err := c.newChannel(l, ep)
+	if err != nil {
+		ep.Close()
+		return nil, err
+	}
+	l.mu.Lock()
+	if l.state == stateEnded {
+		l.mu.Unlock()
+		ch.Close()
+		return nil, errEnded
+	}
+	old, tones := l.ch, l.tones
+	l.ep, l.ch, l.sdes = ep, ch, nil
+	version := l.sdp.Version
+	l.sdp = sdp.NewSession(ep.LocalAddr())
+	l.sdp.Version = version + 1
+	offer, err := l.sdp.Offer()
+	l.last = offer
+	l.mu.Unlock()
+	if tones {
+		ch.HandleTones(true)
+	}
+	c.goWork(func() { old.Close() })
+	return offer, err
+}
+
 // newChannel makes the media channel of a leg over ep, a SIP endpoint or a
 // browser's.
 func (c *calls) newChannel(l *leg, ep *rtp.Endpoint) (*media.Channel, error) {

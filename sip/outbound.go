@@ -52,13 +52,18 @@ type fork struct {
 	// rtc is the WebRTC session offered to a browser; the fork's own, as
 	// each browser needs one. nil for a SIP phone's fork.
 	rtc BrowserMedia
+	// plainFallback: see target.
+	plainFallback bool
 }
 
 // target is where a fork sends its INVITE.
 type target struct {
 	uri, to         sipmsg.Uri // Request-URI and To
 	transport, peer string
-	srtp            bool // offer SRTP (a trunk's SRTP)
+	srtp            bool // offer SRTP (a trunk's SRTP, a sips: URI, a phone on TLS)
+	// plainFallback: offer plain RTP again when the far end refuses SRTP
+	// (488), for a phone whose SRTP we only guessed from its TLS.
+	plainFallback bool
 	// caller is the From user when the target wants its own (a trunk's
 	// caller ID); authUser and password answer its digest challenge.
 	caller, authUser, password string
@@ -90,15 +95,18 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 		// requests there (a BYE) could not reach us.
 		return nil, &runtime.DialError{Code: 503, Reason: "Service Unavailable: a call over TLS needs vox serve --sip-tls"}
 	}
-	phones, browsers, secure := 0, 0, false
+	// The phones' forks share one offer: SRTP when every phone target
+	// takes it.
+	phones, browsers, secure := 0, 0, true
 	for _, t := range targets {
 		if isWebSocket(t.transport) {
 			browsers++
 		} else {
 			phones++
+			secure = secure && t.srtp
 		}
-		secure = secure || t.srtp
 	}
+	secure = secure && phones > 0
 	l := c.newLeg(req.ID, req.Account, false)
 	if !c.track(l) {
 		return nil, &runtime.DialError{Code: 503, Reason: "Service Unavailable"}
@@ -112,8 +120,6 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 	if phones > 0 {
 		switch {
 		case secure:
-			// Only a trunk call or a sips: one offers SRTP, and each has
-			// one target (a trunk call's standbys are alike).
 			err = c.newSDESMedia(l, sdp.Crypto{Tag: 1, Suite: rtp.SDESSuites[0]})
 		case l.lazy:
 			l.ep, err = rtp.NewEndpoint(rtp.Config{Pool: c.opts.Ports})
@@ -135,7 +141,7 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 		l.last = offer
 	}
 	for _, t := range targets {
-		f := &fork{l: l, transport: t.transport, peer: t.peer, authUser: t.authUser, password: t.password}
+		f := &fork{l: l, transport: t.transport, peer: t.peer, authUser: t.authUser, password: t.password, plainFallback: secure && t.plainFallback}
 		if !isWebSocket(t.transport) {
 			f.inv = c.newInvite(t, req, offer)
 			if t.standby {
@@ -202,6 +208,13 @@ func (c *calls) userTargets(ctx context.Context, req runtime.DialRequest) ([]tar
 	}
 	if len(out) == 0 {
 		return nil, &runtime.DialError{Code: 480, Reason: "Temporarily Unavailable"}
+	}
+	if len(out) == 1 && out[0].transport == "TLS" {
+		// A phone on TLS may well want SRTP (one set to require it
+		// refuses anything else), and the keys in our SDP go over TLS.
+		// One that refuses it gets plain RTP next, which forks sharing
+		// one offer could not: a user with more phones gets plain RTP.
+		out[0].srtp, out[0].plainFallback = true, true
 	}
 	return out, nil
 }
@@ -329,6 +342,20 @@ func (f *fork) run() {
 			authTried = true
 			retry = inv.Clone()
 			tx, err = c.client.TransactionDigestAuth(ctx, retry, res, sipgo.DigestAuth{Username: f.authUser, Password: f.password})
+		case code == 488 && f.plainFallback:
+			f.plainFallback = false
+			offer, mediaErr := l.plainMedia()
+			if mediaErr != nil {
+				l.log.Warn("sip: no plain RTP after SRTP was refused", "err", mediaErr)
+				l.forkFailed(f, failure{code: code, reason: res.Reason, headers: failureHeaders(res)})
+				return
+			}
+			l.log.Info("sip: the phone refused SRTP; offering plain RTP", "peer", f.peer)
+			retry = inv.Clone()
+			retry.RemoveHeader("Via")
+			retry.CSeq().SeqNo++
+			retry.SetBody(offer)
+			tx, err = c.client.TransactionRequest(ctx, retry, sipgo.ClientRequestAddVia)
 		case code == 422 && !timerTried && minSE(res) > 0:
 			timerTried = true
 			retry = inv.Clone()

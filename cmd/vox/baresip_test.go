@@ -63,35 +63,54 @@ func TestBaresipCallThroughTheDemo(t *testing.T) {
 
 // TestBaresipOverTLS: phones registered over SIP over TLS call through the
 // demo, which rings the other phone over its TLS connection. The caller
-// insists on SRTP (RTP/SAVP keyed in SDP), the callee takes plain RTP: each
-// hears the other through Vox, which decrypts one and encrypts the other.
+// insists on SRTP (RTP/SAVP keyed in SDP). The callee, a phone on TLS, is
+// offered SRTP too: one that insists on it takes it; one that does not do
+// SRTP refuses it (488) and is offered plain RTP next. Each phone hears the
+// other through Vox, which decrypts and encrypts as each leg needs.
 func TestBaresipOverTLS(t *testing.T) {
-	dir := t.TempDir()
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeCert(t, certFile, keyFile, "127.0.0.1")
-	s := startCallServerWith(t, func(cfg *serveConfig) {
-		cfg.TLSCert, cfg.TLSKey, cfg.SIPTLS = certFile, keyFile, "127.0.0.1:0"
-	})
-	s.pushBundledDemo(t)
-	addrs := s.sip.TLSAddrs()
-	if len(addrs) != 1 {
-		t.Fatalf("TLS listeners %v", addrs)
-	}
-	callee := startBaresipOver(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto", "tls", addrs[0].String(), certFile, "")
-	caller := startBaresipOver(t, s, "phone67", toneWAV(t, dir, callerTone), "manual", "tls", addrs[0].String(), certFile, "srtp-mand")
-	s.waitRegistered(t, "phone67", "phone68")
-	for _, u := range []string{"phone67", "phone68"} {
-		if b := s.sip.Registrar().Bindings(sipRealm, u); b[0].Transport != "TLS" {
-			t.Fatalf("%s registered over %s", u, b[0].Transport)
-		}
-	}
+	for _, tc := range []struct {
+		name, calleeEnc string
+		calleeSRTP      bool
+	}{
+		{name: "callee without SRTP", calleeEnc: ""},
+		{name: "callee requiring SRTP", calleeEnc: "srtp-mand", calleeSRTP: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+			writeCert(t, certFile, keyFile, "127.0.0.1")
+			s := startCallServerWith(t, func(cfg *serveConfig) {
+				cfg.TLSCert, cfg.TLSKey, cfg.SIPTLS = certFile, keyFile, "127.0.0.1:0"
+			})
+			s.pushBundledDemo(t)
+			addrs := s.sip.TLSAddrs()
+			if len(addrs) != 1 {
+				t.Fatalf("TLS listeners %v", addrs)
+			}
+			callee := startBaresipOver(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto", "tls", addrs[0].String(), certFile, tc.calleeEnc)
+			caller := startBaresipOver(t, s, "phone67", toneWAV(t, dir, callerTone), "manual", "tls", addrs[0].String(), certFile, "srtp-mand")
+			s.waitRegistered(t, "phone67", "phone68")
+			for _, u := range []string{"phone67", "phone68"} {
+				if b := s.sip.Registrar().Bindings(sipRealm, u); b[0].Transport != "TLS" {
+					t.Fatalf("%s registered over %s", u, b[0].Transport)
+				}
+			}
 
-	callThroughTheDemo(t, s, caller, callee)
-	if out := caller.out.String(); !strings.Contains(out, "RTP/SAVP") || !strings.Contains(out, "a=crypto:") {
-		t.Fatalf("the caller's call was not SRTP:\n%s", out)
+			callThroughTheDemo(t, s, caller, callee)
+			if out := caller.out.String(); !strings.Contains(out, "RTP/SAVP") || !strings.Contains(out, "a=crypto:") {
+				t.Fatalf("the caller's call was not SRTP:\n%s", out)
+			}
+			logs := s.logs.String()
+			if !strings.Contains(logs, "kind=user to=phone68 phones=1 browsers=0 srtp=true") {
+				t.Errorf("phone68, on TLS, was not offered SRTP:\n%s", logs)
+			}
+			if fellBack := strings.Contains(logs, "the phone refused SRTP; offering plain RTP"); fellBack == tc.calleeSRTP {
+				t.Errorf("offered plain RTP after a refusal: %v, want %v:\n%s", fellBack, !tc.calleeSRTP, logs)
+			}
+			checkTone(t, "what phone68 received", callee.received(t), 0, false, callerTone)
+			checkTone(t, "what phone67 received", caller.received(t), 0, true, calleeTone)
+		})
 	}
-	checkTone(t, "what phone68 received", callee.received(t), 0, false, callerTone)
-	checkTone(t, "what phone67 received", caller.received(t), 0, true, calleeTone)
 }
 
 // callThroughTheDemo has caller dial the demo, which rings callee; once

@@ -119,6 +119,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 type callServer struct {
 	*server
 	data string
+	logs *lockedBuffer // what it logged
 }
 
 var testPasswords = map[string]string{"phone67": "secret67", "phone68": "secret68"}
@@ -161,7 +162,7 @@ func startCallServerWith(t *testing.T, edit func(*serveConfig)) *callServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &callServer{server: srv, data: data}
+	return &callServer{server: srv, data: data, logs: logs}
 }
 
 // sipp runs SIPp against the server with testdata/sipp/scenario; the

@@ -64,7 +64,6 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 // may stop before its end.
 type trunkServer struct {
 	*callServer
-	logs *lockedBuffer
 	once sync.Once
 }
 
@@ -95,7 +94,7 @@ func startTrunkServer(t *testing.T, trunks trunksDoc, sipAddr string, edit ...fu
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &trunkServer{callServer: &callServer{server: srv, data: data}, logs: logs}
+	s := &trunkServer{callServer: &callServer{server: srv, data: data, logs: logs}}
 	t.Cleanup(func() {
 		s.stop(t)
 		if t.Failed() {
