@@ -26,7 +26,7 @@ import (
 // leg's mu.
 type silenceWatch struct {
 	timer *time.Timer
-	heard uint64    // RTP packets received at the last look
+	heard uint64    // what had come from the far end at the last look (rtp.Endpoint.Heard)
 	since time.Time // when the far end was last heard, or began to owe audio
 	owed  bool      // the agreed direction has the far end send
 }
@@ -54,8 +54,8 @@ func (l *leg) watchSilence() {
 // within a quarter of the timeout after it.
 func silenceStep(timeout time.Duration) time.Duration { return timeout / 4 }
 
-// checkSilence ends the call when the far end has owed audio and sent none
-// for the timeout.
+// checkSilence ends the call when the far end has owed audio and sent
+// nothing for the timeout: no RTP, not even comfort noise, and no RTCP.
 func (l *leg) checkSilence() {
 	timeout := l.c.opts.MediaTimeout
 	l.mu.Lock()
@@ -65,7 +65,7 @@ func (l *leg) checkSilence() {
 	}
 	ep := l.ep
 	l.mu.Unlock()
-	heard := ep.Stats().PacketsReceived
+	heard := ep.Heard()
 	now := time.Now()
 	l.mu.Lock()
 	if l.state == stateEnded {
@@ -84,7 +84,7 @@ func (l *leg) checkSilence() {
 	}
 	l.mu.Unlock()
 	secs := strconv.Itoa(int(silent.Round(time.Second) / time.Second))
-	l.log.Info("sip: no RTP from the far end; ending the call", "seconds", secs, "packets", heard)
+	l.log.Info("sip: no RTP from the far end; ending the call", "seconds", secs)
 	// Q.850 cause 41, temporary failure: the network, not the callee, ended
 	// the call.
 	l.byeWith(nil, sipmsg.NewHeader("Reason", `Q.850;cause=41;text="no RTP for `+secs+` s"`))

@@ -134,6 +134,27 @@ func TestSilentCallEnded(t *testing.T) {
 	c.silenceEnds(t)
 }
 
+// A phone silent in comfort noise (RFC 3389, which Vox does not take) is
+// there: its call goes on.
+func TestComfortNoiseKeepsCallAlive(t *testing.T) {
+	t.Parallel()
+	c := connectSilentCall(t)
+	for end := time.Now().Add(3 * silenceTimeout); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		c.seq++
+		pkt := pionrtp.Packet{Header: pionrtp.Header{Version: 2, PayloadType: 13, SequenceNumber: c.seq,
+			Timestamp: uint32(c.seq) * 160, SSRC: 0x5eed}, Payload: []byte{40}}
+		b, err := pkt.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.rtp.WriteToUDP(b, c.to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.noBye(t, "while the phone sent comfort noise")
+	c.silenceEnds(t)
+}
+
 // A phone that never sends a packet is gone as much as one that stopped.
 // Vox's own stream does not stop meanwhile, though the scenario plays
 // nothing: it sends silence.

@@ -74,6 +74,7 @@ type Endpoint struct {
 	latch latch
 	stats recvStats
 	rtcp  rtcpState
+	heard uint64 // RTP datagrams of any payload type (see Heard)
 
 	pool     *PortPool // nil with a Transport
 	port     int
@@ -298,6 +299,15 @@ func (e *Endpoint) SetSending(on bool) {
 	e.out.muted = !on
 }
 
+// Heard counts what has come from the far end so far, whatever it was: RTP
+// of any payload type (comfort noise during silence too) and RTCP reports.
+// It only grows; a call whose count stands still has lost its far end.
+func (e *Endpoint) Heard() uint64 {
+	e.rmu.Lock()
+	defer e.rmu.Unlock()
+	return e.heard + e.rtcp.packets
+}
+
 // Stats reports the endpoint's statistics now.
 func (e *Endpoint) Stats() Stats {
 	var st Stats
@@ -445,10 +455,15 @@ func (e *Endpoint) receive(p *rtp.Packet, b []byte, from netip.AddrPort) {
 	case pt == e.TelephoneEventPT() || pt == e.offeredTE:
 		event = true
 	default:
-		e.reject()
+		// Comfort noise, say: not taken, but the far end is there.
+		e.rmu.Lock()
+		e.heard++
+		e.stats.rejected++
+		e.rmu.Unlock()
 		return
 	}
 	e.rmu.Lock()
+	e.heard++
 	if !e.admit(p, from) {
 		e.stats.rejected++
 		e.rmu.Unlock()

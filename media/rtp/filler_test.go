@@ -150,3 +150,24 @@ func TestFillSilenceInRelayPause(t *testing.T) {
 	take("silence", false)
 	speak(3, true)
 }
+
+// Heard counts every RTP packet from the far end, comfort noise (which the
+// endpoint does not take) included: a phone silent in comfort noise is
+// there.
+func TestHeardCountsComfortNoise(t *testing.T) {
+	t.Parallel()
+	e := newEndpoint(t, Config{})
+	ph := newPhone(t)
+	e.SetRemote(ph.addr())
+	for range 3 {
+		ph.send(e.LocalAddr(), 13, []byte{40}) // RFC 3389 comfort noise
+	}
+	waitFor(t, "three packets heard", func() bool { return e.Heard() == 3 })
+	if st := e.Stats(); st.PacketsReceived != 0 {
+		t.Fatalf("comfort noise counted as audio: %d packets", st.PacketsReceived)
+	}
+	for range 2 {
+		ph.send(e.LocalAddr(), uint8(PCMU), make([]byte, pcm.FrameSamples))
+	}
+	waitFor(t, "five packets heard", func() bool { return e.Heard() == 5 })
+}
