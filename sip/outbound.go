@@ -351,18 +351,14 @@ func (f *fork) run() {
 				return
 			}
 			l.log.Info("sip: the phone refused SRTP; offering plain RTP", "peer", f.peer)
-			retry = inv.Clone()
-			retry.RemoveHeader("Via")
-			retry.CSeq().SeqNo++
+			retry = inviteAgain(inv)
 			retry.SetBody(offer)
 			tx, err = c.client.TransactionRequest(ctx, retry, sipgo.ClientRequestAddVia)
 		case code == 422 && !timerTried && minSE(res) > 0:
 			timerTried = true
-			retry = inv.Clone()
+			retry = inviteAgain(inv)
 			retry.RemoveHeader("Session-Expires")
-			retry.RemoveHeader("Via")
 			retry.AppendHeader(sipmsg.NewHeader("Session-Expires", seconds(minSE(res))+";refresher=uac"))
-			retry.CSeq().SeqNo++
 			tx, err = c.client.TransactionRequest(ctx, retry, sipgo.ClientRequestAddVia)
 		default:
 			l.forkFailed(f, failure{code: code, reason: res.Reason, headers: failureHeaders(res)})
@@ -377,6 +373,15 @@ func (f *fork) run() {
 		inv = retry
 		l.mu.Unlock()
 	}
+}
+
+// inviteAgain is inv to be sent anew, changed, in a transaction of its own
+// with the next CSeq (after a 422, or a refused offer).
+func inviteAgain(inv *sipmsg.Request) *sipmsg.Request {
+	retry := inv.Clone()
+	retry.RemoveHeader("Via")
+	retry.CSeq().SeqNo++
+	return retry
 }
 
 // forkProvisional: 180 is Call.Ringing, 183 with SDP early media
