@@ -2,7 +2,6 @@ package sip
 
 import (
 	"context"
-	"net"
 	goruntime "runtime"
 	"runtime/pprof"
 	"strconv"
@@ -68,15 +67,21 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 	default:
 		t.Fatal("the call was not launched")
 	}
-	waitLetGo(t, l, srv.logs)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", srv.logs)
+		}
+	})
+	waitLetGo(t, l)
 }
 
-// waitLetGo waits for nothing to hold l. The session's goroutines finish
+// waitLetGo waits for nothing to hold l, and fails the test, with the
+// goroutines, if something still does. The session's goroutines finish
 // just after its log's last line, and the BYE's when the far end has
 // answered it; on a loaded machine (CI runs every package at once) that can
 // take seconds. Ten of them still tell a leg let go from one a transaction
 // keeps for its 32 s.
-func waitLetGo(t *testing.T, l weak.Pointer[leg], logs *syncBuffer) {
+func waitLetGo(t *testing.T, l weak.Pointer[leg]) {
 	t.Helper()
 	for range 500 {
 		goruntime.GC()
@@ -87,49 +92,18 @@ func waitLetGo(t *testing.T, l weak.Pointer[leg], logs *syncBuffer) {
 	}
 	var stacks strings.Builder
 	pprof.Lookup("goroutine").WriteTo(&stacks, 1)
-	t.Fatalf("the ended call's leg is still held, by a transaction or otherwise; goroutines:\n%s\nserver log:\n%s", stacks.String(), logs)
+	t.Fatalf("the ended call's leg is still held, by a transaction or otherwise; goroutines:\n%s", stacks.String())
 }
 
 // An ended call Vox placed is not held either by the INVITE's client
 // transaction, which sipgo keeps for 64×T1 after the 2xx to acknowledge
 // its retransmissions.
 func TestEndedOutgoingCallIsNotHeldByItsTransaction(t *testing.T) {
-	ports, err := rtp.NewPortPool(rtp.PortPoolConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := startServerWith(t, Options{}, func(s *Server) {
-		if err := s.EnableCalls(CallOptions{Router: testRouter{}, Launcher: hangupLauncher{}, Ports: ports}); err != nil {
-			t.Fatal(err)
-		}
-	})
-	uas := listenRTP(t) // a bare UDP socket, here the called phone's SIP
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("server log:\n%s", srv.logs)
-		}
-	})
-	out, err := srv.Dial(context.Background(), runtime.DialRequest{ID: "out-1", Account: "acme", Kind: runtime.DialSIP,
-		To: "sip:bob@" + uas.LocalAddr().String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	events := make(chan runtime.Event, 8)
-	out.Attach(chanSink(events))
+	u, out, events := dialRawUAS(t)
 	l := weak.Make(out.(*leg))
 	out = nil
-
-	inv := readSIP(t, uas, "INVITE ")
-	ok := "SIP/2.0 200 OK\r\nVia: " + headerOf(inv, "Via") + "\r\nFrom: " + headerOf(inv, "From") + "\r\nTo: " + headerOf(inv, "To") +
-		";tag=bob1\r\nCall-ID: " + headerOf(inv, "Call-ID") + "\r\nCSeq: " + headerOf(inv, "CSeq") + "\r\nContact: <sip:bob@" +
-		uas.LocalAddr().String() + ">\r\nContent-Type: application/sdp\r\n"
-	body := answerSDP(9, "0", "0 PCMU/8000")
-	ok += "Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
-	to := net.UDPAddrFromAddrPort(srv.addr)
-	if _, err := uas.WriteToUDP([]byte(ok), to); err != nil {
-		t.Fatal(err)
-	}
-	readSIP(t, uas, "ACK ")
+	u.respond(t, readSIP(t, u.conn, "INVITE "), "200 OK", "", answerSDP(9, "0", "0 PCMU/8000"))
+	readSIP(t, u.conn, "ACK ")
 	for ev := range events {
 		if ev.Name == runtime.EventConnected {
 			break
@@ -138,28 +112,6 @@ func TestEndedOutgoingCallIsNotHeldByItsTransaction(t *testing.T) {
 	if err := l.Value().Hangup(context.Background(), 0, nil); err != nil {
 		t.Fatal(err)
 	}
-	bye := readSIP(t, uas, "BYE ")
-	res := "SIP/2.0 200 OK\r\nVia: " + headerOf(bye, "Via") + "\r\nFrom: " + headerOf(bye, "From") + "\r\nTo: " + headerOf(bye, "To") +
-		"\r\nCall-ID: " + headerOf(bye, "Call-ID") + "\r\nCSeq: " + headerOf(bye, "CSeq") + "\r\nContent-Length: 0\r\n\r\n"
-	if _, err := uas.WriteToUDP([]byte(res), to); err != nil {
-		t.Fatal(err)
-	}
-	waitLetGo(t, l, srv.logs)
-}
-
-// readSIP is the next SIP message on conn that starts with prefix; others
-// (RTP, retransmissions) are skipped.
-func readSIP(t *testing.T, conn *net.UDPConn, prefix string) string {
-	t.Helper()
-	buf := make([]byte, 65536)
-	for {
-		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		n, err := conn.Read(buf)
-		if err != nil {
-			t.Fatalf("no %s: %v", strings.TrimSpace(prefix), err)
-		}
-		if msg := string(buf[:n]); strings.HasPrefix(msg, prefix) {
-			return msg
-		}
-	}
+	u.respond(t, readSIP(t, u.conn, "BYE "), "200 OK", "", "")
+	waitLetGo(t, l)
 }

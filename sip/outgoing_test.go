@@ -1,0 +1,117 @@
+package sip
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"vox/media/rtp"
+	"vox/runtime"
+)
+
+// rawUAS is a called phone on a bare UDP socket: the test answers each
+// request Vox sends it.
+type rawUAS struct {
+	conn   *net.UDPConn
+	server *net.UDPAddr
+}
+
+// dialRawUAS places a CallSIP from a fresh server to a raw UAS.
+func dialRawUAS(t *testing.T) (*rawUAS, runtime.Leg, chan runtime.Event) {
+	t.Helper()
+	ports, err := rtp.NewPortPool(rtp.PortPoolConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServerWith(t, Options{}, func(s *Server) {
+		if err := s.EnableCalls(CallOptions{Router: testRouter{}, Launcher: hangupLauncher{}, Ports: ports}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", srv.logs)
+		}
+	})
+	u := &rawUAS{conn: listenRTP(t), server: net.UDPAddrFromAddrPort(srv.addr)}
+	leg, err := srv.Dial(context.Background(), runtime.DialRequest{ID: "out-1", Account: "acme", Kind: runtime.DialSIP,
+		To: "sip:bob@" + u.conn.LocalAddr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := make(chan runtime.Event, 8)
+	leg.Attach(chanSink(events))
+	return u, leg, events
+}
+
+// readSIP is the next SIP message on conn that starts with prefix; others
+// (RTP, retransmissions) are skipped.
+func readSIP(t *testing.T, conn *net.UDPConn, prefix string) string {
+	t.Helper()
+	buf := make([]byte, 65536)
+	for {
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("no %s: %v", strings.TrimSpace(prefix), err)
+		}
+		if msg := string(buf[:n]); strings.HasPrefix(msg, prefix) {
+			return msg
+		}
+	}
+}
+
+// respond answers req with status, the extra header lines and body (SDP
+// when not empty).
+func (u *rawUAS) respond(t *testing.T, req, status, extra, body string) {
+	t.Helper()
+	res := "SIP/2.0 " + status + "\r\nVia: " + headerOf(req, "Via") + "\r\nFrom: " + headerOf(req, "From") + "\r\nTo: " +
+		headerOf(req, "To") + ";tag=bob1\r\nCall-ID: " + headerOf(req, "Call-ID") + "\r\nCSeq: " + headerOf(req, "CSeq") +
+		"\r\nContact: <sip:bob@" + u.conn.LocalAddr().String() + ">\r\n" + extra
+	if body != "" {
+		res += "Content-Type: application/sdp\r\n"
+	}
+	res += "Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+	if _, err := u.conn.WriteToUDP([]byte(res), u.server); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A callee whose Min-SE is above what Vox asked for answers 422 (RFC 4028
+// section 6): Vox asks again, in a new transaction with the next CSeq, for
+// the callee's interval, and the call connects.
+func TestOutgoingCallRetriesAfter422(t *testing.T) {
+	u, leg, events := dialRawUAS(t)
+	inv := readSIP(t, u.conn, "INVITE ")
+	u.respond(t, inv, "422 Session Interval Too Small", "Min-SE: 7200\r\n", "")
+	readSIP(t, u.conn, "ACK ")
+	again := readSIP(t, u.conn, "INVITE ")
+	if se := headerOf(again, "Session-Expires"); se != "7200;refresher=uac" {
+		t.Errorf("the second INVITE asks for Session-Expires %q, want 7200;refresher=uac", se)
+	}
+	first, _ := strconv.Atoi(strings.Fields(headerOf(inv, "CSeq"))[0])
+	if cseq := headerOf(again, "CSeq"); cseq != strconv.Itoa(first+1)+" INVITE" {
+		t.Errorf("the second INVITE's CSeq %q after %d", cseq, first)
+	}
+	if headerOf(again, "Via") == headerOf(inv, "Via") {
+		t.Errorf("the second INVITE reuses the first's branch: %s", headerOf(again, "Via"))
+	}
+	u.respond(t, again, "200 OK", "", answerSDP(9, "0", "0 PCMU/8000"))
+	readSIP(t, u.conn, "ACK ")
+	for ev := range events {
+		if ev.Name == runtime.EventConnected {
+			break
+		}
+		if ev.Name == runtime.EventFailed {
+			t.Fatalf("the call failed: %v", ev.Params)
+		}
+	}
+	if err := leg.Hangup(context.Background(), 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	bye := readSIP(t, u.conn, "BYE ")
+	u.respond(t, bye, "200 OK", "", "")
+}
