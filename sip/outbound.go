@@ -54,6 +54,10 @@ type fork struct {
 	rtc BrowserMedia
 	// plainFallback: see target.
 	plainFallback bool
+	// rseq is the RSeq of the reliable provisional response PRACKed last,
+	// and prackCSeq the CSeq of that PRACK, which the dialog's later
+	// requests count on from (RFC 3262).
+	rseq, prackCSeq uint32
 }
 
 // target is where a fork sends its INVITE.
@@ -294,7 +298,7 @@ func (c *calls) newInvite(t target, req runtime.DialRequest, offer []byte) *sipm
 	inv.AppendHeader(&mf)
 	inv.AppendHeader(c.contactFor(t.uri, t.transport, peerAddr(t.peer)))
 	inv.AppendHeader(sipmsg.NewHeader("Allow", allowed))
-	c.askTerms(inv, c.opts.SessionExpires)
+	c.askTerms(inv, c.opts.SessionExpires, "timer, 100rel")
 	copyHeaders(inv, req.Headers)
 	inv.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
 	inv.SetBody(offer)
@@ -397,6 +401,9 @@ func (l *leg) forkProvisional(f *fork, res *sipmsg.Response) {
 		}
 		return
 	}
+	if rseq, ok := reliable(res); ok && !l.prackFork(f, res, rseq) {
+		return // a retransmission, PRACKed already
+	}
 	l.mu.Lock()
 	f.provisional = true
 	cancel, elsewhere := l.cancelDue(f), l.dlg != nil
@@ -443,6 +450,9 @@ func (l *leg) forkAnswered(f *fork, tx sipmsg.ClientTransaction, res *sipmsg.Res
 	d := uacDialog(f.inv, res, f.transport, f.peer, c.contactFor(f.inv.Recipient, f.transport, peerAddr(f.peer)))
 	seq := f.inv.CSeq().SeqNo
 	l.mu.Lock()
+	if f.prackCSeq > seq {
+		d.cseq.Store(f.prackCSeq)
+	}
 	f.done = true
 	won := l.state != stateEnded && l.dlg == nil
 	var cancels []*sipmsg.Request

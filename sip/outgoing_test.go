@@ -65,11 +65,15 @@ func readSIP(t *testing.T, conn *net.UDPConn, prefix string) string {
 }
 
 // respond answers req with status, the extra header lines and body (SDP
-// when not empty).
+// when not empty), in the dialog whose tag is bob1.
 func (u *rawUAS) respond(t *testing.T, req, status, extra, body string) {
 	t.Helper()
+	to := headerOf(req, "To")
+	if !strings.Contains(to, ";tag=") {
+		to += ";tag=bob1"
+	}
 	res := "SIP/2.0 " + status + "\r\nVia: " + headerOf(req, "Via") + "\r\nFrom: " + headerOf(req, "From") + "\r\nTo: " +
-		headerOf(req, "To") + ";tag=bob1\r\nCall-ID: " + headerOf(req, "Call-ID") + "\r\nCSeq: " + headerOf(req, "CSeq") +
+		to + "\r\nCall-ID: " + headerOf(req, "Call-ID") + "\r\nCSeq: " + headerOf(req, "CSeq") +
 		"\r\nContact: <sip:bob@" + u.conn.LocalAddr().String() + ">\r\n" + extra
 	if body != "" {
 		res += "Content-Type: application/sdp\r\n"
@@ -113,5 +117,54 @@ func TestOutgoingCallRetriesAfter422(t *testing.T) {
 		t.Fatal(err)
 	}
 	bye := readSIP(t, u.conn, "BYE ")
+	u.respond(t, bye, "200 OK", "", "")
+}
+
+// A callee that sends its 183 reliably (RFC 3262), as carriers bridging to
+// the PSTN often do, gets its PRACK in the early dialog: the 183's RSeq
+// and the INVITE's CSeq in RAck, the next CSeq; a retransmitted 183 gets
+// none. The BYE then counts on from the PRACK's CSeq.
+func TestOutgoingCallPracksReliable183(t *testing.T) {
+	u, leg, events := dialRawUAS(t)
+	inv := readSIP(t, u.conn, "INVITE ")
+	if !strings.Contains(headerOf(inv, "Supported"), "100rel") {
+		t.Errorf("the INVITE's Supported %q lacks 100rel", headerOf(inv, "Supported"))
+	}
+	reliable183 := "Require: 100rel\r\nRSeq: 7\r\n"
+	early := answerSDP(9, "0", "0 PCMU/8000")
+	u.respond(t, inv, "183 Session Progress", reliable183, early)
+	prack := readSIP(t, u.conn, "PRACK ")
+	invSeq, _ := strconv.Atoi(strings.Fields(headerOf(inv, "CSeq"))[0])
+	if got, want := headerOf(prack, "RAck"), "7 "+strconv.Itoa(invSeq)+" INVITE"; got != want {
+		t.Errorf("RAck %q, want %q", got, want)
+	}
+	if got, want := headerOf(prack, "CSeq"), strconv.Itoa(invSeq+1)+" PRACK"; got != want {
+		t.Errorf("the PRACK's CSeq %q, want %q", got, want)
+	}
+	if !strings.Contains(headerOf(prack, "To"), "tag=bob1") {
+		t.Errorf("the PRACK is not in the 183's early dialog: To %q", headerOf(prack, "To"))
+	}
+	if ev := <-events; ev.Name != runtime.EventAudioStarted {
+		t.Fatalf("event %s, want %s", ev.Name, runtime.EventAudioStarted)
+	}
+	u.respond(t, prack, "200 OK", "", "")
+	u.respond(t, inv, "183 Session Progress", reliable183, early) // sent again
+	u.conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	buf := make([]byte, 65536)
+	if n, err := u.conn.Read(buf); err == nil && strings.HasPrefix(string(buf[:n]), "PRACK ") {
+		t.Fatalf("a retransmitted 183 was PRACKed again:\n%s", buf[:n])
+	}
+	u.respond(t, inv, "200 OK", "", early)
+	readSIP(t, u.conn, "ACK ")
+	if ev := <-events; ev.Name != runtime.EventConnected {
+		t.Fatalf("event %s, want %s", ev.Name, runtime.EventConnected)
+	}
+	if err := leg.Hangup(context.Background(), 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	bye := readSIP(t, u.conn, "BYE ")
+	if got, want := headerOf(bye, "CSeq"), strconv.Itoa(invSeq+2)+" BYE"; got != want {
+		t.Errorf("the BYE's CSeq %q, want %q after the PRACK's", got, want)
+	}
 	u.respond(t, bye, "200 OK", "", "")
 }

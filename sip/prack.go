@@ -1,6 +1,8 @@
 package sip
 
 import (
+	"context"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -183,4 +185,48 @@ func parseRAck(req *sipmsg.Request) (rseq, cseq uint32, method sipmsg.RequestMet
 		return 0, 0, "", false
 	}
 	return uint32(r), uint32(c), sipmsg.RequestMethod(strings.ToUpper(f[2])), true
+}
+
+// reliable reads the RSeq of a reliable provisional response to our INVITE
+// (Require: 100rel, RFC 3262 section 4); false for an unreliable one.
+func reliable(res *sipmsg.Response) (uint32, bool) {
+	h := header(res, "RSeq")
+	if h == nil || !requires(res, "100rel") {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(h.Value()), 10, 32)
+	if err != nil || n == 0 {
+		return 0, false
+	}
+	return uint32(n), true
+}
+
+// prackFork sends the PRACK of a reliable provisional response to f's
+// INVITE, in the early dialog it makes, and reports whether the response is
+// new: a retransmission, or one older than the last PRACKed, is dropped
+// (RFC 3262 section 4). A PRACK that is lost its own transaction sends
+// again.
+func (l *leg) prackFork(f *fork, res *sipmsg.Response, rseq uint32) bool {
+	c := l.c
+	l.mu.Lock()
+	if f.rseq != 0 && rseq <= f.rseq {
+		l.mu.Unlock()
+		return false
+	}
+	invSeq := f.inv.CSeq().SeqNo
+	f.rseq = rseq
+	f.prackCSeq = max(f.prackCSeq, invSeq) + 1
+	d := uacDialog(f.inv, res, f.transport, f.peer, c.contactFor(f.inv.Recipient, f.transport, peerAddr(f.peer)))
+	req := c.requestCSeq(d, sipmsg.PRACK, f.prackCSeq)
+	l.mu.Unlock()
+	req.AppendHeader(sipmsg.NewHeader("RAck", fmt.Sprintf("%d %d INVITE", rseq, invSeq)))
+	log := l.log // the PRACK may wait 64×T1 for its answer: not the leg
+	c.goWork(func() {
+		ctx, cancel := context.WithTimeout(c.workCtx, transactionTimeout)
+		defer cancel()
+		if res, err := c.send(ctx, req); err != nil || !res.IsSuccess() {
+			log.Debug("sip: PRACK not taken", "err", err, "res", res)
+		}
+	})
+	return true
 }

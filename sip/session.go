@@ -74,9 +74,10 @@ func (c *calls) uacTerms(res *sipmsg.Response) sessionTerms {
 	return sessionTerms{interval: max(se, time.Second), weRefresh: refresher != "uas", uacRefreshes: refresher != "uas"}
 }
 
-// askTerms writes what we ask for into a request we send.
-func (c *calls) askTerms(req *sipmsg.Request, interval time.Duration) {
-	req.AppendHeader(sipmsg.NewHeader("Supported", "timer"))
+// askTerms writes what we ask for into a request we send, with the
+// options it supports (timer, and 100rel for a new INVITE).
+func (c *calls) askTerms(req *sipmsg.Request, interval time.Duration, supported string) {
+	req.AppendHeader(sipmsg.NewHeader("Supported", supported))
 	req.AppendHeader(sipmsg.NewHeader("Session-Expires", seconds(interval)+";refresher=uac"))
 	req.AppendHeader(sipmsg.NewHeader("Min-SE", seconds(c.opts.MinSE)))
 }
@@ -199,7 +200,7 @@ func (l *leg) sendRefresh(d *dialog, useUpdate bool, interval time.Duration, off
 		method = sipmsg.UPDATE
 	}
 	req := l.c.request(d, method)
-	l.c.askTerms(req, interval)
+	l.c.askTerms(req, interval, "timer")
 	req.AppendHeader(sipmsg.NewHeader("Allow", allowed))
 	if offer != nil {
 		req.AppendHeader(sipmsg.NewHeader("Content-Type", "application/sdp"))
