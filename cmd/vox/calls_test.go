@@ -381,6 +381,17 @@ func TestCallRedirectPassedOn(t *testing.T) {
 	s.sessionLog(t, "CallSIP", "Call.Failed", "redirected 302 to <sip:reception@192.0.2.7:5080> for out of office", "HangupCall", "code = 3.0200E+02")
 }
 
+// CallSIP reaches a PBX that sends its 183 reliably: vox PRACKs it (SIPp
+// checks the INVITE's Supported and the PRACK's RAck), and the call
+// connects and is bridged.
+func TestCallSIPReliable183(t *testing.T) {
+	s := startCallServer(t)
+	callee := s.startCallee(t, "uas_100rel.xml", strconv.Itoa(porttest.FreeUDP(t)))
+	s.call(t, "call.xml", "800", "-key", "target", "sip:pbx@127.0.0.1:"+callee.port)
+	callee.wait(t)
+	s.sessionLog(t, "CallSIP", "Call.AudioStarted", "Call.Connected", "SendMediaBetween")
+}
+
 // CallSIP reaches a SIP URI that asks for digest credentials: SIPp checks
 // them, answers, and gets the BYE when the scenario ends.
 func TestCallSIPWithCredentials(t *testing.T) {
