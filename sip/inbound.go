@@ -111,13 +111,13 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			return
 		}
 	}
-	var crypto sdp.Crypto
-	if offer.Secure {
-		var ok bool
-		if crypto, ok = offer.ChooseCrypto(rtp.SDESSuites); !ok {
-			c.refuse(req, tx, 488, "SRTP: no a=crypto line of "+strings.Join(rtp.SDESSuites, " or ")+" with one key and no MKI")
-			return
-		}
+	crypto, srtp := offer.ChooseCrypto(rtp.SDESSuites)
+	switch {
+	case offer.Secure && !srtp:
+		c.refuse(req, tx, 488, "SRTP: no a=crypto line of "+strings.Join(rtp.SDESSuites, " or ")+" with one key and no MKI")
+		return
+	case browser:
+		srtp = false
 	}
 	dialled := who.dialled(req)
 	info := CallInfo{Account: who.account, User: who.user, Dialled: dialled}
@@ -156,8 +156,12 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		}
 	} else {
 		l.device = DevicePhone
-		if offer.Secure {
-			err = c.newSDESMedia(l, crypto)
+		if srtp {
+			// Keys on RTP/AVP (a phone's "SRTP optional") are taken
+			// too, and answered there.
+			if err = c.newSDESMedia(l, crypto); err == nil {
+				l.sdp.KeysOnAVP = !offer.Secure
+			}
 		} else if err = c.newMedia(l); err == nil {
 			l.sdp = sdp.NewSession(l.ep.LocalAddr())
 		}

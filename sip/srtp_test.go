@@ -66,3 +66,35 @@ func TestSRTPOfferRefused(t *testing.T) {
 		})
 	}
 }
+
+// A phone set to "SRTP optional" offers its keys on RTP/AVP: Vox answers
+// there with a key of its own, so the call is SRTP; an offer whose keys Vox
+// cannot use is answered plain, as it would be by a peer without SRTP,
+// rather than refused.
+func TestBestEffortSRTPOffer(t *testing.T) {
+	for _, tc := range []struct {
+		name, line string
+		srtp       bool
+	}{
+		{name: "usable key", line: "1 AES_CM_128_HMAC_SHA1_80 inline:" + phoneKey, srtp: true},
+		{name: "unusable key", line: "1 F8_128_HMAC_SHA1_80 inline:" + phoneKey},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := phoneFor(t, hangupLauncher{})
+			p.offer = strings.Replace(srtpOffer(tc.line), "RTP/SAVP", "RTP/AVP", 1)
+			d := p.mustDial(t)
+			if !strings.Contains(d.ok, " RTP/AVP 0 101\r\n") {
+				t.Fatalf("the answer is not on RTP/AVP:\n%s", d.ok)
+			}
+			if got := strings.Contains(d.ok, "\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"); got != tc.srtp {
+				t.Fatalf("the answer has our key: %v, want %v:\n%s", got, tc.srtp, d.ok)
+			}
+			if err := p.ackAnswer(d); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.takeBye(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

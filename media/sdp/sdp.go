@@ -91,6 +91,10 @@ type Session struct {
 	// Crypto, when set, makes the stream SRTP keyed in SDP (RFC 4568): the
 	// profile RTP/SAVP and one a=crypto line with our key.
 	Crypto *Crypto
+	// KeysOnAVP keeps the profile RTP/AVP for a stream with Crypto: the
+	// far end offered its keys there, as phones set to "SRTP optional"
+	// do, ready for plain RTP from a peer that ignores them.
+	KeysOnAVP bool
 }
 
 // Crypto is one a=crypto line (RFC 4568 section 9.1) with a single master
@@ -172,8 +176,9 @@ type Audio struct {
 	EventPT   uint8          // telephone-event at 8 kHz; 0 when absent
 	Direction Direction
 	Ptime     int // ms; DefaultPtime when absent
-	// Secure is an SRTP profile (RTP/SAVP); Crypto its usable a=crypto
-	// lines, in the order given.
+	// Secure is an SRTP profile (RTP/SAVP); Crypto the usable a=crypto
+	// lines, in the order given. Crypto lines on RTP/AVP are a best-effort
+	// offer: SRTP if the answer has a key too, else plain RTP.
 	Secure bool
 	Crypto []Crypto
 }
@@ -208,15 +213,21 @@ func (s Session) eventPT() uint8 {
 // allow — an offer of sendonly (hold) is answered recvonly.
 //
 // A session with Crypto answers only an SRTP offer that has a line of its
-// suite, with its key under that line's tag; one without answers only plain
-// RTP: Vox does not switch a call between the two.
+// suite, with its key under that line's tag (on RTP/AVP too, with
+// KeysOnAVP); one without answers only plain RTP: Vox does not switch a
+// call between the two.
 func (s Session) Answer(offer Audio) ([]byte, Media, error) {
 	s.defaults()
 	var theirs *Crypto
 	switch {
+	case s.KeysOnAVP:
+		if s.Crypto == nil || offer.Secure {
+			return nil, Media{}, ErrNoCrypto
+		}
 	case offer.Secure != (s.Crypto != nil):
 		return nil, Media{}, ErrNoCrypto
-	case offer.Secure:
+	}
+	if s.Crypto != nil {
 		c, ok := offer.ChooseCrypto([]string{s.Crypto.Suite})
 		if !ok {
 			return nil, Media{}, ErrNoCrypto
@@ -257,7 +268,7 @@ func (s Session) Answer(offer Audio) ([]byte, Media, error) {
 func (s Session) Negotiate(answer Audio) (Media, error) {
 	s.defaults()
 	var theirs *Crypto
-	if answer.Secure != (s.Crypto != nil) {
+	if answer.Secure != (s.Crypto != nil && !s.KeysOnAVP) {
 		return Media{}, ErrNoCrypto
 	}
 	if s.Crypto != nil {
@@ -294,7 +305,9 @@ func (s Session) marshal(codecs []Codec, eventPT uint8, dir Direction) ([]byte, 
 		MediaName: psdp.MediaName{Media: "audio", Port: psdp.RangedPort{Value: int(s.Addr.Port())}, Protos: []string{"RTP", "AVP"}},
 	}
 	if s.Crypto != nil {
-		m.MediaName.Protos[1] = "SAVP"
+		if !s.KeysOnAVP {
+			m.MediaName.Protos[1] = "SAVP"
+		}
 		m.Attributes = append(m.Attributes, s.Crypto.attribute())
 	}
 	for _, c := range codecs {
@@ -374,7 +387,7 @@ func Parse(b []byte) (Audio, error) {
 		case "rtcp":
 			a.RTCP = rtcpAttr(at.Value, a.RTCP)
 		case "crypto":
-			if c, ok := parseCrypto(at.Value); ok && a.Secure {
+			if c, ok := parseCrypto(at.Value); ok {
 				a.Crypto = append(a.Crypto, c)
 			}
 		case string(SendRecv), string(SendOnly), string(RecvOnly), string(Inactive):

@@ -341,9 +341,29 @@ func TestSRTPOffer(t *testing.T) {
 		t.Errorf("a plain answer to an SRTP offer: err = %v, want ErrNoCrypto", err)
 	}
 
-	// crypto lines of a plain RTP/AVP stream are not SRTP.
+	// Crypto lines on RTP/AVP are a best-effort offer ("SRTP optional"): a
+	// plain session answers it plain, one with KeysOnAVP with its key on
+	// RTP/AVP, and the call stays what it began as.
 	avp, err := Parse([]byte(strings.Replace(string(srtpOffer), "RTP/SAVP", "RTP/AVP", 1)))
-	if err != nil || avp.Secure || len(avp.Crypto) != 0 {
+	if err != nil || avp.Secure || len(avp.Crypto) != 2 {
 		t.Fatalf("RTP/AVP with a=crypto parsed as %+v, %v", avp, err)
+	}
+	if b, m, err := (Session{Addr: s.Addr}).Answer(avp); err != nil || m.Crypto != nil || strings.Contains(string(b), "a=crypto") {
+		t.Fatalf("a plain session's answer to keys on RTP/AVP: %s, %+v, %v", b, m, err)
+	}
+	best := Session{Addr: s.Addr, Crypto: ours, KeysOnAVP: true}
+	b, m, err = best.Answer(avp)
+	if err != nil || m.Crypto == nil || m.Crypto.Tag != 2 || !strings.Contains(string(b), "m=audio 20004 RTP/AVP 0 101") ||
+		!strings.Contains(string(b), "a=crypto:2 AES_CM_128_HMAC_SHA1_80 ") {
+		t.Fatalf("the best-effort answer: %s, %+v, %v", b, m, err)
+	}
+	for name, offer := range map[string]Audio{"plain re-offer": plain, "RTP/SAVP re-offer": offer} {
+		if _, _, err := best.Answer(offer); !errors.Is(err, ErrNoCrypto) {
+			t.Errorf("%s to a best-effort SRTP call: err = %v, want ErrNoCrypto", name, err)
+		}
+	}
+	best.Crypto = &Crypto{Tag: 2, Suite: ours.Suite, Key: ours.Key}
+	if m, err := best.Negotiate(avp); err != nil || m.Crypto == nil || m.Crypto.Tag != 2 {
+		t.Errorf("our best-effort re-offer answered with keys on RTP/AVP: %+v, %v", m, err)
 	}
 }
