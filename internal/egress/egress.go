@@ -39,13 +39,43 @@ type Policy struct {
 
 // special are the ranges that are not public unicast and have no predicate
 // in netip: shared address space (RFC 6598), IETF protocol assignments,
-// benchmarking, and "this network" (RFC 6890).
+// benchmarking, and "this network" (RFC 6890); and the IPv6 ranges that
+// lead to an IPv4 address whose place in them a network chooses (local-use
+// NAT64, RFC 8215; Teredo, RFC 4380) or that are not routed (IPv4-
+// compatible, discard-only).
 var special = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"),
 	netip.MustParsePrefix("100.64.0.0/10"),
 	netip.MustParsePrefix("192.0.0.0/24"),
 	netip.MustParsePrefix("198.18.0.0/15"),
 	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("2001::/32"),
+	netip.MustParsePrefix("::/96"),
+	netip.MustParsePrefix("100::/64"),
+}
+
+// nat64 and sixTo4 are the IPv6 prefixes that carry an IPv4 address a host with
+// NAT64 or 6to4 reaches through them: the well-known NAT64 prefix (RFC
+// 6052), its IPv4 address in the last 32 bits, and 6to4 (RFC 3056), in the
+// 32 after the prefix. 64:ff9b::a9fe:a9fe is 169.254.169.254.
+var (
+	nat64  = netip.MustParsePrefix("64:ff9b::/96")
+	sixTo4 = netip.MustParsePrefix("2002::/16")
+)
+
+// embeddedIPv4 is the IPv4 address ip leads to through NAT64 or 6to4.
+func embeddedIPv4(ip netip.Addr) (netip.Addr, bool) {
+	b := ip.As16()
+	switch {
+	case !ip.Is6():
+		return netip.Addr{}, false
+	case nat64.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[12:16])), true
+	case sixTo4.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[2:6])), true
+	}
+	return netip.Addr{}, false
 }
 
 // Check says why addr may not be reached, or nil.
@@ -59,6 +89,12 @@ func (p Policy) Check(addr netip.AddrPort) error {
 		if a.Contains(ip) {
 			return nil
 		}
+	}
+	if v4, ok := embeddedIPv4(ip); ok {
+		if err := p.Check(netip.AddrPortFrom(v4, addr.Port())); err != nil {
+			return fmt.Errorf("%s leads to %w", ip, err)
+		}
+		return nil
 	}
 	kind := ""
 	switch {

@@ -33,6 +33,15 @@ func TestCheck(t *testing.T) {
 		{"224.0.0.1:80", "unicast"},
 		{"100.64.0.1:80", "special-purpose"},
 		{"[::ffff:10.0.0.1]:80", "private"},
+		// Through NAT64 and 6to4, to the IPv4 address inside.
+		{"[64:ff9b::a9fe:a9fe]:80", "link-local"},
+		{"[64:ff9b::7f00:1]:8080", ""}, // 127.0.0.1:8080, Vox's own
+		{"[64:ff9b::5db8:d822]:443", ""},
+		{"[2002:c0a8:101::1]:80", "private"},
+		{"[2002:5db8:d822::1]:443", ""},
+		{"[64:ff9b:1::a00:1]:80", "special-purpose"},
+		{"[2001:0:4136:e378:8000:63bf:3fff:fdd2]:80", "special-purpose"},
+		{"[::a00:1]:80", "special-purpose"},
 	}
 	for _, c := range cases {
 		err := p.Check(netip.MustParseAddrPort(c.addr))
