@@ -266,3 +266,36 @@ func TestOptionsAdvertise100rel(t *testing.T) {
 		t.Fatalf("OPTIONS: %v\n%s", err, res)
 	}
 }
+
+// An UPDATE in the early dialog (RFC 3311), as a carrier sends to change
+// the media before the answer, is answered with SDP, and the call can
+// still be refused after it.
+func TestEarlyUpdate(t *testing.T) {
+	launcher := newEarlyLauncher()
+	p := phoneFor(t, launcher)
+	_, err := p.dial()
+	var first errUnexpected
+	if !errors.As(err, &first) || !strings.HasPrefix(string(first), "SIP/2.0 183 ") {
+		t.Fatalf("dial: %v; want a 183", err)
+	}
+	launcher.event(t, runtime.EventAudioStarted)
+	msg := string(first)
+	offer := answerSDP(4010, "8", "8 PCMA/8000")
+	update := "UPDATE " + strings.Trim(headerOf(msg, "Contact"), "<>") + " SIP/2.0\r\nVia: SIP/2.0/UDP " + p.local +
+		";branch=z9hG4bK-upd1;rport\r\nFrom: " + headerOf(msg, "From") + "\r\nTo: " + headerOf(msg, "To") +
+		"\r\nCall-ID: " + headerOf(msg, "Call-ID") + "\r\nCSeq: 3 UPDATE\r\nContact: <sip:alice@" + p.local +
+		">\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: " + strconv.Itoa(len(offer)) + "\r\n\r\n" + offer
+	if err := p.send(update); err != nil {
+		t.Fatal(err)
+	}
+	res := p.recvSkipping("SIP/2.0 183 ")
+	if !strings.HasPrefix(res, "SIP/2.0 200 ") || !strings.Contains(headerOf(res, "CSeq"), "UPDATE") || !strings.Contains(res, " RTP/AVP 8") {
+		t.Fatalf("the early UPDATE: %s", res)
+	}
+	if err := (<-launcher.legs).Hangup(context.Background(), 486, nil); err != nil {
+		t.Fatal(err)
+	}
+	if res := p.recvSkipping("SIP/2.0 183 "); !strings.HasPrefix(res, "SIP/2.0 486 ") {
+		t.Fatalf("after the UPDATE, the call's refusal: %s", res)
+	}
+}
