@@ -14,6 +14,7 @@ import (
 
 	"github.com/dop251/goja"
 
+	"vox/internal/timerref"
 	"vox/jsapi"
 )
 
@@ -122,9 +123,9 @@ type Session struct {
 	done    chan struct{}
 	// floodLogged is set once the queue overflowed and that was logged.
 	floodLogged atomic.Bool
-	// self is the session until it ends: what its timers reach it by
-	// (afterFunc).
-	self *atomic.Pointer[Session]
+	// self is what the session's timers reach it by; its end clears it
+	// (see package timerref).
+	self *timerref.Ref[Session]
 
 	// Owned by the session goroutine.
 	vm       *goja.Runtime
@@ -208,8 +209,7 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		timers:     map[int64]*jsTimer{},
 		customData: cfg.Info.CustomData,
 	}
-	s.self = new(atomic.Pointer[Session])
-	s.self.Store(s)
+	s.self = timerref.New(s)
 	s.queue = newJobQueue(s.limits.MaxQueue)
 	s.virtual, _ = cfg.Clock.(*VirtualClock)
 	s.ctx, s.cancel = context.WithCancel(ctx)
@@ -586,7 +586,7 @@ func (s *Session) finish(runJS bool) {
 	if s.deadline != nil {
 		s.deadline.Stop()
 	}
-	s.self.Store(nil)
+	s.self.Clear()
 	s.cancel()
 	if runJS {
 		s.terminated = false
@@ -597,18 +597,10 @@ func (s *Session) finish(runJS bool) {
 	s.logger.Debug("session ended")
 }
 
-// afterFunc is the clock's AfterFunc for the session's timers: f gets the
-// session through self, which the session's end clears. A stopped timer
-// stays in the runtime's timer heap, function and all, until its time or
-// until its P clears such timers out, which a quiet P does not: a deadline
-// holding the session would keep its whole JS runtime for four hours.
+// afterFunc is the clock's AfterFunc for the session's timers, which must
+// not keep an ended session, its JS runtime above all, alive.
 func (s *Session) afterFunc(d time.Duration, f func(*Session)) Timer {
-	self := s.self
-	return s.cfg.Clock.AfterFunc(d, func() {
-		if s := self.Load(); s != nil {
-			f(s)
-		}
-	})
+	return s.cfg.Clock.AfterFunc(d, s.self.Func(f))
 }
 
 func (s *Session) addLeg(st *legState) {

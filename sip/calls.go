@@ -340,17 +340,25 @@ const byePatience = 4 * time.Second
 
 // newMedia opens a leg's RTP endpoint and its channel; events go to l.
 func (c *calls) newMedia(l *leg) error {
+	ep, ch, err := c.openMedia(l)
+	if err == nil {
+		l.ep, l.ch = ep, ch
+	}
+	return err
+}
+
+// openMedia is newMedia's endpoint and channel, for the caller to set.
+func (c *calls) openMedia(l *leg) (*rtp.Endpoint, *media.Channel, error) {
 	ep, err := rtp.NewEndpoint(rtp.Config{Pool: c.opts.Ports})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	ch, err := c.newChannel(l, ep)
 	if err != nil {
 		ep.Close()
-		return err
+		return nil, nil, err
 	}
-	l.ep, l.ch = ep, ch
-	return nil
+	return ep, ch, nil
 }
 
 // newSDESMedia is newMedia for SRTP keyed in SDP (SDES): the endpoint runs
@@ -385,13 +393,8 @@ func (c *calls) newSDESMedia(l *leg, theirs sdp.Crypto) error {
 // goes with it.
 func (l *leg) plainMedia() ([]byte, error) {
 	c := l.c
-	ep, err := rtp.NewEndpoint(rtp.Config{Pool: c.opts.Ports})
+	ep, ch, err := c.openMedia(l)
 	if err != nil {
-		return nil, err
-	}
-	ch, err := c.newChannel(l, ep)
-	if err != nil {
-		ep.Close()
 		return nil, err
 	}
 	l.mu.Lock()
@@ -476,6 +479,12 @@ func (c *calls) contactFor(uri sipmsg.Uri, transport string, peer netip.Addr) *s
 		h.Address.UriParams = nil
 	}
 	return h
+}
+
+// forkDialog is the dialog, early or confirmed, that res to f's INVITE
+// makes.
+func (c *calls) forkDialog(f *fork, res *sipmsg.Response) *dialog {
+	return uacDialog(f.inv, res, f.transport, f.peer, c.contactFor(f.inv.Recipient, f.transport, peerAddr(f.peer)))
 }
 
 // route sets where a request we send goes: always the peer's address, never

@@ -111,13 +111,11 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			return
 		}
 	}
+	// A browser's offer and a late one are not parsed here: no crypto.
 	crypto, srtp := offer.ChooseCrypto(rtp.SDESSuites)
-	switch {
-	case offer.Secure && !srtp:
+	if offer.Secure && !srtp {
 		c.refuse(req, tx, 488, "SRTP: no a=crypto line of "+strings.Join(rtp.SDESSuites, " or ")+" with one key and no MKI")
 		return
-	case browser:
-		srtp = false
 	}
 	dialled := who.dialled(req)
 	info := CallInfo{Account: who.account, User: who.user, Dialled: dialled}

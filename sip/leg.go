@@ -8,11 +8,11 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
 
+	"vox/internal/timerref"
 	"vox/media"
 	"vox/media/player"
 	"vox/media/rtp"
@@ -60,9 +60,9 @@ type leg struct {
 	log     *slog.Logger
 	ctx     context.Context // ends with the call
 	cancel  context.CancelFunc
-	// self is the leg until the call ends: what its timers reach it by
-	// (afterFunc).
-	self *atomic.Pointer[leg]
+	// self is what the leg's timers reach it by; the call's end clears it
+	// (see package timerref).
+	self *timerref.Ref[leg]
 
 	// ep and ch are the leg's media: set before the leg is returned, or,
 	// for an outgoing call that rings a browser (lazy), when a fork answers;
@@ -114,26 +114,17 @@ type ackWait struct {
 }
 
 func (c *calls) newLeg(id, account string, inbound bool) *leg {
-	l := &leg{c: c, id: id, account: account, inbound: inbound, self: new(atomic.Pointer[leg])}
-	l.self.Store(l)
+	l := &leg{c: c, id: id, account: account, inbound: inbound}
+	l.self = timerref.New(l)
 	l.log = c.log.With("call", id, "account", account)
 	l.ctx, l.cancel = context.WithCancel(c.ctx)
 	return l
 }
 
-// afterFunc is time.AfterFunc for the leg's timers: f gets the leg through
-// self, which the call's end clears. A stopped timer stays in the runtime's
-// timer heap, function and all, until its time comes or its P clears such
-// timers out, which a quiet P does not: a session timer's function holding
-// the leg would keep an ended call's media and JS session alive for the 15
-// minutes to its refresh.
+// afterFunc is time.AfterFunc for the leg's timers, which must not keep an
+// ended call alive.
 func (l *leg) afterFunc(d time.Duration, f func(*leg)) *time.Timer {
-	self := l.self
-	return time.AfterFunc(d, func() {
-		if l := self.Load(); l != nil {
-			f(l)
-		}
-	})
+	return time.AfterFunc(d, l.self.Func(f))
 }
 
 func (l *leg) ID() string { return l.id }
@@ -397,7 +388,7 @@ func (l *leg) endThen(name string, params map[string]any, then func()) bool {
 	}
 	l.post(name, params)
 	l.cancel()
-	l.self.Store(nil)
+	l.self.Clear()
 	if ch == nil && ep == nil && len(browsers) == 0 && then == nil {
 		return true
 	}

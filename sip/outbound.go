@@ -447,7 +447,7 @@ func (l *leg) cancelDue(f *fork) *sipmsg.Request {
 // 13.2.2.4).
 func (l *leg) forkAnswered(f *fork, tx sipmsg.ClientTransaction, res *sipmsg.Response) {
 	c := l.c
-	d := uacDialog(f.inv, res, f.transport, f.peer, c.contactFor(f.inv.Recipient, f.transport, peerAddr(f.peer)))
+	d := c.forkDialog(f, res)
 	seq := f.inv.CSeq().SeqNo
 	l.mu.Lock()
 	if f.prackCSeq > seq {

@@ -216,7 +216,7 @@ func (l *leg) prackFork(f *fork, res *sipmsg.Response, rseq uint32) bool {
 	invSeq := f.inv.CSeq().SeqNo
 	f.rseq = rseq
 	f.prackCSeq = max(f.prackCSeq, invSeq) + 1
-	d := uacDialog(f.inv, res, f.transport, f.peer, c.contactFor(f.inv.Recipient, f.transport, peerAddr(f.peer)))
+	d := c.forkDialog(f, res)
 	req := c.requestCSeq(d, sipmsg.PRACK, f.prackCSeq)
 	l.mu.Unlock()
 	req.AppendHeader(sipmsg.NewHeader("RAck", fmt.Sprintf("%d %d INVITE", rseq, invSeq)))

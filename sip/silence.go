@@ -58,20 +58,15 @@ func silenceStep(timeout time.Duration) time.Duration { return timeout / 4 }
 // nothing for the timeout: no RTP, not even comfort noise, and no RTCP.
 func (l *leg) checkSilence() {
 	timeout := l.c.opts.MediaTimeout
-	l.mu.Lock()
-	if l.state == stateEnded {
-		l.mu.Unlock()
-		return
-	}
-	ep := l.ep
-	l.mu.Unlock()
-	heard := ep.Heard()
 	now := time.Now()
 	l.mu.Lock()
 	if l.state == stateEnded {
 		l.mu.Unlock()
 		return
 	}
+	// Heard takes only the endpoint's receive lock, which nothing holds
+	// while it takes the leg's.
+	heard := l.ep.Heard()
 	w := &l.silence
 	if heard != w.heard || !w.owed {
 		w.heard, w.since = heard, now

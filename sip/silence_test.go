@@ -50,20 +50,26 @@ func connectSilentCall(t *testing.T) *silentCall {
 	return c
 }
 
-// talk sends the phone's stream, a packet every 20 ms, for d.
+// talk sends the phone's stream, a PCMU packet every 20 ms, for d.
 func (c *silentCall) talk(t *testing.T, d time.Duration) {
 	t.Helper()
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		c.seq++
-		pkt := pionrtp.Packet{Header: pionrtp.Header{Version: 2, PayloadType: 0, SequenceNumber: c.seq,
-			Timestamp: uint32(c.seq) * 160, SSRC: 0x5eed}, Payload: make([]byte, 160)}
-		b, err := pkt.Marshal()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.rtp.WriteToUDP(b, c.to); err != nil {
-			t.Fatal(err)
-		}
+		c.send(t, 0, make([]byte, 160))
+	}
+}
+
+// send sends the next packet of the phone's stream.
+func (c *silentCall) send(t *testing.T, pt uint8, payload []byte) {
+	t.Helper()
+	c.seq++
+	pkt := pionrtp.Packet{Header: pionrtp.Header{Version: 2, PayloadType: pt, SequenceNumber: c.seq,
+		Timestamp: uint32(c.seq) * 160, SSRC: 0x5eed}, Payload: payload}
+	b, err := pkt.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.rtp.WriteToUDP(b, c.to); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -140,16 +146,7 @@ func TestComfortNoiseKeepsCallAlive(t *testing.T) {
 	t.Parallel()
 	c := connectSilentCall(t)
 	for end := time.Now().Add(3 * silenceTimeout); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		c.seq++
-		pkt := pionrtp.Packet{Header: pionrtp.Header{Version: 2, PayloadType: 13, SequenceNumber: c.seq,
-			Timestamp: uint32(c.seq) * 160, SSRC: 0x5eed}, Payload: []byte{40}}
-		b, err := pkt.Marshal()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.rtp.WriteToUDP(b, c.to); err != nil {
-			t.Fatal(err)
-		}
+		c.send(t, 13, []byte{40}) // RFC 3389 comfort noise
 	}
 	c.noBye(t, "while the phone sent comfort noise")
 	c.silenceEnds(t)

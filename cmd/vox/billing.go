@@ -5,10 +5,10 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"vox/controller"
+	"vox/internal/timerref"
 	"vox/media"
 	"vox/numbers"
 	"vox/runtime"
@@ -98,11 +98,9 @@ type billedLeg struct {
 	mu        sync.Mutex
 	connected time.Time
 	cut       *time.Timer
-	// cutting is what cut reaches the leg by; finish clears it. A stopped
-	// timer's function stays in the runtime's timer heap until its time,
-	// hours away for a well-funded account, and would hold the call's
-	// media and session until then.
-	cutting *atomic.Pointer[billedLeg]
+	// cutting is what cut reaches the leg by; finish clears it, for cut
+	// is set hours ahead for a funded account (see package timerref).
+	cutting *timerref.Ref[billedLeg]
 	charged bool
 }
 
@@ -120,14 +118,8 @@ func (l *billedLeg) Attach(events runtime.EventSink) {
 		case runtime.EventConnected:
 			l.mu.Lock()
 			l.connected = time.Now()
-			cutting := new(atomic.Pointer[billedLeg])
-			cutting.Store(l)
-			l.cutting = cutting
-			l.cut = time.AfterFunc(l.max, func() {
-				if l := cutting.Load(); l != nil {
-					l.cutOff()
-				}
-			})
+			l.cutting = timerref.New(l)
+			l.cut = time.AfterFunc(l.max, l.cutting.Func((*billedLeg).cutOff))
 			l.mu.Unlock()
 		case runtime.EventDisconnected, runtime.EventFailed:
 			l.finish()
@@ -161,7 +153,7 @@ func (l *billedLeg) finish() {
 		// tenant's to pay.
 		d = min(time.Since(l.connected), l.max)
 		l.cut.Stop()
-		l.cutting.Store(nil)
+		l.cutting.Clear()
 	}
 	l.mu.Unlock()
 	l.charging.Add(1)
