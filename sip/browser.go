@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"vox/media/rtp"
@@ -60,10 +61,11 @@ func isWebSocket(transport string) bool {
 	return strings.EqualFold(transport, "WS") || strings.EqualFold(transport, "WSS")
 }
 
-// browserMedia are the WebRTC sessions a leg holds: the browser's of an
-// answered call, those of the forks ringing browsers; l.mu is held.
-func (l *leg) browserMedia() []BrowserMedia {
-	var out []BrowserMedia
+// forksMedia is the media a leg holds besides its channel: the browser's
+// WebRTC session of an answered call, and the WebRTC sessions and SRTP
+// offers of its forks; l.mu is held.
+func (l *leg) forksMedia() []io.Closer {
+	var out []io.Closer
 	if l.rtc != nil {
 		out = append(out, l.rtc)
 	}
@@ -71,6 +73,10 @@ func (l *leg) browserMedia() []BrowserMedia {
 		for _, f := range l.out.forks {
 			if f.rtc != nil && f.rtc != l.rtc {
 				out = append(out, f.rtc)
+			}
+			if f.srtp != nil {
+				out = append(out, f.srtp.ep)
+				f.srtp = nil
 			}
 		}
 	}
@@ -126,32 +132,47 @@ func (l *leg) watchBrowser(m BrowserMedia) {
 func (l *leg) chooseMedia(f *fork, answer []byte) error {
 	l.mu.Lock()
 	sipEP, tones := l.ep, l.tones
-	var others []BrowserMedia
+	var others []io.Closer
 	for _, o := range l.out.forks {
-		if o != f && o.rtc != nil {
+		if o == f {
+			continue
+		}
+		if o.rtc != nil {
 			others = append(others, o.rtc)
 			o.rtc = nil
 		}
+		if o.srtp != nil {
+			others = append(others, o.srtp.ep)
+			o.srtp = nil
+		}
 	}
+	own := f.srtp
+	f.srtp = nil
 	l.mu.Unlock()
 	for _, m := range others {
 		m.Close()
 	}
 	ep, device := sipEP, DevicePhone
-	if f.rtc != nil {
+	switch {
+	case f.rtc != nil:
 		if err := f.rtc.SetAnswer(answer); err != nil {
 			return err
 		}
 		ep, device = f.rtc.Endpoint(), DeviceWebRTC
-		if sipEP != nil {
-			sipEP.Close()
-		}
+	case own != nil:
+		ep = own.ep
+	}
+	if ep != sipEP && sipEP != nil {
+		sipEP.Close()
 	}
 	if ep == nil {
 		return fmt.Errorf("no media for the answer of %s", f.peer)
 	}
 	ch, err := l.c.newChannel(l, ep)
 	if err != nil {
+		if own != nil {
+			own.ep.Close()
+		}
 		return err
 	}
 	if f.rtc != nil {
@@ -161,7 +182,16 @@ func (l *leg) chooseMedia(f *fork, answer []byte) error {
 		ch.HandleTones(true)
 	}
 	l.mu.Lock()
+	if l.state == stateEnded {
+		// Hung up meanwhile: what end closed was the media before this.
+		l.mu.Unlock()
+		ch.Close()
+		return errEnded
+	}
 	l.ep, l.ch, l.rtc, l.device = ep, ch, f.rtc, device
+	if own != nil {
+		l.sdes, l.sdp = own.sdes, own.sdp
+	}
 	l.mu.Unlock()
 	if f.rtc == nil {
 		l.negotiate(answer)

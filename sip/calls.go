@@ -387,6 +387,53 @@ func (c *calls) newSDESMedia(l *leg, theirs sdp.Crypto) error {
 	return nil
 }
 
+// forkSRTP is a fork's own SRTP offer: its endpoint, with no channel until
+// the fork answers (chooseMedia), and our side of its offer/answer.
+type forkSRTP struct {
+	ep   *rtp.Endpoint
+	sdes *rtp.SDES
+	sdp  sdp.Session
+}
+
+// openForkSRTP opens an SRTP offer of a fork's own and returns it with the offer.
+func (c *calls) openForkSRTP() (*forkSRTP, []byte, error) {
+	suite := rtp.SDESSuites[0]
+	ours := rtp.NewSDESKey()
+	tx, err := rtp.OpenSDES(c.opts.Ports, suite, ours, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	ep, err := rtp.NewEndpoint(rtp.Config{Transport: tx})
+	if err != nil {
+		tx.Close()
+		return nil, nil, err
+	}
+	m := &forkSRTP{ep: ep, sdes: tx, sdp: sdp.NewSession(tx.LocalAddr())}
+	m.sdp.Crypto = &sdp.Crypto{Tag: 1, Suite: suite, Key: ours}
+	offer, err := m.sdp.Offer()
+	if err != nil {
+		ep.Close()
+		return nil, nil, err
+	}
+	return m, offer, nil
+}
+
+// plainOffer is the offer of plain RTP for fork f, whose phone refused
+// SRTP before any answer: the forks' shared offer when f had one of its
+// own, else new plain media for the leg (plainMedia).
+func (l *leg) plainOffer(f *fork) ([]byte, error) {
+	l.mu.Lock()
+	m := f.srtp
+	f.srtp = nil
+	offer := l.out.offer
+	l.mu.Unlock()
+	if m == nil {
+		return l.plainMedia()
+	}
+	l.c.goWork(func() { m.ep.Close() })
+	return offer, nil
+}
+
 // plainMedia replaces the media of our SRTP offer with plain RTP's, for a
 // phone that refused SRTP before any answer, and returns the new offer.
 // What the scenario started on the old channel meanwhile (a recording, say)

@@ -368,7 +368,7 @@ func (l *leg) endThen(name string, params map[string]any, then func()) bool {
 		l.out.ring.Stop()
 	}
 	d, wait := l.dlg, l.awaiting
-	ch, ep, browsers := l.ch, l.ep, l.browserMedia()
+	ch, ep, others := l.ch, l.ep, l.forksMedia()
 	l.mu.Unlock()
 	if wait != nil {
 		// Our 2xx still waits for its ACK, and so does a BYE of ours (see
@@ -389,7 +389,7 @@ func (l *leg) endThen(name string, params map[string]any, then func()) bool {
 	l.post(name, params)
 	l.cancel()
 	l.self.Clear()
-	if ch == nil && ep == nil && len(browsers) == 0 && then == nil {
+	if ch == nil && ep == nil && len(others) == 0 && then == nil {
 		return true
 	}
 	l.c.goWork(func() {
@@ -399,7 +399,7 @@ func (l *leg) endThen(name string, params map[string]any, then func()) bool {
 		case ep != nil:
 			ep.Close()
 		}
-		for _, m := range browsers {
+		for _, m := range others {
 			m.Close()
 		}
 		if then != nil {

@@ -25,7 +25,10 @@ type outbound struct {
 	// standby are the forks of a PSTN call's other trunks, in order: the
 	// next one starts when the last one's trunk could not take the call
 	// (failsOver).
-	standby  []*fork
+	standby []*fork
+	// offer is the forks' shared offer, which a phone that refused its own
+	// SRTP offer gets next.
+	offer    []byte
 	ringing  bool // Call.Ringing was posted
 	early    bool // Call.AudioStarted was posted
 	failures []failure
@@ -54,6 +57,9 @@ type fork struct {
 	rtc BrowserMedia
 	// plainFallback: see target.
 	plainFallback bool
+	// srtp is the fork's own SRTP offer, for a phone on TLS among a user's
+	// several phones (forkSRTP); nil when the fork offers the leg's media.
+	srtp *forkSRTP
 	// rseq is the RSeq of the reliable provisional response PRACKed last,
 	// and prackCSeq the CSeq of that PRACK, which the dialog's later
 	// requests count on from (RFC 3262).
@@ -99,13 +105,20 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 		// requests there (a BYE) could not reach us.
 		return nil, &runtime.DialError{Code: 503, Reason: "Service Unavailable: a call over TLS needs vox serve --sip-tls"}
 	}
-	// The phones' forks share one offer: SRTP when every phone target
-	// takes it.
-	phones, browsers, secure := 0, 0, true
+	// The phones' forks share one offer, SRTP when every phone target takes
+	// it; but among several targets, a phone whose SRTP is a guess (on TLS)
+	// gets an SRTP offer of its own, and the shared plain offer if it
+	// refuses, so that one phone requiring SRTP and another without it can
+	// both ring.
+	ownSRTP := func(t target) bool { return t.plainFallback && len(targets) > 1 }
+	phones, browsers, own, secure := 0, 0, 0, true
 	for _, t := range targets {
-		if isWebSocket(t.transport) {
+		switch {
+		case isWebSocket(t.transport):
 			browsers++
-		} else {
+		case ownSRTP(t):
+			own++
+		default:
 			phones++
 			secure = secure && t.srtp
 		}
@@ -116,16 +129,17 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 		return nil, &runtime.DialError{Code: 503, Reason: "Service Unavailable"}
 	}
 	l.out = &outbound{req: req}
-	// A call that rings a browser gets its channel when a fork answers
-	// (chooseMedia): a browser's media and a phone's are not the same
-	// endpoint.
-	l.lazy = browsers > 0
+	// A call that rings a browser, or phones with offers of their own, gets
+	// its channel when a fork answers (chooseMedia): the forks' media are
+	// not the same endpoint.
+	l.lazy = browsers > 0 || own > 0
 	var offer []byte
-	if phones > 0 {
+	if phones+own > 0 {
 		switch {
-		case secure:
+		case secure && !l.lazy:
 			err = c.newSDESMedia(l, sdp.Crypto{Tag: 1, Suite: rtp.SDESSuites[0]})
 		case l.lazy:
+			secure = false
 			l.ep, err = rtp.NewEndpoint(rtp.Config{Pool: c.opts.Ports})
 		default:
 			err = c.newMedia(l)
@@ -143,11 +157,26 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 			return nil, err
 		}
 		l.last = offer
+		l.out.offer = offer
+	}
+	offeredSRTP := 0
+	if secure {
+		offeredSRTP = phones
 	}
 	for _, t := range targets {
 		f := &fork{l: l, transport: t.transport, peer: t.peer, authUser: t.authUser, password: t.password, plainFallback: secure && t.plainFallback}
 		if !isWebSocket(t.transport) {
-			f.inv = c.newInvite(t, req, offer)
+			forkOffer := offer
+			if ownSRTP(t) {
+				m, o, err := c.openForkSRTP()
+				if err != nil {
+					l.log.Warn("sip: no SRTP offer for a phone on TLS; offering plain RTP", "peer", t.peer, "err", err)
+				} else {
+					f.srtp, f.plainFallback, forkOffer = m, true, o
+					offeredSRTP++
+				}
+			}
+			f.inv = c.newInvite(t, req, forkOffer)
 			if t.standby {
 				l.out.standby = append(l.out.standby, f)
 			} else {
@@ -171,7 +200,7 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 	for _, f := range l.out.forks {
 		c.goWork(f.run)
 	}
-	l.log.Info("sip: outgoing call", "kind", req.Kind, "to", trimForLog(req.To), "phones", phones, "browsers", browsers, "srtp", secure)
+	l.log.Info("sip: outgoing call", "kind", req.Kind, "to", trimForLog(req.To), "phones", phones+own, "browsers", browsers, "srtp", offeredSRTP)
 	return l, nil
 }
 
@@ -213,12 +242,13 @@ func (c *calls) userTargets(ctx context.Context, req runtime.DialRequest) ([]tar
 	if len(out) == 0 {
 		return nil, &runtime.DialError{Code: 480, Reason: "Temporarily Unavailable"}
 	}
-	if len(out) == 1 && out[0].transport == "TLS" {
-		// A phone on TLS may well want SRTP (one set to require it
-		// refuses anything else), and the keys in our SDP go over TLS.
-		// One that refuses it gets plain RTP next, which forks sharing
-		// one offer could not: a user with more phones gets plain RTP.
-		out[0].srtp, out[0].plainFallback = true, true
+	for i := range out {
+		if out[i].transport == "TLS" {
+			// A phone on TLS may well want SRTP (one set to require it
+			// refuses anything else), and the keys in our SDP go over
+			// TLS. One that refuses it gets plain RTP next.
+			out[i].srtp, out[i].plainFallback = true, true
+		}
 	}
 	return out, nil
 }
@@ -348,7 +378,7 @@ func (f *fork) run() {
 			tx, err = c.client.TransactionDigestAuth(ctx, retry, res, sipgo.DigestAuth{Username: f.authUser, Password: f.password})
 		case code == 488 && f.plainFallback:
 			f.plainFallback = false
-			offer, mediaErr := l.plainMedia()
+			offer, mediaErr := l.plainOffer(f)
 			if mediaErr != nil {
 				l.log.Warn("sip: no plain RTP after SRTP was refused", "err", mediaErr)
 				l.forkFailed(f, failure{code: code, reason: res.Reason, headers: failureHeaders(res)})
@@ -501,7 +531,9 @@ func (l *leg) forkAnswered(f *fork, tx sipmsg.ClientTransaction, res *sipmsg.Res
 	case len(res.Body()) == 0:
 		l.log.Warn("sip: 2xx without an SDP answer")
 	case l.lazy:
-		if err := l.chooseMedia(f, res.Body()); err != nil {
+		if err := l.chooseMedia(f, res.Body()); errors.Is(err, errEnded) {
+			return
+		} else if err != nil {
 			l.log.Warn("sip: the answer's media", "err", err)
 			l.bye(nil)
 			return
@@ -528,6 +560,10 @@ func (l *leg) forkFailed(f *fork, fl failure) {
 	if f.rtc != nil && f.rtc != l.rtc {
 		// A browser that declined or is gone: its session goes now.
 		defer f.rtc.Close()
+	}
+	if m := f.srtp; m != nil {
+		f.srtp = nil
+		defer m.ep.Close()
 	}
 	l.out.failures = append(l.out.failures, fl)
 	if len(l.out.standby) > 0 && failsOver(fl.code) && !f.cancel && l.state != stateEnded && l.dlg == nil {
@@ -567,20 +603,24 @@ func (l *leg) forkFailed(f *fork, fl failure) {
 func failsOver(code int) bool { return code == 408 || code >= 500 && code < 600 }
 
 // best picks the answer a forked call reports (after RFC 3261 section 16.7
-// step 6): a 6xx ends the search, busy beats other 4xx, 4xx beat 5xx.
+// step 6): a 6xx ends the search, then the lowest class wins, a redirect
+// before a refusal, as it says where the callee may be found; busy beats
+// other 4xx.
 func (o *outbound) best() failure {
 	rank := func(code int) int {
 		switch {
 		case code >= 600:
 			return 0
-		case code == 486:
+		case code >= 300 && code < 400:
 			return 1
-		case code >= 400 && code < 500:
+		case code == 486:
 			return 2
-		case code >= 500:
+		case code >= 400 && code < 500:
 			return 3
+		case code >= 500:
+			return 4
 		}
-		return 4
+		return 5
 	}
 	var b failure
 	for i, f := range o.failures {

@@ -94,3 +94,30 @@ func TestRejectRedirects(t *testing.T) {
 		})
 	}
 }
+
+// TestBestFailure: the answer a call that rang several phones (or trunks)
+// reports when none answered.
+func TestBestFailure(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		codes []int
+		want  int
+	}{
+		{"one", []int{480}, 480},
+		{"decline ends the search", []int{302, 486, 603, 404}, 603},
+		{"a redirect beats refusals", []int{486, 302, 503}, 302},
+		{"busy beats other 4xx", []int{404, 486, 480}, 486},
+		{"4xx beat 5xx", []int{503, 408}, 408},
+		{"the first of a class", []int{404, 480}, 404},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var o outbound
+			for _, code := range tc.codes {
+				o.failures = append(o.failures, failure{code: code})
+			}
+			if got := o.best().code; got != tc.want {
+				t.Errorf("best of %v is %d, want %d", tc.codes, got, tc.want)
+			}
+		})
+	}
+}

@@ -72,11 +72,16 @@ func TestBaresipOverTLS(t *testing.T) {
 	for _, tc := range []struct {
 		name, callerEnc, calleeEnc string
 		calleeSRTP                 bool
+		// plainPhone: the callee has a second phone, on UDP, which rings
+		// and is cancelled when the one on TLS answers.
+		plainPhone bool
 	}{
 		{name: "callee without SRTP", callerEnc: "srtp-mand", calleeEnc: ""},
 		{name: "callee requiring SRTP", callerEnc: "srtp-mand", calleeEnc: "srtp-mand", calleeSRTP: true},
 		// "SRTP optional": the caller's keys come on RTP/AVP.
 		{name: "caller with optional SRTP", callerEnc: "srtp", calleeEnc: "srtp-mand", calleeSRTP: true},
+		{name: "callee requiring SRTP and a plain phone", callerEnc: "srtp-mand", calleeEnc: "srtp-mand", calleeSRTP: true, plainPhone: true},
+		{name: "callee without SRTP and a plain phone", callerEnc: "srtp-mand", calleeEnc: "", plainPhone: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -98,14 +103,28 @@ func TestBaresipOverTLS(t *testing.T) {
 					t.Fatalf("%s registered over %s", u, b[0].Transport)
 				}
 			}
+			phones := 1
+			var plain *baresipUA
+			if tc.plainPhone {
+				phones = 2
+				plain = startBaresip(t, s, "phone68", toneWAV(t, dir, calleeTone), "manual")
+				s.waitBindings(t, "phone68", phones)
+			}
 
 			callThroughTheDemo(t, s, caller, callee)
+			if plain != nil {
+				// It rang, and was cancelled when the phone on TLS answered.
+				plain.waitEvent(t, "CALL_INCOMING")
+				plain.waitEvent(t, "CALL_CLOSED")
+				plain.stop(t)
+			}
 			logs := s.logs.String()
 			if !strings.Contains(logs, "destination=100 app=demo srtp=true") {
 				t.Errorf("the caller's call was not SRTP:\n%s", logs)
 			}
-			if !strings.Contains(logs, "kind=user to=phone68 phones=1 browsers=0 srtp=true") {
-				t.Errorf("phone68, on TLS, was not offered SRTP:\n%s", logs)
+			// Only the phone on TLS is offered SRTP.
+			if want := fmt.Sprintf("kind=user to=phone68 phones=%d browsers=0 srtp=1", phones); !strings.Contains(logs, want) {
+				t.Errorf("phone68, on TLS, was not offered SRTP (%q):\n%s", want, logs)
 			}
 			if fellBack := strings.Contains(logs, "the phone refused SRTP; offering plain RTP"); fellBack == tc.calleeSRTP {
 				t.Errorf("offered plain RTP after a refusal: %v, want %v:\n%s", fellBack, !tc.calleeSRTP, logs)
@@ -146,6 +165,18 @@ func toneWAV(t *testing.T, dir string, hz float64) string {
 		t.Fatalf("sox (make test installs it): %v\n%s", err, out)
 	}
 	return path
+}
+
+// waitBindings waits until user has n bindings.
+func (s *callServer) waitBindings(t *testing.T, user string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(s.sip.Registrar().Bindings(sipRealm, user)) != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s has %d bindings, want %d", user, len(s.sip.Registrar().Bindings(sipRealm, user)), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // waitRegistered waits until every one of users has a binding.

@@ -481,7 +481,7 @@ func TestTrunkOverTLS(t *testing.T) {
 			if !strings.Contains(b.logs.String(), "tls=") {
 				t.Errorf("B did not listen on TLS:\n%s", b.logs.String())
 			}
-			if !strings.Contains(a.logs.String(), "msg=\"sip: outgoing call\"") || !strings.Contains(a.logs.String(), "srtp=true") ||
+			if !strings.Contains(a.logs.String(), "msg=\"sip: outgoing call\"") || !strings.Contains(a.logs.String(), "srtp=1") ||
 				!strings.Contains(b.logs.String(), "srtp=true") {
 				t.Errorf("the call was not SRTP both ways:\n--- A\n%s--- B\n%s", a.logs.String(), b.logs.String())
 			}
