@@ -49,6 +49,12 @@ declare const CallEvents: {
   readonly ToneReceived: "Call.ToneReceived";
   /** An in-call message (SIP MESSAGE/INFO) arrived (S20). */
   readonly MessageReceived: "Call.MessageReceived";
+  /**
+   * The far end asks to transfer the call to `transferTo` (a phone's transfer
+   * key: SIP REFER), after handleBlindTransfer(true). Answer with
+   * notifyBlindTransferSuccess or notifyBlindTransferFailed.
+   */
+  readonly BlindTransferRequested: "Call.BlindTransferRequested";
 };
 
 type AppEventName = (typeof AppEvents)[keyof typeof AppEvents];
@@ -130,6 +136,12 @@ interface CallEventParams {
     tone: string;
   };
   "Call.MessageReceived": { text: string; headers: SipHeaders };
+  "Call.BlindTransferRequested": {
+    /** The user part of where to transfer: a user name or a number ("phone69", "74954451120"). */
+    transferTo: string;
+    /** The request's X- and VI- headers, and Refer-To: the whole URI, for callSIP. */
+    headers: SipHeaders;
+  };
 }
 
 /** What an AppEvents.CallAlerting listener receives. */
@@ -280,6 +292,16 @@ interface Call {
   sendDigits(digits: string): void;
   /** Sends an in-call text message (SIP MESSAGE). */
   sendMessage(text: string): void;
+  /**
+   * Take the far end's transfer requests (a phone's transfer key, SIP REFER)
+   * as CallEvents.BlindTransferRequested; without it (or with false) they are
+   * refused (603).
+   */
+  handleBlindTransfer(handle?: boolean): void;
+  /** Tell the far end its transfer succeeded (the target answered); a phone then hangs up. */
+  notifyBlindTransferSuccess(): void;
+  /** Tell the far end its transfer failed, with the target's SIP status (486, 480...). */
+  notifyBlindTransferFailed(code: number, reason?: string): void;
 }
 
 // ---------------------------------------------------------------- VoxEngine

@@ -241,6 +241,27 @@ func TestVoxEngine(t *testing.T) {
 			},
 		},
 		{
+			name:   "blind transfer: handle, the request, success and failure",
+			script: answerFirst,
+			events: []string{alerting, `run: c.handleBlindTransfer(true); c.handleBlindTransfer(false); c.handleBlindTransfer();
+				c.addEventListener(CallEvents.BlindTransferRequested, (e) => {
+					Logger.write(e.transferTo + " " + e.headers["Refer-To"] + " " + (e.call === c));
+					e.call.notifyBlindTransferSuccess();
+					e.call.notifyBlindTransferFailed(486, "Busy Here");
+					e.call.notifyBlindTransferFailed();
+				});`,
+				`{"name":"Call.BlindTransferRequested","id":"in-1","transferTo":"phone69","headers":{"Refer-To":"sip:phone69@vox"}}`},
+			want: []hostCall{
+				cmd("HandleBlindTransfer", obj{"id": "in-1", "handle": true}),
+				cmd("HandleBlindTransfer", obj{"id": "in-1", "handle": false}),
+				cmd("HandleBlindTransfer", obj{"id": "in-1", "handle": true}),
+				cmd("NotifyBlindTransfer", obj{"id": "in-1", "code": int64(200), "reason": "OK"}),
+				cmd("NotifyBlindTransfer", obj{"id": "in-1", "code": int64(486), "reason": "Busy Here"}),
+				cmd("NotifyBlindTransfer", obj{"id": "in-1", "code": int64(500), "reason": ""}),
+			},
+			wantLogs: []string{"phone69 sip:phone69@vox true"},
+		},
+		{
 			name: "CallAlerting event carries the call and the INVITE's fields",
 			script: `VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 				const {call, ...rest} = e;

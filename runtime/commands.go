@@ -71,6 +71,24 @@ func init() {
 		"SendMessage": legCommand(func(s *Session, st *legState, m map[string]any) error {
 			return st.leg.SendMessage(s.ctx, str(m, "text"))
 		}),
+		"HandleBlindTransfer": legCommand(func(s *Session, st *legState, m map[string]any) error {
+			t, ok := st.leg.(TransferLeg)
+			if !ok {
+				return errNoTransfer
+			}
+			return t.HandleBlindTransfer(s.ctx, boolean(m, "handle"))
+		}),
+		"NotifyBlindTransfer": legCommand(func(s *Session, st *legState, m map[string]any) error {
+			code := int(num(m, "code"))
+			if code < 200 || code > 699 {
+				return fmt.Errorf("code %d: a transfer ends with a final SIP status, 200 to 699", code)
+			}
+			t, ok := st.leg.(TransferLeg)
+			if !ok {
+				return errNoTransfer
+			}
+			return t.NotifyBlindTransfer(s.ctx, code, str(m, "reason"))
+		}),
 		"Record": legCommand(func(s *Session, st *legState, m map[string]any) error {
 			return st.leg.Record(s.ctx, Recording{Stereo: boolean(m, "stereo")})
 		}),
@@ -90,6 +108,10 @@ func init() {
 		},
 	}
 }
+
+// errNoTransfer is the warning for a transfer command to a call that cannot
+// be transferred (a simulated call, say).
+var errNoTransfer = errors.New("this call cannot be transferred")
 
 // legCommand looks up the call a command names. A leg's own error (the call just
 // ended on the network, say) is a warning, not a scenario failure: the event

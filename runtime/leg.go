@@ -43,6 +43,20 @@ type Leg interface {
 	StopMediaTo(ctx context.Context, to Leg) error
 }
 
+// TransferLeg is a Leg whose far end may ask to have the call transferred (a
+// phone's transfer key: SIP REFER, RFC 3515). A leg that cannot be
+// transferred leaves it out, and the commands warn.
+type TransferLeg interface {
+	Leg
+	// HandleBlindTransfer turns the far end's transfer requests into
+	// Call.BlindTransferRequested, or, off (the default), refuses them.
+	HandleBlindTransfer(ctx context.Context, on bool) error
+	// NotifyBlindTransfer tells the far end how the transfer it asked for
+	// went: code 200 when the target answered, else the failure's code and
+	// reason.
+	NotifyBlindTransfer(ctx context.Context, code int, reason string) error
+}
+
 // Media says what Play plays: exactly one of URL, ToneScript or Text is set.
 type Media struct {
 	URL        string
@@ -114,7 +128,10 @@ const (
 	EventRecordStopped    = "Call.RecordStopped"
 	EventToneReceived     = "Call.ToneReceived"
 	EventMessageReceived  = "Call.MessageReceived"
-	EventHTTPResult       = "Net.HttpRequestResult"
+	// EventBlindTransferRequested: the far end asks to have the call
+	// transferred to transferTo (TransferLeg).
+	EventBlindTransferRequested = "Call.BlindTransferRequested"
+	EventHTTPResult             = "Net.HttpRequestResult"
 )
 
 // EventSink receives a leg's events. Post never blocks and may be called from any

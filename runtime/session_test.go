@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -361,4 +362,62 @@ func TestSessionRefusesAsyncAndGeneratorConstructors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// transferLeg is a recordingLeg whose far end may ask for a transfer.
+type transferLeg struct{ recordingLeg }
+
+func (l *transferLeg) HandleBlindTransfer(_ context.Context, on bool) error {
+	return l.did(fmt.Sprint("transfers ", on))
+}
+
+func (l *transferLeg) NotifyBlindTransfer(_ context.Context, code int, reason string) error {
+	return l.did(fmt.Sprint("transfer ", code, " ", reason))
+}
+
+// A phone's transfer request reaches the scenario, whose answer reaches the
+// leg; a call that cannot be transferred gets a warning, not an exception.
+func TestBlindTransfer(t *testing.T) {
+	const scenario = `
+VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
+	e.call.answer();
+	e.call.handleBlindTransfer(true);
+	e.call.addEventListener(CallEvents.BlindTransferRequested, (r) => {
+		Logger.write("transfer to " + r.transferTo + " via " + r.headers["Refer-To"]);
+		if (r.transferTo === "busy") {
+			r.call.notifyBlindTransferFailed(486, "Busy Here");
+			r.call.notifyBlindTransferFailed(100, "Trying");
+		} else {
+			r.call.notifyBlindTransferSuccess();
+		}
+	});
+});`
+	t.Run("transferable", func(t *testing.T) {
+		s, log := startSession(t, context.Background(), scenario, Config{})
+		leg := &transferLeg{recordingLeg{id: "in-1"}}
+		s.Incoming(Incoming{Leg: leg})
+		waitFor(t, log, "HandleBlindTransfer")
+		leg.post(EventConnected, nil)
+		leg.post(EventBlindTransferRequested, map[string]any{"transferTo": "phone69", "headers": map[string]string{"Refer-To": "sip:phone69@vox"}})
+		waitFor(t, log, "transfer to phone69 via sip:phone69@vox")
+		leg.post(EventBlindTransferRequested, map[string]any{"transferTo": "busy", "headers": map[string]string{"Refer-To": "sip:busy@vox"}})
+		waitFor(t, log, "a transfer ends with a final SIP status")
+		s.Terminate("test over")
+		waitDone(t, s)
+		want := "answer,transfers true,transfer 200 OK,transfer 486 Busy Here,hangup 0"
+		if got := strings.Join(leg.done(), ","); got != want {
+			t.Errorf("leg saw %s, want %s", got, want)
+		}
+	})
+	t.Run("not transferable", func(t *testing.T) {
+		s, log := startSession(t, context.Background(), scenario, Config{})
+		leg := &recordingLeg{id: "in-1"}
+		s.Incoming(Incoming{Leg: leg})
+		waitFor(t, log, "call in-1: this call cannot be transferred")
+		s.Terminate("test over")
+		waitDone(t, s)
+		if err := s.Err(); err != nil {
+			t.Errorf("Err() = %v", err)
+		}
+	})
 }

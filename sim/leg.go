@@ -38,10 +38,14 @@ type leg struct {
 	farAt     time.Time
 	farFG     bool
 
-	tones     bool
-	detector  *dtmf.Detector // while tones are handled
-	relayTo   []*leg         // legs that hear this one (SendMediaTo)
-	recording *recording
+	tones    bool
+	detector *dtmf.Detector // while tones are handled
+	// transfers: the scenario takes the far end's transfers
+	// (HandleBlindTransfer); transferTo is the one it has yet to answer.
+	transfers  bool
+	transferTo string
+	relayTo    []*leg // legs that hear this one (SendMediaTo)
+	recording  *recording
 }
 
 type recording struct {
@@ -182,6 +186,60 @@ func (l *leg) StopPlayback(ctx context.Context) error {
 		l.playback = nil
 		l.playTick.Stop()
 		l.playTick = nil
+	}
+	return nil
+}
+
+// askTransfer is the far end pressing its transfer key for to, as a phone
+// sends REFER: refused, as Vox refuses it, unless the scenario takes
+// transfers and has none under way.
+func (l *leg) askTransfer(to string) {
+	refused := ""
+	switch {
+	case l.state != stateConnected:
+		refused = "403 Forbidden: only an answered call can be transferred"
+	case !l.transfers:
+		refused = "603 Decline: the scenario does not take transfers"
+	case l.transferTo != "":
+		refused = "491 Request Pending: a transfer of this call is under way"
+	}
+	if refused != "" {
+		l.sim.log.System(l.sim.clock.Now(), fmt.Sprintf("Simulation: call %s asked to be transferred to %s, refused with %s", l.id, to, refused))
+		return
+	}
+	l.transferTo = to
+	l.emit(runtime.EventBlindTransferRequested, map[string]any{"transferTo": to, "headers": map[string]string{"Refer-To": "sip:" + to + "@" + transferDomain}})
+}
+
+var _ runtime.TransferLeg = (*leg)(nil)
+
+// transferDomain is the host of the Refer-To URIs of simulated transfers.
+const transferDomain = "sim.vox"
+
+func (l *leg) HandleBlindTransfer(ctx context.Context, on bool) error {
+	if l.state == stateEnded {
+		return errEnded
+	}
+	l.transfers = on
+	return nil
+}
+
+// NotifyBlindTransfer tells the far end how its transfer went; on success it
+// hangs up, as a phone does.
+func (l *leg) NotifyBlindTransfer(ctx context.Context, code int, reason string) error {
+	if l.state == stateEnded {
+		return errEnded
+	}
+	if l.transferTo == "" {
+		return errors.New("no transfer was requested")
+	}
+	if reason == "" {
+		reason = Reason(code)
+	}
+	l.sim.log.System(l.sim.clock.Now(), fmt.Sprintf("Simulation: call %s heard that its transfer to %s ended with %d %s", l.id, l.transferTo, code, reason))
+	l.transferTo = ""
+	if code >= 200 && code < 300 {
+		l.end(runtime.EventDisconnected, nil)
 	}
 	return nil
 }

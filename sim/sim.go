@@ -270,6 +270,8 @@ func (s *Simulation) apply(st Step) {
 		l.emit(runtime.EventMessageReceived, map[string]any{"text": st.Text})
 	case ActionHangup:
 		l.end(runtime.EventDisconnected, nil)
+	case ActionTransfer:
+		l.askTransfer(st.To)
 	}
 }
 

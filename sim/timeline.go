@@ -18,6 +18,7 @@ const (
 	ActionHTTPRequest = "http-request" // the portal sends a request into the session (S20)
 	ActionHangup      = "hangup"       // the call hangs up
 	ActionAudio       = "audio"        // the call starts saying Audio
+	ActionTransfer    = "transfer"     // the call presses its transfer key for To
 	ActionDial        = "dial"         // how outgoing calls matching Call behave (no At)
 )
 
@@ -48,6 +49,9 @@ type Step struct {
 	NoAnswer    bool      `json:"no_answer,omitempty"`
 	Fail        int       `json:"fail,omitempty"`
 	Reason      string    `json:"reason,omitempty"`
+
+	// To is where ActionTransfer sends the call: a user name or a number.
+	To string `json:"to,omitempty"`
 }
 
 // Duration is a time.Duration that reads and writes as "2s" in JSON.
@@ -111,6 +115,10 @@ func (st *Step) validate() error {
 		if st.Text == "" {
 			return fmt.Errorf("message: text is required")
 		}
+	case ActionTransfer:
+		if st.To == "" {
+			return fmt.Errorf("transfer: to is required (a user name or a number)")
+		}
 	case ActionHTTPRequest, ActionHangup:
 	case ActionAudio:
 		if st.Audio == "" {
@@ -124,7 +132,7 @@ func (st *Step) validate() error {
 			return fmt.Errorf("dial: fail code %d is not a SIP failure code (300-699)", st.Fail)
 		}
 	default:
-		return fmt.Errorf("unknown action %q (want dtmf, message, http-request, hangup, audio or dial)", st.Action)
+		return fmt.Errorf("unknown action %q (want dtmf, message, http-request, hangup, audio, transfer or dial)", st.Action)
 	}
 	if st.Audio != "" {
 		if err := ValidateAudio(st.Audio); err != nil {

@@ -49,6 +49,7 @@ func TestReadTimelineErrorsNameTheLine(t *testing.T) {
 		`{"at":"1s","action":"hangup","color":"red"}`:  "t.jsonl:1: json: unknown field \"color\"",
 		`{"at":"-1s","action":"hangup"}`:               "t.jsonl:1: at must not be negative",
 		`{"at":"1s","action":"audio"}`:                 "t.jsonl:1: audio: audio is required",
+		`{"at":"1s","action":"transfer"}`:              "t.jsonl:1: transfer: to is required",
 		`{"at":"1s","action":"audio","audio":"x.wav"}`: "t.jsonl:1: audio: stat x.wav",
 		`{"action":"dial","audio":"440@-10;*(0/0)"}`:   "t.jsonl:1: dial: tone script",
 		`not json`: "t.jsonl:1: invalid character",

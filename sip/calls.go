@@ -188,6 +188,7 @@ func (s *Server) EnableCalls(opts CallOptions) error {
 	s.sip.OnMessage(s.handle(c.inDialog))
 	s.sip.OnUpdate(s.handle(c.inDialog))
 	s.sip.OnPrack(s.handle(c.inDialog))
+	s.sip.OnRefer(s.handle(c.inDialog))
 	return nil
 }
 

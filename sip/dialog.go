@@ -92,7 +92,7 @@ func (c *calls) requestCSeq(d *dialog, method sipmsg.RequestMethod, seq uint32) 
 	req.AppendHeader(&sipmsg.CSeqHeader{SeqNo: seq, MethodName: method})
 	mf := sipmsg.MaxForwardsHeader(70)
 	req.AppendHeader(&mf)
-	if method == sipmsg.INVITE || method == sipmsg.UPDATE {
+	if method == sipmsg.INVITE || method == sipmsg.UPDATE || method == sipmsg.NOTIFY {
 		req.AppendHeader(sipmsg.HeaderClone(d.contact))
 	}
 	c.route(req, d.transport, d.peer)
@@ -166,7 +166,7 @@ func (c *calls) inDialog(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 }
 
 // allowed are the methods Vox takes in a dialog, for Allow.
-const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE, UPDATE, PRACK"
+const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, MESSAGE, UPDATE, PRACK, REFER"
 
 // allows says whether a message's Allow lists method.
 func allows(m headered, method sipmsg.RequestMethod) bool {

@@ -82,8 +82,14 @@ type leg struct {
 
 	mu    sync.Mutex
 	state legState
-	tones bool    // deliver digits sent by INFO
-	dlg   *dialog // inbound: from the INVITE; outbound: the answering fork's
+	tones bool // deliver digits sent by INFO
+	// transfers: REFERs are taken (HandleBlindTransfer); transfer is the
+	// one the scenario has yet to answer; transfersAsked counts those
+	// taken in the dialog.
+	transfers      bool
+	transfer       *transfer
+	transfersAsked int
+	dlg            *dialog // inbound: from the INVITE; outbound: the answering fork's
 	// sdp is our side of offer/answer; last is the SDP we sent last (its
 	// version changes only when it does, RFC 3264 section 8).
 	sdp    sdp.Session
@@ -543,6 +549,8 @@ func (l *leg) inDialog(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		l.message(req, tx)
 	case sipmsg.PRACK:
 		l.prack(req, tx)
+	case sipmsg.REFER:
+		l.transferRequested(req, tx)
 	default:
 		res := sipmsg.NewResponseFromRequest(req, 405, "Method Not Allowed", nil)
 		res.AppendHeader(sipmsg.NewHeader("Allow", allowed))

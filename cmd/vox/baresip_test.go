@@ -135,6 +135,38 @@ func TestBaresipOverTLS(t *testing.T) {
 	}
 }
 
+// A phone's transfer key: phone68, called by phone67 through a scenario
+// that takes transfers, sends REFER for phone69; the scenario rings
+// phone69, reports the answer to phone68 (a NOTIFY of 200), which hangs up,
+// and bridges phone67 with phone69, who hear each other.
+func TestBaresipBlindTransfer(t *testing.T) {
+	const targetTone = 800.0 // Hz, what phone69 says
+	s := startCallServer(t)
+	dir := t.TempDir()
+	transferor := startBaresip(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto")
+	target := startBaresip(t, s, "phone69", toneWAV(t, dir, targetTone), "auto")
+	caller := startBaresip(t, s, "phone67", toneWAV(t, dir, callerTone), "manual")
+	s.waitRegistered(t, "phone67", "phone68", "phone69")
+
+	caller.command(t, "dial", "1000")
+	caller.waitEvent(t, "CALL_ESTABLISHED")
+	transferor.waitEvent(t, "CALL_ESTABLISHED")
+	transferor.waitReceived(t, time.Second)
+	transferor.command(t, "transfer", "phone69")
+	target.waitEvent(t, "CALL_ESTABLISHED")
+	transferor.waitEvent(t, "CALL_CLOSED") // on the NOTIFY of 200
+	target.waitReceived(t, talk)
+	caller.command(t, "hangup", "")
+	caller.waitEvent(t, "CALL_CLOSED")
+	target.waitEvent(t, "CALL_CLOSED")
+	s.sessionLog(t, "Call.BlindTransferRequested", "transfer to phone69", "NotifyBlindTransfer", "code = 2.0000E+02", "phone68 gone", "Session terminated")
+	for _, ua := range []*baresipUA{caller, transferor, target} {
+		ua.stop(t)
+	}
+	checkTone(t, "what phone69 received", target.received(t), 0, false, callerTone)
+	checkTone(t, "what phone67 received last", caller.received(t), 0, true, targetTone)
+}
+
 // callThroughTheDemo has caller dial the demo, which rings callee; once
 // callee has heard talk of the call, caller hangs up. It returns the
 // session log, which has what logHas lists, and stops both phones, whose

@@ -109,6 +109,27 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 		});
 		break;
 	}
+	case "1000": { // ring phone68, bridge; phone68's transfer key sends the caller on
+		const out = VoxEngine.callUser({username: "phone68", callerid: e.callerid});
+		out.handleBlindTransfer(true);
+		out.addEventListener(CallEvents.Connected, () => {
+			call.answer();
+			VoxEngine.sendMediaBetween(call, out);
+		});
+		out.addEventListener(CallEvents.Failed, (f) => call.reject(f.code));
+		out.addEventListener(CallEvents.BlindTransferRequested, (t) => {
+			Logger.write("transfer to " + t.transferTo);
+			const next = VoxEngine.callUser({username: t.transferTo, callerid: e.callerid});
+			next.addEventListener(CallEvents.Connected, () => {
+				t.call.notifyBlindTransferSuccess();
+				VoxEngine.sendMediaBetween(call, next);
+			});
+			next.addEventListener(CallEvents.Failed, (f) => t.call.notifyBlindTransferFailed(f.code, f.reason));
+			call.addEventListener(CallEvents.Disconnected, () => next.hangup());
+		});
+		out.addEventListener(CallEvents.Disconnected, () => Logger.write("phone68 gone"));
+		break;
+	}
 	default:
 		call.reject(404);
 	}
@@ -122,7 +143,11 @@ type callServer struct {
 	logs *lockedBuffer // what it logged
 }
 
-var testPasswords = map[string]string{"phone67": "secret67", "phone68": "secret68"}
+var testPasswords = map[string]string{"phone67": "secret67", "phone68": "secret68", "phone69": "secret69"}
+
+// testSIPUsers are the demo users and a third, whom a call can be
+// transferred to.
+var testSIPUsers = append(slices.Clone(demoSIPUsers), "phone69")
 
 func startCallServer(t *testing.T) *callServer {
 	t.Helper()
@@ -135,7 +160,7 @@ func startCallServerWith(t *testing.T, edit func(*serveConfig)) *callServer {
 	t.Helper()
 	data := t.TempDir()
 	doc := sipUsersDoc{Realm: sipRealm}
-	for _, name := range demoSIPUsers {
+	for _, name := range testSIPUsers {
 		u := sip.NewUser(demoAccount, name, sipRealm, testPasswords[name])
 		doc.Users = append(doc.Users, sipUserDoc{Account: u.Account, Name: u.Name, HA1MD5: u.HA1MD5, HA1SHA256: u.HA1SHA256})
 	}

@@ -26,7 +26,7 @@ type simFlags struct {
 	noAnswer, busy                    bool
 	fail                              []string
 	dtmf                              []string
-	messages                          []string
+	messages, transfers               []string
 	httpRequests                      []string
 	httpFiles                         []string
 	allowNet                          bool
@@ -99,6 +99,7 @@ just pushed, or what a live call of the account would run.`,
 	fl.DurationVar(&f.hangupAfter, "hangup-after", 0, "the caller hangs up this long after the start (default: when nothing else can happen)")
 	fl.StringArrayVar(&f.dtmf, "dtmf", nil, `digits the caller presses: "1@3s,#@5s" (repeatable)`)
 	fl.StringArrayVar(&f.messages, "message", nil, `an in-call message: CALL@TIME=TEXT, e.g. 'user67@10s={"COMMAND":"hold"}' (repeatable)`)
+	fl.StringArrayVar(&f.transfers, "transfer", nil, `a phone's transfer key: CALL@TIME=TO, e.g. 'phone68@10s=phone69' (repeatable)`)
 	fl.StringArrayVar(&f.httpRequests, "http-request", nil, `a request into the session's access URL: TIME=CONTENT (repeatable)`)
 	fl.StringArrayVar(&f.httpFiles, "http", nil, "answer Net.httpRequestAsync for URLs matching URL_PATTERN with FILE, status 200 or STATUS: URL_PATTERN=[STATUS:]FILE (repeatable)")
 	fl.BoolVar(&f.allowNet, "allow-net", false, "let requests no --http route answers reach the network")
@@ -304,6 +305,15 @@ func (f simFlags) options() (sim.Options, error) {
 			return opts, fmt.Errorf("--message %q: want CALL@TIME=TEXT", spec)
 		}
 		opts.Timeline = append(opts.Timeline, sim.Step{At: sim.Duration(d), Action: sim.ActionMessage, Call: call, Text: text})
+	}
+	for _, spec := range f.transfers {
+		call, rest, ok1 := strings.Cut(spec, "@")
+		at, to, ok2 := strings.Cut(rest, "=")
+		d, err := time.ParseDuration(at)
+		if !ok1 || !ok2 || err != nil || to == "" {
+			return opts, fmt.Errorf("--transfer %q: want CALL@TIME=TO", spec)
+		}
+		opts.Timeline = append(opts.Timeline, sim.Step{At: sim.Duration(d), Action: sim.ActionTransfer, Call: call, To: to})
 	}
 	for _, spec := range f.httpRequests {
 		at, content, ok := strings.Cut(spec, "=")

@@ -231,6 +231,23 @@ class Call {
     this.#command("SendMessage", { text: String(text) });
   }
 
+  // handleBlindTransfer() with no argument turns transfers on, as
+  // handleTones() does tones.
+  handleBlindTransfer(handle) {
+    this.#command("HandleBlindTransfer", { handle: handle === undefined ? true : Boolean(handle) });
+  }
+
+  notifyBlindTransferSuccess() {
+    this.#command("NotifyBlindTransfer", { code: 200, reason: "OK" });
+  }
+
+  // A failure without a code is reported as 500: the transfer did not happen,
+  // for a reason the scenario did not say.
+  notifyBlindTransferFailed(code, reason) {
+    const status = code === undefined || code === null ? 500 : Number(code);
+    this.#command("NotifyBlindTransfer", { code: status, reason: valueOrEmpty(reason) });
+  }
+
   // #deliver hands one engine event for this call to its listeners. The state
   // is updated before the listeners run, so call.state() inside a
   // Disconnected listener already reads TERMINATED. The listeners get the

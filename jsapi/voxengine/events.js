@@ -23,6 +23,7 @@ const CallEvents = Object.freeze({
   RecordStopped: "Call.RecordStopped",
   ToneReceived: "Call.ToneReceived",
   MessageReceived: "Call.MessageReceived",
+  BlindTransferRequested: "Call.BlindTransferRequested",
 });
 
 // ListenerRegistry keeps the listeners of one event source (VoxEngine or one

@@ -29,6 +29,18 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
   });
   incoming.addEventListener(CallEvents.Disconnected, () => VoxEngine.terminate());
 
+  // The desk phone's transfer key: ring where it says, then tell it how it went.
+  viaSIP.handleBlindTransfer(true);
+  viaSIP.addEventListener(CallEvents.BlindTransferRequested, (t) => {
+    const target = VoxEngine.callSIP(t.headers["Refer-To"], { callerid: e.callerid });
+    target.addEventListener(CallEvents.Connected, () => {
+      t.call.notifyBlindTransferSuccess();
+      VoxEngine.sendMediaBetween(incoming, target);
+    });
+    target.addEventListener(CallEvents.Failed, (f) => t.call.notifyBlindTransferFailed(f.code, f.reason));
+    Logger.write(`transfer to ${t.transferTo}`);
+  });
+
   // Older positional forms still type-check (and are marked deprecated).
   const legacy = VoxEngine.callSIP("sip:old@pbx.example.com", e.callerid, "Old", "pw", "user");
   legacy.startPlayback("https://media.example.com/hold.mp3", true);
