@@ -51,23 +51,14 @@ func (h *Histogram) Since(q float64) time.Duration {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var delta [histogramBuckets]uint64
-	var total uint64
 	for i := range h.counts {
 		n := h.counts[i].Load()
 		delta[i] = n - h.last[i]
 		h.last[i] = n
-		total += delta[i]
 	}
-	if total == 0 {
+	i, ok := quantileBucket(delta[:], q)
+	if !ok {
 		return 0
 	}
-	want := uint64(math.Ceil(q * float64(total)))
-	var seen uint64
-	for i, n := range delta {
-		seen += n
-		if seen >= want {
-			return upperBound(i)
-		}
-	}
-	return upperBound(histogramBuckets - 1)
+	return upperBound(i)
 }

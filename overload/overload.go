@@ -8,7 +8,8 @@
 // calls away keeps the calls that are taken whole.
 //
 // A Guard watches how late the server is (for SIP, how long requests wait in
-// the socket before they are read, sip.Server.QueueDelay) and sets the share
+// the socket before they are read, sip.Server.QueueDelay, and how long its
+// goroutines wait to run, SchedLatency) and sets the share
 // of new work it admits by additive increase and multiplicative decrease:
 // while the latency stays over Target, every Sustain Intervals admit a
 // Decrease fraction fewer; each one under it, Increase more. The admitted

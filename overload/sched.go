@@ -1,0 +1,86 @@
+package overload
+
+import (
+	"math"
+	"runtime/metrics"
+	"sync"
+	"time"
+)
+
+// SchedLatency measures how long the process's goroutines waited to run, from
+// the Go scheduler's own histogram. A server whose cores cannot keep up makes
+// every piece of work wait in the run queue, however it arrived: requests over
+// TCP, TLS and WebSocket (a browser's calls) show no socket queue, which
+// sip.Server.QueueDelay reads for UDP only, but they show here. Its zero value
+// is ready; the first call measures from the start of the process.
+type SchedLatency struct {
+	mu     sync.Mutex
+	sample [1]metrics.Sample
+	last   []uint64
+}
+
+const schedLatencies = "/sched/latencies:seconds"
+
+// Since is quantile q of the waits since the previous call, to the upper
+// bound of the runtime's bucket; 0 when there were none.
+func (s *SchedLatency) Since(q float64) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sample[0].Name = schedLatencies
+	metrics.Read(s.sample[:])
+	if s.sample[0].Value.Kind() != metrics.KindFloat64Histogram {
+		return 0 // a runtime without the metric
+	}
+	h := s.sample[0].Value.Float64Histogram()
+	if len(s.last) != len(h.Counts) {
+		s.last = make([]uint64, len(h.Counts))
+	}
+	delta := make([]uint64, len(h.Counts))
+	for i, n := range h.Counts {
+		delta[i] = n - s.last[i]
+		s.last[i] = n
+	}
+	i, ok := quantileBucket(delta, q)
+	if !ok {
+		return 0
+	}
+	// Bucket i holds [Buckets[i], Buckets[i+1]); the last one is open.
+	upper := h.Buckets[i+1]
+	if math.IsInf(upper, 1) {
+		upper = h.Buckets[i]
+	}
+	return time.Duration(upper * float64(time.Second))
+}
+
+// quantileBucket is the bucket holding quantile q of counts; false when
+// counts are all zero.
+func quantileBucket(counts []uint64, q float64) (int, bool) {
+	var total uint64
+	for _, n := range counts {
+		total += n
+	}
+	if total == 0 {
+		return 0, false
+	}
+	want := max(1, uint64(math.Ceil(q*float64(total))))
+	var seen uint64
+	for i, n := range counts {
+		seen += n
+		if seen >= want {
+			return i, true
+		}
+	}
+	return len(counts) - 1, true
+}
+
+// Max is a Latency (Options.Latency) that reports the longest of latencies,
+// each measured at every call.
+func Max(latencies ...func(quantile float64) time.Duration) func(quantile float64) time.Duration {
+	return func(q float64) time.Duration {
+		var longest time.Duration
+		for _, l := range latencies {
+			longest = max(longest, l(q))
+		}
+		return longest
+	}
+}
