@@ -27,17 +27,17 @@ func TestUnimplemented(t *testing.T) {
 			name: "VoxEngine, AppEvents and CallEvents members",
 			source: `const conf = VoxEngine.createConference();
 VoxEngine.addEventListener(AppEvents.WebSocket, () => {});
-x.addEventListener(CallEvents.OnHold, () => {});`,
+x.addEventListener(CallEvents.ReInviteReceived, () => {});`,
 			want: []string{
 				"s.js:1:14: VoxEngine.createConference is not implemented in Vox",
 				"s.js:2:28: AppEvents.WebSocket is not implemented in Vox",
-				"s.js:3:20: CallEvents.OnHold is not implemented in Vox",
+				"s.js:3:20: CallEvents.ReInviteReceived is not implemented in Vox",
 			},
 		},
 		{
 			name: "strings and comments do not count",
 			source: `// VoxEngine.createConference() is for later
-/* CallEvents.OnHold */
+/* CallEvents.ReInviteReceived */
 Logger.write("VoxEngine.createConference");
 const s = ` + "`AppEvents.WebSocket`" + `;`,
 		},

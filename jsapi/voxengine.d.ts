@@ -55,6 +55,12 @@ declare const CallEvents: {
    * notifyBlindTransferSuccess or notifyBlindTransferFailed.
    */
   readonly BlindTransferRequested: "Call.BlindTransferRequested";
+  /** The far end sent a SIP INFO other than a digit or text (those are ToneReceived and MessageReceived). */
+  readonly InfoReceived: "Call.InfoReceived";
+  /** The far end put the call on hold (a re-INVITE with a=sendonly or a=inactive). */
+  readonly OnHold: "Call.OnHold";
+  /** The far end took the call off hold. */
+  readonly OffHold: "Call.OffHold";
 };
 
 type AppEventName = (typeof AppEvents)[keyof typeof AppEvents];
@@ -136,6 +142,14 @@ interface CallEventParams {
     tone: string;
   };
   "Call.MessageReceived": { text: string; headers: SipHeaders };
+  "Call.InfoReceived": {
+    /** The INFO's Content-Type, e.g. "application/x-crm+json". */
+    mimeType: string;
+    body: string;
+    headers: SipHeaders;
+  };
+  "Call.OnHold": {};
+  "Call.OffHold": {};
   "Call.BlindTransferRequested": {
     /** The user part of where to transfer: a user name or a number ("phone69", "74954451120"). */
     transferTo: string;
@@ -292,6 +306,11 @@ interface Call {
   sendDigits(digits: string): void;
   /** Sends an in-call text message (SIP MESSAGE). */
   sendMessage(text: string): void;
+  /**
+   * Sends a SIP INFO with body as mimeType (type/subtype, at most 1,300 bytes of
+   * body) and the X- headers of headers: data for a PBX or an app on the far end.
+   */
+  sendInfo(mimeType: string, body: string, headers?: SipHeaders): void;
   /**
    * Take the far end's transfer requests (a phone's transfer key, SIP REFER)
    * as CallEvents.BlindTransferRequested; without it (or with false) they are

@@ -262,6 +262,21 @@ func TestVoxEngine(t *testing.T) {
 			wantLogs: []string{"phone69 sip:phone69@vox true"},
 		},
 		{
+			name:   "INFO both ways, hold",
+			script: answerFirst,
+			events: []string{alerting, `run: c.sendInfo("application/x-crm+json", '{"lead":7}', {"X-Crm": "1"}); c.sendInfo("application/x-empty");
+				c.addEventListener(CallEvents.InfoReceived, (e) => Logger.write(e.mimeType + " " + e.body + " " + e.headers["X-Pbx"]));
+				c.addEventListener(CallEvents.OnHold, () => Logger.write("held"));
+				c.addEventListener(CallEvents.OffHold, () => Logger.write("back"));`,
+				`{"name":"Call.InfoReceived","id":"in-1","mimeType":"application/x-pbx","body":"park=1","headers":{"X-Pbx":"7"}}`,
+				`{"name":"Call.OnHold","id":"in-1"}`, `{"name":"Call.OffHold","id":"in-1"}`},
+			want: []hostCall{
+				cmd("SendInfo", obj{"id": "in-1", "mimeType": "application/x-crm+json", "body": `{"lead":7}`, "headers": obj{"X-Crm": "1"}}),
+				cmd("SendInfo", obj{"id": "in-1", "mimeType": "application/x-empty", "body": "", "headers": nil}),
+			},
+			wantLogs: []string{"application/x-pbx park=1 7", "held", "back"},
+		},
+		{
 			name: "CallAlerting event carries the call and the INVITE's fields",
 			script: `VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 				const {call, ...rest} = e;
@@ -490,7 +505,7 @@ func TestVoxEngine(t *testing.T) {
 		{
 			name:   "an unknown call event constant or a non-function listener is a TypeError",
 			script: answerFirst,
-			events: []string{alerting, `run: c.addEventListener(CallEvents.OnHold, () => {})`,
+			events: []string{alerting, `run: c.addEventListener(CallEvents.ReInviteReceived, () => {})`,
 				`run: c.removeEventListener("Call.Nope")`, `run: c.addEventListener(CallEvents.Connected, "handler")`},
 			wantErrs: []string{
 				"TypeError: Call.addEventListener: unknown event undefined",

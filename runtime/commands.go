@@ -71,6 +71,20 @@ func init() {
 		"SendMessage": legCommand(func(s *Session, st *legState, m map[string]any) error {
 			return st.leg.SendMessage(s.ctx, str(m, "text"))
 		}),
+		"SendInfo": legCommand(func(s *Session, st *legState, m map[string]any) error {
+			mimeType, body := str(m, "mimeType"), str(m, "body")
+			if !validMIMEType(mimeType) {
+				return fmt.Errorf("sendInfo: MIME type %q is not type/subtype", mimeType)
+			}
+			if len(body) > maxInfoBody {
+				return fmt.Errorf("sendInfo: a body of %d bytes is over %d", len(body), maxInfoBody)
+			}
+			l, ok := st.leg.(InfoLeg)
+			if !ok {
+				return errors.New("this call carries no SIP INFO")
+			}
+			return l.SendInfo(s.ctx, mimeType, body, headers(m))
+		}),
 		"HandleBlindTransfer": legCommand(func(s *Session, st *legState, m map[string]any) error {
 			t, ok := st.leg.(TransferLeg)
 			if !ok {
@@ -107,6 +121,21 @@ func init() {
 			return nil
 		},
 	}
+}
+
+// maxInfoBody bounds an INFO's body: one that fits a UDP datagram, as SIP
+// over UDP needs (RFC 3261 section 18.1.1).
+const maxInfoBody = 1300
+
+// validMIMEType says whether t is type/subtype made of token characters,
+// parameters allowed: what a Content-Type header may carry.
+func validMIMEType(t string) bool {
+	media, _, _ := strings.Cut(t, ";")
+	typ, sub, ok := strings.Cut(strings.TrimSpace(media), "/")
+	token := func(s string) bool {
+		return s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`|~") == ""
+	}
+	return ok && token(typ) && token(sub) && !strings.ContainsAny(t, "\r\n")
 }
 
 // errNoTransfer is the warning for a transfer command to a call that cannot

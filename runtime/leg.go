@@ -57,6 +57,15 @@ type TransferLeg interface {
 	NotifyBlindTransfer(ctx context.Context, code int, reason string) error
 }
 
+// InfoLeg is a Leg that carries SIP INFO: Call.sendInfo's, and the far end's
+// as Call.InfoReceived.
+type InfoLeg interface {
+	Leg
+	// SendInfo sends body as mimeType ("application/x-crm+json"), with the
+	// X- and VI- headers of headers.
+	SendInfo(ctx context.Context, mimeType, body string, headers map[string]string) error
+}
+
 // Media says what Play plays: exactly one of URL, ToneScript or Text is set.
 type Media struct {
 	URL        string
@@ -131,7 +140,14 @@ const (
 	// EventBlindTransferRequested: the far end asks to have the call
 	// transferred to transferTo (TransferLeg).
 	EventBlindTransferRequested = "Call.BlindTransferRequested"
-	EventHTTPResult             = "Net.HttpRequestResult"
+	// EventInfoReceived: the far end sent a SIP INFO that is neither a digit
+	// nor text (InfoLeg).
+	EventInfoReceived = "Call.InfoReceived"
+	// EventOnHold and EventOffHold: the far end put the call on hold (a
+	// re-INVITE or UPDATE with a=sendonly or a=inactive), or took it back.
+	EventOnHold     = "Call.OnHold"
+	EventOffHold    = "Call.OffHold"
+	EventHTTPResult = "Net.HttpRequestResult"
 )
 
 // EventSink receives a leg's events. Post never blocks and may be called from any

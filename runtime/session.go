@@ -656,7 +656,7 @@ func (k legSink) Post(ev Event) {
 var eventsWithHeaders = map[string]bool{
 	EventRinging: true, EventAudioStarted: true, EventConnected: true,
 	EventFailed: true, EventDisconnected: true, EventMessageReceived: true,
-	EventBlindTransferRequested: true,
+	EventBlindTransferRequested: true, EventInfoReceived: true,
 }
 
 // afterEnd are the events a call may still report once it has ended.

@@ -421,3 +421,45 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 		}
 	})
 }
+
+// infoLeg is a recordingLeg that carries SIP INFO.
+type infoLeg struct{ recordingLeg }
+
+func (l *infoLeg) SendInfo(_ context.Context, mimeType, body string, headers map[string]string) error {
+	return l.did(fmt.Sprint("info ", mimeType, " ", body, " ", headers["X-A"]))
+}
+
+// Call.sendInfo reaches a leg that carries INFO, checked first: a MIME type
+// that is not type/subtype, or a body over a datagram, is a warning and
+// sends nothing, as is a leg that carries no INFO.
+func TestSendInfo(t *testing.T) {
+	const scenario = `
+VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
+	e.call.answer();
+	e.call.sendInfo("application/x-a+json; charset=utf-8", "{}", {"X-A": "1"});
+	e.call.sendInfo("not a type", "x");
+	e.call.sendInfo("text/plain\r\nX-Evil: 1", "x");
+	e.call.sendInfo("application/x-big", "x".repeat(1301));
+	Logger.write("sent");
+});`
+	s, log := startSession(t, context.Background(), scenario, Config{})
+	leg := &infoLeg{recordingLeg{id: "in-1"}}
+	s.Incoming(Incoming{Leg: leg})
+	waitFor(t, log, "sent")
+	s.Terminate("test over")
+	waitDone(t, s)
+	want := "answer,info application/x-a+json; charset=utf-8 {} 1,hangup 0"
+	if got := strings.Join(leg.done(), ","); got != want {
+		t.Errorf("leg saw %s, want %s", got, want)
+	}
+	for _, w := range []string{`MIME type "not a type" is not type/subtype`, "is not type/subtype", "a body of 1301 bytes is over 1300"} {
+		if !strings.Contains(log.String(), w) {
+			t.Errorf("log lacks %q:\n%s", w, log.String())
+		}
+	}
+	s, log = startSession(t, context.Background(), scenario, Config{})
+	s.Incoming(Incoming{Leg: &recordingLeg{id: "in-1"}})
+	waitFor(t, log, "this call carries no SIP INFO")
+	s.Terminate("test over")
+	waitDone(t, s)
+}

@@ -211,7 +211,19 @@ func (l *leg) askTransfer(to string) {
 	l.emit(runtime.EventBlindTransferRequested, map[string]any{"transferTo": to, "headers": map[string]string{"Refer-To": "sip:" + to + "@" + transferDomain}})
 }
 
-var _ runtime.TransferLeg = (*leg)(nil)
+var (
+	_ runtime.TransferLeg = (*leg)(nil)
+	_ runtime.InfoLeg     = (*leg)(nil)
+)
+
+// SendInfo is a SIP INFO to the far end, which a simulation shows in the log.
+func (l *leg) SendInfo(ctx context.Context, mimeType, body string, headers map[string]string) error {
+	if l.state == stateEnded {
+		return errEnded
+	}
+	l.sim.log.System(l.sim.clock.Now(), fmt.Sprintf("Simulation: call %s got an INFO (%s): %s", l.id, mimeType, body))
+	return nil
+}
 
 // transferDomain is the host of the Refer-To URIs of simulated transfers.
 const transferDomain = "sim.vox"

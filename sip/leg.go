@@ -89,7 +89,9 @@ type leg struct {
 	transfers      bool
 	transfer       *transfer
 	transfersAsked int
-	dlg            *dialog // inbound: from the INVITE; outbound: the answering fork's
+	// farHeld: the far end's last offer in the dialog put the call on hold.
+	farHeld bool
+	dlg     *dialog // inbound: from the INVITE; outbound: the answering fork's
 	// sdp is our side of offer/answer; last is the SDP we sent last (its
 	// version changes only when it does, RFC 3264 section 8).
 	sdp    sdp.Session
@@ -598,10 +600,39 @@ func (l *leg) info(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		l.post(runtime.EventMessageReceived, map[string]any{"text": body, "headers": headersParam(req)})
 		l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
 	default:
-		res := sipmsg.NewResponseFromRequest(req, 415, "Unsupported Media Type", nil)
-		res.AppendHeader(sipmsg.NewHeader("Accept", "application/dtmf-relay, application/dtmf, text/plain, application/json"))
-		l.c.srv.respond(tx, res)
+		// Anything else is the scenario's to read (a PBX's or an app's
+		// data): Voximplant's Call.InfoReceived.
+		l.post(runtime.EventInfoReceived, map[string]any{"mimeType": ct, "body": string(req.Body()), "headers": headersParam(req)})
+		l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 200, "OK", nil))
 	}
+}
+
+var _ runtime.InfoLeg = (*leg)(nil)
+
+// SendInfo implements runtime.InfoLeg.
+func (l *leg) SendInfo(ctx context.Context, mimeType, body string, headers map[string]string) error {
+	l.mu.Lock()
+	d, state := l.dlg, l.state
+	l.mu.Unlock()
+	if state == stateEnded {
+		return errEnded
+	}
+	if d == nil || state < stateAnswered {
+		return errNoDialog
+	}
+	req := l.c.request(d, sipmsg.INFO)
+	copyHeaders(req, headers)
+	req.AppendHeader(sipmsg.NewHeader("Content-Type", mimeType))
+	req.SetBody([]byte(body))
+	log := l.log
+	l.c.goWork(func() {
+		ctx, cancel := context.WithTimeout(l.c.ctx, transactionTimeout)
+		defer cancel()
+		if res, err := l.c.send(ctx, req); err != nil || !res.IsSuccess() {
+			log.Info("sip: INFO not taken", "err", err, "res", res)
+		}
+	})
+	return nil
 }
 
 // message takes an in-dialog MESSAGE with a text body (S20).

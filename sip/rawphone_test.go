@@ -338,3 +338,15 @@ func (e errUnexpected) Error() string {
 	first, _, _ := strings.Cut(string(e), "\r\n")
 	return "unexpected message: " + first
 }
+
+// inDialog sends a request of method in d, with header lines (each ending
+// in CRLF) and a text body.
+func (p *rawPhone) inDialog(d rawDialog, method string, cseq int, headers, body string) error {
+	msg := method + " " + d.target + " SIP/2.0\r\nVia: SIP/2.0/UDP " + p.local + ";branch=" + d.branch + method + strconv.Itoa(cseq) + ";rport\r\n" +
+		"From: " + d.from + "\r\nTo: " + d.to + "\r\nCall-ID: " + d.callID + "\r\nCSeq: " + strconv.Itoa(cseq) + " " + method +
+		"\r\nMax-Forwards: 70\r\nContact: <sip:alice@" + p.local + ">\r\n" + headers
+	if body != "" {
+		msg += "Content-Type: text/plain\r\n"
+	}
+	return p.send(msg + "Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+}

@@ -12,6 +12,7 @@ import (
 	sipmsg "github.com/emiago/sipgo/sip"
 
 	"vox/media/sdp"
+	"vox/runtime"
 )
 
 // Session timers (RFC 4028) end calls whose far end is gone: one side
@@ -398,7 +399,25 @@ func (l *leg) answerOffer(body []byte) ([]byte, error) {
 		return nil, err
 	}
 	l.applyMedia(m)
+	l.holdChanged(m)
 	return ans, nil
+}
+
+// holdChanged tells the scenario when an offer of the far end put the call
+// on hold or took it back (RFC 3264 section 8.4): on hold, we may not send.
+func (l *leg) holdChanged(m sdp.Media) {
+	held := !m.Direction.Sends()
+	l.mu.Lock()
+	changed := held != l.farHeld
+	l.farHeld = held
+	l.mu.Unlock()
+	switch {
+	case !changed:
+	case held:
+		l.post(runtime.EventOnHold, nil)
+	default:
+		l.post(runtime.EventOffHold, nil)
+	}
 }
 
 // reoffer is our offer for a re-INVITE that brought none.

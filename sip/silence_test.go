@@ -179,9 +179,11 @@ func TestHeldCallNotEndedForSilence(t *testing.T) {
 	c := connectSilentCall(t)
 	c.talk(t, silenceTimeout/2)
 	c.reinvite(t, "inactive")
+	c.launcher.event(t, runtime.EventOnHold)
 	time.Sleep(3 * silenceTimeout)
 	c.noBye(t, "while the phone held the call")
 	c.reinvite(t, "sendrecv")
+	c.launcher.event(t, runtime.EventOffHold)
 	c.talk(t, silenceTimeout/2)
 	c.silenceEnds(t)
 }

@@ -231,6 +231,10 @@ class Call {
     this.#command("SendMessage", { text: String(text) });
   }
 
+  sendInfo(mimeType, body, headers) {
+    this.#command("SendInfo", { mimeType: String(mimeType), body: valueOrEmpty(body), headers: headers ?? null });
+  }
+
   // handleBlindTransfer() with no argument turns transfers on, as
   // handleTones() does tones.
   handleBlindTransfer(handle) {

@@ -24,13 +24,16 @@ const CallEvents = Object.freeze({
   ToneReceived: "Call.ToneReceived",
   MessageReceived: "Call.MessageReceived",
   BlindTransferRequested: "Call.BlindTransferRequested",
+  InfoReceived: "Call.InfoReceived",
+  OnHold: "Call.OnHold",
+  OffHold: "Call.OffHold",
 });
 
 // ListenerRegistry keeps the listeners of one event source (VoxEngine or one
 // Call). It accepts only the event names it was built with: a scenario written
 // for Voximplant may pass a constant Vox does not implement yet (for example
-// CallEvents.OnHold, which is undefined here), and a silent registration would
-// leave the scenario waiting for an event that never comes.
+// CallEvents.ReInviteReceived, which is undefined here), and a silent
+// registration would leave the scenario waiting for an event that never comes.
 //
 // Every VM builds this layer afresh, so it keeps to plain objects and prototype
 // methods: a Map or a Set would make goja build those built-ins in every

@@ -40,6 +40,9 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
     target.addEventListener(CallEvents.Failed, (f) => t.call.notifyBlindTransferFailed(f.code, f.reason));
     Logger.write(`transfer to ${t.transferTo}`);
   });
+  viaSIP.addEventListener(CallEvents.InfoReceived, (i) => incoming.sendInfo(i.mimeType, i.body, i.headers));
+  viaSIP.addEventListener(CallEvents.OnHold, () => incoming.playProgressTone("RU"));
+  viaSIP.addEventListener(CallEvents.OffHold, () => incoming.stopPlayback());
 
   // Older positional forms still type-check (and are marked deprecated).
   const legacy = VoxEngine.callSIP("sip:old@pbx.example.com", e.callerid, "Old", "pw", "user");

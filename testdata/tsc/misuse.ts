@@ -5,8 +5,8 @@
 VoxEngine.addEventListener(AppEvents.NewWebSocketFailed, () => {});
 
 VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
-  // @ts-expect-error: CallEvents.OnHold is not implemented in Vox.
-  e.call.addEventListener(CallEvents.OnHold, () => {});
+  // @ts-expect-error: CallEvents.ReInviteReceived is not implemented in Vox.
+  e.call.addEventListener(CallEvents.ReInviteReceived, () => {});
   // @ts-expect-error: a Connected event has no SIP status code.
   e.call.addEventListener(CallEvents.Connected, (ev) => Logger.write(ev.code));
   // @ts-expect-error: the loop flag is a boolean or {loop}.
