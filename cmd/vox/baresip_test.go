@@ -167,6 +167,34 @@ func TestBaresipBlindTransfer(t *testing.T) {
 	checkTone(t, "what phone67 received last", caller.received(t), 0, true, targetTone)
 }
 
+// A phone's hold key: phone68, called by phone67, holds the call (baresip's
+// re-INVITE with a=sendonly); the scenario hears Call.OnHold and plays the
+// ringback to phone67, then Call.OffHold when phone68 takes the call back,
+// and bridges the two again: phone67 hears phone68 at the end.
+func TestBaresipHold(t *testing.T) {
+	s := startCallServer(t)
+	dir := t.TempDir()
+	callee := startBaresip(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto")
+	caller := startBaresip(t, s, "phone67", toneWAV(t, dir, callerTone), "manual")
+	s.waitRegistered(t, "phone67", "phone68")
+
+	caller.command(t, "dial", "1100")
+	caller.waitEvent(t, "CALL_ESTABLISHED")
+	callee.waitEvent(t, "CALL_ESTABLISHED")
+	callee.waitReceived(t, time.Second)
+	callee.command(t, "hold", "")
+	s.sessionLog(t, "Call.OnHold", "phone68 holds", "PlayToneScript")
+	callee.command(t, "resume", "")
+	s.sessionLog(t, "Call.OffHold", "phone68 is back")
+	time.Sleep(talk)
+	caller.command(t, "hangup", "")
+	caller.waitEvent(t, "CALL_CLOSED")
+	callee.waitEvent(t, "CALL_CLOSED")
+	caller.stop(t)
+	callee.stop(t)
+	checkTone(t, "what phone67 received last", caller.received(t), 0, true, calleeTone)
+}
+
 // callThroughTheDemo has caller dial the demo, which rings callee; once
 // callee has heard talk of the call, caller hangs up. It returns the
 // session log, which has what logHas lists, and stops both phones, whose

@@ -130,6 +130,26 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 		out.addEventListener(CallEvents.Disconnected, () => Logger.write("phone68 gone"));
 		break;
 	}
+	case "1100": { // ring phone68, bridge; while phone68 holds, the caller hears the ringback
+		const out = VoxEngine.callUser({username: "phone68", callerid: e.callerid});
+		out.addEventListener(CallEvents.Connected, () => {
+			call.answer();
+			VoxEngine.sendMediaBetween(call, out);
+		});
+		out.addEventListener(CallEvents.Failed, (f) => call.reject(f.code));
+		out.addEventListener(CallEvents.OnHold, () => {
+			Logger.write("phone68 holds");
+			VoxEngine.stopMediaBetween(call, out);
+			call.playProgressTone("RU");
+		});
+		out.addEventListener(CallEvents.OffHold, () => {
+			Logger.write("phone68 is back");
+			call.stopPlayback();
+			VoxEngine.sendMediaBetween(call, out);
+		});
+		out.addEventListener(CallEvents.Disconnected, () => call.hangup());
+		break;
+	}
 	default:
 		call.reject(404);
 	}
