@@ -44,6 +44,7 @@ type leg struct {
 	// (HandleBlindTransfer); transferTo is the one it has yet to answer.
 	transfers  bool
 	transferTo string
+	held       bool   // the far end holds the call
 	relayTo    []*leg // legs that hear this one (SendMediaTo)
 	recording  *recording
 }
@@ -223,6 +224,20 @@ func (l *leg) SendInfo(ctx context.Context, mimeType, body string, headers map[s
 	}
 	l.sim.log.System(l.sim.clock.Now(), fmt.Sprintf("Simulation: call %s got an INFO (%s): %s", l.id, mimeType, body))
 	return nil
+}
+
+// hold is the far end holding the call or taking it back, reported once
+// each way as a phone's re-INVITEs are.
+func (l *leg) hold(on bool) {
+	if l.state != stateConnected || on == l.held {
+		return
+	}
+	l.held = on
+	if on {
+		l.emit(runtime.EventOnHold, nil)
+	} else {
+		l.emit(runtime.EventOffHold, nil)
+	}
 }
 
 // transferDomain is the host of the Refer-To URIs of simulated transfers.

@@ -272,6 +272,10 @@ func (s *Simulation) apply(st Step) {
 		l.end(runtime.EventDisconnected, nil)
 	case ActionTransfer:
 		l.askTransfer(st.To)
+	case ActionInfo:
+		l.emit(runtime.EventInfoReceived, map[string]any{"mimeType": st.MIMEType, "body": st.Text, "headers": map[string]string{}})
+	case ActionHold, ActionUnhold:
+		l.hold(st.Action == ActionHold)
 	}
 }
 

@@ -19,6 +19,9 @@ const (
 	ActionHangup      = "hangup"       // the call hangs up
 	ActionAudio       = "audio"        // the call starts saying Audio
 	ActionTransfer    = "transfer"     // the call presses its transfer key for To
+	ActionInfo        = "info"         // the call sends a SIP INFO: Text as MIMEType
+	ActionHold        = "hold"         // the call puts the scenario on hold
+	ActionUnhold      = "unhold"       // the call takes it back
 	ActionDial        = "dial"         // how outgoing calls matching Call behave (no At)
 )
 
@@ -52,6 +55,8 @@ type Step struct {
 
 	// To is where ActionTransfer sends the call: a user name or a number.
 	To string `json:"to,omitempty"`
+	// MIMEType is the type of ActionInfo's Text.
+	MIMEType string `json:"mime_type,omitempty"`
 }
 
 // Duration is a time.Duration that reads and writes as "2s" in JSON.
@@ -119,7 +124,11 @@ func (st *Step) validate() error {
 		if st.To == "" {
 			return fmt.Errorf("transfer: to is required (a user name or a number)")
 		}
-	case ActionHTTPRequest, ActionHangup:
+	case ActionInfo:
+		if st.MIMEType == "" || !strings.Contains(st.MIMEType, "/") {
+			return fmt.Errorf("info: mime_type %q is not type/subtype", st.MIMEType)
+		}
+	case ActionHTTPRequest, ActionHangup, ActionHold, ActionUnhold:
 	case ActionAudio:
 		if st.Audio == "" {
 			return fmt.Errorf("audio: audio is required (a tone script or a file)")
@@ -132,7 +141,7 @@ func (st *Step) validate() error {
 			return fmt.Errorf("dial: fail code %d is not a SIP failure code (300-699)", st.Fail)
 		}
 	default:
-		return fmt.Errorf("unknown action %q (want dtmf, message, http-request, hangup, audio, transfer or dial)", st.Action)
+		return fmt.Errorf("unknown action %q (want dtmf, message, info, http-request, hangup, hold, unhold, audio, transfer or dial)", st.Action)
 	}
 	if st.Audio != "" {
 		if err := ValidateAudio(st.Audio); err != nil {

@@ -50,6 +50,7 @@ func TestReadTimelineErrorsNameTheLine(t *testing.T) {
 		`{"at":"-1s","action":"hangup"}`:               "t.jsonl:1: at must not be negative",
 		`{"at":"1s","action":"audio"}`:                 "t.jsonl:1: audio: audio is required",
 		`{"at":"1s","action":"transfer"}`:              "t.jsonl:1: transfer: to is required",
+		`{"at":"1s","action":"info","text":"x"}`:       "t.jsonl:1: info: mime_type \"\" is not type/subtype",
 		`{"at":"1s","action":"audio","audio":"x.wav"}`: "t.jsonl:1: audio: stat x.wav",
 		`{"action":"dial","audio":"440@-10;*(0/0)"}`:   "t.jsonl:1: dial: tone script",
 		`not json`: "t.jsonl:1: invalid character",
