@@ -2,15 +2,12 @@ package sip
 
 import (
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
 
-	"vox/media/rtp"
 	"vox/runtime"
 )
 
@@ -89,7 +86,7 @@ func TestInCallRequestQueuedBeforeAnswer(t *testing.T) {
 // Call.InfoReceived and is answered 200 (it used to get 415); the
 // scenario's sendInfo reaches the phone with its type, body and X- headers.
 func TestInfoBothWays(t *testing.T) {
-	prog, err := runtime.Compile("info.js", `VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
+	p, d, log := callScenario(t, `VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 	const call = e.call;
 	call.addEventListener(CallEvents.Disconnected, () => VoxEngine.terminate());
 	call.addEventListener(CallEvents.InfoReceived, (i) => {
@@ -98,31 +95,7 @@ func TestInfoBothWays(t *testing.T) {
 	});
 	call.answer();
 });`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ports, err := rtp.NewPortPool(rtp.PortPoolConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	launcher := &scriptLauncher{prog: prog, log: &syncBuffer{}}
-	_, addr := startRawCallServerWith(t, CallOptions{Router: testRouter{}, Launcher: launcher, Ports: ports})
-	p, err := newRawPhone(addr, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.conn.Close()
-	d, err := p.dial()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.ackAnswer(d); err != nil {
-		t.Fatal(err)
-	}
-	msg := "INFO " + d.target + " SIP/2.0\r\nVia: SIP/2.0/UDP " + p.local + ";branch=" + d.branch + "info;rport\r\n" +
-		"From: " + d.from + "\r\nTo: " + d.to + "\r\nCall-ID: " + d.callID + "\r\nCSeq: 3 INFO\r\nMax-Forwards: 70\r\n" +
-		"X-Pbx: 7\r\nContent-Type: application/x-pbx+xml\r\nContent-Length: 7\r\n\r\n<park/>"
-	if err := p.send(msg); err != nil {
+	if err := p.inDialog(d, "INFO", 3, "X-Pbx: 7\r\nContent-Type: application/x-pbx+xml\r\n", "<park/>"); err != nil {
 		t.Fatal(err)
 	}
 	// The answer to ours and the scenario's INFO, in either order: the
@@ -133,7 +106,7 @@ func TestInfoBothWays(t *testing.T) {
 		msg, err := p.recv()
 		switch {
 		case err != nil:
-			t.Fatalf("after the INFO: %v\n%s", err, launcher.log)
+			t.Fatalf("after the INFO: %v\n%s", err, log)
 		case strings.HasPrefix(msg, "SIP/2.0 200 ") && strings.HasSuffix(headerOf(msg, "CSeq"), "INFO"):
 			answered = true
 		case strings.HasPrefix(msg, "INFO "):
@@ -152,24 +125,24 @@ func TestInfoBothWays(t *testing.T) {
 	if err := p.answerBye(info); err != nil {
 		t.Fatal(err)
 	}
-	waitLog(t, launcher.log, "info application/x-pbx+xml <park/> 7")
+	waitLog(t, log, "info application/x-pbx+xml <park/> 7")
 	if err := p.inDialog(d, "BYE", 4, "", ""); err != nil {
 		t.Fatal(err)
 	}
-	waitLog(t, launcher.log, "Session terminated")
+	waitLog(t, log, "Session terminated")
 }
 
 // A phone holding the call (a re-INVITE with a=sendonly or a=inactive) and
 // taking it back is Call.OnHold and Call.OffHold, once each way.
 func TestHoldEvents(t *testing.T) {
 	c := connectSilentCall(t)
-	c.reinviteAfter(t, "sendonly")
+	c.reinvite(t, "sendonly")
 	c.launcher.event(t, runtime.EventOnHold)
-	c.reinviteAfter(t, "inactive") // still on hold: no event
-	c.reinviteAfter(t, "sendrecv")
+	c.reinvite(t, "inactive") // still on hold: no event
+	c.reinvite(t, "sendrecv")
 	c.launcher.event(t, runtime.EventOffHold)
-	c.reinviteAfter(t, "recvonly") // the phone only listens: not a hold
-	c.reinviteAfter(t, "sendrecv")
+	c.reinvite(t, "recvonly") // the phone only listens: not a hold
+	c.reinvite(t, "sendrecv")
 	c.cseq++
 	if err := c.p.inDialog(c.d, "BYE", c.cseq, "", ""); err != nil {
 		t.Fatal(err)
@@ -177,38 +150,4 @@ func TestHoldEvents(t *testing.T) {
 	if ev := c.launcher.next(t); ev.Name != runtime.EventDisconnected {
 		t.Errorf("after taking the call back: %s, want only %s", ev.Name, runtime.EventDisconnected)
 	}
-}
-
-// reinviteAfter is reinvite once the server has the previous one's ACK: a
-// re-INVITE crossing it gets 491 (RFC 3261 section 14.2), and is sent again.
-func (c *silentCall) reinviteAfter(t *testing.T, direction string) {
-	t.Helper()
-	for range 100 {
-		c.cseq++
-		n := strconv.Itoa(c.cseq)
-		offer := strings.Replace(answerSDP(udpPort(c.rtp), "0", "0 PCMU/8000"), "a=sendrecv", "a="+direction, 1)
-		branch := c.d.branch + "re" + n
-		req := "INVITE " + c.d.target + " SIP/2.0\r\nVia: SIP/2.0/UDP " + c.p.local + ";branch=" + branch + ";rport\r\n" +
-			"From: " + c.d.from + "\r\nTo: " + c.d.to + "\r\nCall-ID: " + c.d.callID + "\r\nCSeq: " + n + " INVITE\r\n" +
-			"Contact: <sip:alice@" + c.p.local + ">\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\n" +
-			"Content-Length: " + strconv.Itoa(len(offer)) + "\r\n\r\n" + offer
-		if err := c.p.send(req); err != nil {
-			t.Fatal(err)
-		}
-		res, err := c.p.recv()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.p.send(c.p.ack(c.d.target, c.d.callID, c.d.from, c.d.to, branch+"ack", c.cseq)); err != nil {
-			t.Fatal(err)
-		}
-		switch {
-		case strings.HasPrefix(res, "SIP/2.0 200 "):
-			return
-		case !strings.HasPrefix(res, "SIP/2.0 491 "):
-			t.Fatalf("re-INVITE %s: got\n%s", direction, res)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("re-INVITE %s: 491 for two seconds", direction)
 }

@@ -291,6 +291,12 @@ func (l *leg) SendDigits(ctx context.Context, digits string) error {
 
 // SendMessage sends text to the far end as an in-dialog MESSAGE (S20).
 func (l *leg) SendMessage(ctx context.Context, text string) error {
+	return l.sendInDialog(sipmsg.MESSAGE, "text/plain;charset=utf-8", text, nil)
+}
+
+// sendInDialog sends a request carrying body in the call's dialog, in the
+// background: what the far end answers is logged, not reported.
+func (l *leg) sendInDialog(method sipmsg.RequestMethod, contentType, body string, headers map[string]string) error {
 	l.mu.Lock()
 	d, state := l.dlg, l.state
 	l.mu.Unlock()
@@ -300,14 +306,16 @@ func (l *leg) SendMessage(ctx context.Context, text string) error {
 	if d == nil || state < stateAnswered {
 		return errNoDialog
 	}
-	req := l.c.request(d, sipmsg.MESSAGE)
-	req.AppendHeader(sipmsg.NewHeader("Content-Type", "text/plain;charset=utf-8"))
-	req.SetBody([]byte(text))
+	req := l.c.request(d, method)
+	copyHeaders(req, headers)
+	req.AppendHeader(sipmsg.NewHeader("Content-Type", contentType))
+	req.SetBody([]byte(body))
+	log := l.log
 	l.c.goWork(func() {
 		ctx, cancel := context.WithTimeout(l.c.ctx, transactionTimeout)
 		defer cancel()
 		if res, err := l.c.send(ctx, req); err != nil || !res.IsSuccess() {
-			l.log.Debug("sip: in-call message not delivered", "err", err, "res", res)
+			log.Info("sip: in-call request not taken", "method", method, "err", err, "res", res)
 		}
 	})
 	return nil
@@ -611,28 +619,7 @@ var _ runtime.InfoLeg = (*leg)(nil)
 
 // SendInfo implements runtime.InfoLeg.
 func (l *leg) SendInfo(ctx context.Context, mimeType, body string, headers map[string]string) error {
-	l.mu.Lock()
-	d, state := l.dlg, l.state
-	l.mu.Unlock()
-	if state == stateEnded {
-		return errEnded
-	}
-	if d == nil || state < stateAnswered {
-		return errNoDialog
-	}
-	req := l.c.request(d, sipmsg.INFO)
-	copyHeaders(req, headers)
-	req.AppendHeader(sipmsg.NewHeader("Content-Type", mimeType))
-	req.SetBody([]byte(body))
-	log := l.log
-	l.c.goWork(func() {
-		ctx, cancel := context.WithTimeout(l.c.ctx, transactionTimeout)
-		defer cancel()
-		if res, err := l.c.send(ctx, req); err != nil || !res.IsSuccess() {
-			log.Info("sip: INFO not taken", "err", err, "res", res)
-		}
-	})
-	return nil
+	return l.sendInDialog(sipmsg.INFO, mimeType, body, headers)
 }
 
 // message takes an in-dialog MESSAGE with a text body (S20).

@@ -340,13 +340,39 @@ func (e errUnexpected) Error() string {
 }
 
 // inDialog sends a request of method in d, with header lines (each ending
-// in CRLF) and a text body.
+// in CRLF) and a body, text/plain unless headers say otherwise.
 func (p *rawPhone) inDialog(d rawDialog, method string, cseq int, headers, body string) error {
 	msg := method + " " + d.target + " SIP/2.0\r\nVia: SIP/2.0/UDP " + p.local + ";branch=" + d.branch + method + strconv.Itoa(cseq) + ";rport\r\n" +
 		"From: " + d.from + "\r\nTo: " + d.to + "\r\nCall-ID: " + d.callID + "\r\nCSeq: " + strconv.Itoa(cseq) + " " + method +
 		"\r\nMax-Forwards: 70\r\nContact: <sip:alice@" + p.local + ">\r\n" + headers
-	if body != "" {
+	if body != "" && !strings.Contains(headers, "Content-Type:") {
 		msg += "Content-Type: text/plain\r\n"
 	}
 	return p.send(msg + "Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+}
+
+// callScenario connects a call from a raw phone to a server whose calls run
+// scenario, and returns the phone, the call's dialog and the session log.
+func callScenario(t *testing.T, scenario string) (*rawPhone, rawDialog, *syncBuffer) {
+	t.Helper()
+	prog, err := runtime.Compile("test.js", scenario)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ports, err := rtp.NewPortPool(rtp.PortPoolConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	launcher := &scriptLauncher{prog: prog, log: &syncBuffer{}}
+	_, addr := startRawCallServerWith(t, CallOptions{Router: testRouter{}, Launcher: launcher, Ports: ports})
+	p, err := newRawPhone(addr, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.conn.Close() })
+	d := p.mustDial(t)
+	if err := p.ackAnswer(d); err != nil {
+		t.Fatal(err)
+	}
+	return p, d, launcher.log
 }

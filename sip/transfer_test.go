@@ -4,9 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"vox/media/rtp"
-	"vox/runtime"
 )
 
 // transferScenario takes transfers once the caller's in-call message says
@@ -30,28 +27,7 @@ const transferScenario = `VoxEngine.addEventListener(AppEvents.CallAlerting, (e)
 // otherwise accepted, reported to the scenario, and followed by the NOTIFYs
 // of RFC 3515 carrying first 100 Trying, then the scenario's answer.
 func TestBlindTransferRequests(t *testing.T) {
-	prog, err := runtime.Compile("transfer.js", transferScenario)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ports, err := rtp.NewPortPool(rtp.PortPoolConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	launcher := &scriptLauncher{prog: prog, log: &syncBuffer{}}
-	_, addr := startRawCallServerWith(t, CallOptions{Router: testRouter{}, Launcher: launcher, Ports: ports})
-	p, err := newRawPhone(addr, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.conn.Close()
-	d, err := p.dial()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.ackAnswer(d); err != nil {
-		t.Fatal(err)
-	}
+	p, d, log := callScenario(t, transferScenario)
 	cseq := 2
 	send := func(method, headers, body string) {
 		t.Helper()
@@ -64,7 +40,7 @@ func TestBlindTransferRequests(t *testing.T) {
 		t.Helper()
 		msg, err := p.recv()
 		if err != nil || !strings.HasPrefix(msg, prefix) {
-			t.Fatalf("%s: %v\n%s\nwant %q; session log:\n%s", what, err, msg, prefix, launcher.log)
+			t.Fatalf("%s: %v\n%s\nwant %q; session log:\n%s", what, err, msg, prefix, log)
 		}
 		return msg
 	}
@@ -90,7 +66,7 @@ func TestBlindTransferRequests(t *testing.T) {
 	}
 	send("MESSAGE", "", "transfers on")
 	expect("the message", "SIP/2.0 200 ")
-	waitLog(t, launcher.log, "HandleBlindTransfer")
+	waitLog(t, log, "HandleBlindTransfer")
 
 	send("REFER", "", "")
 	expect("a REFER without Refer-To", "SIP/2.0 400 ")
@@ -105,14 +81,14 @@ func TestBlindTransferRequests(t *testing.T) {
 	}
 	notified("the first NOTIFY", "refer", "SIP/2.0 100 Trying", "active")
 	notified("the final NOTIFY", "refer", "SIP/2.0 200 OK", "terminated")
-	waitLog(t, launcher.log, "transfer to phone69 at sip:phone69@"+testRealm+" for test")
+	waitLog(t, log, "transfer to phone69 at sip:phone69@"+testRealm+" for test")
 
 	send("REFER", referTo("tel:+74954451120;phone-context=vox"), "")
 	expect("a transfer to a number", "SIP/2.0 202 ")
 	id := "refer;id=" + strconv.Itoa(cseq)
 	notified("the second transfer's first NOTIFY", id, "SIP/2.0 100 Trying", "active")
 	notified("the second transfer's final NOTIFY", id, "SIP/2.0 200 OK", "terminated")
-	waitLog(t, launcher.log, "transfer to +74954451120 at tel:+74954451120;phone-context=vox")
+	waitLog(t, log, "transfer to +74954451120 at tel:+74954451120;phone-context=vox")
 
 	send("REFER", referTo("sip:busy@"+testRealm), "")
 	expect("a transfer to a busy target", "SIP/2.0 202 ")
@@ -123,47 +99,26 @@ func TestBlindTransferRequests(t *testing.T) {
 	send("REFER", referTo("sip:slow@"+testRealm), "")
 	expect("a transfer left unanswered", "SIP/2.0 202 ")
 	notified("the slow transfer's first NOTIFY", "refer;id="+strconv.Itoa(cseq), "SIP/2.0 100 Trying", "active")
-	waitLog(t, launcher.log, "answered slow")
+	waitLog(t, log, "answered slow")
 	send("REFER", referTo("sip:phone69@"+testRealm), "")
 	expect("a transfer crossing one under way", "SIP/2.0 491 ")
 	send("BYE", "", "")
 	expect("hanging up with a transfer unanswered", "SIP/2.0 200 ")
 	// The BYE is answered before the call ends; a shutdown in between
 	// would hang the call up itself.
-	waitLog(t, launcher.log, "Session terminated")
+	waitLog(t, log, "Session terminated")
 }
 
 // A REFER with Refer-Sub: false (RFC 4488) gets no NOTIFY.
 func TestBlindTransferWithoutSubscription(t *testing.T) {
-	prog, err := runtime.Compile("transfer.js", transferScenario)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ports, err := rtp.NewPortPool(rtp.PortPoolConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	launcher := &scriptLauncher{prog: prog, log: &syncBuffer{}}
-	_, addr := startRawCallServerWith(t, CallOptions{Router: testRouter{}, Launcher: launcher, Ports: ports})
-	p, err := newRawPhone(addr, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.conn.Close()
-	d, err := p.dial()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.ackAnswer(d); err != nil {
-		t.Fatal(err)
-	}
+	p, d, log := callScenario(t, transferScenario)
 	if err := p.inDialog(d, "MESSAGE", 3, "", "transfers on"); err != nil {
 		t.Fatal(err)
 	}
 	if res, err := p.recv(); err != nil || !strings.HasPrefix(res, "SIP/2.0 200 ") {
 		t.Fatalf("the message: %v\n%s", err, res)
 	}
-	waitLog(t, launcher.log, "HandleBlindTransfer")
+	waitLog(t, log, "HandleBlindTransfer")
 	if err := p.inDialog(d, "REFER", 4, "Refer-To: <sip:phone69@"+testRealm+">\r\nRefer-Sub: false\r\nSupported: norefersub\r\n", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -173,12 +128,12 @@ func TestBlindTransferWithoutSubscription(t *testing.T) {
 	}
 	// The scenario has answered it; what comes next is the BYE's answer,
 	// not a NOTIFY.
-	waitLog(t, launcher.log, "answered phone69")
+	waitLog(t, log, "answered phone69")
 	if err := p.inDialog(d, "BYE", 5, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	if res, err := p.recv(); err != nil || !strings.HasPrefix(res, "SIP/2.0 200 ") || !strings.HasSuffix(headerOf(res, "CSeq"), "BYE") {
 		t.Fatalf("after a REFER without a subscription: %v\n%s", err, res)
 	}
-	waitLog(t, launcher.log, "Session terminated")
+	waitLog(t, log, "Session terminated")
 }

@@ -298,22 +298,20 @@ func (f simFlags) options() (sim.Options, error) {
 		}
 	}
 	for _, spec := range f.messages {
-		call, rest, ok1 := strings.Cut(spec, "@")
-		at, text, ok2 := strings.Cut(rest, "=")
-		d, err := time.ParseDuration(at)
-		if !ok1 || !ok2 || err != nil || text == "" {
-			return opts, fmt.Errorf("--message %q: want CALL@TIME=TEXT", spec)
+		st, text, err := callStep(spec, "--message", "CALL@TIME=TEXT")
+		if err != nil {
+			return opts, err
 		}
-		opts.Timeline = append(opts.Timeline, sim.Step{At: sim.Duration(d), Action: sim.ActionMessage, Call: call, Text: text})
+		st.Action, st.Text = sim.ActionMessage, text
+		opts.Timeline = append(opts.Timeline, st)
 	}
 	for _, spec := range f.transfers {
-		call, rest, ok1 := strings.Cut(spec, "@")
-		at, to, ok2 := strings.Cut(rest, "=")
-		d, err := time.ParseDuration(at)
-		if !ok1 || !ok2 || err != nil || to == "" {
-			return opts, fmt.Errorf("--transfer %q: want CALL@TIME=TO", spec)
+		st, to, err := callStep(spec, "--transfer", "CALL@TIME=TO")
+		if err != nil {
+			return opts, err
 		}
-		opts.Timeline = append(opts.Timeline, sim.Step{At: sim.Duration(d), Action: sim.ActionTransfer, Call: call, To: to})
+		st.Action, st.To = sim.ActionTransfer, to
+		opts.Timeline = append(opts.Timeline, st)
 	}
 	for _, spec := range f.httpRequests {
 		at, content, ok := strings.Cut(spec, "=")
@@ -341,4 +339,16 @@ func (f simFlags) options() (sim.Options, error) {
 		}
 	}
 	return opts, nil
+}
+
+// callStep reads a flag's CALL@TIME=VALUE: a step of the call at the time,
+// and the value.
+func callStep(spec, flag, form string) (sim.Step, string, error) {
+	call, rest, ok1 := strings.Cut(spec, "@")
+	at, value, ok2 := strings.Cut(rest, "=")
+	d, err := time.ParseDuration(at)
+	if !ok1 || !ok2 || err != nil || value == "" {
+		return sim.Step{}, "", fmt.Errorf("%s %q: want %s", flag, spec, form)
+	}
+	return sim.Step{At: sim.Duration(d), Call: call}, value, nil
 }
