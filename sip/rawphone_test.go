@@ -359,13 +359,8 @@ func callScenario(t *testing.T, scenario string) (*rawPhone, rawDialog, *syncBuf
 	if err != nil {
 		t.Fatal(err)
 	}
-	ports, err := rtp.NewPortPool(rtp.PortPoolConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	launcher := &scriptLauncher{prog: prog, log: &syncBuffer{}}
-	_, addr := startRawCallServerWith(t, CallOptions{Router: testRouter{}, Launcher: launcher, Ports: ports})
-	p, err := newRawPhone(addr, 1)
+	p, err := newRawPhone(startRawCallServer(t, launcher), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
