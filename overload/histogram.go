@@ -48,17 +48,25 @@ func upperBound(i int) time.Duration {
 // Since is quantile q of the durations recorded since the previous call, to
 // a quarter of an octave (the upper bound of its bucket); 0 when none were.
 func (h *Histogram) Since(q float64) time.Duration {
+	d, _ := h.since(q)
+	return d
+}
+
+// since is Since and how many durations were recorded.
+func (h *Histogram) since(q float64) (time.Duration, uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var delta [histogramBuckets]uint64
+	var n uint64
 	for i := range h.counts {
-		n := h.counts[i].Load()
-		delta[i] = n - h.last[i]
-		h.last[i] = n
+		c := h.counts[i].Load()
+		delta[i] = c - h.last[i]
+		h.last[i] = c
+		n += delta[i]
 	}
 	i, ok := quantileBucket(delta[:], q)
 	if !ok {
-		return 0
+		return 0, 0
 	}
-	return upperBound(i)
+	return upperBound(i), n
 }

@@ -8,8 +8,9 @@
 // calls away keeps the calls that are taken whole.
 //
 // A Guard watches how late the server is (for SIP, how long requests wait in
-// the socket before they are read, sip.Server.QueueDelay, and how long its
-// goroutines wait to run, SchedLatency) and sets the share
+// the socket before they are read, sip.Server.QueueDelays, or, while little
+// comes over UDP, how long its goroutines wait to run, SchedLatency; see
+// Prefer) and sets the share
 // of new work it admits by additive increase and multiplicative decrease:
 // while the latency stays over Target, every Sustain Intervals admit a
 // Decrease fraction fewer; each one under it, Increase more. The admitted
@@ -34,7 +35,7 @@ const DefaultTarget = 25 * time.Millisecond
 // Options tune a Guard; Latency is required, the rest has defaults.
 type Options struct {
 	// Latency is the quantile of the delays since its previous call, such
-	// as sip.Server.QueueDelay.
+	// as the Since of sip.Server.QueueDelays.
 	Latency func(quantile float64) time.Duration
 	// Target is the latency above which new work is shed (default
 	// DefaultTarget).

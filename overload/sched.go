@@ -11,7 +11,7 @@ import (
 // the Go scheduler's own histogram. A server whose cores cannot keep up makes
 // every piece of work wait in the run queue, however it arrived: requests over
 // TCP, TLS and WebSocket (a browser's calls) show no socket queue, which
-// sip.Server.QueueDelay reads for UDP only, but they show here. Its zero value
+// sip.Server.QueueDelays records for UDP only, but they show here. Its zero value
 // is ready; the first call measures from the start of the process.
 type SchedLatency struct {
 	mu     sync.Mutex
@@ -73,14 +73,26 @@ func quantileBucket(counts []uint64, q float64) (int, bool) {
 	return len(counts) - 1, true
 }
 
-// Max is a Latency (Options.Latency) that reports the longest of latencies,
-// each measured at every call.
-func Max(latencies ...func(quantile float64) time.Duration) func(quantile float64) time.Duration {
+// MinUDPSamples is how many datagrams an interval (half a second by
+// default) must bring for Prefer to judge by their queue delay: 50 is what
+// about ten calls a second bring, enough for a 90th percentile.
+const MinUDPSamples = 50
+
+// Prefer is a Latency (Options.Latency): quantile q of primary's durations
+// when it recorded at least min of them since the previous call, else
+// fallback's. A server's UDP queue delay already holds every cause of its
+// being late (the reader waits to run like all the rest) and is what its
+// callers feel, so it decides while UDP carries the traffic; the scheduler's
+// waits, which also count work nobody waits for, decide when little comes
+// over UDP (a server of browsers and TCP phones). Both are measured at
+// every call, so that each interval covers the same time.
+func Prefer(primary *Histogram, min uint64, fallback func(quantile float64) time.Duration) func(quantile float64) time.Duration {
 	return func(q float64) time.Duration {
-		var longest time.Duration
-		for _, l := range latencies {
-			longest = max(longest, l(q))
+		d, n := primary.since(q)
+		other := fallback(q)
+		if n >= min {
+			return d
 		}
-		return longest
+		return other
 	}
 }

@@ -64,12 +64,22 @@ func TestSchedLatencySeesContention(t *testing.T) {
 	}
 }
 
-func TestMax(t *testing.T) {
-	fixed := func(d time.Duration) func(float64) time.Duration { return func(float64) time.Duration { return d } }
-	if got := Max(fixed(time.Millisecond), fixed(30*time.Millisecond), fixed(0))(0.9); got != 30*time.Millisecond {
-		t.Errorf("Max = %v, want 30ms", got)
+func TestPrefer(t *testing.T) {
+	var udp Histogram
+	sched := time.Duration(0)
+	latency := Prefer(&udp, 3, func(float64) time.Duration { return sched })
+	sched = 40 * time.Millisecond
+	if got := latency(0.9); got != sched {
+		t.Errorf("no UDP: %v, want the scheduler's %v", got, sched)
 	}
-	if got := Max()(0.9); got != 0 {
-		t.Errorf("Max of nothing = %v, want 0", got)
+	for range 3 {
+		udp.Record(time.Millisecond)
+	}
+	if got := latency(0.9); got > 2*time.Millisecond {
+		t.Errorf("with UDP traffic: %v, want UDP's 1 ms, not the scheduler's %v", got, sched)
+	}
+	udp.Record(time.Millisecond)
+	if got := latency(0.9); got != sched {
+		t.Errorf("too little UDP since the last call: %v, want the scheduler's %v", got, sched)
 	}
 }

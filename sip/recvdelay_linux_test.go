@@ -46,12 +46,12 @@ func TestArrivalsTimed(t *testing.T) {
 // TestServerQueueDelay: the server's listener times what it reads.
 func TestServerQueueDelay(t *testing.T) {
 	srv := startServer(t, Options{})
-	if d := srv.QueueDelay(0.9); d != 0 {
+	if d := srv.QueueDelays().Since(0.9); d != 0 {
 		t.Fatalf("queue delay %v before any request", d)
 	}
 	p := newPhone(t, srv.addr, "udp", "alice", "secret")
 	p.register(60)
-	if d := srv.QueueDelay(0.9); d <= 0 {
+	if d := srv.QueueDelays().Since(0.9); d <= 0 {
 		t.Fatalf("queue delay %v after a REGISTER, want it measured", d)
 	}
 }

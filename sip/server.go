@@ -256,11 +256,10 @@ func (s *Server) filter(p sipmsg.TransportReadProps, data []byte) ([]byte, error
 	return nil, nil
 }
 
-// QueueDelay is quantile q of how long the UDP datagrams read since its
-// previous call waited in the socket for the server to read them (Linux;
-// elsewhere 0): the queue of a server falling behind, and an
-// overload.Guard's Latency.
-func (s *Server) QueueDelay(q float64) time.Duration { return s.delays.Since(q) }
+// QueueDelays are how long the UDP datagrams read waited in the socket for
+// the server to read them (Linux; elsewhere none are recorded): the queue of
+// a server falling behind, for an overload.Guard's Latency.
+func (s *Server) QueueDelays() *overload.Histogram { return &s.delays }
 
 // Listen binds addr (host:port; [v6]:port; port 0 picks a free one) on UDP
 // and TCP, the same port on both, starts serving and returns the bound

@@ -145,7 +145,7 @@ memory limit of 2 GiB (GOMEMLIMIT) unless the environment sets either.`,
 	fl.DurationVar(&f.logRetention, "log-retention", history.DefaultRetention, "how long calls' session logs are kept (vox logs CALL_ID)")
 	fl.StringSliceVar(&f.currencies, "currencies", controller.DefaultCurrencies, "the currencies with a master account each (tenants' accounts are under them)")
 	fl.StringSliceVar(&f.wsOrigins, "ws-origin", nil, "a page (scheme://host[:port]) allowed to use SIP over WebSocket at /ws; repeat for more (default: pages of the HTTP listener's own host, as /phone)")
-	fl.DurationVar(&f.overload, "overload-latency", overload.DefaultTarget, "turn new calls away while SIP requests over UDP wait longer than this to be read, or the server's work to run (0: never)")
+	fl.DurationVar(&f.overload, "overload-latency", overload.DefaultTarget, "turn new calls away while SIP requests over UDP wait longer than this to be read (without UDP traffic: while the server's work waits that long to run; 0: never)")
 	fl.DurationVar(&f.mediaTimeout, "media-timeout", defaultMediaTimeout, "end a call whose phone or carrier has sent no RTP for this long while not on hold, as one that lost power or its network (0: never)")
 	fl.StringVar(&f.publicURL, "public-url", "", "the URL portals and browsers reach this server's HTTP at, for the access and recording URLs it hands out (default: http://ADDR of --http, https:// with --tls-cert)")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS (and WSS at /ws) with this PEM certificate (chain), re-read when it changes; with --tls-key")
@@ -223,14 +223,14 @@ func runServe(ctx context.Context, cfg serveConfig) error {
 }
 
 // admission is what turns calls away past the server's capacity, watching
-// how long its SIP requests over UDP wait to be read and how long its
-// goroutines wait to run, which is where requests over TCP, TLS and
-// WebSocket wait; nil takes every call.
+// how long its SIP requests over UDP wait to be read or, while little comes
+// over UDP, how long its goroutines wait to run, which is where requests
+// over TCP, TLS and WebSocket wait; nil takes every call.
 func admission(cfg serveConfig, srv *sip.Server) (sip.Admission, error) {
 	if cfg.Overload <= 0 {
 		return nil, nil
 	}
-	latency := overload.Max(srv.QueueDelay, (&overload.SchedLatency{}).Since)
+	latency := overload.Prefer(srv.QueueDelays(), overload.MinUDPSamples, (&overload.SchedLatency{}).Since)
 	return overload.New(overload.Options{Latency: latency, Target: cfg.Overload, Log: cfg.Log})
 }
 
