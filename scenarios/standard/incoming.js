@@ -283,6 +283,10 @@ class IncomingCall {
       external: answer.external,
     });
     answer.call.addEventListener(CallEvents.MessageReceived, (m) => this.userCommand(m.text));
+    // A desk phone or softphone holds with its own key (a re-INVITE), not
+    // with a message: the caller hears the same.
+    answer.call.addEventListener(CallEvents.OnHold, () => this.hold(true));
+    answer.call.addEventListener(CallEvents.OffHold, () => this.hold(false));
     answer.call.addEventListener(CallEvents.Disconnected, () => {
       if (caller.state() !== "TERMINATED") caller.hangup();
     });
@@ -326,22 +330,13 @@ class IncomingCall {
     } catch (err) {
       return;
     }
-    const operator = this.operator;
-    if (operator === null || command === null || typeof command !== "object") return;
-    const { caller, settings } = this;
+    if (this.operator === null || command === null || typeof command !== "object") return;
     switch (command.COMMAND) {
       case "hold":
-        if (this.onHold) return;
-        this.onHold = true;
-        VoxEngine.stopMediaBetween(caller, operator.call);
-        if (settings.melodies.hold !== "") playMelody(caller, settings.melodies.hold, true);
-        else caller.playProgressTone(settings.progressTone);
+        this.hold(true);
         return;
       case "unhold":
-        if (!this.onHold) return;
-        this.onHold = false;
-        caller.stopPlayback();
-        VoxEngine.sendMediaBetween(caller, operator.call);
+        this.hold(false);
         return;
       case "meter":
         if (Number.isFinite(command.PERCENT)) this.quality.percent = Math.min(this.quality.percent, command.PERCENT);
@@ -349,6 +344,25 @@ class IncomingCall {
         this.quality.reports++;
         return;
     }
+  }
+
+  /**
+   * hold puts the caller on hold, where they hear melodies.hold (or the
+   * progress tone), or takes them back to the user who answered.
+   * @param {boolean} on
+   */
+  hold(on) {
+    const { caller, operator, settings } = this;
+    if (operator === null || on === this.onHold) return;
+    this.onHold = on;
+    if (on) {
+      VoxEngine.stopMediaBetween(caller, operator.call);
+      if (settings.melodies.hold !== "") playMelody(caller, settings.melodies.hold, true);
+      else caller.playProgressTone(settings.progressTone);
+      return;
+    }
+    caller.stopPlayback();
+    VoxEngine.sendMediaBetween(caller, operator.call);
   }
 
   /**
