@@ -421,7 +421,7 @@ func (c *calls) openForkSRTP() (*forkSRTP, []byte, error) {
 
 // plainOffer is the offer of plain RTP for fork f, whose phone refused
 // SRTP before any answer: the forks' shared offer when f had one of its
-// own, else new plain media for the leg (plainMedia).
+// own, else new plain media for the leg (replaceMedia).
 func (l *leg) plainOffer(f *fork) ([]byte, error) {
 	l.mu.Lock()
 	m := f.srtp
@@ -429,19 +429,33 @@ func (l *leg) plainOffer(f *fork) ([]byte, error) {
 	offer := l.out.offer
 	l.mu.Unlock()
 	if m == nil {
-		return l.plainMedia()
+		return l.replaceMedia(false)
 	}
 	l.c.goWork(func() { m.ep.Close() })
 	return offer, nil
 }
 
-// plainMedia replaces the media of our SRTP offer with plain RTP's, for a
-// phone that refused SRTP before any answer, and returns the new offer.
-// What the scenario started on the old channel meanwhile (a recording, say)
-// goes with it.
-func (l *leg) plainMedia() ([]byte, error) {
+// replaceMedia replaces the media of our offer, before any answer, with
+// SRTP's when secure, else plain RTP's, and returns the new offer: for a
+// phone that refused SRTP, or a PSTN call failing over to a trunk whose
+// SRTP setting differs. What the scenario started on the old channel
+// meanwhile (a recording, say) goes with it.
+func (l *leg) replaceMedia(secure bool) ([]byte, error) {
 	c := l.c
-	ep, ch, err := c.openMedia(l)
+	var ep *rtp.Endpoint
+	var ch *media.Channel
+	var m *forkSRTP
+	var err error
+	if secure {
+		if m, _, err = c.openForkSRTP(); err == nil {
+			ep = m.ep
+			if ch, err = c.newChannel(l, ep); err != nil {
+				ep.Close()
+			}
+		}
+	} else {
+		ep, ch, err = c.openMedia(l)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -452,9 +466,12 @@ func (l *leg) plainMedia() ([]byte, error) {
 		return nil, errEnded
 	}
 	old, tones := l.ch, l.tones
-	l.ep, l.ch, l.sdes = ep, ch, nil
 	version := l.sdp.Version
+	l.ep, l.ch, l.sdes = ep, ch, nil
 	l.sdp = sdp.NewSession(ep.LocalAddr())
+	if m != nil {
+		l.sdes, l.sdp = m.sdes, m.sdp
+	}
 	l.sdp.Version = version + 1
 	offer, err := l.sdp.Offer()
 	l.last = offer

@@ -60,6 +60,9 @@ type fork struct {
 	// srtp is the fork's own SRTP offer, for a phone on TLS among a user's
 	// several phones (forkSRTP); nil when the fork offers the leg's media.
 	srtp *forkSRTP
+	// secure: the fork's target takes SRTP (a trunk's setting), for a
+	// standby fork whose media may differ from the leg's so far.
+	secure bool
 	// rseq is the RSeq of the reliable provisional response PRACKed last,
 	// and prackCSeq the CSeq of that PRACK, which the dialog's later
 	// requests count on from (RFC 3262).
@@ -120,7 +123,9 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 			own++
 		default:
 			phones++
-			secure = secure && t.srtp
+			// A standby trunk gets media of its kind when its turn
+			// comes (forkFailed).
+			secure = secure && (t.srtp || t.standby)
 		}
 	}
 	secure = secure && phones > 0
@@ -160,11 +165,12 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 		l.out.offer = offer
 	}
 	offeredSRTP := 0
-	if secure {
-		offeredSRTP = phones
-	}
 	for _, t := range targets {
-		f := &fork{l: l, transport: t.transport, peer: t.peer, authUser: t.authUser, password: t.password, plainFallback: secure && t.plainFallback}
+		if secure && !t.standby && !isWebSocket(t.transport) && !ownSRTP(t) {
+			offeredSRTP++
+		}
+		f := &fork{l: l, transport: t.transport, peer: t.peer, authUser: t.authUser, password: t.password,
+			plainFallback: secure && t.plainFallback, secure: t.srtp}
 		if !isWebSocket(t.transport) {
 			forkOffer := offer
 			if ownSRTP(t) {
@@ -570,9 +576,23 @@ func (l *leg) forkFailed(f *fork, fl failure) {
 		next := l.out.standby[0]
 		l.out.standby = l.out.standby[1:]
 		l.out.forks = append(l.out.forks, next)
+		swap := next.secure != (l.sdes != nil)
 		l.mu.Unlock()
-		l.log.Info("sip: trunk failed; trying the next one", "peer", f.peer, "code", fl.code, "next", next.peer)
-		l.c.goWork(next.run)
+		l.log.Info("sip: trunk failed; trying the next one", "peer", f.peer, "code", fl.code, "next", next.peer, "srtp", next.secure)
+		l.c.goWork(func() {
+			if swap {
+				offer, err := l.replaceMedia(next.secure)
+				if err != nil {
+					l.log.Warn("sip: no media for the next trunk", "peer", next.peer, "err", err)
+					l.forkFailed(next, failure{code: 503, reason: "Service Unavailable"})
+					return
+				}
+				l.mu.Lock()
+				next.inv.SetBody(offer)
+				l.mu.Unlock()
+			}
+			next.run()
+		})
 		return
 	}
 	// A final answer about the callee (busy, no such number) would be the

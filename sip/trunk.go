@@ -247,10 +247,9 @@ func (who caller) dialled(req *sipmsg.Request) string {
 
 // trunkTarget is where CallPSTN goes: the account's trunks in order, the
 // first at once and each next one if the one before fails over (failsOver),
-// with the number as its carrier dials it and the caller ID and credentials
-// it wants. A trunk that cannot dial the number is left out, and so is one
-// whose SRTP setting differs from the first's: the call's media is made for
-// the first. The request returned has the first trunk's caller ID.
+// with the number as its carrier dials it, the caller ID and credentials
+// it wants, and its SRTP setting. A trunk that cannot dial the number is
+// left out. The request returned has the first trunk's caller ID.
 func (c *calls) trunkTarget(ctx context.Context, req runtime.DialRequest) ([]target, runtime.DialRequest, error) {
 	var trunks []Trunk
 	if c.opts.Trunks != nil {
@@ -275,9 +274,6 @@ func (c *calls) trunkTarget(ctx context.Context, req runtime.DialRequest) ([]tar
 			if firstErr == nil {
 				firstErr = err
 			}
-			continue
-		case len(targets) > 0 && tg.srtp != targets[0].srtp:
-			c.log.Warn("sip: a trunk left out of a call's failover: its SRTP setting differs from the first trunk's", "call", req.ID, "trunk", t.Name)
 			continue
 		}
 		tg.standby = len(targets) > 0

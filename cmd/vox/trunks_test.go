@@ -198,6 +198,33 @@ func TestTrunkFailover(t *testing.T) {
 	}
 }
 
+// A call failing over from a trunk that takes only SRTP to one without it
+// offers each trunk media of its kind: SDES keys on RTP/SAVP to the first,
+// plain RTP/AVP to the second, which answers. Such a trunk used to be left
+// out of the failover.
+func TestTrunkFailoverAcrossSRTP(t *testing.T) {
+	downPort, upPort := strconv.Itoa(porttest.FreeUDP(t)), strconv.Itoa(porttest.FreeUDP(t))
+	down := (&callServer{}).startCallee(t, "trunk_unavailable.xml", downPort, "-trace_msg")
+	up := (&callServer{}).startCallee(t, "trunk_uas.xml", upPort, "-trace_msg", "-key", "user", "vox-kz", "-key", "password", "kz-secret")
+	s := startTrunkServer(t, trunksDoc{Trunks: []trunkDoc{
+		{Name: "secure", Account: demoAccount, Address: "127.0.0.1:" + downPort, SRTP: true},
+		{Name: "plain", Account: demoAccount, Address: "127.0.0.1:" + upPort, User: "vox-kz", Password: "kz-secret", DialFormat: kazakhFormat},
+	}}, "127.0.0.1:0")
+	s.call(t, "call.xml", "74954451120")
+	down.wait(t)
+	up.wait(t)
+	s.sessionLog(t, "CallPSTN", "Call.Connected", "the PSTN call connected")
+	if offer := firstInviteSDP(t, down.dir); !strings.Contains(offer, "RTP/SAVP") || !strings.Contains(offer, "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:") {
+		t.Fatalf("the SRTP trunk's INVITE offers no SRTP:\n%s", offer)
+	}
+	if offer := firstInviteSDP(t, up.dir); !strings.Contains(offer, "RTP/AVP") || strings.Contains(offer, "a=crypto") {
+		t.Fatalf("the plain trunk's INVITE does not offer plain RTP:\n%s", offer)
+	}
+	if log := s.logs.String(); !strings.Contains(log, "trying the next one") || strings.Contains(log, "left out") {
+		t.Errorf("the failover's log:\n%s", log)
+	}
+}
+
 // A busy callee is the callee's answer, the same through any trunk: the
 // call fails with it, and the next trunk gets nothing.
 func TestTrunkNoFailoverOnBusy(t *testing.T) {
@@ -240,6 +267,28 @@ func firstInvite(t *testing.T, dir string) string {
 	}
 	invite, _, _ := strings.Cut(trace[start+1:], "\n\n")
 	return invite
+}
+
+// firstInviteSDP is the SDP of the first INVITE in SIPp's trace in dir:
+// what follows its headers, up to the trace's next separator line.
+func firstInviteSDP(t *testing.T, dir string) string {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(dir, "*_messages.log"))
+	if len(files) != 1 {
+		t.Fatalf("SIPp's message trace: %v", files)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	trace := strings.ReplaceAll(string(data), "\r\n", "\n")
+	_, rest, ok := strings.Cut(trace, "\nINVITE ")
+	_, body, ok2 := strings.Cut(rest, "\n\n")
+	if !ok || !ok2 {
+		t.Fatalf("no INVITE with a body in SIPp's trace:\n%s", trace)
+	}
+	body, _, _ = strings.Cut(body, "\n----")
+	return body
 }
 
 // A provider's INVITE from an allowed address needs no credentials: the
