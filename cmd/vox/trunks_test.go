@@ -249,18 +249,10 @@ func TestTrunkNoFailoverOnBusy(t *testing.T) {
 }
 
 // firstInvite is the first INVITE in the message trace of a SIPp run in
-// dir (-trace_msg).
+// dir (-trace_msg), its headers.
 func firstInvite(t *testing.T, dir string) string {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(dir, "*_messages.log"))
-	if len(files) != 1 {
-		t.Fatalf("SIPp's message trace: %v", files)
-	}
-	data, err := os.ReadFile(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	trace := strings.ReplaceAll(string(data), "\r\n", "\n")
+	trace := sippTrace(t, dir)
 	start := strings.Index(trace, "\nINVITE ")
 	if start < 0 {
 		t.Fatalf("no INVITE in SIPp's trace:\n%s", trace)
@@ -269,9 +261,22 @@ func firstInvite(t *testing.T, dir string) string {
 	return invite
 }
 
-// firstInviteSDP is the SDP of the first INVITE in SIPp's trace in dir:
-// what follows its headers, up to the trace's next separator line.
+// firstInviteSDP is the SDP of that INVITE: what follows its headers, up
+// to the trace's next separator line.
 func firstInviteSDP(t *testing.T, dir string) string {
+	t.Helper()
+	trace := sippTrace(t, dir)
+	_, rest, ok := strings.Cut(trace, "\nINVITE ")
+	_, body, ok2 := strings.Cut(rest, "\n\n")
+	if !ok || !ok2 {
+		t.Fatalf("no INVITE with a body in SIPp's trace:\n%s", trace)
+	}
+	body, _, _ = strings.Cut(body, "\n----")
+	return body
+}
+
+// sippTrace is the message trace of a SIPp run in dir, with LF line ends.
+func sippTrace(t *testing.T, dir string) string {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(dir, "*_messages.log"))
 	if len(files) != 1 {
@@ -281,14 +286,7 @@ func firstInviteSDP(t *testing.T, dir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trace := strings.ReplaceAll(string(data), "\r\n", "\n")
-	_, rest, ok := strings.Cut(trace, "\nINVITE ")
-	_, body, ok2 := strings.Cut(rest, "\n\n")
-	if !ok || !ok2 {
-		t.Fatalf("no INVITE with a body in SIPp's trace:\n%s", trace)
-	}
-	body, _, _ = strings.Cut(body, "\n----")
-	return body
+	return strings.ReplaceAll(string(data), "\r\n", "\n")
 }
 
 // A provider's INVITE from an allowed address needs no credentials: the
