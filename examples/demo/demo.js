@@ -1,7 +1,8 @@
 // The demo application vox serve offers at its first start: call any number
 // from one demo phone and it greets you, rings the other demo phone with a
 // Russian ringback in your ear, bridges the two of you and records the call.
-// If nobody answers within 30 seconds, it says so and hangs up.
+// If nobody answers within 30 seconds, it says so and hangs up. When the
+// other phone holds the call, you hear the ringback until it takes you back.
 "use strict";
 
 const DEMO_USERS = ["phone67", "phone68"];
@@ -47,6 +48,14 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 			caller.addEventListener(CallEvents.PlaybackFinished, finish);
 		});
 		callee.addEventListener(CallEvents.Disconnected, finish);
+		callee.addEventListener(CallEvents.OnHold, () => {
+			VoxEngine.stopMediaBetween(caller, callee);
+			caller.playProgressTone("RU");
+		});
+		callee.addEventListener(CallEvents.OffHold, () => {
+			caller.stopPlayback();
+			VoxEngine.sendMediaBetween(caller, callee);
+		});
 	};
 
 	caller.addEventListener(CallEvents.Connected, () => {
