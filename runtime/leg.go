@@ -57,6 +57,22 @@ type TransferLeg interface {
 	NotifyBlindTransfer(ctx context.Context, code int, reason string) error
 }
 
+// TransferRefusal is how a TransferLeg answers the far end's transfer
+// request, whatever the leg: 0 to take it, else the SIP status to refuse it
+// with and why. answered: the call is up; handled: the scenario takes
+// transfers; underWay: one it has not answered yet is.
+func TransferRefusal(answered, handled, underWay bool) (code int, why string) {
+	switch {
+	case !answered:
+		return 403, "only an answered call can be transferred"
+	case !handled:
+		return 603, "the scenario does not take transfers"
+	case underWay:
+		return 491, "a transfer of this call is under way"
+	}
+	return 0, ""
+}
+
 // InfoLeg is a Leg that carries SIP INFO: Call.sendInfo's, and the far end's
 // as Call.InfoReceived.
 type InfoLeg interface {

@@ -195,17 +195,8 @@ func (l *leg) StopPlayback(ctx context.Context) error {
 // sends REFER: refused, as Vox refuses it, unless the scenario takes
 // transfers and has none under way.
 func (l *leg) askTransfer(to string) {
-	refused := ""
-	switch {
-	case l.state != stateConnected:
-		refused = "403 Forbidden: only an answered call can be transferred"
-	case !l.transfers:
-		refused = "603 Decline: the scenario does not take transfers"
-	case l.transferTo != "":
-		refused = "491 Request Pending: a transfer of this call is under way"
-	}
-	if refused != "" {
-		l.sim.log.System(l.sim.clock.Now(), fmt.Sprintf("Simulation: call %s asked to be transferred to %s, refused with %s", l.id, to, refused))
+	if code, why := runtime.TransferRefusal(l.state == stateConnected, l.transfers, l.transferTo != ""); code != 0 {
+		l.sim.log.System(l.sim.clock.Now(), fmt.Sprintf("Simulation: call %s asked to be transferred to %s, refused with %d %s: %s", l.id, to, code, Reason(code), why))
 		return
 	}
 	l.transferTo = to

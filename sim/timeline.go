@@ -183,7 +183,7 @@ func ParseFail(s string) (Step, error) {
 var reasons = map[int]string{
 	302: "Moved Temporarily", 403: "Forbidden", 404: "Not Found", 408: "Request Timeout",
 	480: "Temporarily Unavailable", 486: "Busy Here", 487: "Request Terminated",
-	488: "Not Acceptable Here", 500: "Server Internal Error", 503: "Service Unavailable",
+	488: "Not Acceptable Here", 491: "Request Pending", 500: "Server Internal Error", 503: "Service Unavailable",
 	600: "Busy Everywhere", 603: "Decline", 604: "Does Not Exist Anywhere",
 }
 

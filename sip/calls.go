@@ -362,61 +362,52 @@ func (c *calls) openMedia(l *leg) (*rtp.Endpoint, *media.Channel, error) {
 	return ep, ch, nil
 }
 
-// newSDESMedia is newMedia for SRTP keyed in SDP (SDES): the endpoint runs
-// over an SRTP port pair, and our SDP carries our key under theirs's tag and
-// suite. theirs has the far end's key when it offered, none when we offer
-// (the answer's comes through applyMedia).
-func (c *calls) newSDESMedia(l *leg, theirs sdp.Crypto) error {
-	ours := rtp.NewSDESKey()
-	tx, err := rtp.OpenSDES(c.opts.Ports, theirs.Suite, ours, theirs.Key)
-	if err != nil {
-		return err
-	}
-	ep, err := rtp.NewEndpoint(rtp.Config{Transport: tx})
-	if err != nil {
-		tx.Close()
-		return err
-	}
-	ch, err := c.newChannel(l, ep)
-	if err != nil {
-		ep.Close()
-		return err
-	}
-	l.ep, l.ch, l.sdes = ep, ch, tx
-	l.sdp = sdp.NewSession(tx.LocalAddr())
-	l.sdp.Crypto = &sdp.Crypto{Tag: theirs.Tag, Suite: theirs.Suite, Key: ours}
-	return nil
-}
-
-// forkSRTP is a fork's own SRTP offer: its endpoint, with no channel until
-// the fork answers (chooseMedia), and our side of its offer/answer.
-type forkSRTP struct {
+// sdesMedia is SRTP keyed in SDP (SDES) before it has a channel: an
+// endpoint over an SRTP port pair, and our side of offer/answer carrying our
+// key. A fork's own offer to a phone on TLS waits so until it answers
+// (chooseMedia).
+type sdesMedia struct {
 	ep   *rtp.Endpoint
 	sdes *rtp.SDES
 	sdp  sdp.Session
 }
 
-// openForkSRTP opens an SRTP offer of a fork's own and returns it with the offer.
-func (c *calls) openForkSRTP() (*forkSRTP, []byte, error) {
-	suite := rtp.SDESSuites[0]
+// ourOffer is the crypto line our own SRTP offer answers to: the first
+// suite, tag 1, no key of theirs yet (the answer's comes through
+// applyMedia).
+var ourOffer = sdp.Crypto{Tag: 1, Suite: rtp.SDESSuites[0]}
+
+// openSDES opens SDES media with our key under theirs's tag and suite;
+// theirs has the far end's key when it offered.
+func (c *calls) openSDES(theirs sdp.Crypto) (*sdesMedia, error) {
 	ours := rtp.NewSDESKey()
-	tx, err := rtp.OpenSDES(c.opts.Ports, suite, ours, nil)
+	tx, err := rtp.OpenSDES(c.opts.Ports, theirs.Suite, ours, theirs.Key)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	ep, err := rtp.NewEndpoint(rtp.Config{Transport: tx})
 	if err != nil {
 		tx.Close()
-		return nil, nil, err
+		return nil, err
 	}
-	m := &forkSRTP{ep: ep, sdes: tx, sdp: sdp.NewSession(tx.LocalAddr())}
-	m.sdp.Crypto = &sdp.Crypto{Tag: 1, Suite: suite, Key: ours}
-	offer, err := m.sdp.Offer()
+	m := &sdesMedia{ep: ep, sdes: tx, sdp: sdp.NewSession(tx.LocalAddr())}
+	m.sdp.Crypto = &sdp.Crypto{Tag: theirs.Tag, Suite: theirs.Suite, Key: ours}
+	return m, nil
+}
+
+// newSDESMedia is newMedia for SDES (openSDES).
+func (c *calls) newSDESMedia(l *leg, theirs sdp.Crypto) error {
+	m, err := c.openSDES(theirs)
 	if err != nil {
-		ep.Close()
-		return nil, nil, err
+		return err
 	}
-	return m, offer, nil
+	ch, err := c.newChannel(l, m.ep)
+	if err != nil {
+		m.ep.Close()
+		return err
+	}
+	l.ep, l.ch, l.sdes, l.sdp = m.ep, ch, m.sdes, m.sdp
+	return nil
 }
 
 // plainOffer is the offer of plain RTP for fork f, whose phone refused
@@ -444,10 +435,10 @@ func (l *leg) replaceMedia(secure bool) ([]byte, error) {
 	c := l.c
 	var ep *rtp.Endpoint
 	var ch *media.Channel
-	var m *forkSRTP
+	var m *sdesMedia
 	var err error
 	if secure {
-		if m, _, err = c.openForkSRTP(); err == nil {
+		if m, err = c.openSDES(ourOffer); err == nil {
 			ep = m.ep
 			if ch, err = c.newChannel(l, ep); err != nil {
 				ep.Close()

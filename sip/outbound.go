@@ -58,8 +58,8 @@ type fork struct {
 	// plainFallback: see target.
 	plainFallback bool
 	// srtp is the fork's own SRTP offer, for a phone on TLS among a user's
-	// several phones (forkSRTP); nil when the fork offers the leg's media.
-	srtp *forkSRTP
+	// several phones; nil when the fork offers the leg's media.
+	srtp *sdesMedia
 	// secure: the fork's target takes SRTP (a trunk's setting), for a
 	// standby fork whose media may differ from the leg's so far.
 	secure bool
@@ -142,7 +142,7 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 	if phones+own > 0 {
 		switch {
 		case secure && !l.lazy:
-			err = c.newSDESMedia(l, sdp.Crypto{Tag: 1, Suite: rtp.SDESSuites[0]})
+			err = c.newSDESMedia(l, ourOffer)
 		case l.lazy:
 			secure = false
 			l.ep, err = rtp.NewEndpoint(rtp.Config{Pool: c.opts.Ports})
@@ -174,8 +174,7 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 		if !isWebSocket(t.transport) {
 			forkOffer := offer
 			if ownSRTP(t) {
-				m, o, err := c.openForkSRTP()
-				if err != nil {
+				if m, o, err := c.forkOffer(); err != nil {
 					l.log.Warn("sip: no SRTP offer for a phone on TLS; offering plain RTP", "peer", t.peer, "err", err)
 				} else {
 					f.srtp, f.plainFallback, forkOffer = m, true, o
@@ -208,6 +207,20 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 	}
 	l.log.Info("sip: outgoing call", "kind", req.Kind, "to", trimForLog(req.To), "phones", phones+own, "browsers", browsers, "srtp", offeredSRTP)
 	return l, nil
+}
+
+// forkOffer is the SRTP media and offer of a fork of its own (ownSRTP).
+func (c *calls) forkOffer() (*sdesMedia, []byte, error) {
+	m, err := c.openSDES(ourOffer)
+	if err != nil {
+		return nil, nil, err
+	}
+	offer, err := m.sdp.Offer()
+	if err != nil {
+		m.ep.Close()
+		return nil, nil, err
+	}
+	return m, offer, nil
 }
 
 // offerBrowser is the WebRTC session and offer of a fork to a browser.

@@ -110,15 +110,7 @@ func (l *leg) transferRequested(req *sipmsg.Request, tx sipmsg.ServerTransaction
 
 	l.mu.Lock()
 	d := l.dlg
-	code, why := 0, ""
-	switch {
-	case l.state < stateAnswered || l.state == stateEnded:
-		code, why = 403, "only an answered call can be transferred"
-	case !l.transfers:
-		code, why = 603, "the scenario does not take transfers"
-	case l.transfer != nil:
-		code, why = 491, "a transfer of this call is under way"
-	}
+	code, why := runtime.TransferRefusal(l.state >= stateAnswered && l.state != stateEnded, l.transfers, l.transfer != nil)
 	// accepted is closed once the 202 is sent: the NOTIFYs wait for it.
 	accepted := make(chan struct{})
 	t := &transfer{event: "refer", noSub: noSub, sent: accepted}
@@ -135,10 +127,7 @@ func (l *leg) transferRequested(req *sipmsg.Request, tx sipmsg.ServerTransaction
 		return
 	}
 
-	headers := customHeaders(req)
-	if headers == nil {
-		headers = map[string]string{}
-	}
+	headers := headersParam(req)
 	headers["Refer-To"] = to.String()
 	l.log.Info("sip: transfer requested", "to", trimForLog(to.String()))
 	if !noSub {
