@@ -52,7 +52,8 @@ declare const CallEvents: {
   /**
    * The far end asks to transfer the call to `transferTo` (a phone's transfer
    * key: SIP REFER), after handleBlindTransfer(true). Answer with
-   * notifyBlindTransferSuccess or notifyBlindTransferFailed.
+   * notifyBlindTransferSuccess or notifyBlindTransferFailed within a minute:
+   * after that the far end is told the transfer failed (408) and keeps the call.
    */
   readonly BlindTransferRequested: "Call.BlindTransferRequested";
   /** The far end sent a SIP INFO other than a digit or text (those are ToneReceived and MessageReceived). */

@@ -57,6 +57,16 @@ type TransferLeg interface {
 	NotifyBlindTransfer(ctx context.Context, code int, reason string) error
 }
 
+// TransferWait is how long the far end waits for the outcome of a transfer
+// it asked for (the subscription of its REFER, RFC 3515) unless told
+// otherwise. A transfer the scenario has not answered by then is reported to
+// it as failed with 408, and the call goes on.
+const TransferWait = time.Minute
+
+// ErrNoTransfer is NotifyBlindTransfer's error when no transfer awaits an
+// answer.
+var ErrNoTransfer = errors.New("no transfer awaits an answer: none was requested, or the far end's wait for it expired")
+
 // TransferRefusal is how a TransferLeg answers the far end's transfer
 // request, whatever the leg: 0 to take it, else the SIP status to refuse it
 // with and why. answered: the call is up; handled: the scenario takes

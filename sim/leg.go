@@ -44,9 +44,11 @@ type leg struct {
 	// (HandleBlindTransfer); transferTo is the one it has yet to answer.
 	transfers  bool
 	transferTo string
-	held       bool   // the far end holds the call
-	relayTo    []*leg // legs that hear this one (SendMediaTo)
-	recording  *recording
+	// transferWait ends the far end's wait for transferTo's outcome.
+	transferWait runtime.Timer
+	held         bool   // the far end holds the call
+	relayTo      []*leg // legs that hear this one (SendMediaTo)
+	recording    *recording
 }
 
 type recording struct {
@@ -151,12 +153,12 @@ func (l *leg) end(event string, params map[string]any) {
 
 // release stops the leg's timers and audio; a recording is left to the caller.
 func (l *leg) release() {
-	for _, t := range []runtime.Timer{l.ring, l.playTick, l.farTimer} {
+	for _, t := range []runtime.Timer{l.ring, l.playTick, l.farTimer, l.transferWait} {
 		if t != nil {
 			t.Stop()
 		}
 	}
-	l.ring, l.playTick, l.farTimer = nil, nil, nil
+	l.ring, l.playTick, l.farTimer, l.transferWait = nil, nil, nil, nil
 	for _, a := range []*audio{l.playback, l.voice} {
 		if a != nil {
 			a.close()
@@ -200,6 +202,10 @@ func (l *leg) askTransfer(to string) {
 		return
 	}
 	l.transferTo = to
+	l.transferWait = l.schedule(runtime.TransferWait, false, func() {
+		l.sim.log.System(l.sim.clock.Now(), fmt.Sprintf("Simulation: call %s gave up waiting for its transfer to %s after %s: 408 %s", l.id, to, runtime.TransferWait, Reason(408)))
+		l.transferTo = ""
+	})
 	l.emit(runtime.EventBlindTransferRequested, map[string]any{"transferTo": to, "headers": map[string]string{"Refer-To": "sip:" + to + "@" + transferDomain}})
 }
 
@@ -249,8 +255,10 @@ func (l *leg) NotifyBlindTransfer(ctx context.Context, code int, reason string) 
 		return errEnded
 	}
 	if l.transferTo == "" {
-		return errors.New("no transfer was requested")
+		return runtime.ErrNoTransfer
 	}
+	l.transferWait.Stop()
+	l.transferWait = nil
 	if reason == "" {
 		reason = Reason(code)
 	}

@@ -96,6 +96,10 @@ type CallOptions struct {
 	// RingTimeout ends an outgoing call nobody answers (default 2 minutes)
 	// with Call.Failed 408.
 	RingTimeout time.Duration
+	// TransferSubscription is how long a phone that asked for a transfer
+	// (REFER) is told to wait for its outcome (default
+	// runtime.TransferWait).
+	TransferSubscription time.Duration
 	// MediaTimeout ends a connected call whose far end has sent no RTP for
 	// this long while it should have (see silence.go); 0: never.
 	MediaTimeout time.Duration
@@ -128,6 +132,7 @@ func (o *CallOptions) defaults(s *Server) error {
 	setDefault(&o.SessionExpires, 30*time.Minute)
 	setDefault(&o.MinSE, 90*time.Second)
 	setDefault(&o.RingTimeout, 2*time.Minute)
+	setDefault(&o.TransferSubscription, runtime.TransferWait)
 	if o.SessionExpires < o.MinSE {
 		o.SessionExpires = o.MinSE
 	}

@@ -383,6 +383,9 @@ func (l *leg) endThen(name string, params map[string]any, then func()) bool {
 	if l.out != nil {
 		l.out.ring.Stop()
 	}
+	if l.transfer != nil && l.transfer.expiry != nil {
+		l.transfer.expiry.Stop()
+	}
 	d, wait := l.dlg, l.awaiting
 	ch, ep, others := l.ch, l.ep, l.forksMedia()
 	l.mu.Unlock()

@@ -355,12 +355,20 @@ func (p *rawPhone) inDialog(d rawDialog, method string, cseq int, headers, body 
 // scenario, and returns the phone, the call's dialog and the session log.
 func callScenario(t *testing.T, scenario string) (*rawPhone, rawDialog, *syncBuffer) {
 	t.Helper()
+	return callScenarioWith(t, scenario, CallOptions{})
+}
+
+// callScenarioWith is callScenario on a server with more call options.
+func callScenarioWith(t *testing.T, scenario string, opts CallOptions) (*rawPhone, rawDialog, *syncBuffer) {
+	t.Helper()
 	prog, err := runtime.Compile("test.js", scenario)
 	if err != nil {
 		t.Fatal(err)
 	}
 	launcher := &scriptLauncher{prog: prog, log: &syncBuffer{}}
-	p, err := newRawPhone(startRawCallServer(t, launcher), 1)
+	opts.Launcher = launcher
+	_, addr := startRawCallServerWith(t, opts)
+	p, err := newRawPhone(addr, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

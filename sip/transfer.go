@@ -2,10 +2,11 @@ package sip
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
 
@@ -30,6 +31,9 @@ type transfer struct {
 	// sent is closed once the NOTIFY before the next one was answered (at
 	// first, once the REFER was), so that the NOTIFYs go in order.
 	sent chan struct{}
+	// expiry ends the subscription the scenario leaves unanswered for
+	// CallOptions.TransferSubscription; nil with noSub.
+	expiry *time.Timer
 }
 
 var _ runtime.TransferLeg = (*leg)(nil)
@@ -55,10 +59,11 @@ func (l *leg) NotifyBlindTransfer(ctx context.Context, code int, reason string) 
 	case state == stateEnded:
 		return errEnded
 	case t == nil:
-		return errors.New("no transfer was requested")
+		return runtime.ErrNoTransfer
 	case t.noSub:
 		return nil
 	}
+	t.expiry.Stop()
 	reason = strings.Map(func(r rune) rune {
 		if r < ' ' || r == 0x7f {
 			return -1
@@ -120,6 +125,9 @@ func (l *leg) transferRequested(req *sipmsg.Request, tx sipmsg.ServerTransaction
 		}
 		l.transfersAsked++
 		l.transfer = t
+		if !noSub {
+			t.expiry = time.AfterFunc(l.c.opts.TransferSubscription, func() { l.transferExpired(t) })
+		}
 	}
 	l.mu.Unlock()
 	if code != 0 {
@@ -134,7 +142,8 @@ func (l *leg) transferRequested(req *sipmsg.Request, tx sipmsg.ServerTransaction
 		// The subscription's first NOTIFY goes right after the 202 (RFC
 		// 3515 section 2.4.4), and before the scenario's answer, which
 		// may come at once.
-		l.notifyTransfer(d, t, "SIP/2.0 100 Trying", "active;expires=60")
+		expires := int(math.Ceil(l.c.opts.TransferSubscription.Seconds()))
+		l.notifyTransfer(d, t, "SIP/2.0 100 Trying", "active;expires="+strconv.Itoa(expires))
 	}
 	// Queued before the answer, as info and message are.
 	l.post(runtime.EventBlindTransferRequested, map[string]any{"transferTo": target, "headers": headers})
@@ -145,6 +154,23 @@ func (l *leg) transferRequested(req *sipmsg.Request, tx sipmsg.ServerTransaction
 	}
 	l.c.srv.respond(tx, res)
 	close(accepted)
+}
+
+// transferExpired ends t's subscription if the scenario has not answered it
+// by its expiry: the phone learns the transfer failed (408) and goes on with
+// the call, rather than wait on a transfer nobody will report.
+func (l *leg) transferExpired(t *transfer) {
+	l.mu.Lock()
+	d, current := l.dlg, l.transfer == t && l.state != stateEnded
+	if current {
+		l.transfer = nil
+	}
+	l.mu.Unlock()
+	if !current {
+		return
+	}
+	l.log.Info("sip: the scenario did not answer a transfer in time; telling the phone it failed", "after", l.c.opts.TransferSubscription)
+	l.notifyTransfer(d, t, "SIP/2.0 408 Request Timeout", "terminated;reason=timeout")
 }
 
 // transferTarget is what Call.BlindTransferRequested calls transferTo: the

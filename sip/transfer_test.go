@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // transferScenario takes transfers once the caller's in-call message says
@@ -134,6 +135,55 @@ func TestBlindTransferWithoutSubscription(t *testing.T) {
 	}
 	if res, err := p.recv(); err != nil || !strings.HasPrefix(res, "SIP/2.0 200 ") || !strings.HasSuffix(headerOf(res, "CSeq"), "BYE") {
 		t.Fatalf("after a REFER without a subscription: %v\n%s", err, res)
+	}
+	waitLog(t, log, "Session terminated")
+}
+
+// A transfer the scenario leaves unanswered past the subscription is
+// reported to the phone as failed (408, terminated;reason=timeout), so that
+// the phone goes on with the call; the scenario's late answer is not sent.
+func TestBlindTransferExpires(t *testing.T) {
+	const scenario = `VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
+	const call = e.call;
+	call.addEventListener(CallEvents.Disconnected, () => VoxEngine.terminate());
+	call.addEventListener(CallEvents.BlindTransferRequested, (r) => {
+		setTimeout(() => r.call.notifyBlindTransferSuccess(), 1500);
+	});
+	call.handleBlindTransfer(true);
+	call.answer();
+});`
+	p, d, log := callScenarioWith(t, scenario, CallOptions{TransferSubscription: 300 * time.Millisecond})
+	if err := p.inDialog(d, "REFER", 3, "Refer-To: <sip:phone69@"+testRealm+">\r\n", ""); err != nil {
+		t.Fatal(err)
+	}
+	states := []string{"active;expires=1", "terminated;reason=timeout"}
+	frags := []string{"SIP/2.0 100 Trying", "SIP/2.0 408 Request Timeout"}
+	var notified int
+	for notified < len(states) {
+		msg, err := p.recv()
+		if err != nil {
+			t.Fatalf("waiting for NOTIFY %d: %v; session log:\n%s", notified+1, err, log)
+		}
+		if strings.HasPrefix(msg, "SIP/2.0 202 ") {
+			continue
+		}
+		_, body, _ := strings.Cut(msg, "\r\n\r\n")
+		if !strings.HasPrefix(msg, "NOTIFY ") || headerOf(msg, "Subscription-State") != states[notified] || strings.TrimSpace(body) != frags[notified] {
+			t.Fatalf("want a NOTIFY of %q, %q:\n%s", frags[notified], states[notified], msg)
+		}
+		if err := p.answerBye(msg); err != nil {
+			t.Fatal(err)
+		}
+		notified++
+	}
+	// The scenario's log says why its late answer went nowhere.
+	waitLog(t, log, "no transfer awaits an answer")
+	// The late answer sent nothing: what comes next is the BYE's answer.
+	if err := p.inDialog(d, "BYE", 4, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := p.recv(); err != nil || !strings.HasPrefix(res, "SIP/2.0 200 ") || !strings.HasSuffix(headerOf(res, "CSeq"), "BYE") {
+		t.Fatalf("after the expired transfer: %v\n%s", err, res)
 	}
 	waitLog(t, log, "Session terminated")
 }
