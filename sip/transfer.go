@@ -126,7 +126,7 @@ func (l *leg) transferRequested(req *sipmsg.Request, tx sipmsg.ServerTransaction
 		l.transfersAsked++
 		l.transfer = t
 		if !noSub {
-			t.expiry = time.AfterFunc(l.c.opts.TransferSubscription, func() { l.transferExpired(t) })
+			t.expiry = l.afterFunc(l.c.opts.TransferSubscription, func(l *leg) { l.transferExpired(t) })
 		}
 	}
 	l.mu.Unlock()
