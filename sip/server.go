@@ -20,6 +20,7 @@ import (
 	"github.com/emiago/sipgo"
 	sipmsg "github.com/emiago/sipgo/sip"
 
+	"vox/internal/sockbuf"
 	"vox/overload"
 )
 
@@ -256,6 +257,24 @@ func (s *Server) filter(p sipmsg.TransportReadProps, data []byte) ([]byte, error
 	return nil, nil
 }
 
+// udpBuffer is the SIP UDP socket's buffer each way: a few thousand
+// datagrams, most of a second of a thousand calls a second's SIP. What waits
+// in it is measured (QueueDelays), and the overload guard turns calls away
+// long before it fills; beyond it the kernel drops requests unseen, and each
+// caller retransmits half a second later or gives up.
+const udpBuffer = 8 << 20
+
+func (s *Server) growUDP(conn *net.UDPConn) {
+	got, err := sockbuf.Grow(conn, udpBuffer)
+	if err != nil {
+		s.log.Warn("sip: UDP socket buffers", "err", err)
+		return
+	}
+	if why, short := got.Short(udpBuffer); short {
+		s.log.Warn("sip: the UDP socket's buffers are small: bursts of SIP will be dropped", "addr", conn.LocalAddr().String(), "got", why)
+	}
+}
+
 // QueueDelays are how long the UDP datagrams read waited in the socket for
 // the server to read them (Linux; elsewhere none are recorded): the queue of
 // a server falling behind, for an overload.Guard's Latency.
@@ -293,6 +312,7 @@ func (s *Server) Listen(addr string) (netip.AddrPort, error) {
 			return netip.AddrPort{}, fmt.Errorf("sip: listen on tcp %s: %w", addr, err)
 		}
 	}
+	s.growUDP(udp.(*net.UDPConn))
 	stream := s.limitTCP(tcp)
 	s.listeners = append(s.listeners, udp.Close, stream.Close)
 	s.served.Add(2)

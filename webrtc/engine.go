@@ -16,6 +16,8 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	pion "github.com/pion/webrtc/v4"
+
+	"vox/internal/sockbuf"
 )
 
 // ErrEngineClosed is returned by an Engine's calls after Close.
@@ -71,12 +73,11 @@ func NewEngine(cfg Config) (*Engine, error) {
 	// Every call's packets queue in this one socket: at hundreds of calls
 	// the default buffer (about 200 KiB, a few hundred packets) overflows
 	// in the ten milliseconds a busy scheduler may leave the mux's reader
-	// waiting. The kernel caps the size at net.core.rmem_max/wmem_max.
-	if err := conn.SetReadBuffer(socketBuffer); err != nil {
-		cfg.Logger.Warn("webrtc engine: receive buffer", "err", err)
-	}
-	if err := conn.SetWriteBuffer(socketBuffer); err != nil {
-		cfg.Logger.Warn("webrtc engine: send buffer", "err", err)
+	// waiting.
+	if got, err := sockbuf.Grow(conn, socketBuffer); err != nil {
+		cfg.Logger.Warn("webrtc engine: socket buffers", "err", err)
+	} else if why, short := got.Short(socketBuffer); short {
+		cfg.Logger.Warn("webrtc engine: the UDP socket's buffers are small: bursts of media will be dropped", "got", why)
 	}
 	logs := pionLogs{cfg.Logger}
 	e := &Engine{cfg: cfg, log: cfg.Logger, conn: conn}
