@@ -55,6 +55,9 @@ type rateStep struct {
 	// TurnedAway counts vox's 503s for overload, which are among the
 	// failed calls.
 	TurnedAway uint64
+	// Dropped counts the datagrams the kernel dropped at vox's SIP socket
+	// for want of buffer: callers' retransmissions, or failed calls.
+	Dropped uint64
 }
 
 func (r rateStep) held() bool {
@@ -79,6 +82,9 @@ func (r rateStep) String() string {
 	}
 	if r.TurnedAway > 0 {
 		heap += fmt.Sprintf(", %d turned away (503)", r.TurnedAway)
+	}
+	if r.Dropped > 0 {
+		heap += fmt.Sprintf(", %d dropped by the kernel at the SIP socket", r.Dropped)
 	}
 	return fmt.Sprintf("%5d/s: %6d calls, %5d failed, placed at %5.0f/s, setup %5.0f ms, CPU %4.0f µs/call, %5d retransmissions%s: %s",
 		r.Rate, r.Stats.Created, r.Stats.Failed, r.Stats.achieved(), ms(r.Stats.Setup), micros(r.cpuPerCall()), r.Stats.Retrans, heap, verdict)
@@ -393,14 +399,14 @@ func voxStep(v *sipVox, work, caller string, rate, calls int, hold time.Duration
 		heap := liveHeap()
 		mid <- growth{heap: heap - min(heap, base), calls: v.launcher.started.Load() - started0}
 	}()
-	cpu0, away0 := processCPU(), v.turnedAway()
+	cpu0, away0, drops0 := processCPU(), v.turnedAway(), udpDrops(v.addr.Port())
 	st, err := runSIPp(ctx, work, args...)
 	cpu := processCPU() - cpu0
 	cancel()
 	if err != nil {
 		return rateStep{}, err
 	}
-	s := rateStep{Rate: rate, Stats: st, CPU: cpu, TurnedAway: v.turnedAway() - away0}
+	s := rateStep{Rate: rate, Stats: st, CPU: cpu, TurnedAway: v.turnedAway() - away0, Dropped: udpDrops(v.addr.Port()) - drops0}
 	if g := <-mid; g.calls > 0 {
 		s.Heap, s.HeapKB = g.heap, float64(g.heap)/1024/float64(g.calls)
 	}
@@ -471,6 +477,27 @@ func procCPU(pid int) time.Duration {
 }
 
 // procStatusKB reads a "Name: N kB" line of /proc/PID/status.
+// udpDrops is how many datagrams the kernel dropped at the UDP sockets bound
+// to port on IPv4 (the last column of /proc/net/udp); 0 where it cannot
+// tell.
+func udpDrops(port uint16) uint64 {
+	data, err := os.ReadFile("/proc/net/udp")
+	if err != nil {
+		return 0
+	}
+	suffix := fmt.Sprintf(":%04X", port)
+	var drops uint64
+	for line := range strings.Lines(string(data)) {
+		f := strings.Fields(line)
+		if len(f) < 2 || !strings.HasSuffix(f[1], suffix) {
+			continue
+		}
+		n, _ := strconv.ParseUint(f[len(f)-1], 10, 64)
+		drops += n
+	}
+	return drops
+}
+
 func procStatusKB(pid int, name string) uint64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {

@@ -15,9 +15,11 @@ import (
 // The soak of the call-setup benchmark (issue 6: no memory growth over
 // 100,000 calls), too long for every make bench: -sip-soak N places N calls
 // into vox at a steady rate and prints, every -sip-soak-every calls, the
-// live heap after a full collection, the goroutines and the sessions alive;
-// then, once the calls and what SIP keeps after them have ended, the same
-// for the idle server. Growth is the slope of the heap over the calls once
+// live heap the last collection found, the goroutines and the sessions
+// alive; then, once the calls and what SIP keeps after them have ended, the
+// same for the idle server, after a full collection. Forcing one while the
+// calls run would stall them: each such sample made the overload guard
+// turn calls away for a second or two. Growth is the slope of the heap over the calls once
 // the heap is steady, after the first -sip-soak-linger: until then every
 // call adds the state kept after it ends.
 var (
@@ -67,8 +69,11 @@ func soakSIP(out io.Writer, calls int) error {
 		calls, *soakRate, hold, goruntime.GOMAXPROCS(0))
 	fmt.Fprintf(out, "%9s %7s %11s %11s %15s %13s\n", "calls", "time", "live heap", "goroutines", "sessions alive", "vox CPU/call")
 	t0, cpu0, started0 := time.Now(), processCPU(), v.launcher.started.Load()
-	sample := func() soakSample {
-		heap, _ := heapInUse()
+	sample := func(idle bool) soakSample {
+		heap := liveHeap()
+		if idle {
+			heap, _ = heapInUse()
+		}
 		s := soakSample{calls: v.launcher.started.Load() - started0, at: time.Since(t0), heap: heap,
 			goroutines: goruntime.NumGoroutine(), alive: v.launcher.started.Load() - v.launcher.ended.Load(), cpu: processCPU() - cpu0}
 		perCall := 0.0
@@ -78,7 +83,7 @@ func soakSIP(out io.Writer, calls int) error {
 		fmt.Fprintf(out, "%9d %5.0f s %7.1f MiB %11d %15d %10.0f µs\n", s.calls, s.at.Seconds(), float64(s.heap)/(1<<20), s.goroutines, s.alive, perCall)
 		return s
 	}
-	base := sample()
+	base := sample(true)
 
 	args, err := uacArgs(v.addr.String(), caller, *soakRate, calls, hold)
 	if err != nil {
@@ -94,6 +99,7 @@ func soakSIP(out io.Writer, calls int) error {
 			return err
 		}
 	}
+	drops0 := udpDrops(v.addr.Port())
 	done := make(chan result, 1)
 	go func() {
 		st, err := runSIPp(context.Background(), work, args...)
@@ -111,7 +117,7 @@ wait:
 			break wait
 		case <-tick.C:
 			if v.launcher.started.Load()-started0 >= next {
-				during = append(during, sample())
+				during = append(during, sample(false))
 				next += int64(*soakEvery)
 			}
 		}
@@ -123,15 +129,15 @@ wait:
 	st := res.st
 	// Calls vox turned away for overload (503) are among the failed: the
 	// count tells them from calls that timed out.
-	fmt.Fprintf(out, "SIPp: %d calls, %d failed (%.2f%%, %d of them turned away with 503), %d retransmissions, placed at %.0f/s, setup %.1f ms mean\n",
-		st.Created, st.Failed, 100*st.failRatio(), v.turnedAway(), st.Retrans, st.achieved(), ms(st.Setup))
+	fmt.Fprintf(out, "SIPp: %d calls, %d failed (%.2f%%, %d of them turned away with 503), %d retransmissions, placed at %.0f/s, setup %.1f ms mean; %d datagrams dropped by the kernel at vox's SIP socket\n",
+		st.Created, st.Failed, 100*st.failRatio(), v.turnedAway(), st.Retrans, st.achieved(), ms(st.Setup), udpDrops(v.addr.Port())-drops0)
 	// Idle: the sessions have ended; SIP's transactions end over the
 	// next half minute.
 	end := time.Now().Add(*soakLinger)
-	idle := sample()
+	idle := sample(true)
 	for time.Now().Before(end) {
 		time.Sleep(min(10*time.Second, time.Until(end)))
-		idle = sample()
+		idle = sample(true)
 	}
 	if *soakMemProfile != "" {
 		if err := writeHeapProfile(*soakMemProfile); err != nil {
