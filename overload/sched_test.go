@@ -83,3 +83,10 @@ func TestPrefer(t *testing.T) {
 		t.Errorf("too little UDP since the last call: %v, want the scheduler's %v", got, sched)
 	}
 }
+
+func TestScale(t *testing.T) {
+	latency := Scale(func(q float64) time.Duration { return time.Duration(q * float64(10*time.Millisecond)) }, SchedWaitsPerRequest)
+	if got, want := latency(0.5), 20*time.Millisecond; got != want {
+		t.Errorf("Scale: %v, want %v", got, want)
+	}
+}

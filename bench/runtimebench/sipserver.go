@@ -160,7 +160,7 @@ func startSIPVox(users map[string]string, hold time.Duration, tune ...voxTune) (
 	// vox serve's default: a timer per connected call.
 	callOpts.MediaTimeout = time.Minute
 	if *sipOverload > 0 {
-		if v.guard, err = overload.New(overload.Options{Latency: overload.Prefer(v.srv.QueueDelays(), overload.MinUDPSamples, (&overload.SchedLatency{}).Since), Target: *sipOverload, Log: logger}); err != nil {
+		if v.guard, err = overload.New(overload.Options{Latency: overload.ServerLatency(v.srv.QueueDelays()), Target: *sipOverload, Log: logger}); err != nil {
 			return nil, err
 		}
 		callOpts.Admission = v.guard

@@ -110,7 +110,8 @@ SDP (RTP/SAVP with a=crypto) get SRTP.
 Past the call rate the machine can serve, new calls are answered 503 in the
 share needed to keep the calls already taken on time: while SIP requests over
 UDP wait more than --overload-latency to be read (the 90th percentile over
-half a second, a second in a row) and vox keeps at least half its cores busy,
+half a second, a second in a row; without UDP traffic, while its work waits
+more than a quarter of it to run) and vox keeps at least half its cores busy,
 fewer new calls are taken, and more again once they do not (0: take every
 call).
 
@@ -145,7 +146,7 @@ memory limit of 2 GiB (GOMEMLIMIT) unless the environment sets either.`,
 	fl.DurationVar(&f.logRetention, "log-retention", history.DefaultRetention, "how long calls' session logs are kept (vox logs CALL_ID)")
 	fl.StringSliceVar(&f.currencies, "currencies", controller.DefaultCurrencies, "the currencies with a master account each (tenants' accounts are under them)")
 	fl.StringSliceVar(&f.wsOrigins, "ws-origin", nil, "a page (scheme://host[:port]) allowed to use SIP over WebSocket at /ws; repeat for more (default: pages of the HTTP listener's own host, as /phone)")
-	fl.DurationVar(&f.overload, "overload-latency", overload.DefaultTarget, "turn new calls away while SIP requests over UDP wait longer than this to be read (without UDP traffic: while the server's work waits that long to run; 0: never)")
+	fl.DurationVar(&f.overload, "overload-latency", overload.DefaultTarget, "turn new calls away while SIP requests over UDP wait longer than this to be read (without UDP traffic: while the server's work waits a quarter of it to run; 0: never)")
 	fl.DurationVar(&f.mediaTimeout, "media-timeout", defaultMediaTimeout, "end a call whose phone or carrier has sent no RTP for this long while not on hold, as one that lost power or its network (0: never)")
 	fl.StringVar(&f.publicURL, "public-url", "", "the URL portals and browsers reach this server's HTTP at, for the access and recording URLs it hands out (default: http://ADDR of --http, https:// with --tls-cert)")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS (and WSS at /ws) with this PEM certificate (chain), re-read when it changes; with --tls-key")
@@ -230,8 +231,7 @@ func admission(cfg serveConfig, srv *sip.Server) (sip.Admission, error) {
 	if cfg.Overload <= 0 {
 		return nil, nil
 	}
-	latency := overload.Prefer(srv.QueueDelays(), overload.MinUDPSamples, (&overload.SchedLatency{}).Since)
-	return overload.New(overload.Options{Latency: latency, Target: cfg.Overload, Log: cfg.Log})
+	return overload.New(overload.Options{Latency: overload.ServerLatency(srv.QueueDelays()), Target: cfg.Overload, Log: cfg.Log})
 }
 
 // egressPolicy is where scenarios' connections may go: public addresses,
