@@ -37,8 +37,9 @@ demo: build
 # Debian packages the tests use for real: sox makes and checks audio, sip-tester
 # (SIPp) brings RFC 4733 captures, espeak-ng speaks for say(), baresip-core is
 # the softphone of the end-to-end call test, sipvicious (svwar) tries to
-# enumerate SIP users and must find none, chromium runs the softphone page.
-DEB_TOOLS := node:nodejs npm:npm sox:sox sipp:sip-tester espeak-ng:espeak-ng baresip:baresip-core svwar:sipvicious chromium:chromium
+# enumerate SIP users and must find none, chromium and firefox-esr run the
+# softphone page (Firefox in a network namespace the test makes with ip).
+DEB_TOOLS := node:nodejs npm:npm sox:sox sipp:sip-tester espeak-ng:espeak-ng baresip:baresip-core svwar:sipvicious chromium:chromium firefox-esr:firefox-esr ip:iproute2
 
 deps:
 	@missing=""; for t in $(DEB_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \

@@ -52,7 +52,14 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 // startBridgeServer is a vox serve whose demo application is bridgeScenario.
 func startBridgeServer(t *testing.T) *callServer {
 	t.Helper()
-	s := startCallServer(t)
+	return startBridgeServerWith(t, nil)
+}
+
+// startBridgeServerWith is startBridgeServer with edit changing the server's
+// configuration first.
+func startBridgeServerWith(t *testing.T, edit func(*serveConfig)) *callServer {
+	t.Helper()
+	s := startCallServerWith(t, edit)
 	_, err := s.store.Push(context.Background(), scenarios.Push{App: demoApp, Files: []scenarios.File{{Name: "bridge.js", Source: bridgeScenario}}})
 	if err != nil {
 		t.Fatal(err)

@@ -231,13 +231,15 @@ function quality(stats) {
 	return { PERCENT: Math.round(100 * (1 - loss)), GRADE: grade };
 }
 
-async function sendMeter() {
+// inbound is what the browser counts of the far end's audio in the call.
+async function inbound() {
 	const s = phone.session;
-	if (!s || !s.isEstablished() || !s.connection) return;
-	const figures = {};
+	const figures = { packetsReceived: 0, bytesReceived: 0, packetsLost: 0 };
+	if (!s || !s.connection) return figures;
 	(await s.connection.getStats()).forEach((r) => {
 		if (r.type === "inbound-rtp" && r.kind === "audio") {
 			figures.packetsReceived = r.packetsReceived;
+			figures.bytesReceived = r.bytesReceived;
 			figures.packetsLost = r.packetsLost;
 			figures.jitter = r.jitter;
 		}
@@ -245,7 +247,13 @@ async function sendMeter() {
 			figures.roundTripTime = r.roundTripTime;
 		}
 	});
-	const meter = { COMMAND: "meter", ...quality(figures) };
+	return figures;
+}
+
+async function sendMeter() {
+	const s = phone.session;
+	if (!s || !s.isEstablished() || !s.connection) return;
+	const meter = { COMMAND: "meter", ...quality(await inbound()) };
 	s.sendRequest(JsSIP.C.MESSAGE, {
 		extraHeaders: ["Content-Type: application/json"],
 		body: JSON.stringify(meter),
@@ -305,6 +313,7 @@ window.voxPhone = {
 		held: phone.held, muted: phone.muted, metersSent: phone.metersSent, lastMeter: phone.lastMeter,
 	}),
 	remoteTone,
+	inbound,
 	quality,
 };
 
