@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gobwas/ws"
 )
 
 // SIP over WebSocket (RFC 7118) for browsers, on the HTTP listener: the
@@ -126,10 +128,10 @@ func (w *webSocket) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	rest, _ := buffered.Reader.Peek(buffered.Reader.Buffered())
 	c := &wsConn{
 		Conn:   conn,
-		in:     io.MultiReader(bytes.NewReader(replay(r)), bytes.NewReader(bytes.Clone(rest)), conn),
 		idle:   3 * w.opts.PingInterval,
 		closed: make(chan struct{}),
 	}
+	c.in = io.MultiReader(bytes.NewReader(replay(r)), &clientFrames{c: c, src: io.MultiReader(bytes.NewReader(bytes.Clone(rest)), conn)})
 	c.onClose = func() {
 		w.release(src)
 		w.srv.connectionClosed("WS", remote)
@@ -272,9 +274,10 @@ func (l *wsListener) Close() error {
 func (l *wsListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4zero} }
 
 // wsConn is a connection taken over from net/http, as sipgo's WS transport
-// sees it: reads start with the replayed upgrade request; every read
-// pushes the idle deadline on; writes go out a whole frame at a time, so
-// that the pings of keepAlive never land inside one of sipgo's frames
+// sees it: reads start with the replayed upgrade request, then the client's
+// frames without its control frames (clientFrames); every read pushes the
+// idle deadline on; writes go out a whole frame at a time, so that our
+// control frames (pings, pongs) never land inside one of sipgo's frames
 // (sipgo writes a frame's header and payload with two writes).
 type wsConn struct {
 	net.Conn
@@ -284,9 +287,79 @@ type wsConn struct {
 	writeMu   sync.Mutex
 	upgraded  bool   // sipgo's 101 went: what follows are frames
 	pending   []byte // the part of a frame written so far
+	queued    []byte // control frames to send once pending is whole
 	closeOnce sync.Once
 	closed    chan struct{}
 	onClose   func()
+}
+
+// clientFrames are the frames the client sends after its upgrade request,
+// as sipgo reads them: data and close frames as they come, pings answered
+// here with their pong and left out, as pongs are. sipgo's reader skips a
+// control frame's header but not its payload, so a ping with a payload
+// (Firefox pings with one when the network changes) made it read the
+// payload as the next frame's header, and close the connection.
+type clientFrames struct {
+	c    *wsConn
+	src  io.Reader
+	head []byte // the current data frame's header, not yet passed on
+	left int64  // its payload not yet passed on
+}
+
+func (f *clientFrames) Read(b []byte) (int, error) {
+	for len(f.head) == 0 && f.left == 0 {
+		if err := f.next(); err != nil {
+			return 0, err
+		}
+	}
+	if len(f.head) > 0 {
+		n := copy(b, f.head)
+		f.head = f.head[n:]
+		return n, nil
+	}
+	if int64(len(b)) > f.left {
+		b = b[:f.left]
+	}
+	n, err := f.src.Read(b)
+	f.left -= int64(n)
+	return n, err
+}
+
+// next reads the next frame's header and, for a ping or a pong, the whole
+// frame.
+func (f *clientFrames) next() error {
+	h, err := ws.ReadHeader(f.src)
+	if err != nil {
+		return err
+	}
+	if h.OpCode != ws.OpPing && h.OpCode != ws.OpPong {
+		var head bytes.Buffer
+		if err := ws.WriteHeader(&head, h); err != nil {
+			return err
+		}
+		f.head, f.left = head.Bytes(), h.Length
+		return nil
+	}
+	if h.Length > 125 || !h.Fin {
+		return ws.ErrProtocolControlPayloadOverflow
+	}
+	payload := make([]byte, h.Length)
+	if _, err := io.ReadFull(f.src, payload); err != nil {
+		return err
+	}
+	if h.OpCode == ws.OpPing {
+		if h.Masked {
+			ws.Cipher(payload, h.Mask, 0)
+		}
+		pong, err := ws.CompileFrame(ws.NewPongFrame(payload))
+		if err != nil {
+			return err
+		}
+		// A pong that cannot be written leaves the connection to fail
+		// its next read or write.
+		f.c.control(pong, f.c.idle)
+	}
+	return nil
 }
 
 // Read reads what the peer sent; nothing for idle (not even a pong) closes
@@ -332,7 +405,32 @@ func (c *wsConn) Write(b []byte) (int, error) {
 			return 0, err
 		}
 		c.pending = c.pending[n:]
+		if len(c.pending) == 0 && len(c.queued) > 0 {
+			queued := c.queued
+			c.queued = nil
+			if _, err := c.Conn.Write(queued); err != nil {
+				return 0, err
+			}
+		}
 	}
+}
+
+// control sends a control frame between sipgo's frames: now, or once the
+// frame sipgo is halfway through writing is whole.
+func (c *wsConn) control(frame []byte, timeout time.Duration) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	switch {
+	case !c.upgraded:
+		return nil
+	case len(c.pending) > 0:
+		c.queued = append(c.queued, frame...)
+		return nil
+	}
+	c.Conn.SetWriteDeadline(time.Now().Add(timeout))
+	_, err := c.Conn.Write(frame)
+	c.Conn.SetWriteDeadline(time.Time{})
+	return err
 }
 
 // frameLen is the length of the WebSocket frame at the start of b, header
@@ -363,8 +461,7 @@ func frameLen(b []byte) int {
 	return head + size
 }
 
-// pingFrame is a ping without payload: the browser's pong is as short, and
-// sipgo skips control frames without reading a payload.
+// pingFrame is a ping without payload: the browser's pong is as short.
 var pingFrame = []byte{0x89, 0x00}
 
 // keepAlive pings the browser every interval until the connection closes
@@ -378,15 +475,7 @@ func (c *wsConn) keepAlive(interval time.Duration) {
 			return
 		case <-t.C:
 		}
-		c.writeMu.Lock()
-		var err error
-		if c.upgraded && len(c.pending) == 0 {
-			c.Conn.SetWriteDeadline(time.Now().Add(interval))
-			_, err = c.Conn.Write(pingFrame)
-			c.Conn.SetWriteDeadline(time.Time{})
-		}
-		c.writeMu.Unlock()
-		if err != nil {
+		if err := c.control(pingFrame, interval); err != nil {
 			c.Close()
 			return
 		}

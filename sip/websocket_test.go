@@ -1,8 +1,10 @@
 package sip
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -338,5 +340,67 @@ func TestFrameLen(t *testing.T) {
 				t.Errorf("frameLen(% x) = %d, want %d", tc.frame, got, tc.want)
 			}
 		})
+	}
+}
+
+// A browser's own ping, with a payload (Firefox pings its WebSocket
+// connections when the network changes), is answered with a pong carrying
+// it, and what follows is read as it was sent: sipgo's reader skips a
+// control frame's header without its payload and would read the payload as
+// the next frame.
+func TestWebSocketBrowserPing(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, Options{})
+	url := startWebSocket(t, ts, WebSocketOptions{})
+	p := newWSPhone(t, url, "alice")
+	payload := []byte("are you there?")
+	if err := wsutil.WriteClientMessage(p.conn, ws.OpPing, payload); err != nil {
+		t.Fatal(err)
+	}
+	p.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	h, err := ws.ReadHeader(p.conn)
+	if err != nil || h.OpCode != ws.OpPong || h.Length != int64(len(payload)) || h.Masked {
+		t.Fatalf("the answer to a ping: %+v, %v; want an unmasked pong of %d bytes", h, err, len(payload))
+	}
+	got := make([]byte, h.Length)
+	if _, err := io.ReadFull(p.conn, got); err != nil || !bytes.Equal(got, payload) {
+		t.Fatalf("the pong says %q, %v; want %q", got, err, payload)
+	}
+	// A pong nobody asked for is ignored too.
+	if err := wsutil.WriteClientMessage(p.conn, ws.OpPong, []byte("unsolicited")); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, p.register("secret", 600), 200)
+}
+
+// A control frame due while sipgo has written half a frame goes after that
+// frame, not inside it.
+func TestWebSocketControlBetweenFrames(t *testing.T) {
+	t.Parallel()
+	ours, theirs := net.Pipe()
+	defer theirs.Close()
+	c := &wsConn{Conn: ours, upgraded: true, closed: make(chan struct{})}
+	frame := []byte{0x81, 5, 'h', 'e', 'l', 'l', 'o'}
+	got := make(chan []byte, 1)
+	go func() {
+		b := make([]byte, len(frame)+len(pingFrame))
+		_, err := io.ReadFull(theirs, b)
+		if err != nil {
+			b = nil
+		}
+		got <- b
+	}()
+	if _, err := c.Write(frame[:3]); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.control(pingFrame, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(frame[3:]); err != nil {
+		t.Fatal(err)
+	}
+	want := append(slices.Clone(frame), pingFrame...)
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatalf("the peer read % x, want % x", b, want)
 	}
 }
