@@ -116,20 +116,31 @@ func (b *browser) state() phoneState {
 	return get(b, "read the page's state", chromedp.Evaluate[phoneState](`window.voxPhone.state()`))
 }
 
-// waitState waits until the page is in state want ("registered",
-// "in-call", ...), then keeps a screenshot of it named shot.
 func (b *browser) waitState(want, shot string) phoneState {
 	b.t.Helper()
+	return waitPageState(b.t, b, want, shot)
+}
+
+// page is the softphone page in a browser, Chromium or Firefox.
+type page interface {
+	state() phoneState
+	screenshot(name string)
+}
+
+// waitPageState waits until p is in state want ("registered", "in-call",
+// ...), then keeps a screenshot of it named shot.
+func waitPageState(t *testing.T, p page, want, shot string) phoneState {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		st := b.state()
+		st := p.state()
 		if st.State == want {
-			b.screenshot(shot)
+			p.screenshot(shot)
 			return st
 		}
 		if time.Now().After(deadline) {
-			b.screenshot(shot + "-timeout")
-			b.t.Fatalf("the page is %q (%q), not %q", st.State, st.Status, want)
+			p.screenshot(shot + "-timeout")
+			t.Fatalf("the page is %q (%q), not %q", st.State, st.Status, want)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -290,23 +290,9 @@ func (f *firefox) state() phoneState {
 	return st
 }
 
-// waitState waits until the page is in state want, then keeps a screenshot
-// of it named shot.
 func (f *firefox) waitState(want, shot string) phoneState {
 	f.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		st := f.state()
-		if st.State == want {
-			f.screenshot(shot)
-			return st
-		}
-		if time.Now().After(deadline) {
-			f.screenshot(shot + "-timeout")
-			f.t.Fatalf("the page in Firefox is %q (%q), not %q", st.State, st.Status, want)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return waitPageState(f.t, f, want, shot)
 }
 
 // screenshot keeps the page as it is now under artifacts/phone.
@@ -355,11 +341,19 @@ func (f *firefox) waitReceiving() {
 	}
 }
 
-// firefoxServer is a vox serve in inOwnNetwork's namespace whose demo
-// application is bridgeScenario.
-func firefoxServer(t *testing.T) *callServer {
+// startFirefoxAndPhone starts, in inOwnNetwork's namespace, a vox serve
+// whose demo application is bridgeScenario, Firefox signed in as user, and
+// baresip registered as phoneUser, saying calleeTone and answering as
+// answermode says.
+func startFirefoxAndPhone(t *testing.T, user, phoneUser, answermode string) (*callServer, *firefox, *baresipUA) {
 	t.Helper()
-	return startBridgeServerWith(t, func(cfg *serveConfig) { cfg.SIP = voxAddr + ":0" })
+	s := startBridgeServerWith(t, func(cfg *serveConfig) { cfg.SIP = voxAddr + ":0" })
+	ua := startBaresip(t, s, phoneUser, toneWAV(t, t.TempDir(), calleeTone), answermode)
+	f := startFirefox(t)
+	f.signIn(s, user, testPasswords[user])
+	f.waitState("registered", "registered")
+	s.waitRegistered(t, user, phoneUser)
+	return s, f, ua
 }
 
 // Firefox calls baresip through vox: registered over WebSocket, bridged by a
@@ -370,12 +364,7 @@ func TestFirefoxPageCallsBaresip(t *testing.T) {
 	if inOwnNetwork(t) {
 		return
 	}
-	s := firefoxServer(t)
-	callee := startBaresip(t, s, "phone68", toneWAV(t, t.TempDir(), calleeTone), "auto")
-	f := startFirefox(t)
-	f.signIn(s, "phone67", testPasswords["phone67"])
-	f.waitState("registered", "registered")
-	s.waitRegistered(t, "phone67", "phone68")
+	s, f, callee := startFirefoxAndPhone(t, "phone67", "phone68", "auto")
 
 	f.dial("phone68")
 	callee.waitEvent(t, "CALL_ESTABLISHED")
@@ -409,12 +398,7 @@ func TestBaresipCallsFirefox(t *testing.T) {
 	if inOwnNetwork(t) {
 		return
 	}
-	s := firefoxServer(t)
-	caller := startBaresip(t, s, "phone67", toneWAV(t, t.TempDir(), calleeTone), "manual")
-	f := startFirefox(t)
-	f.signIn(s, "phone68", testPasswords["phone68"])
-	f.waitState("registered", "registered")
-	s.waitRegistered(t, "phone67", "phone68")
+	s, f, caller := startFirefoxAndPhone(t, "phone68", "phone67", "manual")
 
 	caller.command(t, "dial", "phone68")
 	f.waitState("incoming", "incoming")
