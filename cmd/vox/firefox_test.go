@@ -429,6 +429,12 @@ func TestBaresipCallsFirefox(t *testing.T) {
 	caller.waitLevel(t, "Firefox's microphone", func(rms float64) bool { return rms > pageLevel })
 	f.waitReceiving()
 
+	// Muted, Firefox sends silence; unmuted, its tone again.
+	f.click("mute")
+	caller.waitLevel(t, "Firefox muted", func(rms float64) bool { return rms < 0.005 })
+	f.click("mute")
+	caller.waitLevel(t, "Firefox unmuted", func(rms float64) bool { return rms > pageLevel })
+
 	caller.command(t, "hangup", "")
 	caller.waitEvent(t, "CALL_CLOSED")
 	f.waitState("registered", "caller-hung-up")
