@@ -293,64 +293,69 @@ type wsConn struct {
 	onClose   func()
 }
 
-// clientFrames are the frames the client sends after its upgrade request,
-// as sipgo reads them: data and close frames as they come, pings answered
+// clientFrames are the client's frames after its upgrade request, as
+// sipgo reads them: each SIP message as one text frame, its pings answered
 // here with their pong and left out, as pongs are. sipgo's reader skips a
 // control frame's header but not its payload, so a ping with a payload
 // (Firefox pings with one when the network changes) made it read the
-// payload as the next frame's header, and close the connection.
+// payload as the next frame's header and close the connection; and it
+// drops binary frames and continuation frames, which RFC 7118 allows a
+// client to carry SIP in.
 type clientFrames struct {
 	c    *wsConn
 	src  io.Reader
-	head []byte // the current data frame's header, not yet passed on
-	left int64  // its payload not yet passed on
+	out  []byte // the next message as sipgo reads it, not yet passed on
+	msg  []byte // the fragments of a message gathered so far
+	frag bool   // a fragmented message is being gathered
 }
 
+// maxWSMessage bounds a message the client sends, whole or in fragments:
+// sipgo's own bound on a frame.
+const maxWSMessage = 65535
+
+var (
+	errWSTooLarge  = errors.New("websocket: a message of more than 64 KiB")
+	errWSFragments = errors.New("websocket: fragments out of order")
+)
+
 func (f *clientFrames) Read(b []byte) (int, error) {
-	for len(f.head) == 0 && f.left == 0 {
+	for len(f.out) == 0 {
 		if err := f.next(); err != nil {
 			return 0, err
 		}
 	}
-	if len(f.head) > 0 {
-		n := copy(b, f.head)
-		f.head = f.head[n:]
-		return n, nil
-	}
-	if int64(len(b)) > f.left {
-		b = b[:f.left]
-	}
-	n, err := f.src.Read(b)
-	f.left -= int64(n)
-	return n, err
+	n := copy(b, f.out)
+	f.out = f.out[n:]
+	return n, nil
 }
 
-// next reads the next frame's header and, for a ping or a pong, the whole
-// frame.
+// next reads one frame: a ping is answered, a fragment gathered, and a
+// message that is whole, or a close, made what sipgo reads next.
 func (f *clientFrames) next() error {
 	h, err := ws.ReadHeader(f.src)
 	if err != nil {
 		return err
 	}
-	if h.OpCode != ws.OpPing && h.OpCode != ws.OpPong {
-		var head bytes.Buffer
-		if err := ws.WriteHeader(&head, h); err != nil {
-			return err
-		}
-		f.head, f.left = head.Bytes(), h.Length
-		return nil
-	}
-	if h.Length > 125 || !h.Fin {
+	switch {
+	case !h.Masked:
+		// A client masks its frames (RFC 6455 section 5.1).
+		return ws.ErrProtocolMaskRequired
+	case h.Rsv != 0:
+		// No extension is negotiated (permessage-deflate would set one).
+		return ws.ErrProtocolNonZeroRsv
+	case h.OpCode.IsControl() && (h.Length > 125 || !h.Fin):
 		return ws.ErrProtocolControlPayloadOverflow
+	}
+	if h.Length > maxWSMessage-int64(len(f.msg)) {
+		return errWSTooLarge
 	}
 	payload := make([]byte, h.Length)
 	if _, err := io.ReadFull(f.src, payload); err != nil {
 		return err
 	}
-	if h.OpCode == ws.OpPing {
-		if h.Masked {
-			ws.Cipher(payload, h.Mask, 0)
-		}
+	ws.Cipher(payload, h.Mask, 0)
+	switch h.OpCode {
+	case ws.OpPing:
 		pong, err := ws.CompileFrame(ws.NewPongFrame(payload))
 		if err != nil {
 			return err
@@ -358,8 +363,38 @@ func (f *clientFrames) next() error {
 		// A pong that cannot be written leaves the connection to fail
 		// its next read or write.
 		f.c.control(pong, f.c.idle)
+		return nil
+	case ws.OpPong:
+		return nil
+	case ws.OpClose:
+		f.out = sipgoFrame(ws.OpClose, payload)
+		return nil
+	case ws.OpText, ws.OpBinary:
+		if f.frag {
+			return errWSFragments
+		}
+	case ws.OpContinuation:
+		if !f.frag {
+			return errWSFragments
+		}
+	default:
+		return ws.ErrProtocolOpCodeReserved
 	}
+	f.msg = append(f.msg, payload...)
+	if f.frag = !h.Fin; f.frag {
+		return nil
+	}
+	f.out, f.msg = sipgoFrame(ws.OpText, f.msg), nil
 	return nil
+}
+
+// sipgoFrame is a frame as sipgo reads a client's: masked, with a mask that
+// leaves the payload as it is.
+func sipgoFrame(op ws.OpCode, payload []byte) []byte {
+	var b bytes.Buffer
+	ws.WriteHeader(&b, ws.Header{Fin: true, OpCode: op, Masked: true, Length: int64(len(payload))})
+	b.Write(payload)
+	return b.Bytes()
 }
 
 // Read reads what the peer sent; nothing for idle (not even a pong) closes

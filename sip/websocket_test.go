@@ -253,6 +253,18 @@ func TestWebSocketMalformedInput(t *testing.T) {
 		// RFC 6455 section 5.1: a client masks its frames, and a server
 		// closes the connection on one that is not.
 		{"an unmasked frame", func(c net.Conn) error { return ws.WriteFrame(c, ws.NewTextFrame([]byte("OPTIONS"))) }, 0, true},
+		// Compressed, without permessage-deflate negotiated.
+		{"a reserved bit", func(c net.Conn) error {
+			f := ws.NewTextFrame([]byte("OPTIONS"))
+			f.Header.Rsv = ws.Rsv(true, false, false)
+			return ws.WriteFrame(c, ws.MaskFrameInPlace(f))
+		}, 0, true},
+		{"a message over 64 KiB", func(c net.Conn) error {
+			return wsutil.WriteClientText(c, bytes.Repeat([]byte("x"), 70000))
+		}, 0, true},
+		{"a continuation without a start", func(c net.Conn) error {
+			return ws.WriteFrame(c, ws.MaskFrameInPlace(ws.NewFrame(ws.OpContinuation, true, []byte("OPTIONS"))))
+		}, 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newWSPhone(t, url, "alice")
@@ -263,6 +275,9 @@ func TestWebSocketMalformedInput(t *testing.T) {
 			if tc.closes {
 				for {
 					if _, err := p.read(); err != nil {
+						if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+							t.Fatal("the server did not close the connection")
+						}
 						return
 					}
 				}
@@ -403,4 +418,82 @@ func TestWebSocketControlBetweenFrames(t *testing.T) {
 	if b := <-got; !bytes.Equal(b, want) {
 		t.Fatalf("the peer read % x, want % x", b, want)
 	}
+}
+
+// RFC 7118 carries a SIP message in one WebSocket message, text or binary,
+// which a client may send in fragments: each is answered as a whole, with a
+// ping between fragments answered too.
+func TestWebSocketBinaryAndFragmentedMessages(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, Options{})
+	url := startWebSocket(t, ts, WebSocketOptions{})
+	p := newWSPhone(t, url, "alice")
+	register := func(cseq int) []byte {
+		return []byte("REGISTER sip:" + testRealm + " SIP/2.0\r\n" +
+			"Via: SIP/2.0/WS k3j4h5g6.invalid;branch=z9hG4bK" + sipmsg.GenerateTagN(10) + "\r\n" +
+			"Max-Forwards: 69\r\nTo: <sip:alice@" + testRealm + ">\r\nFrom: <sip:alice@" + testRealm + ">;tag=a1\r\n" +
+			"Call-ID: " + p.callID + "\r\nCSeq: " + strconv.Itoa(cseq) + " REGISTER\r\n" +
+			"Contact: <sip:ax@k3j4h5g6.invalid;transport=ws>\r\nContent-Length: 0\r\n\r\n")
+	}
+	send := func(frames ...ws.Frame) {
+		t.Helper()
+		p.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		for _, fr := range frames {
+			if err := ws.WriteFrame(p.conn, ws.MaskFrameInPlace(fr)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	challenged := func(what string, cseq int) {
+		t.Helper()
+		res := p.response()
+		if res.StatusCode != 401 || res.CSeq().SeqNo != uint32(cseq) {
+			t.Fatalf("%s: %d for CSeq %d, want the challenge of CSeq %d", what, res.StatusCode, res.CSeq().SeqNo, cseq)
+		}
+	}
+
+	send(ws.NewBinaryFrame(register(1)))
+	challenged("a REGISTER in a binary frame", 1)
+
+	msg := register(2)
+	send(ws.NewFrame(ws.OpText, false, msg[:40]),
+		ws.NewPingFrame([]byte("between")),
+		ws.NewFrame(ws.OpContinuation, false, msg[40:100]),
+		ws.NewFrame(ws.OpContinuation, true, msg[100:]))
+	challenged("a REGISTER in three fragments", 2)
+}
+
+// Whatever a client sends, sipgo reads whole frames from clientFrames: each
+// masked, final, text or close, and no larger than a message may be.
+func FuzzClientFrames(f *testing.F) {
+	frame := func(fr ws.Frame) []byte {
+		b, err := ws.CompileFrame(ws.MaskFrameInPlace(fr))
+		if err != nil {
+			f.Fatal(err)
+		}
+		return b
+	}
+	f.Add(frame(ws.NewTextFrame([]byte("OPTIONS sip:x SIP/2.0\r\n\r\n"))))
+	f.Add(append(frame(ws.NewFrame(ws.OpBinary, false, []byte("OPT"))), frame(ws.NewFrame(ws.OpContinuation, true, []byte("IONS")))...))
+	f.Add(append(frame(ws.NewPingFrame([]byte("PING"))), frame(ws.NewCloseFrame(nil))...))
+	f.Add([]byte{0x81, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// Not upgraded: the pongs go nowhere.
+		cf := &clientFrames{c: &wsConn{}, src: bytes.NewReader(data)}
+		out, _ := io.ReadAll(cf)
+		r := bytes.NewReader(out)
+		for r.Len() > 0 {
+			h, err := ws.ReadHeader(r)
+			if err != nil {
+				t.Fatalf("sipgo would read a broken header: %v", err)
+			}
+			if !h.Fin || !h.Masked || h.Rsv != 0 || (h.OpCode != ws.OpText && h.OpCode != ws.OpClose) || h.Length > maxWSMessage {
+				t.Fatalf("sipgo would read %+v", h)
+			}
+			if h.Length > int64(r.Len()) {
+				t.Fatalf("a frame of %d bytes with %d left", h.Length, r.Len())
+			}
+			r.Seek(h.Length, io.SeekCurrent)
+		}
+	})
 }
