@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -503,23 +502,41 @@ func (s *callServer) startCallee(t *testing.T, scenario, port string, args ...st
 	go func() { r.done <- cmd.Wait() }()
 	// The call may come as soon as SIPp is started: wait until it has
 	// bound its port.
-	waitBound(t, port)
+	r.waitBound(t)
 	return r
 }
 
-// waitBound waits until something listens on UDP port.
-func waitBound(t *testing.T, port string) {
+// waitBound waits until r's SIPp has bound its UDP port, as /proc/net/udp
+// shows. Binding the port to find out, as this did, took it from SIPp for a
+// moment, and a SIPp that started in that moment exited.
+func (r *runningSIPp) waitBound(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		c, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", port))
-		if err != nil {
-			return
-		}
-		c.Close()
-		time.Sleep(10 * time.Millisecond)
+	port, err := strconv.Atoi(r.port)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("nothing listens on UDP port %s", port)
+	suffix := fmt.Sprintf(":%04X", port)
+	bound := func() bool {
+		for _, table := range []string{"/proc/net/udp", "/proc/net/udp6"} {
+			data, _ := os.ReadFile(table)
+			for line := range strings.Lines(string(data)) {
+				if f := strings.Fields(line); len(f) > 1 && strings.HasSuffix(f[1], suffix) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	deadline := time.After(10 * time.Second)
+	for !bound() {
+		select {
+		case err := <-r.done:
+			t.Fatalf("sipp callee exited before it bound port %d: %v\n%s%s", port, err, r.out, traces(r.dir))
+		case <-deadline:
+			t.Fatalf("sipp callee did not bind port %d in 10 s", port)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 func copyFile(t *testing.T, from, to string) {
