@@ -39,13 +39,7 @@ type browser struct {
 // tone, a WAV file.
 func startBrowser(t *testing.T, tone string) *browser {
 	t.Helper()
-	if !phone.Built() {
-		t.Fatal("the page's script is not built into this test binary: run make phone (make test does)")
-	}
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatalf("chromium is not installed (make test installs Debian's chromium): %v", err)
-	}
+	bin := browserBinary(t, "chromium", "chromium")
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(bin),
 		chromedp.Flag("headless", true),
@@ -76,6 +70,20 @@ func startBrowser(t *testing.T, tone string) *browser {
 		t.Fatalf("start Chromium: %v", err)
 	}
 	return &browser{t: t, ctx: ctx, close: closeAll}
+}
+
+// browserBinary is the path of the browser command name, from the Debian
+// package pkg, for a test of the page, which this test binary must embed.
+func browserBinary(t *testing.T, name, pkg string) string {
+	t.Helper()
+	if !phone.Built() {
+		t.Fatal("the page's script is not built into this test binary: run make phone (make test does)")
+	}
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s is not installed (make test installs Debian's %s): %v", name, pkg, err)
+	}
+	return bin
 }
 
 // run runs actions within a bounded time.

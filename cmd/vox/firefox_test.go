@@ -19,7 +19,6 @@ import (
 	"github.com/gobwas/ws/wsutil"
 
 	"vox/controller/history"
-	"vox/web/phone"
 )
 
 // The softphone page in Firefox (Debian's firefox-esr, which make test
@@ -105,13 +104,7 @@ var bidiListening = regexp.MustCompile(`WebDriver BiDi listening on (ws://\S+)`)
 
 func startFirefox(t *testing.T) *firefox {
 	t.Helper()
-	if !phone.Built() {
-		t.Fatal("the page's script is not built into this test binary: run make phone (make test does)")
-	}
-	bin, err := exec.LookPath("firefox-esr")
-	if err != nil {
-		t.Fatalf("firefox-esr is not installed (make test installs Debian's firefox-esr): %v", err)
-	}
+	bin := browserBinary(t, "firefox-esr", "firefox-esr")
 	home := t.TempDir()
 	profile := filepath.Join(home, "profile")
 	if err := os.Mkdir(profile, 0o700); err != nil {
