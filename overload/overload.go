@@ -33,7 +33,7 @@ import (
 // above what a collection or a burst makes requests wait for a moment at a
 // rate the server holds: with 25 ms, on two cores, 1,000 calls/s (which they
 // hold) saw 225 of 20,000 turned away in one run of two, and 1,600/s offered
-// 14-23% turned away where 100 ms turned away 5-8%, with setup at 130-208 ms
+// 14-23% turned away where 100 ms turned away 5-9%, with setup at 130-208 ms
 // and no retransmissions.
 const DefaultTarget = 100 * time.Millisecond
 
