@@ -321,6 +321,7 @@ var (
 func (f *clientFrames) Read(b []byte) (int, error) {
 	for len(f.out) == 0 {
 		if err := f.next(); err != nil {
+			f.refuse(err)
 			return 0, err
 		}
 	}
@@ -386,6 +387,24 @@ func (f *clientFrames) next() error {
 	}
 	f.out, f.msg = sipgoFrame(ws.OpText, f.msg), nil
 	return nil
+}
+
+// refuse tells the client why its connection closes, when it broke the
+// protocol (RFC 6455 section 7.4.1: 1002, or 1009 for a message too large):
+// sipgo closes it on the error without a word.
+func (f *clientFrames) refuse(err error) {
+	code := ws.StatusProtocolError
+	switch {
+	case errors.Is(err, errWSTooLarge):
+		code = ws.StatusMessageTooBig
+	case errors.Is(err, errWSFragments), errors.As(err, new(ws.ProtocolError)):
+	default:
+		return // the connection failed, or the client closed it
+	}
+	frame, cerr := ws.CompileFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(code, err.Error())))
+	if cerr == nil {
+		f.c.control(frame, time.Second)
+	}
 }
 
 // sipgoFrame is a frame as sipgo reads a client's: masked, with a mask that

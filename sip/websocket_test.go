@@ -243,28 +243,30 @@ func TestWebSocketMalformedInput(t *testing.T) {
 		name   string
 		send   func(conn net.Conn) error
 		answer int // 0: dropped
-		closes bool
+		// closes: the server closes the connection, saying why with this
+		// status (RFC 6455 section 7.4.1).
+		closes ws.StatusCode
 	}{
-		{"not SIP", func(c net.Conn) error { return wsutil.WriteClientText(c, []byte("hello\r\n\r\n")) }, 0, false},
+		{"not SIP", func(c net.Conn) error { return wsutil.WriteClientText(c, []byte("hello\r\n\r\n")) }, 0, 0},
 		{"a request without its headers", func(c net.Conn) error {
 			return wsutil.WriteClientText(c, []byte("REGISTER sip:vox.test SIP/2.0\r\nVia: SIP/2.0/WS x.invalid\r\n\r\n"))
-		}, 400, false},
-		{"binary", func(c net.Conn) error { return wsutil.WriteClientText(c, []byte("\x00\x01\xff REGISTER\r\n\r\n")) }, 0, false},
+		}, 400, 0},
+		{"binary", func(c net.Conn) error { return wsutil.WriteClientText(c, []byte("\x00\x01\xff REGISTER\r\n\r\n")) }, 0, 0},
 		// RFC 6455 section 5.1: a client masks its frames, and a server
 		// closes the connection on one that is not.
-		{"an unmasked frame", func(c net.Conn) error { return ws.WriteFrame(c, ws.NewTextFrame([]byte("OPTIONS"))) }, 0, true},
+		{"an unmasked frame", func(c net.Conn) error { return ws.WriteFrame(c, ws.NewTextFrame([]byte("OPTIONS"))) }, 0, ws.StatusProtocolError},
 		// Compressed, without permessage-deflate negotiated.
 		{"a reserved bit", func(c net.Conn) error {
 			f := ws.NewTextFrame([]byte("OPTIONS"))
 			f.Header.Rsv = ws.Rsv(true, false, false)
 			return ws.WriteFrame(c, ws.MaskFrameInPlace(f))
-		}, 0, true},
+		}, 0, ws.StatusProtocolError},
 		{"a message over 64 KiB", func(c net.Conn) error {
 			return wsutil.WriteClientText(c, bytes.Repeat([]byte("x"), 70000))
-		}, 0, true},
+		}, 0, ws.StatusMessageTooBig},
 		{"a continuation without a start", func(c net.Conn) error {
 			return ws.WriteFrame(c, ws.MaskFrameInPlace(ws.NewFrame(ws.OpContinuation, true, []byte("OPTIONS"))))
-		}, 0, true},
+		}, 0, ws.StatusProtocolError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newWSPhone(t, url, "alice")
@@ -272,14 +274,26 @@ func TestWebSocketMalformedInput(t *testing.T) {
 			if err := tc.send(p.conn); err != nil {
 				t.Fatal(err)
 			}
-			if tc.closes {
+			if tc.closes != 0 {
+				// Frames are read as they come: a client library would
+				// answer the close, on a connection already closed.
+				p.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 				for {
-					if _, err := p.read(); err != nil {
-						if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
-							t.Fatal("the server did not close the connection")
-						}
-						return
+					h, err := ws.ReadHeader(p.conn)
+					if err != nil {
+						t.Fatalf("the server closed the connection without a close frame of %d: %v", tc.closes, err)
 					}
+					payload := make([]byte, h.Length)
+					if _, err := io.ReadFull(p.conn, payload); err != nil {
+						t.Fatal(err)
+					}
+					if h.OpCode != ws.OpClose {
+						continue
+					}
+					if code, why := ws.ParseCloseFrameData(payload); code != tc.closes || why == "" {
+						t.Fatalf("the server closed with %d %q, want %d and why", code, why, tc.closes)
+					}
+					return
 				}
 			}
 			if tc.answer != 0 {
