@@ -73,7 +73,7 @@ func init() {
 		}),
 		"SendInfo": legCommand(func(s *Session, st *legState, m map[string]any) error {
 			mimeType, body := str(m, "mimeType"), str(m, "body")
-			if !validMIMEType(mimeType) {
+			if !ValidMIMEType(mimeType) {
 				return fmt.Errorf("sendInfo: MIME type %q is not type/subtype", mimeType)
 			}
 			if len(body) > maxInfoBody {
@@ -127,9 +127,9 @@ func init() {
 // over UDP needs (RFC 3261 section 18.1.1).
 const maxInfoBody = 1300
 
-// validMIMEType says whether t is type/subtype made of token characters,
+// ValidMIMEType says whether t is type/subtype made of token characters,
 // parameters allowed: what a Content-Type header may carry.
-func validMIMEType(t string) bool {
+func ValidMIMEType(t string) bool {
 	media, _, _ := strings.Cut(t, ";")
 	typ, sub, ok := strings.Cut(strings.TrimSpace(media), "/")
 	token := func(s string) bool {
@@ -138,8 +138,8 @@ func validMIMEType(t string) bool {
 	return ok && token(typ) && token(sub) && !strings.ContainsAny(t, "\r\n")
 }
 
-// errNoTransfer is the warning for a transfer command to a call that cannot
-// be transferred (a simulated call, say).
+// errNoTransfer is the warning for a transfer command to a leg that is no
+// TransferLeg (live and simulated calls both are).
 var errNoTransfer = errors.New("this call cannot be transferred")
 
 // legCommand looks up the call a command names. A leg's own error (the call just

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"vox/runtime"
 )
 
 // Actions of a timeline step.
@@ -125,7 +127,7 @@ func (st *Step) validate() error {
 			return fmt.Errorf("transfer: to is required (a user name or a number)")
 		}
 	case ActionInfo:
-		if st.MIMEType == "" || !strings.Contains(st.MIMEType, "/") {
+		if !runtime.ValidMIMEType(st.MIMEType) {
 			return fmt.Errorf("info: mime_type %q is not type/subtype", st.MIMEType)
 		}
 	case ActionHTTPRequest, ActionHangup, ActionHold, ActionUnhold:

@@ -40,19 +40,20 @@ func TestReadTimeline(t *testing.T) {
 
 func TestReadTimelineErrorsNameTheLine(t *testing.T) {
 	tests := map[string]string{
-		`{"at":"1s","action":"dance"}`:                 "t.jsonl:1: unknown action \"dance\"",
-		`{"at":"1s","action":"dtmf","digits":"x"}`:     "t.jsonl:1: dtmf: digits \"x\"",
-		`{"at":"1s","action":"message"}`:               "t.jsonl:1: message: text is required",
-		`{"action":"dial","call":"(","fail":486}`:      "t.jsonl:1: dial: call pattern",
-		`{"action":"dial","fail":200}`:                 "t.jsonl:1: dial: fail code 200",
-		`{"at":"soon","action":"hangup"}`:              "t.jsonl:1: time: invalid duration",
-		`{"at":"1s","action":"hangup","color":"red"}`:  "t.jsonl:1: json: unknown field \"color\"",
-		`{"at":"-1s","action":"hangup"}`:               "t.jsonl:1: at must not be negative",
-		`{"at":"1s","action":"audio"}`:                 "t.jsonl:1: audio: audio is required",
-		`{"at":"1s","action":"transfer"}`:              "t.jsonl:1: transfer: to is required",
-		`{"at":"1s","action":"info","text":"x"}`:       "t.jsonl:1: info: mime_type \"\" is not type/subtype",
-		`{"at":"1s","action":"audio","audio":"x.wav"}`: "t.jsonl:1: audio: stat x.wav",
-		`{"action":"dial","audio":"440@-10;*(0/0)"}`:   "t.jsonl:1: dial: tone script",
+		`{"at":"1s","action":"dance"}`:                                                 "t.jsonl:1: unknown action \"dance\"",
+		`{"at":"1s","action":"dtmf","digits":"x"}`:                                     "t.jsonl:1: dtmf: digits \"x\"",
+		`{"at":"1s","action":"message"}`:                                               "t.jsonl:1: message: text is required",
+		`{"action":"dial","call":"(","fail":486}`:                                      "t.jsonl:1: dial: call pattern",
+		`{"action":"dial","fail":200}`:                                                 "t.jsonl:1: dial: fail code 200",
+		`{"at":"soon","action":"hangup"}`:                                              "t.jsonl:1: time: invalid duration",
+		`{"at":"1s","action":"hangup","color":"red"}`:                                  "t.jsonl:1: json: unknown field \"color\"",
+		`{"at":"-1s","action":"hangup"}`:                                               "t.jsonl:1: at must not be negative",
+		`{"at":"1s","action":"audio"}`:                                                 "t.jsonl:1: audio: audio is required",
+		`{"at":"1s","action":"transfer"}`:                                              "t.jsonl:1: transfer: to is required",
+		`{"at":"1s","action":"info","text":"x"}`:                                       "t.jsonl:1: info: mime_type \"\" is not type/subtype",
+		`{"at":"1s","action":"info","mime_type":"text/plain\r\nX-Evil: 1","text":"x"}`: "t.jsonl:1: info: mime_type \"text/plain\\r\\nX-Evil: 1\" is not type/subtype",
+		`{"at":"1s","action":"audio","audio":"x.wav"}`:                                 "t.jsonl:1: audio: stat x.wav",
+		`{"action":"dial","audio":"440@-10;*(0/0)"}`:                                   "t.jsonl:1: dial: tone script",
 		`not json`: "t.jsonl:1: invalid character",
 	}
 	for in, want := range tests {

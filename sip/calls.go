@@ -400,15 +400,24 @@ func (c *calls) openSDES(theirs sdp.Crypto) (*sdesMedia, error) {
 	return m, nil
 }
 
-// newSDESMedia is newMedia for SDES (openSDES).
-func (c *calls) newSDESMedia(l *leg, theirs sdp.Crypto) error {
+// openSDESMedia is openMedia for SDES (openSDES).
+func (c *calls) openSDESMedia(l *leg, theirs sdp.Crypto) (*sdesMedia, *media.Channel, error) {
 	m, err := c.openSDES(theirs)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	ch, err := c.newChannel(l, m.ep)
 	if err != nil {
 		m.ep.Close()
+		return nil, nil, err
+	}
+	return m, ch, nil
+}
+
+// newSDESMedia is newMedia for SDES.
+func (c *calls) newSDESMedia(l *leg, theirs sdp.Crypto) error {
+	m, ch, err := c.openSDESMedia(l, theirs)
+	if err != nil {
 		return err
 	}
 	l.ep, l.ch, l.sdes, l.sdp = m.ep, ch, m.sdes, m.sdp
@@ -443,11 +452,8 @@ func (l *leg) replaceMedia(secure bool) ([]byte, error) {
 	var m *sdesMedia
 	var err error
 	if secure {
-		if m, err = c.openSDES(ourOffer); err == nil {
+		if m, ch, err = c.openSDESMedia(l, ourOffer); err == nil {
 			ep = m.ep
-			if ch, err = c.newChannel(l, ep); err != nil {
-				ep.Close()
-			}
 		}
 	} else {
 		ep, ch, err = c.openMedia(l)

@@ -480,7 +480,6 @@ func procCPU(pid int) time.Duration {
 	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
-// procStatusKB reads a "Name: N kB" line of /proc/PID/status.
 // udpDrops is how many datagrams the kernel dropped at the UDP sockets bound
 // to port on IPv4 (the last column of /proc/net/udp); 0 where it cannot
 // tell.
@@ -502,6 +501,7 @@ func udpDrops(port uint16) uint64 {
 	return drops
 }
 
+// procStatusKB reads a "Name: N kB" line of /proc/PID/status.
 func procStatusKB(pid int, name string) uint64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
