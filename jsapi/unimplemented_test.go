@@ -77,7 +77,7 @@ Logger.write(MyEvents.Started);`,
   const inbound = e.call;
   const same = inbound;
   same.answer();
-  same.sendMediaTo(null);
+  same.answerDirect();
   const out = VoxEngine.callPSTN("74951234567", "74950000000");
   out.startRecording();
   e.call.customData.call(e.call);
@@ -91,7 +91,7 @@ const notACall = { hold() {} };
 notACall.hold();`,
 			want: []string{
 				"s.js:2:3: Call.hold is not implemented in Vox",
-				"s.js:6:3: Call.sendMediaTo is not implemented in Vox",
+				"s.js:6:3: Call.answerDirect is not implemented in Vox",
 				"s.js:8:3: Call.startRecording is not implemented in Vox",
 				"s.js:12:3: Call.muteMicrophone is not implemented in Vox",
 				"s.js:13:3: Call.unmuteMicrophone is not implemented in Vox",

@@ -313,6 +313,15 @@ interface Call {
    */
   sendInfo(mimeType: string, body: string, headers?: SipHeaders): void;
   /**
+   * Makes other hear this call's far end, one way (a supervisor listening in);
+   * VoxEngine.sendMediaBetween is this both ways. A call hears one other call
+   * at a time: sending a second one to it replaces the first. A terminated
+   * other is ignored with a warning.
+   */
+  sendMediaTo(other: Call): void;
+  /** Stops what sendMediaTo started. */
+  stopMediaTo(other: Call): void;
+  /**
    * Take the far end's transfer requests (a phone's transfer key, SIP REFER)
    * as CallEvents.BlindTransferRequested; without it (or with false) they are
    * refused (603).

@@ -397,6 +397,27 @@ func TestVoxEngine(t *testing.T) {
 			wantErrs: []string{"TypeError: VoxEngine.sendMediaBetween: both arguments must be Call objects"},
 		},
 		{
+			name: "sendMediaTo and stopMediaTo go one way",
+			script: answerFirst + `let out;
+				VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => { out = VoxEngine.callPSTN("7495", e.callerid); });`,
+			events: []string{alerting, `{"name":"Call.Connected","id":"out-1","headers":{}}`,
+				`run: c.sendMediaTo(out); out.stopMediaTo(c)`,
+				`run: c.sendMediaTo("out-1")`,
+				`run: c.stopMediaTo(c)`,
+				`{"name":"Call.Disconnected","id":"out-1","headers":{}}`,
+				`run: c.sendMediaTo(out)`},
+			want: []hostCall{
+				cmd("CallPSTN", obj{"id": "out-1"}, obj{"number": "7495", "callerid": "79112233444", "headers": nil}),
+				cmd("SendMediaTo", obj{"id": "in-1", "to": "out-1"}),
+				cmd("StopMediaTo", obj{"id": "out-1", "to": "in-1"}),
+			},
+			wantErrs: []string{
+				"TypeError: Call.sendMediaTo: the argument must be a Call object",
+				"TypeError: Call.stopMediaTo: a call cannot hear itself",
+			},
+			wantWarns: []string{"Call in-1: SendMediaTo out-1 ignored, that call is already terminated"},
+		},
+		{
 			name:   "terminate closes the session",
 			script: `VoxEngine.addEventListener(AppEvents.CallAlerting, () => VoxEngine.terminate());`,
 			events: []string{alerting},

@@ -114,6 +114,8 @@ func init() {
 		"CallPSTN":         dialCommand(DialPSTN, "number"),
 		"SendMediaBetween": pairCommand(true),
 		"StopMediaBetween": pairCommand(false),
+		"SendMediaTo":      mediaToCommand(true),
+		"StopMediaTo":      mediaToCommand(false),
 		"HttpRequest":      (*Session).httpCommand,
 		"HttpResponse":     httpResponseCommand,
 		"close": func(s *Session, _ []any) error {
@@ -171,32 +173,62 @@ func (s *Session) legFor(id string) (*legState, error) {
 	return st, nil
 }
 
+// pairCommand is VoxEngine.sendMediaBetween (bridge) or stopMediaBetween:
+// mediaToCommand both ways.
 func pairCommand(bridge bool) command {
 	return func(s *Session, p []any) error {
 		m := firstParams(p)
-		a, err := s.legFor(str(m, "id1"))
+		a, b, err := s.legPair(str(m, "id1"), str(m, "id2"))
 		if err != nil {
-			return err
+			return fmt.Errorf("id1 and id2: %w", err)
 		}
-		b, err := s.legFor(str(m, "id2"))
-		if err != nil {
-			return err
-		}
-		if a == b {
-			return errors.New("id1 and id2 are the same call")
-		}
-		for _, dir := range [][2]*legState{{a, b}, {b, a}} {
-			var err error
-			if bridge {
-				err = dir[0].leg.SendMediaTo(s.ctx, dir[1].leg)
-			} else {
-				err = dir[0].leg.StopMediaTo(s.ctx, dir[1].leg)
-			}
-			if err != nil {
-				s.logf(KindWarning, "media from %s to %s: %v", dir[0].leg.ID(), dir[1].leg.ID(), err)
-			}
-		}
+		s.relay(bridge, a, b)
+		s.relay(bridge, b, a)
 		return nil
+	}
+}
+
+// mediaToCommand is Call.sendMediaTo (send) or stopMediaTo: the call to
+// hears the far end of the call id, or no longer does.
+func mediaToCommand(send bool) command {
+	return func(s *Session, p []any) error {
+		m := firstParams(p)
+		from, to, err := s.legPair(str(m, "id"), str(m, "to"))
+		if err != nil {
+			return fmt.Errorf("id and to: %w", err)
+		}
+		s.relay(send, from, to)
+		return nil
+	}
+}
+
+func (s *Session) legPair(id1, id2 string) (*legState, *legState, error) {
+	a, err := s.legFor(id1)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := s.legFor(id2)
+	if err != nil {
+		return nil, nil, err
+	}
+	if a == b {
+		return nil, nil, errors.New("the same call twice")
+	}
+	return a, b, nil
+}
+
+// relay starts or stops sending from's incoming audio to to. The leg's
+// error (one of them just ended on the network, say) is a warning, as in
+// legCommand.
+func (s *Session) relay(send bool, from, to *legState) {
+	var err error
+	if send {
+		err = from.leg.SendMediaTo(s.ctx, to.leg)
+	} else {
+		err = from.leg.StopMediaTo(s.ctx, to.leg)
+	}
+	if err != nil {
+		s.logf(KindWarning, "media from %s to %s: %v", from.leg.ID(), to.leg.ID(), err)
 	}
 }
 

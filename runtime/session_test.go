@@ -257,6 +257,73 @@ VoxEngine.addEventListener(AppEvents.Started, () => {
 	}
 }
 
+// legDialer answers every outgoing call with a recordingLeg of the id the
+// scenario knows it by.
+type legDialer struct {
+	mu   sync.Mutex
+	legs map[string]*recordingLeg
+}
+
+func (d *legDialer) Dial(_ context.Context, r DialRequest) (Leg, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	leg := &recordingLeg{id: r.ID}
+	d.legs[r.ID] = leg
+	return leg, nil
+}
+
+// Call.sendMediaTo and stopMediaTo reach the leg whose far end is heard,
+// naming the one that hears it; sendMediaBetween is both.
+func TestSessionMediaOneWayAndBothWays(t *testing.T) {
+	d := &legDialer{legs: map[string]*recordingLeg{}}
+	s, log := startSession(t, context.Background(), `
+VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
+	const out = VoxEngine.callPSTN("74951234567", "1");
+	out.addEventListener(CallEvents.Connected, () => {
+		e.call.sendMediaTo(out);
+		out.stopMediaTo(e.call);
+		VoxEngine.sendMediaBetween(out, e.call);
+		Logger.write("bridged");
+	});
+});`, Config{Dialer: d})
+	in := &recordingLeg{id: "in-1"}
+	s.Incoming(Incoming{Leg: in})
+	waitFor(t, log, "CallPSTN")
+	d.mu.Lock()
+	var out *recordingLeg
+	for _, l := range d.legs {
+		out = l
+	}
+	d.mu.Unlock()
+	if out == nil {
+		t.Fatal("no call was dialled")
+	}
+	out.post(EventConnected, nil)
+	waitFor(t, log, "bridged")
+	s.Terminate("test over")
+	waitDone(t, s)
+	want := map[*recordingLeg][]string{
+		in:  {"media to " + out.id, "media to " + out.id},
+		out: {"no media to in-1", "media to in-1"},
+	}
+	for leg, calls := range want {
+		var media []string
+		for _, c := range leg.done() {
+			if strings.Contains(c, "media to") {
+				media = append(media, c)
+			}
+		}
+		if strings.Join(media, ",") != strings.Join(calls, ",") {
+			t.Errorf("%s was asked %v, want %v", leg.id, media, calls)
+		}
+	}
+	for _, cmd := range []string{"SendMediaTo with params [{id = in-1 ; to = " + out.id, "StopMediaTo with params [{id = " + out.id + " ; to = in-1"} {
+		if !strings.Contains(log.String(), cmd) {
+			t.Errorf("log lacks %q:\n%s", cmd, log.String())
+		}
+	}
+}
+
 // A session whose scenario throws at its top level fails before any call and says
 // where.
 func TestSessionTopLevelError(t *testing.T) {

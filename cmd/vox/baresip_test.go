@@ -167,6 +167,36 @@ func TestBaresipBlindTransfer(t *testing.T) {
 	checkTone(t, "what phone67 received last", caller.received(t), 0, true, targetTone)
 }
 
+// A supervisor listens in: phone67 calls through a scenario that bridges it
+// with phone68 and has phone69 hear phone67, one way (Call.sendMediaTo).
+// phone69 hears phone67, and phone67 still hears phone68, not phone69.
+func TestBaresipListenIn(t *testing.T) {
+	const supervisorTone = 800.0 // Hz, what phone69 says
+	s := startCallServer(t)
+	dir := t.TempDir()
+	callee := startBaresip(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto")
+	supervisor := startBaresip(t, s, "phone69", toneWAV(t, dir, supervisorTone), "auto")
+	caller := startBaresip(t, s, "phone67", toneWAV(t, dir, callerTone), "manual")
+	s.waitRegistered(t, "phone67", "phone68", "phone69")
+
+	caller.command(t, "dial", "1200")
+	for _, ua := range []*baresipUA{caller, callee, supervisor} {
+		ua.waitEvent(t, "CALL_ESTABLISHED")
+	}
+	supervisor.waitReceived(t, talk)
+	caller.command(t, "hangup", "")
+	for _, ua := range []*baresipUA{caller, callee, supervisor} {
+		ua.waitEvent(t, "CALL_CLOSED")
+	}
+	s.sessionLog(t, "SendMediaBetween", "SendMediaTo", "Session terminated")
+	for _, ua := range []*baresipUA{caller, callee, supervisor} {
+		ua.stop(t)
+	}
+	checkTone(t, "what phone69 received", supervisor.received(t), 0, true, callerTone)
+	checkTone(t, "what phone68 received", callee.received(t), 0, false, callerTone)
+	checkTone(t, "what phone67 received last", caller.received(t), 0, true, calleeTone)
+}
+
 // A phone's hold key: phone68, called by phone67, holds the call (baresip's
 // re-INVITE with a=sendonly); the scenario hears Call.OnHold and plays the
 // ringback to phone67, then Call.OffHold when phone68 takes the call back,

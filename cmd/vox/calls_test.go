@@ -149,6 +149,21 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 		out.addEventListener(CallEvents.Disconnected, () => call.hangup());
 		break;
 	}
+	case "1200": { // ring phone68 and bridge; phone69 listens in on the caller, unheard
+		const out = VoxEngine.callUser({username: "phone68", callerid: e.callerid});
+		out.addEventListener(CallEvents.Connected, () => {
+			call.answer();
+			VoxEngine.sendMediaBetween(call, out);
+			const supervisor = VoxEngine.callUser({username: "phone69", callerid: e.callerid});
+			supervisor.addEventListener(CallEvents.Connected, () => call.sendMediaTo(supervisor));
+			call.addEventListener(CallEvents.Disconnected, () => {
+				out.hangup();
+				supervisor.hangup();
+			});
+		});
+		out.addEventListener(CallEvents.Failed, (f) => call.reject(f.code));
+		break;
+	}
 	default:
 		call.reject(404);
 	}

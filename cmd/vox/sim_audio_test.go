@@ -114,3 +114,44 @@ func TestSimBridgeCarriesAudio(t *testing.T) {
 		t.Errorf("bridged audio at %.0f Hz, want 1000", f)
 	}
 }
+
+// A supervisor listens in (sendMediaTo): user69 hears the caller's 600 Hz
+// while the caller still hears user67's 1 kHz, not user69's 800 Hz; after
+// stopMediaTo user69 hears nothing.
+func TestSimListenIn(t *testing.T) {
+	files := simRecord(t, "media_listen_in")
+	if len(files) != 3 {
+		t.Fatalf("%d recordings, want 3: %v", len(files), files)
+	}
+	for _, c := range []struct {
+		what    string
+		file    string
+		channel int
+		hz      float64
+	}{
+		{"user69 says", files[0], 1, 800},
+		{"user69 hears", files[0], 2, 600},
+		{"the caller says", files[1], 1, 600},
+		{"the caller hears", files[1], 2, 1000},
+		{"user69 says, after stopMediaTo", files[2], 1, 800},
+	} {
+		if f := soxFrequency(t, c.file, c.channel); !near(f, c.hz, 0.05) {
+			t.Errorf("%s %.0f Hz, want %.0f", c.what, f, c.hz)
+		}
+	}
+	if rms := soxRMS(t, files[2], 2); rms > 0.001 {
+		t.Errorf("user69 hears RMS %.3f after stopMediaTo, want silence", rms)
+	}
+}
+
+// soxRMS is sox stat's RMS amplitude of one channel.
+func soxRMS(t *testing.T, file string, channel int) float64 {
+	t.Helper()
+	out := soxOutput(t, file, "-n", "remix", strconv.Itoa(channel), "stat")
+	m := regexp.MustCompile(`RMS\s+amplitude:\s+([0-9.]+)`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("sox stat of %s channel %d printed no RMS:\n%s", file, channel, out)
+	}
+	rms, _ := strconv.ParseFloat(m[1], 64)
+	return rms
+}

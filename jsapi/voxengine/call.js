@@ -235,6 +235,32 @@ class Call {
     this.#command("SendInfo", { mimeType: String(mimeType), body: valueOrEmpty(body), headers: headers ?? null });
   }
 
+  // sendMediaTo(other) makes other hear this call's far end, one way: a
+  // supervisor listening in, say. VoxEngine.sendMediaBetween is this both
+  // ways. A call hears one other call at a time, so sending a second one to
+  // it replaces the first.
+  sendMediaTo(other) {
+    this.#mediaTo("SendMediaTo", other);
+  }
+
+  stopMediaTo(other) {
+    this.#mediaTo("StopMediaTo", other);
+  }
+
+  #mediaTo(name, other) {
+    if (!(other instanceof Call)) {
+      throw new TypeError(`Call.${name.charAt(0).toLowerCase()}${name.slice(1)}: the argument must be a Call object`);
+    }
+    if (other === this) {
+      throw new TypeError(`Call.${name.charAt(0).toLowerCase()}${name.slice(1)}: a call cannot hear itself`);
+    }
+    if (other.#state === CallState.TERMINATED) {
+      host.warn(`Call ${this.#id}: ${name} ${other.#id} ignored, that call is already terminated`);
+      return;
+    }
+    this.#command(name, { to: other.#id });
+  }
+
   // handleBlindTransfer() with no argument turns transfers on, as
   // handleTones() does tones.
   handleBlindTransfer(handle) {

@@ -41,6 +41,10 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
     Logger.write(`transfer to ${t.transferTo}`);
   });
   viaSIP.addEventListener(CallEvents.InfoReceived, (i) => incoming.sendInfo(i.mimeType, i.body, i.headers));
+  // A supervisor listens in on the caller, unheard.
+  const supervisor = VoxEngine.callUser({ username: "supervisor", callerid: e.callerid });
+  supervisor.addEventListener(CallEvents.Connected, () => incoming.sendMediaTo(supervisor));
+  incoming.addEventListener(CallEvents.Disconnected, () => incoming.stopMediaTo(supervisor));
   viaSIP.addEventListener(CallEvents.OnHold, () => incoming.playProgressTone("RU"));
   viaSIP.addEventListener(CallEvents.OffHold, () => incoming.stopPlayback());
 

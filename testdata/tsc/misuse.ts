@@ -15,6 +15,8 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
   VoxEngine.callUser({ callerid: "7495" });
   // @ts-expect-error: bridging needs two calls.
   VoxEngine.sendMediaBetween(e.call, "out-1");
+  // @ts-expect-error: a call listens to another call, not to its id.
+  e.call.sendMediaTo("out-1");
 });
 
 // @ts-expect-error: Call is a type, not something a scenario constructs.
