@@ -39,7 +39,7 @@ demo: build
 # the softphone of the end-to-end call test, sipvicious (svwar) tries to
 # enumerate SIP users and must find none, chromium and firefox-esr run the
 # softphone page (Firefox in a network namespace the test makes with ip).
-DEB_TOOLS := node:nodejs npm:npm sox:sox sipp:sip-tester espeak-ng:espeak-ng baresip:baresip-core svwar:sipvicious chromium:chromium firefox-esr:firefox-esr ip:iproute2
+DEB_TOOLS := node:nodejs npm:npm sox:sox sipp:sip-tester espeak-ng:espeak-ng baresip:baresip-core svwar:sipvicious chromium:chromium firefox-esr:firefox-esr ip:iproute2 linphonec:linphone-cli
 
 deps:
 	@missing=""; for t in $(DEB_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \

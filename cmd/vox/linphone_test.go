@@ -1,0 +1,233 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Linphone (Debian's linphone-cli, its console client linphonec) is the
+// other free softphone users try first, and it speaks differently from
+// baresip: its offer lists Opus, Speex and G.729 before G.711, with RTCP
+// feedback and extended reports, it registers with a +sip.instance and
+// answers the challenge on its own terms. It calls through the bundled demo
+// to baresip; each hears the other, checked with sox.
+
+func TestLinphoneCallsBaresipThroughTheDemo(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sip  []string // settings of linphonerc's [sip] section
+		logs string   // what vox logs for the call
+	}{
+		{name: "RTP", logs: "srtp=false"},
+		// SRTP keyed in SDP (SDES), which Linphone insists on with these.
+		{name: "SRTP", sip: []string{"media_encryption=srtp", "media_encryption_mandatory=1"}, logs: "srtp=true"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { linphoneCallsBaresip(t, tc.sip, tc.logs) })
+	}
+}
+
+func linphoneCallsBaresip(t *testing.T, settings []string, logs string) {
+	s := startCallServer(t)
+	s.pushBundledDemo(t)
+	dir := t.TempDir()
+	callee := startBaresip(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto")
+	caller := startLinphone(t, s, "phone67", settings...)
+	caller.waitRegistered(t, s)
+	s.waitRegistered(t, "phone68")
+
+	caller.send(t, "call sip:100@"+s.sipAddr.Addr().String())
+	caller.waitOutput(t, "connected.")
+	// What it says and hears: the demo greets it, rings phone68 with a
+	// ringback and bridges the two.
+	heard := filepath.Join(dir, "linphone-received.wav")
+	caller.send(t, "record "+heard)
+	caller.send(t, "play "+toneWAV(t, dir, callerTone))
+	callee.waitEvent(t, "CALL_ESTABLISHED")
+	callee.waitReceived(t, talk)
+	caller.send(t, "terminate")
+	caller.waitOutput(t, "ended")
+	callee.waitEvent(t, "CALL_CLOSED") // the demo hangs up the other leg
+	s.sessionLog(t, "Ringing phone68 for phone67", "SendMediaBetween", "Session terminated")
+	caller.stop(t)
+	callee.stop(t)
+
+	if want := "destination=100 app=demo " + logs; !strings.Contains(s.logs.String(), want) {
+		t.Errorf("vox did not log %q:\n%s", want, s.logs)
+	}
+	checkTone(t, "what phone68 received", callee.received(t), 0, false, callerTone)
+	checkTone(t, "what Linphone received last", heard, 0, true, calleeTone)
+}
+
+// baresip calls the demo, which rings Linphone; Linphone answers, holds the
+// call (its re-INVITE with a=sendonly), so that the caller hears the
+// ringback, and takes it back: each hears the other at the end.
+func TestBaresipCallsLinphoneWhoHolds(t *testing.T) {
+	s := startCallServer(t)
+	s.pushBundledDemo(t)
+	dir := t.TempDir()
+	callee := startLinphone(t, s, "phone68")
+	callee.send(t, "autoanswer enable")
+	caller := startBaresip(t, s, "phone67", toneWAV(t, dir, callerTone), "manual")
+	callee.waitRegistered(t, s)
+	s.waitRegistered(t, "phone67")
+
+	caller.command(t, "dial", "100")
+	caller.waitEvent(t, "CALL_ESTABLISHED")
+	callee.waitOutput(t, "connected.")
+	heard := filepath.Join(dir, "linphone-received.wav")
+	callee.send(t, "record "+heard)
+	callee.send(t, "play "+toneWAV(t, dir, calleeTone))
+	s.sessionLog(t, "SendMediaBetween")
+	time.Sleep(time.Second)
+	callee.send(t, "pause")
+	s.sessionLog(t, "Call.OnHold", "PlayToneScript")
+	callee.send(t, "resume")
+	s.sessionLog(t, "Call.OffHold")
+	time.Sleep(talk)
+	caller.command(t, "hangup", "")
+	caller.waitEvent(t, "CALL_CLOSED")
+	callee.waitOutput(t, "ended")
+	callee.stop(t)
+	caller.stop(t)
+
+	checkTone(t, "what Linphone received last", heard, 0, true, callerTone)
+	checkTone(t, "what phone67 received last", caller.received(t), 0, true, calleeTone)
+}
+
+// linphoneUA is a linphonec process registered as one SIP user, driven
+// through its standard input; what it prints is kept.
+type linphoneUA struct {
+	user  string
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *lockedBuffer
+	done  chan struct{} // closed when the process has exited
+}
+
+// linphoneWait bounds each wait for linphonec. It brings its SIP transport
+// up only once it has found the network reachable, which takes it several
+// seconds after its start.
+const linphoneWait = 30 * time.Second
+
+// startLinphone runs linphonec with a home of its own (where it keeps its
+// database) and a configuration that takes a free SIP port, RTP ports apart
+// from baresip's and vox's, and WAV files for sound: "play" says a file into
+// the call, "record" writes what the call brings. It registers as user.
+// sipSettings go into the configuration's [sip] section.
+func startLinphone(t *testing.T, s *callServer, user string, sipSettings ...string) *linphoneUA {
+	t.Helper()
+	bin, err := exec.LookPath("linphonec")
+	if err != nil {
+		t.Fatalf("linphonec is not installed (make test installs Debian's linphone-cli): %v", err)
+	}
+	home := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(home, ".local", "share", "linphone"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	rc := filepath.Join(home, "linphonerc")
+	config := strings.Join([]string{
+		"[sip]",
+		"sip_port=-1", // a random port
+		"sip_tcp_port=0",
+		"sip_tls_port=0",
+		strings.Join(sipSettings, "\n"),
+		"[rtp]",
+		"audio_rtp_port=31000-32000", // above vox's 20000-30000, below the ephemeral ports
+		"video_rtp_port=0",
+	}, "\n") + "\n"
+	if err := os.WriteFile(rc, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ua := &linphoneUA{user: user, out: &lockedBuffer{}, done: make(chan struct{})}
+	ua.cmd = exec.Command(bin, "-c", rc, "-d", "0")
+	ua.cmd.Dir = home
+	ua.cmd.Env = append(os.Environ(), "HOME="+home)
+	ua.cmd.Stdout, ua.cmd.Stderr = ua.out, ua.out
+	ua.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if ua.stdin, err = ua.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ua.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		ua.cmd.Wait()
+		close(ua.done)
+	}()
+	t.Cleanup(func() {
+		ua.kill()
+		if t.Failed() {
+			t.Logf("linphonec %s:\n%s", user, ua.out)
+		}
+	})
+	ua.send(t, "soundcard use files")
+	ua.send(t, fmt.Sprintf("register sip:%s@%s sip:%s %s", user, s.sipAddr.Addr(), s.sipAddr, testPasswords[user]))
+	return ua
+}
+
+// send writes one command line to linphonec.
+func (ua *linphoneUA) send(t *testing.T, line string) {
+	t.Helper()
+	if _, err := io.WriteString(ua.stdin, line+"\n"); err != nil {
+		t.Fatalf("linphonec %s: %s: %v", ua.user, line, err)
+	}
+}
+
+// waitOutput waits until linphonec has printed text.
+func (ua *linphoneUA) waitOutput(t *testing.T, text string) {
+	t.Helper()
+	deadline := time.Now().Add(linphoneWait)
+	for !strings.Contains(ua.out.String(), text) {
+		select {
+		case <-ua.done:
+			t.Fatalf("linphonec %s exited waiting for %q: %v", ua.user, text, ua.cmd.ProcessState)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("linphonec %s: no %q in %v", ua.user, text, linphoneWait)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitRegistered waits until vox has the phone's binding.
+func (ua *linphoneUA) waitRegistered(t *testing.T, s *callServer) {
+	t.Helper()
+	deadline := time.Now().Add(linphoneWait)
+	for len(s.sip.Registrar().Bindings(sipRealm, ua.user)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("linphonec %s did not register in %v", ua.user, linphoneWait)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop quits linphonec, which un-registers and closes its recording, and
+// fails the test if it does not exit.
+func (ua *linphoneUA) stop(t *testing.T) {
+	t.Helper()
+	ua.send(t, "quit")
+	select {
+	case <-ua.done:
+	case <-time.After(10 * time.Second):
+		t.Errorf("linphonec %s did not quit", ua.user)
+		ua.kill()
+	}
+}
+
+func (ua *linphoneUA) kill() {
+	select {
+	case <-ua.done:
+		return
+	default:
+	}
+	syscall.Kill(-ua.cmd.Process.Pid, syscall.SIGKILL)
+	<-ua.done
+}
