@@ -34,7 +34,7 @@ func newAuthenticator(o *Options) *authenticator {
 	return &authenticator{
 		dir: o.Directory, algs: o.Algorithms, ttl: o.NonceTTL, timeout: o.LookupTimeout,
 		nonces: newNonces(o.Secret),
-		counts: newNonceCounts(o.MaxNonces),
+		counts: newNonceCounts(o.MaxNonces, o.NonceTTL),
 		bans:   newBans(o.MaxFailures, o.FailureWindow, o.BanFor, o.MaxSources),
 		dummy:  NewUser("", "", "", rand.Text()),
 	}

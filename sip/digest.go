@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -277,13 +278,23 @@ func equalConstantTime(b []byte, s string) bool {
 // Nothing in it is a pointer: a busy server keeps its maximum, a hundred
 // thousand nonces, and the collector would otherwise go through them all at
 // every cycle.
+//
+// Expired nonces are dropped as new ones are used, and, so that a server
+// left idle after a busy hour gives their memory back, by a sweep every ttl
+// while any are kept (none when ttl is 0).
 type nonceCounts struct {
 	mu    sync.Mutex
 	max   int
+	ttl   time.Duration
 	seen  map[nonceKey]uint32 // the highest count of each nonce
 	order []nonceUse          // first use first, from head on
 	head  int
 	floor time.Time
+	// peak is the most nonces seen has held since it was made: a Go map
+	// keeps the room of its peak, so the sweep makes a smaller one when
+	// far fewer are left.
+	peak  int
+	sweep *time.Timer // pending while nonces are kept
 }
 
 // nonceKey is a nonce as a map key; a nonce that reaches nonceCounts has been
@@ -295,8 +306,8 @@ type nonceUse struct {
 	issued int64 // Unix nanoseconds
 }
 
-func newNonceCounts(max int) *nonceCounts {
-	return &nonceCounts{max: max, seen: make(map[nonceKey]uint32)}
+func newNonceCounts(max int, ttl time.Duration) *nonceCounts {
+	return &nonceCounts{max: max, ttl: ttl, seen: make(map[nonceKey]uint32)}
 }
 
 // use records nc for nonce and says whether it is new: higher than every
@@ -304,9 +315,7 @@ func newNonceCounts(max int) *nonceCounts {
 func (nc *nonceCounts) use(nonce string, issued time.Time, count uint32, expired time.Time) bool {
 	nc.mu.Lock()
 	defer nc.mu.Unlock()
-	for nc.head < len(nc.order) && nc.order[nc.head].issued <= expired.UnixNano() {
-		nc.forget(false)
-	}
+	nc.expireLocked(expired)
 	var key nonceKey
 	copy(key[:], nonce)
 	if last, ok := nc.seen[key]; ok {
@@ -328,8 +337,45 @@ func (nc *nonceCounts) use(nonce string, issued time.Time, count uint32, expired
 		nc.head = 0
 	}
 	nc.seen[key] = count
+	nc.peak = max(nc.peak, len(nc.seen))
 	nc.order = append(nc.order, nonceUse{key: key, issued: issued.UnixNano()})
+	if nc.sweep == nil && nc.ttl > 0 {
+		nc.sweep = time.AfterFunc(nc.ttl, nc.sweepExpired)
+	}
 	return true
+}
+
+func (nc *nonceCounts) sweepExpired() {
+	nc.mu.Lock()
+	defer nc.mu.Unlock()
+	nc.expireLocked(time.Now().Add(-nc.ttl))
+	nc.release()
+	if len(nc.seen) > 0 {
+		nc.sweep.Reset(nc.ttl)
+		return
+	}
+	nc.sweep = nil
+}
+
+// expireLocked forgets the nonces issued at or before expired.
+func (nc *nonceCounts) expireLocked(expired time.Time) {
+	for nc.head < len(nc.order) && nc.order[nc.head].issued <= expired.UnixNano() {
+		nc.forget(false)
+	}
+}
+
+// release gives back the room of nonces forgotten: the map's, once it holds
+// under a quarter of its peak, and the slice's forgotten head.
+func (nc *nonceCounts) release() {
+	if len(nc.seen) < nc.peak/4 {
+		seen := make(map[nonceKey]uint32, len(nc.seen))
+		maps.Copy(seen, nc.seen)
+		nc.seen, nc.peak = seen, len(seen)
+	}
+	if nc.head > 0 {
+		nc.order = slices.Clone(nc.order[nc.head:])
+		nc.head = 0
+	}
 }
 
 // forget drops the nonce first used; young says it has not expired.

@@ -112,7 +112,7 @@ func TestNonces(t *testing.T) {
 func TestNonceCounts(t *testing.T) {
 	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	long := base.Add(-time.Hour)
-	nc := newNonceCounts(3)
+	nc := newNonceCounts(3, 0)
 	steps := []struct {
 		nonce  string
 		issued int // seconds after base
@@ -150,7 +150,7 @@ func TestNonceCounts(t *testing.T) {
 func TestNonceCountsBounded(t *testing.T) {
 	base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	const max = 100
-	nc := newNonceCounts(max)
+	nc := newNonceCounts(max, 0)
 	n := newNonces([]byte("secret"))
 	var minted []string
 	for i := range 10 * max {
@@ -172,6 +172,44 @@ func TestNonceCountsBounded(t *testing.T) {
 		if got := nc.use(nonce, at, 2, base.Add(-time.Hour)); got != remembered {
 			t.Fatalf("nonce %d of %d: taken %v, want %v", i, len(minted), got, remembered)
 		}
+	}
+}
+
+// TestNonceCountsSwept: a server left idle forgets the nonces of its busy
+// time when they expire, with no request to make it look, and gives their
+// room back.
+func TestNonceCountsSwept(t *testing.T) {
+	const ttl = 50 * time.Millisecond
+	nc := newNonceCounts(1000, ttl)
+	n := newNonces([]byte("secret"))
+	now := time.Now()
+	for range 600 {
+		if !nc.use(n.mint("vox.test", now), now, 1, now.Add(-ttl)) {
+			t.Fatal("a fresh nonce refused")
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		nc.mu.Lock()
+		kept, order, peak, sweeping := len(nc.seen), len(nc.order), nc.peak, nc.sweep != nil
+		nc.mu.Unlock()
+		if kept == 0 && order == 0 && peak == 0 && !sweeping {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %d nonces kept, %d in order, map made for %d, sweep pending %v", 5*time.Second, kept, order, peak, sweeping)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// A nonce used later starts the sweeps again.
+	later := time.Now()
+	if !nc.use(n.mint("vox.test", later), later, 1, later.Add(-ttl)) {
+		t.Fatal("a nonce after the sweep refused")
+	}
+	nc.mu.Lock()
+	defer nc.mu.Unlock()
+	if nc.sweep == nil {
+		t.Error("no sweep pending for the new nonce")
 	}
 }
 
