@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,5 +57,52 @@ func TestSvwarFindsNoUser(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSvcrackIsBanned runs SIPVicious' svcrack, which guesses a user's
+// password from a dictionary. With the password first it finds it, as it
+// would on any server; with ten wrong guesses first, vox stops answering the
+// address (S7: a ban in the application, with a log line), and svcrack finds
+// nothing although the password comes next.
+func TestSvcrackIsBanned(t *testing.T) {
+	svcrack, err := exec.LookPath("svcrack")
+	if err != nil {
+		t.Fatal("svcrack is not installed (make test installs sipvicious)")
+	}
+	srv := startCallServer(t)
+	password := testPasswords["phone67"]
+	crack := func(t *testing.T, guesses []string) string {
+		t.Helper()
+		dict := filepath.Join(t.TempDir(), "passwords.txt")
+		if err := os.WriteFile(dict, []byte(strings.Join(guesses, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, svcrack, "-u", "phone67", "-d", dict,
+			"-b", "127.0.0.1", "-P", strconv.Itoa(porttest.FreeUDP(t)), "-t", "0.2", "--maximumtime=3",
+			"udp://"+srv.sipAddr.String()).CombinedOutput()
+		if ctx.Err() != nil {
+			t.Fatalf("svcrack did not finish: %v\n%s", ctx.Err(), out)
+		}
+		if err != nil {
+			t.Fatalf("svcrack: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	if out := crack(t, []string{password, "wrong"}); !strings.Contains(out, password) {
+		t.Fatalf("svcrack did not find the password it was given first; the attack below proves nothing:\n%s", out)
+	}
+	var guesses []string
+	for i := range 15 {
+		guesses = append(guesses, fmt.Sprintf("guess%d", i))
+	}
+	out := crack(t, append(guesses, password))
+	if strings.Contains(out, password) || !strings.Contains(out, "found nothing") {
+		t.Errorf("svcrack found the password after 15 wrong guesses:\n%s", out)
+	}
+	if logs := srv.logs.String(); !strings.Contains(logs, "source banned after failed authentications") {
+		t.Errorf("vox logged no ban:\n%s", logs)
 	}
 }
