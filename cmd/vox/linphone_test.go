@@ -21,26 +21,31 @@ import (
 
 func TestLinphoneCallsBaresipThroughTheDemo(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		sip  []string // settings of linphonerc's [sip] section
-		logs string   // what vox logs for the call
+		name      string
+		transport string   // SIP's, "udp" or "tcp"
+		sip       []string // settings of linphonerc's [sip] section
+		logs      string   // what vox logs for the call
 	}{
-		{name: "RTP", logs: "srtp=false"},
+		{name: "RTP", transport: "udp", logs: "srtp=false"},
 		// SRTP keyed in SDP (SDES), which Linphone insists on with these.
-		{name: "SRTP", sip: []string{"media_encryption=srtp", "media_encryption_mandatory=1"}, logs: "srtp=true"},
+		{name: "SRTP", transport: "udp", sip: []string{"media_encryption=srtp", "media_encryption_mandatory=1"}, logs: "srtp=true"},
+		{name: "TCP", transport: "tcp", logs: "srtp=false"},
 	} {
-		t.Run(tc.name, func(t *testing.T) { linphoneCallsBaresip(t, tc.sip, tc.logs) })
+		t.Run(tc.name, func(t *testing.T) { linphoneCallsBaresip(t, tc.transport, tc.sip, tc.logs) })
 	}
 }
 
-func linphoneCallsBaresip(t *testing.T, settings []string, logs string) {
+func linphoneCallsBaresip(t *testing.T, transport string, settings []string, logs string) {
 	s := startCallServer(t)
 	s.pushBundledDemo(t)
 	dir := t.TempDir()
 	callee := startBaresip(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto")
-	caller := startLinphone(t, s, "phone67", settings...)
+	caller := startLinphoneOver(t, s, "phone67", transport, settings...)
 	caller.waitRegistered(t, s)
 	s.waitRegistered(t, "phone68")
+	if b := s.sip.Registrar().Bindings(sipRealm, "phone67"); b[0].Transport != strings.ToUpper(transport) {
+		t.Fatalf("Linphone registered over %s, want %s", b[0].Transport, transport)
+	}
 
 	caller.send(t, "call sip:100@"+s.sipAddr.Addr().String())
 	caller.waitOutput(t, "connected.")
@@ -119,9 +124,16 @@ const linphoneWait = 30 * time.Second
 // startLinphone runs linphonec with a home of its own (where it keeps its
 // database) and a configuration that takes a free SIP port, RTP ports apart
 // from baresip's and vox's, and WAV files for sound: "play" says a file into
-// the call, "record" writes what the call brings. It registers as user.
-// sipSettings go into the configuration's [sip] section.
-func startLinphone(t *testing.T, s *callServer, user string, sipSettings ...string) *linphoneUA {
+// the call, "record" writes what the call brings. It registers as user,
+// over UDP.
+func startLinphone(t *testing.T, s *callServer, user string) *linphoneUA {
+	t.Helper()
+	return startLinphoneOver(t, s, user, "udp")
+}
+
+// startLinphoneOver is startLinphone registering over transport, "udp" or
+// "tcp"; sipSettings go into the configuration's [sip] section.
+func startLinphoneOver(t *testing.T, s *callServer, user, transport string, sipSettings ...string) *linphoneUA {
 	t.Helper()
 	bin, err := exec.LookPath("linphonec")
 	if err != nil {
@@ -132,10 +144,14 @@ func startLinphone(t *testing.T, s *callServer, user string, sipSettings ...stri
 		t.Fatal(err)
 	}
 	rc := filepath.Join(home, "linphonerc")
+	udpPort, tcpPort := -1, 0 // -1: a random port; 0: none
+	if transport == "tcp" {
+		udpPort, tcpPort = 0, -1
+	}
 	config := strings.Join([]string{
 		"[sip]",
-		"sip_port=-1", // a random port
-		"sip_tcp_port=0",
+		fmt.Sprintf("sip_port=%d", udpPort),
+		fmt.Sprintf("sip_tcp_port=%d", tcpPort),
 		"sip_tls_port=0",
 		strings.Join(sipSettings, "\n"),
 		"[rtp]",
@@ -168,7 +184,7 @@ func startLinphone(t *testing.T, s *callServer, user string, sipSettings ...stri
 		}
 	})
 	ua.send(t, "soundcard use files")
-	ua.send(t, fmt.Sprintf("register sip:%s@%s sip:%s %s", user, s.sipAddr.Addr(), s.sipAddr, testPasswords[user]))
+	ua.send(t, fmt.Sprintf("register sip:%s@%s sip:%s;transport=%s %s", user, s.sipAddr.Addr(), s.sipAddr, transport, testPasswords[user]))
 	return ua
 }
 
