@@ -280,8 +280,8 @@ func equalConstantTime(b []byte, s string) bool {
 // every cycle.
 //
 // Expired nonces are dropped as new ones are used, and, so that a server
-// left idle after a busy hour gives their memory back, by a sweep every ttl
-// while any are kept (none when ttl is 0).
+// left idle after a busy hour gives their memory back, by a sweep when the
+// oldest kept expires (none when ttl is 0).
 type nonceCounts struct {
 	mu    sync.Mutex
 	max   int
@@ -348,13 +348,17 @@ func (nc *nonceCounts) use(nonce string, issued time.Time, count uint32, expired
 func (nc *nonceCounts) sweepExpired() {
 	nc.mu.Lock()
 	defer nc.mu.Unlock()
-	nc.expireLocked(time.Now().Add(-nc.ttl))
+	now := time.Now()
+	nc.expireLocked(now.Add(-nc.ttl))
 	nc.release()
-	if len(nc.seen) > 0 {
-		nc.sweep.Reset(nc.ttl)
+	if nc.head == len(nc.order) {
+		nc.sweep = nil
 		return
 	}
-	nc.sweep = nil
+	// Next when the oldest nonce kept expires; a second on at least, so that
+	// a busy server's go in batches.
+	next := time.Unix(0, nc.order[nc.head].issued).Add(nc.ttl).Sub(now)
+	nc.sweep.Reset(max(next, time.Second))
 }
 
 // expireLocked forgets the nonces issued at or before expired.
@@ -364,15 +368,16 @@ func (nc *nonceCounts) expireLocked(expired time.Time) {
 	}
 }
 
-// release gives back the room of nonces forgotten: the map's, once it holds
-// under a quarter of its peak, and the slice's forgotten head.
+// release gives back the room of nonces forgotten once under a quarter of
+// it is in use: a Go map keeps the room of its peak, and the slice that of
+// its longest.
 func (nc *nonceCounts) release() {
 	if len(nc.seen) < nc.peak/4 {
 		seen := make(map[nonceKey]uint32, len(nc.seen))
 		maps.Copy(seen, nc.seen)
 		nc.seen, nc.peak = seen, len(seen)
 	}
-	if nc.head > 0 {
+	if kept := len(nc.order) - nc.head; kept < cap(nc.order)/4 {
 		nc.order = slices.Clone(nc.order[nc.head:])
 		nc.head = 0
 	}
