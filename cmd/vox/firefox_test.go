@@ -435,3 +435,21 @@ func TestBaresipCallsFirefox(t *testing.T) {
 	checkToneLevel(t, "what the caller received from Firefox", caller.received(t), 0, false, firefoxTone, pageLevel)
 	s.checkCallDevice(t, "phone67", "phone68", history.Phone)
 }
+
+// A call Firefox declines from the page fails with 603 Decline, which the
+// scenario hears.
+func TestFirefoxDeclines(t *testing.T) {
+	t.Parallel()
+	if inOwnNetwork(t) {
+		return
+	}
+	s, f, caller := startFirefoxAndPhone(t, "phone68", "phone67", "manual")
+
+	caller.command(t, "dial", "phone68")
+	f.waitState("incoming", "incoming")
+	f.click("decline")
+	caller.waitEvent(t, "CALL_CLOSED")
+	f.waitState("registered", "declined")
+	s.sessionLog(t, "Call.Failed", "603")
+	caller.stop(t)
+}
