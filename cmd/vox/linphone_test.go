@@ -106,6 +106,31 @@ func TestBaresipCallsLinphoneWhoHolds(t *testing.T) {
 	checkTone(t, "what phone67 received last", caller.received(t), 0, true, calleeTone)
 }
 
+// Digits Linphone sends in a call reach the scenario as tones, whether as
+// RFC 4733 events (its default) or as SIP INFO.
+func TestLinphoneDigits(t *testing.T) {
+	for name, settings := range map[string][]string{
+		"RFC 4733": nil,
+		"SIP INFO": {"use_info=1", "use_rfc2833=0"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := startCallServer(t)
+			caller := startLinphoneOver(t, s, "phone67", "udp", settings...)
+			caller.waitRegistered(t, s)
+			caller.send(t, "call sip:700@"+s.sipAddr.Addr().String())
+			caller.waitOutput(t, "connected.")
+			for _, digit := range []string{"1", "9", "#"} {
+				caller.send(t, digit)
+				s.sessionLog(t, "tone "+digit)
+			}
+			caller.send(t, "terminate")
+			caller.waitOutput(t, "ended")
+			s.sessionLog(t, "Session terminated")
+			caller.stop(t)
+		})
+	}
+}
+
 // linphoneUA is a linphonec process registered as one SIP user, driven
 // through its standard input; what it prints is kept.
 type linphoneUA struct {
