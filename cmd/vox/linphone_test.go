@@ -106,6 +106,43 @@ func TestBaresipCallsLinphoneWhoHolds(t *testing.T) {
 	checkTone(t, "what phone67 received last", caller.received(t), 0, true, calleeTone)
 }
 
+// callUser rings every phone of a user: phone68 on Linphone, which answers
+// by itself, and on baresip, which rings until then and is cancelled. The
+// caller and Linphone hear each other.
+func TestCallUserForksToLinphoneAndBaresip(t *testing.T) {
+	const deskTone = 800.0 // Hz, what phone68's other phone says
+	s := startCallServer(t)
+	s.pushBundledDemo(t)
+	dir := t.TempDir()
+	callee := startLinphone(t, s, "phone68")
+	callee.send(t, "autoanswer enable")
+	desk := startBaresip(t, s, "phone68", toneWAV(t, dir, deskTone), "manual")
+	caller := startBaresip(t, s, "phone67", toneWAV(t, dir, callerTone), "manual")
+	callee.waitRegistered(t, s)
+	s.waitBindings(t, "phone68", 2)
+	s.waitRegistered(t, "phone67")
+
+	caller.command(t, "dial", "100")
+	caller.waitEvent(t, "CALL_ESTABLISHED") // the demo answers and greets
+	desk.waitEvent(t, "CALL_INCOMING")
+	callee.waitOutput(t, "connected.")
+	desk.waitEvent(t, "CALL_CLOSED")
+	heard := filepath.Join(dir, "linphone-received.wav")
+	callee.send(t, "record "+heard)
+	callee.send(t, "play "+toneWAV(t, dir, calleeTone))
+	s.sessionLog(t, "SendMediaBetween")
+	time.Sleep(talk)
+	caller.command(t, "hangup", "")
+	caller.waitEvent(t, "CALL_CLOSED")
+	callee.waitOutput(t, "ended")
+	callee.stop(t)
+	desk.stop(t)
+	caller.stop(t)
+
+	checkTone(t, "what Linphone received", heard, 0, false, callerTone)
+	checkTone(t, "what phone67 received last", caller.received(t), 0, true, calleeTone)
+}
+
 // Digits Linphone sends in a call reach the scenario as tones, whether as
 // RFC 4733 events (its default) or as SIP INFO.
 func TestLinphoneDigits(t *testing.T) {
