@@ -164,9 +164,12 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 			l.sdp = sdp.NewSession(l.ep.LocalAddr())
 		}
 		if err != nil {
+			// Out of RTP ports or file descriptors: load, which comes in
+			// floods, so the log is the rate-limited one. The caller is
+			// not told the range or the address.
 			c.forget(l, nil)
-			c.log.Error("sip: no media for a call", "err", err)
-			c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, 503, "Service Unavailable", nil))
+			c.srv.badLog.Error("sip: no media for a call", "err", err)
+			c.srv.respond(tx, refusal(req, 503, "no media port free"))
 			return
 		}
 		if lateOffer {

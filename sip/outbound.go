@@ -151,7 +151,7 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 		}
 		if err != nil {
 			c.forget(l, nil)
-			c.log.Error("sip: no media for a call", "err", err)
+			c.srv.badLog.Error("sip: no media for a call", "err", err)
 			return nil, &runtime.DialError{Code: 503, Reason: "Service Unavailable"}
 		}
 		if !secure {

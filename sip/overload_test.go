@@ -3,11 +3,14 @@ package sip
 import (
 	"context"
 	"errors"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"vox/media/rtp"
 	"vox/runtime"
 )
 
@@ -79,4 +82,61 @@ func TestOverloadedServerTurnsCallsAway(t *testing.T) {
 	if err := p.call(); err != nil {
 		t.Fatalf("once admitted, the call failed: %v", err)
 	}
+}
+
+// TestNoMediaPortTurnsCallAway: a call that finds no RTP port pair free (a
+// range used up, or the process out of file descriptors) is answered 503
+// with a Warning that says so without naming the range, and no session
+// starts.
+func TestNoMediaPortTurnsCallAway(t *testing.T) {
+	lo := heldPortPair(t)
+	ports, err := rtp.NewPortPool(rtp.PortPoolConfig{MinPort: lo, MaxPort: lo + 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	launcher := &countingLauncher{}
+	_, addr := startRawCallServerWith(t, CallOptions{Launcher: launcher, Ports: ports})
+	p, err := newRawPhone(addr, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.conn.Close()
+
+	_, err = p.dial()
+	var res errUnexpected
+	if !errors.As(err, &res) || !strings.HasPrefix(string(res), "SIP/2.0 503 ") {
+		t.Fatalf("a call with no RTP port free was answered %v, want 503", err)
+	}
+	warning := headerOf(string(res), "Warning")
+	if !strings.Contains(warning, "no media port free") || strings.Contains(warning, strconv.Itoa(lo)) {
+		t.Errorf("the 503's Warning is %q, want it to say no media port is free, and not which", warning)
+	}
+	launcher.mu.Lock()
+	defer launcher.mu.Unlock()
+	if launcher.launched != 0 {
+		t.Errorf("%d sessions started for a call with no media", launcher.launched)
+	}
+}
+
+// heldPortPair binds an even UDP port on 127.0.0.1 and the odd one above it
+// for the rest of the test, and returns the even one: a range no port pool
+// can take.
+func heldPortPair(t *testing.T) int {
+	t.Helper()
+	for range 100 {
+		even, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := even.LocalAddr().(*net.UDPAddr).Port
+		if port%2 == 0 && port < 65535 {
+			if odd, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port + 1}); err == nil {
+				t.Cleanup(func() { even.Close(); odd.Close() })
+				return port
+			}
+		}
+		even.Close()
+	}
+	t.Fatal("no even UDP port with a free odd one above it in 100 tries")
+	return 0
 }

@@ -130,7 +130,10 @@ func startRawCallServerWith(tb testing.TB, opts CallOptions) (*Server, *net.UDPA
 	if err != nil {
 		tb.Fatal(err)
 	}
-	opts.Router, opts.Ports = testRouter{}, ports
+	opts.Router = testRouter{}
+	if opts.Ports == nil {
+		opts.Ports = ports
+	}
 	if err := srv.EnableCalls(opts); err != nil {
 		tb.Fatal(err)
 	}
