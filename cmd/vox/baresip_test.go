@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -515,24 +516,44 @@ func (ua *baresipUA) received(t *testing.T) string {
 	return files[0]
 }
 
-// waitReceived waits until the call has brought in d of audio (8 kHz
-// 16-bit mono, after the WAV header).
+// waitReceived waits until the call has brought in d of audio from its
+// first sound on (8 kHz 16-bit mono, after the WAV header). The silence
+// before that, while the far end's media started, does not count: sox trims
+// it before checkTone measures, and on a busy machine a browser's media can
+// take more than a second to start.
 func (ua *baresipUA) waitReceived(t *testing.T, d time.Duration) {
 	t.Helper()
-	want := int64(44 + d.Seconds()*8000*2)
+	want := int(d.Seconds() * 8000 * 2)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		files, _ := filepath.Glob(filepath.Join(ua.snd, "dump-*-dec.wav"))
 		if len(files) == 1 {
-			if fi, err := os.Stat(files[0]); err == nil && fi.Size() >= want {
+			if data, err := os.ReadFile(files[0]); err == nil && soundBytes(data) >= want {
 				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("baresip %s: not %v of received audio in %q", ua.user, d, files)
+			t.Fatalf("baresip %s: not %v of received sound in %q", ua.user, d, files)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// soundBytes is how many bytes of a received-audio file come from its first
+// sound on: past the 44-byte header and the silence (under 2% of full scale,
+// checkTone's threshold for sox) it starts with.
+func soundBytes(wav []byte) int {
+	if len(wav) <= 44 {
+		return 0
+	}
+	pcm := wav[44:]
+	const threshold = 0.02 * math.MaxInt16
+	for i := 0; i+1 < len(pcm); i += 2 {
+		if v := float64(int16(binary.LittleEndian.Uint16(pcm[i:]))); v > threshold || v < -threshold {
+			return len(pcm) - i
+		}
+	}
+	return 0
 }
 
 // stop ends baresip as Ctrl-C would (it un-registers and closes its files),
