@@ -268,6 +268,11 @@ interface Call {
    * A call whose INVITE had no SDP (a delayed offer) cannot have it: it gets 180
    * Ringing, the scenario a warning, and no CallEvents.AudioStarted.
    */
+  /**
+   * Tells an alerting incoming call it rings (180 Ringing, no media): the
+   * caller's phone plays its own ringback.
+   */
+  ring(extraHeaders?: SipHeaders): void;
   startEarlyMedia(extraHeaders?: SipHeaders): void;
   /** Ends an answered call, or cancels an outgoing one. */
   hangup(extraHeaders?: SipHeaders): void;
@@ -419,6 +424,31 @@ declare namespace VoxEngine {
   function sendMediaBetween(call1: Call, call2: Call): void;
   /** Disconnects two calls' audio. */
   function stopMediaBetween(call1: Call, call2: Call): void;
+
+  /**
+   * Connects an incoming call (call1) to the call placed for it (call2), as a
+   * switch would: call2's ringing rings call1 (180), its early media becomes
+   * call1's, its answer answers call1, and then each hears the other;
+   * in-call messages and SIP INFO go across. When either ends, the other is
+   * ended and the session closes; a call2 that fails rejects call1 with its
+   * status. onEstablished runs once call1 is answered. direct (P2P) is not
+   * implemented in Vox: a warning, and the media goes through Vox.
+   */
+  function easyProcess(call1: Call, call2: Call, onEstablished?: (call1: Call, call2: Call) => void, direct?: boolean): void;
+  /** Connects every incoming call, with easyProcess, to the user named by the dialled number. */
+  function forwardCallToUser(onEstablished?: (call1: Call, call2: Call) => void, video?: boolean): void;
+  /**
+   * Connects every incoming call, with easyProcess, to the dialled number
+   * (or what numberTransform makes of it) through the account's trunk, from
+   * options.callerid or the caller's number.
+   */
+  function forwardCallToPSTN(
+    numberTransform?: ((dialled: string) => string) | null,
+    onEstablished?: (call1: Call, call2: Call) => void,
+    options?: { callerid?: string },
+  ): void;
+  /** Connects every incoming call, with easyProcess, to the SIP URI it was made to. */
+  function forwardCallToSIP(onEstablished?: (call1: Call, call2: Call) => void, video?: boolean): void;
 
   /** Ends the session; AppEvents.Terminating and Terminated follow. */
   function terminate(): void;

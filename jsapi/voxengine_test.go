@@ -418,6 +418,62 @@ func TestVoxEngine(t *testing.T) {
 			wantWarns: []string{"Call in-1: SendMediaTo out-1 ignored, that call is already terminated"},
 		},
 		{
+			name:   "forwardCallToUser: ringing, early media, answer, messages, INFO, hang-up",
+			script: `VoxEngine.forwardCallToUser((a, b) => Logger.write("established " + a.id() + " " + b.id()));`,
+			events: []string{alerting,
+				`{"name":"Call.Ringing","id":"out-1","headers":{}}`,
+				`{"name":"Call.AudioStarted","id":"out-1","headers":{}}`,
+				`{"name":"Call.Connected","id":"out-1","headers":{"X-Desk":"7"}}`,
+				inConnected,
+				`{"name":"Call.MessageReceived","id":"in-1","text":"hi"}`,
+				`{"name":"Call.InfoReceived","id":"out-1","mimeType":"application/x-pbx","body":"park=1","headers":{"X-Pbx":"7"}}`,
+				`{"name":"Call.Disconnected","id":"out-1","headers":{}}`},
+			want: []hostCall{
+				cmd("CallUser", obj{"id": "out-1"},
+					obj{"username": "74012000000", "callerid": "79112233444", "displayName": "Ivan", "headers": nil, "video": nil}),
+				cmd("Ring", obj{"id": "in-1", "headers": nil}),
+				cmd("StartAudio", obj{"id": "in-1", "headers": nil}),
+				cmd("SendMediaBetween", obj{"id1": "in-1", "id2": "out-1"}),
+				cmd("AcceptCall", obj{"id": "in-1", "headers": obj{"X-Desk": "7"}}),
+				cmd("SendMediaBetween", obj{"id1": "in-1", "id2": "out-1"}),
+				cmd("SendMessage", obj{"id": "out-1", "text": "hi"}),
+				cmd("SendInfo", obj{"id": "in-1", "mimeType": "application/x-pbx", "body": "park=1", "headers": obj{"X-Pbx": "7"}}),
+				cmd("HangupCall", obj{"id": "in-1", "headers": nil}),
+				cmd("close"),
+			},
+			wantLogs: []string{"established in-1 out-1"},
+		},
+		{
+			name:   "forwardCallToPSTN: a failure rejects the caller with its status",
+			script: `VoxEngine.forwardCallToPSTN((n) => "7" + n.slice(1), null, {callerid: "74950000100"});`,
+			events: []string{alerting, `{"name":"Call.Failed","id":"out-1","code":486,"reason":"Busy Here","headers":{}}`},
+			want: []hostCall{
+				cmd("CallPSTN", obj{"id": "out-1"}, obj{"number": "74012000000", "callerid": "74950000100", "headers": nil}),
+				cmd("HangupCall", obj{"id": "in-1", "code": int64(486), "headers": nil}),
+				cmd("close"),
+			},
+		},
+		{
+			name: "forwardCallToSIP calls the URI dialled; the caller hanging up cancels it; direct warns",
+			script: `VoxEngine.forwardCallToSIP();
+				VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
+					VoxEngine.easyProcess(e.call, VoxEngine.callPSTN("7495", "1"), null, true);
+					VoxEngine.easyProcess(e.call, "out-1");
+				});`,
+			events: []string{alerting, inDisconnected},
+			want: []hostCall{
+				cmd("CallSIP", obj{"id": "out-1"}, obj{"to": "sip:74012000000@vox.local", "callerid": "79112233444", "displayName": "Ivan",
+					"headers": nil, "video": nil, "authUser": nil, "password": nil, "outProxy": nil}),
+				cmd("CallPSTN", obj{"id": "out-2"}, obj{"number": "7495", "callerid": "1", "headers": nil}),
+				cmd("HangupCall", obj{"id": "out-1", "headers": nil}),
+				cmd("close"),
+				cmd("HangupCall", obj{"id": "out-2", "headers": nil}),
+				cmd("close"),
+			},
+			wantWarns: []string{"VoxEngine.easyProcess: the direct (P2P) mode is not implemented in Vox; the media goes through Vox"},
+			wantErrs:  []string{"TypeError: VoxEngine.easyProcess: call1 and call2 must be Call objects"},
+		},
+		{
 			name:   "terminate closes the session",
 			script: `VoxEngine.addEventListener(AppEvents.CallAlerting, () => VoxEngine.terminate());`,
 			events: []string{alerting},

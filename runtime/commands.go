@@ -30,6 +30,13 @@ func init() {
 		"StartAudio": legCommand(func(s *Session, st *legState, m map[string]any) error {
 			return st.leg.StartEarlyMedia(s.ctx, headers(m))
 		}),
+		"Ring": legCommand(func(s *Session, st *legState, m map[string]any) error {
+			l, ok := st.leg.(RingingLeg)
+			if !ok {
+				return errors.New("this call cannot be told it rings")
+			}
+			return l.Ring(s.ctx, headers(m))
+		}),
 		"HangupCall": legCommand(func(s *Session, st *legState, m map[string]any) error {
 			code := int(num(m, "code"))
 			if code >= 300 && st.connected.IsZero() {

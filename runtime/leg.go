@@ -83,6 +83,17 @@ func TransferRefusal(answered, handled, underWay bool) (code int, why string) {
 	return 0, ""
 }
 
+// RingingLeg is a Leg whose far end can be told that the call is ringing
+// (Call.ring: 180 Ringing, without media, so the caller's phone plays its own
+// ringback).
+type RingingLeg interface {
+	Leg
+	// Ring tells an alerting incoming call's far end it rings, with the X-
+	// and VI- headers of headers; once is enough, and a call no longer
+	// alerting is left as it is.
+	Ring(ctx context.Context, headers map[string]string) error
+}
+
 // InfoLeg is a Leg that carries SIP INFO: Call.sendInfo's, and the far end's
 // as Call.InfoReceived.
 type InfoLeg interface {

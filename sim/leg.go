@@ -110,6 +110,16 @@ func (l *leg) StartEarlyMedia(ctx context.Context, headers map[string]string) er
 	return nil
 }
 
+// Ring is 180 Ringing to the simulated caller, whose phone would play its
+// own ringback: nothing the simulation hears, so nothing happens but the
+// command in the log.
+func (l *leg) Ring(ctx context.Context, headers map[string]string) error {
+	if !l.incoming {
+		return errors.New("only an incoming call rings")
+	}
+	return nil
+}
+
 // connect is an outgoing call's answer.
 func (l *leg) connect() {
 	l.state = stateConnected

@@ -28,7 +28,7 @@ type inbound struct {
 	// lateOffer: the INVITE had no SDP; answer is our offer, it goes in the
 	// 200, and the ACK brings the caller's answer (RFC 3264 section 4).
 	lateOffer bool
-	rang      bool // 180 sent in place of the early media a late offer cannot have; the leg's mu
+	rang      bool // 180 sent (Call.ring, or in place of the early media a late offer cannot have); the leg's mu
 	rel       reliability
 	// answeredEarly: a late-offer call's answer came in the PRACK of our
 	// reliable 183; the ACK of our 200 brings none. The leg's mu.
@@ -505,23 +505,36 @@ func (l *leg) earlyMedia(headers map[string]string) error {
 // scenario a warning and no Call.AudioStarted; what it plays meanwhile goes
 // nowhere, and its audio starts with the ACK's answer.
 func (l *leg) ringInstead(headers map[string]string) error {
+	if err := l.ring(headers); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	alerting := l.state == stateAlerting
+	l.mu.Unlock()
+	if !alerting {
+		return nil
+	}
+	return errNoEarlyMedia
+}
+
+// ring sends 180 Ringing to an alerting call, the first time it is asked
+// (Call.ring, or StartAudio where early media is impossible).
+func (l *leg) ring(headers map[string]string) error {
 	l.mu.Lock()
 	state, rang := l.state, l.in.rang
-	l.in.rang = true
+	if state == stateAlerting {
+		l.in.rang = true
+	}
 	l.mu.Unlock()
 	switch {
 	case state == stateEnded:
 		return errEnded
-	case state != stateAlerting:
+	case state != stateAlerting || rang:
 		return nil
-	case !rang:
-		res := l.in.response(180, nil)
-		copyHeaders(res, headers)
-		if err := l.provisional(res); err != nil {
-			return err
-		}
 	}
-	return errNoEarlyMedia
+	res := l.in.response(180, nil)
+	copyHeaders(res, headers)
+	return l.provisional(res)
 }
 
 func (l *leg) hangupInbound(code int, headers map[string]string) error {

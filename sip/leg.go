@@ -213,6 +213,14 @@ func (l *leg) StartEarlyMedia(ctx context.Context, headers map[string]string) er
 	return l.earlyMedia(headers)
 }
 
+// Ring sends an alerting incoming call 180 Ringing, once.
+func (l *leg) Ring(ctx context.Context, headers map[string]string) error {
+	if !l.inbound {
+		return errors.New("only an incoming call rings")
+	}
+	return l.ring(headers)
+}
+
 // Hangup ends the call the way its state needs: a final response to an
 // alerting incoming call (S24), CANCEL to an unanswered outgoing one, BYE to
 // a connected one.

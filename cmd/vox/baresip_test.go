@@ -198,6 +198,34 @@ func TestBaresipListenIn(t *testing.T) {
 	checkTone(t, "what phone67 received last", caller.received(t), 0, true, calleeTone)
 }
 
+// Voximplant's one-line forward: a scenario of VoxEngine.forwardCallToUser
+// alone. phone67 dials phone68; phone68's ringing rings phone67 (180), its
+// answer answers it, and each hears the other until phone67 hangs up, which
+// ends phone68's call too.
+func TestBaresipForwardCallToUser(t *testing.T) {
+	s := startCallServer(t)
+	s.pushScenario(t, "forward.js", `VoxEngine.forwardCallToUser((caller, callee) => Logger.write("established " + caller.callerid() + " with " + callee.id()));`)
+	dir := t.TempDir()
+	callee := startBaresip(t, s, "phone68", toneWAV(t, dir, calleeTone), "manual")
+	caller := startBaresip(t, s, "phone67", toneWAV(t, dir, callerTone), "manual")
+	s.waitRegistered(t, "phone67", "phone68")
+
+	caller.command(t, "dial", "phone68")
+	callee.waitEvent(t, "CALL_INCOMING")
+	caller.waitEvent(t, "CALL_RINGING")
+	callee.command(t, "accept", "")
+	caller.waitEvent(t, "CALL_ESTABLISHED")
+	callee.waitReceived(t, talk)
+	caller.command(t, "hangup", "")
+	caller.waitEvent(t, "CALL_CLOSED")
+	callee.waitEvent(t, "CALL_CLOSED")
+	s.sessionLog(t, "Executing JS command: Ring", "AcceptCall", "established phone67 with", "Session terminated")
+	caller.stop(t)
+	callee.stop(t)
+	checkTone(t, "what phone68 received", callee.received(t), 0, false, callerTone)
+	checkTone(t, "what phone67 received", caller.received(t), 0, false, calleeTone)
+}
+
 // A phone's hold key: phone68, called by phone67, holds the call (baresip's
 // re-INVITE with a=sendonly); the scenario hears Call.OnHold and plays the
 // ringback to phone67, then Call.OffHold when phone68 takes the call back,
@@ -305,7 +333,13 @@ type baresipUA struct {
 // application, rather than the test scenario startCallServer pushes.
 func (s *callServer) pushBundledDemo(t *testing.T) {
 	t.Helper()
-	_, err := s.store.Push(context.Background(), scenarios.Push{App: demoApp, Files: []scenarios.File{{Name: examples.DemoName, Source: examples.Demo}}})
+	s.pushScenario(t, examples.DemoName, examples.Demo)
+}
+
+// pushScenario makes source, as file name, the demo application.
+func (s *callServer) pushScenario(t *testing.T, name, source string) {
+	t.Helper()
+	_, err := s.store.Push(context.Background(), scenarios.Push{App: demoApp, Files: []scenarios.File{{Name: name, Source: source}}})
 	if err != nil {
 		t.Fatal(err)
 	}

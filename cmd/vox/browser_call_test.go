@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/binary"
 	"math"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"vox/controller/history"
-	"vox/scenarios"
 )
 
 // Calls between the softphone page in headless Chromium and baresip,
@@ -60,10 +58,7 @@ func startBridgeServer(t *testing.T) *callServer {
 func startBridgeServerWith(t *testing.T, edit func(*serveConfig)) *callServer {
 	t.Helper()
 	s := startCallServerWith(t, edit)
-	_, err := s.store.Push(context.Background(), scenarios.Push{App: demoApp, Files: []scenarios.File{{Name: "bridge.js", Source: bridgeScenario}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s.pushScenario(t, "bridge.js", bridgeScenario)
 	return s
 }
 

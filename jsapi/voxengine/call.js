@@ -134,6 +134,12 @@ class Call {
     this.#command("AcceptCall", { headers: extraHeaders ?? null });
   }
 
+  // ring tells an alerting incoming call it rings (180 Ringing, no media):
+  // the caller's phone plays its own ringback.
+  ring(extraHeaders) {
+    this.#command("Ring", { headers: extraHeaders ?? null });
+  }
+
   startEarlyMedia(extraHeaders) {
     this.#command("StartAudio", { headers: extraHeaders ?? null });
   }

@@ -76,6 +76,39 @@ const VoxEngine = Object.freeze({
     bridgeCommand("StopMediaBetween", call1, call2);
   },
 
+  // easyProcess(call1, call2, onEstablished) connects an incoming call to
+  // the call placed for it, as a switch would (joinCalls). Voximplant's
+  // direct (P2P) mode is not implemented: the media goes through Vox.
+  easyProcess(call1, call2, onEstablished, direct) {
+    joinCalls(call1, call2, onEstablished, direct);
+  },
+
+  // The forwardCallTo* helpers connect every incoming call of the session,
+  // with easyProcess, to a call placed for it: to the user named by the
+  // dialled number, to the dialled number (or numberTransform's result)
+  // through the account's trunk, or to the dialled SIP URI.
+  forwardCallToUser(onEstablished, video) {
+    forwardEachCall(
+      (e) => VoxEngine.callUser({ username: e.destination, callerid: e.callerid, displayName: e.displayName, video }),
+      onEstablished,
+    );
+  },
+
+  forwardCallToPSTN(numberTransform, onEstablished, options) {
+    forwardEachCall((e) => {
+      const number = typeof numberTransform === "function" ? numberTransform(e.destination) : e.destination;
+      const callerid = isParameterObject(options) && options.callerid ? options.callerid : e.callerid;
+      return VoxEngine.callPSTN(number, callerid);
+    }, onEstablished);
+  },
+
+  forwardCallToSIP(onEstablished, video) {
+    forwardEachCall(
+      (e) => VoxEngine.callSIP(e.toURI, { callerid: e.callerid, displayName: e.displayName, video }),
+      onEstablished,
+    );
+  },
+
   // terminate ends the session; the host then delivers Terminating and
   // Terminated.
   terminate() {
@@ -142,6 +175,69 @@ function bridgeCommand(command, call1, call2) {
     return;
   }
   host.command(command, { id1: call1.id(), id2: call2.id() });
+}
+
+// joinCalls is easyProcess: call2's ringing rings call1 (180), its early
+// media becomes call1's (183), its answer answers call1 with its X- headers,
+// and from then on each hears the other; in-call messages and SIP INFO go
+// across; when either call ends the other is ended too, and the session
+// closes. A call2 that fails rejects call1 with its status, so that a busy
+// callee sounds busy to the caller. onEstablished(call1, call2) runs once
+// call1 is answered.
+function joinCalls(call1, call2, onEstablished, direct) {
+  if (!(call1 instanceof Call) || !(call2 instanceof Call)) {
+    throw new TypeError("VoxEngine.easyProcess: call1 and call2 must be Call objects");
+  }
+  if (direct) {
+    host.warn("VoxEngine.easyProcess: the direct (P2P) mode is not implemented in Vox; the media goes through Vox");
+  }
+  const live = (call) => !isTerminatedCall(call);
+  const bridge = () => VoxEngine.sendMediaBetween(call1, call2);
+  const end = (other) => {
+    if (live(other)) {
+      other.hangup();
+    }
+    VoxEngine.terminate();
+  };
+  call2.addEventListener(CallEvents.Ringing, () => {
+    if (live(call1)) call1.ring();
+  });
+  call2.addEventListener(CallEvents.AudioStarted, () => {
+    if (!live(call1)) return;
+    call1.startEarlyMedia();
+    bridge();
+  });
+  call2.addEventListener(CallEvents.Connected, (e) => {
+    if (!live(call1)) return;
+    call1.answer(e.headers);
+    bridge();
+  });
+  if (typeof onEstablished === "function") {
+    call1.addEventListener(CallEvents.Connected, () => onEstablished(call1, call2));
+  }
+  for (const [from, to] of [
+    [call1, call2],
+    [call2, call1],
+  ]) {
+    from.addEventListener(CallEvents.MessageReceived, (e) => {
+      if (live(to)) to.sendMessage(e.text);
+    });
+    from.addEventListener(CallEvents.InfoReceived, (e) => {
+      if (live(to)) to.sendInfo(e.mimeType, e.body, e.headers);
+    });
+  }
+  call2.addEventListener(CallEvents.Failed, (e) => {
+    if (live(call1)) call1.reject(e.code);
+    VoxEngine.terminate();
+  });
+  call1.addEventListener(CallEvents.Disconnected, () => end(call2));
+  call2.addEventListener(CallEvents.Disconnected, () => end(call1));
+}
+
+// forwardEachCall has every incoming call of the session joined to the call
+// place(e) places for it.
+function forwardEachCall(place, onEstablished) {
+  appListeners.add(AppEvents.CallAlerting, (e) => joinCalls(e.call, place(e), onEstablished, false));
 }
 
 // isParameterObject tells the parameter-object form of a call from the older

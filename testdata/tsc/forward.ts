@@ -76,3 +76,8 @@ VoxEngine.addEventListener(AppEvents.HttpRequest, async (e) => {
   }
   return "unknown command";
 });
+
+// The one-line forward of Voximplant's examples, with a callback once both
+// calls are up.
+VoxEngine.forwardCallToUser((caller, callee) => Logger.write(`${caller.callerid()} talks to ${callee.number()}`));
+VoxEngine.forwardCallToPSTN((dialled) => "7" + dialled.slice(1), undefined, { callerid: "74950000100" });

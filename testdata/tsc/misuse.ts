@@ -17,6 +17,8 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
   VoxEngine.sendMediaBetween(e.call, "out-1");
   // @ts-expect-error: a call listens to another call, not to its id.
   e.call.sendMediaTo("out-1");
+  // @ts-expect-error: easyProcess joins two calls.
+  VoxEngine.easyProcess(e.call, "out-1");
 });
 
 // @ts-expect-error: Call is a type, not something a scenario constructs.
