@@ -45,18 +45,7 @@ func (l *countingLauncher) Launch(ctx context.Context, cs runtime.CallStart) (*r
 func TestOverloadedServerTurnsCallsAway(t *testing.T) {
 	admission := &scriptedAdmission{}
 	launcher := &countingLauncher{}
-	_, addr := startRawCallServerWith(t, CallOptions{Launcher: launcher, Admission: admission})
-	p, err := newRawPhone(addr, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.conn.Close()
-
-	_, err = p.dial()
-	var res errUnexpected
-	if !errors.As(err, &res) || !strings.HasPrefix(string(res), "SIP/2.0 503 ") {
-		t.Fatalf("an overloaded server answered the call with %v, want 503", err)
-	}
+	p, res := dialRefused(t, CallOptions{Launcher: launcher, Admission: admission}, "an overloaded server")
 	if got := headerOf(string(res), "Retry-After"); got != "" {
 		t.Errorf("the 503 has Retry-After %q", got)
 	}
@@ -95,18 +84,7 @@ func TestNoMediaPortTurnsCallAway(t *testing.T) {
 		t.Fatal(err)
 	}
 	launcher := &countingLauncher{}
-	_, addr := startRawCallServerWith(t, CallOptions{Launcher: launcher, Ports: ports})
-	p, err := newRawPhone(addr, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.conn.Close()
-
-	_, err = p.dial()
-	var res errUnexpected
-	if !errors.As(err, &res) || !strings.HasPrefix(string(res), "SIP/2.0 503 ") {
-		t.Fatalf("a call with no RTP port free was answered %v, want 503", err)
-	}
+	_, res := dialRefused(t, CallOptions{Launcher: launcher, Ports: ports}, "a server with no RTP port free")
 	warning := headerOf(string(res), "Warning")
 	if !strings.Contains(warning, "no media port free") || strings.Contains(warning, strconv.Itoa(lo)) {
 		t.Errorf("the 503's Warning is %q, want it to say no media port is free, and not which", warning)
@@ -116,6 +94,24 @@ func TestNoMediaPortTurnsCallAway(t *testing.T) {
 	if launcher.launched != 0 {
 		t.Errorf("%d sessions started for a call with no media", launcher.launched)
 	}
+}
+
+// dialRefused has a phone call a server with opts, which must answer 503;
+// it returns the phone, closed with the test, and the response.
+func dialRefused(t *testing.T, opts CallOptions, server string) (*rawPhone, errUnexpected) {
+	t.Helper()
+	_, addr := startRawCallServerWith(t, opts)
+	p, err := newRawPhone(addr, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.conn.Close() })
+	_, err = p.dial()
+	var res errUnexpected
+	if !errors.As(err, &res) || !strings.HasPrefix(string(res), "SIP/2.0 503 ") {
+		t.Fatalf("%s answered the call with %v, want 503", server, err)
+	}
+	return p, res
 }
 
 // heldPortPair binds an even UDP port on 127.0.0.1 and the odd one above it

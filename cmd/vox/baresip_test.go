@@ -315,12 +315,10 @@ func (s *callServer) waitRegistered(t *testing.T, users ...string) {
 // baresipUA is a baresip process registered as one SIP user, driven over
 // its ctrl_tcp socket, which also brings its events.
 type baresipUA struct {
+	*peerProcess
 	user string
-	cmd  *exec.Cmd
-	out  *lockedBuffer
 	snd  string // where its sndfile module writes the calls' audio
 	ctrl net.Conn
-	done chan struct{} // closed when the process has exited
 
 	mu       sync.Mutex
 	messages []map[string]any // events and command responses, in order
@@ -360,7 +358,7 @@ func startBaresipOver(t *testing.T, s *callServer, user, source, answermode, tra
 		t.Fatalf("baresip is not installed (make test installs Debian's baresip-core): %v", err)
 	}
 	conf := t.TempDir()
-	ua := &baresipUA{user: user, out: &lockedBuffer{}, snd: filepath.Join(conf, "snd"), done: make(chan struct{})}
+	ua := &baresipUA{user: user, snd: filepath.Join(conf, "snd")}
 	if err := os.Mkdir(ua.snd, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -409,22 +407,7 @@ func startBaresipOver(t *testing.T, s *callServer, user, source, answermode, tra
 		}
 	}
 	// -s traces SIP into the output, which the log shows if the test fails.
-	ua.cmd = exec.Command(bin, "-f", conf, "-s")
-	ua.cmd.Stdout, ua.cmd.Stderr = ua.out, ua.out
-	ua.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := ua.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		ua.cmd.Wait()
-		close(ua.done)
-	}()
-	t.Cleanup(func() {
-		ua.kill()
-		if t.Failed() {
-			t.Logf("baresip %s:\n%s", user, ua.out)
-		}
-	})
+	ua.peerProcess = startPeer(t, "baresip "+user, exec.Command(bin, "-f", conf, "-s"))
 	ua.connect(t, ctrl)
 	return ua
 }
@@ -603,20 +586,6 @@ func (ua *baresipUA) stop(t *testing.T) {
 }
 
 // kill ends the process group: at once if stop was not enough.
-func (ua *baresipUA) kill() {
-	select {
-	case <-ua.done:
-		return
-	default:
-	}
-	syscall.Kill(-ua.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-ua.done:
-	case <-time.After(3 * time.Second):
-		syscall.Kill(-ua.cmd.Process.Pid, syscall.SIGKILL)
-		<-ua.done
-	}
-}
 
 func download(t *testing.T, url, path string) string {
 	t.Helper()

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -171,11 +170,9 @@ func TestLinphoneDigits(t *testing.T) {
 // linphoneUA is a linphonec process registered as one SIP user, driven
 // through its standard input; what it prints is kept.
 type linphoneUA struct {
+	*peerProcess
 	user  string
-	cmd   *exec.Cmd
 	stdin io.WriteCloser
-	out   *lockedBuffer
-	done  chan struct{} // closed when the process has exited
 }
 
 // linphoneWait bounds each wait for linphonec. It brings its SIP transport
@@ -223,28 +220,14 @@ func startLinphoneOver(t *testing.T, s *callServer, user, transport string, sipS
 	if err := os.WriteFile(rc, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ua := &linphoneUA{user: user, out: &lockedBuffer{}, done: make(chan struct{})}
-	ua.cmd = exec.Command(bin, "-c", rc, "-d", "0")
-	ua.cmd.Dir = home
-	ua.cmd.Env = append(os.Environ(), "HOME="+home)
-	ua.cmd.Stdout, ua.cmd.Stderr = ua.out, ua.out
-	ua.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if ua.stdin, err = ua.cmd.StdinPipe(); err != nil {
+	ua := &linphoneUA{user: user}
+	cmd := exec.Command(bin, "-c", rc, "-d", "0")
+	cmd.Dir = home
+	cmd.Env = append(os.Environ(), "HOME="+home)
+	if ua.stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
 	}
-	if err := ua.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		ua.cmd.Wait()
-		close(ua.done)
-	}()
-	t.Cleanup(func() {
-		ua.kill()
-		if t.Failed() {
-			t.Logf("linphonec %s:\n%s", user, ua.out)
-		}
-	})
+	ua.peerProcess = startPeer(t, "linphonec "+user, cmd)
 	ua.send(t, "soundcard use files")
 	ua.send(t, fmt.Sprintf("register sip:%s@%s sip:%s;transport=%s %s", user, s.sipAddr.Addr(), s.sipAddr, transport, testPasswords[user]))
 	return ua
@@ -298,14 +281,4 @@ func (ua *linphoneUA) stop(t *testing.T) {
 		t.Errorf("linphonec %s did not quit", ua.user)
 		ua.kill()
 	}
-}
-
-func (ua *linphoneUA) kill() {
-	select {
-	case <-ua.done:
-		return
-	default:
-	}
-	syscall.Kill(-ua.cmd.Process.Pid, syscall.SIGKILL)
-	<-ua.done
 }
