@@ -275,9 +275,9 @@ func equalConstantTime(b []byte, s string) bool {
 // that is not remembered is answered as stale: the phone asks for a fresh
 // one, and a replay finds nothing.
 //
-// Nothing in it is a pointer: a busy server keeps its maximum, a hundred
-// thousand nonces, and the collector would otherwise go through them all at
-// every cycle.
+// Nothing in its map or slice is a pointer: a busy server keeps its
+// maximum, a hundred thousand nonces, and the collector would otherwise go
+// through them all at every cycle.
 //
 // Expired nonces are dropped as new ones are used, and, so that a server
 // left idle after a busy hour gives their memory back, by a sweep when the
