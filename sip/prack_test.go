@@ -79,6 +79,53 @@ func TestReliableEarlyMedia(t *testing.T) {
 	}
 }
 
+// A reliable 183 whose PRACK never comes is sent again until 64*T1, then
+// the call is refused 504 (RFC 3262 section 3) and the scenario hears it end.
+func TestReliableResponseNeverPracked(t *testing.T) {
+	// Restored after the server's shutdown, which its cleanup waits for.
+	was := transactionTimeout
+	t.Cleanup(func() { transactionTimeout = was })
+	transactionTimeout = 1200 * time.Millisecond
+	launcher := earlyMediaLauncher(t)
+	_, addr := startRawCallServerWith(t, CallOptions{Launcher: launcher})
+	p, err := newRawPhone(addr, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.conn.Close()
+	p.extra = "Require: 100rel\r\n"
+	_, err = p.dial()
+	var first errUnexpected
+	if !errors.As(err, &first) || !strings.HasPrefix(string(first), "SIP/2.0 183 ") {
+		t.Fatalf("dial: %v; want a reliable 183", err)
+	}
+	sent := 1
+	for {
+		msg, err := p.recv()
+		if err != nil {
+			t.Fatalf("after %d 183s: %v", sent, err)
+		}
+		if strings.HasPrefix(msg, "SIP/2.0 183 ") {
+			sent++
+			continue
+		}
+		if !strings.HasPrefix(msg, "SIP/2.0 504 ") {
+			t.Fatalf("after %d 183s, got %q; want the 183 again or 504", sent, msg)
+		}
+		break
+	}
+	if sent < 2 {
+		t.Errorf("the 183 was sent %d times before the 504, want it sent again", sent)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(launcher.log.String(), "Call.Disconnected") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the scenario did not hear the call end:\n%s", launcher.log.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // recvSkipping is recv passing over messages that start with prefix (a
 // retransmission that crossed what the test sent).
 func (p *rawPhone) recvSkipping(prefix string) string {
