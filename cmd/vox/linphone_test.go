@@ -22,24 +22,28 @@ func TestLinphoneCallsBaresipThroughTheDemo(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		transport string   // SIP's, "udp" or "tcp"
-		sip       []string // settings of linphonerc's [sip] section
+		config    []string // linphonerc lines after its [sip] section's
 		logs      string   // what vox logs for the call
 	}{
 		{name: "RTP", transport: "udp", logs: "srtp=false"},
 		// SRTP keyed in SDP (SDES), which Linphone insists on with these.
-		{name: "SRTP", transport: "udp", sip: []string{"media_encryption=srtp", "media_encryption_mandatory=1"}, logs: "srtp=true"},
+		{name: "SRTP", transport: "udp", config: []string{"media_encryption=srtp", "media_encryption_mandatory=1"}, logs: "srtp=true"},
 		{name: "TCP", transport: "tcp", logs: "srtp=false"},
+		// ICE candidates in its offer, as Linphone's mobile apps send by
+		// default: vox answers without ICE, and Linphone falls back to the
+		// addresses in c= and m=.
+		{name: "ICE offered", transport: "udp", config: []string{"[net]", "firewall_policy=ice"}, logs: "srtp=false"},
 	} {
-		t.Run(tc.name, func(t *testing.T) { linphoneCallsBaresip(t, tc.transport, tc.sip, tc.logs) })
+		t.Run(tc.name, func(t *testing.T) { linphoneCallsBaresip(t, tc.transport, tc.config, tc.logs) })
 	}
 }
 
-func linphoneCallsBaresip(t *testing.T, transport string, settings []string, logs string) {
+func linphoneCallsBaresip(t *testing.T, transport string, config []string, logs string) {
 	s := startCallServer(t)
 	s.pushBundledDemo(t)
 	dir := t.TempDir()
 	callee := startBaresip(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto")
-	caller := startLinphoneOver(t, s, "phone67", transport, settings...)
+	caller := startLinphoneOver(t, s, "phone67", transport, config...)
 	caller.waitRegistered(t, s)
 	s.waitRegistered(t, "phone68")
 	if b := s.sip.Registrar().Bindings(sipRealm, "phone67"); b[0].Transport != strings.ToUpper(transport) {
@@ -191,8 +195,9 @@ func startLinphone(t *testing.T, s *callServer, user string) *linphoneUA {
 }
 
 // startLinphoneOver is startLinphone registering over transport, "udp" or
-// "tcp"; sipSettings go into the configuration's [sip] section.
-func startLinphoneOver(t *testing.T, s *callServer, user, transport string, sipSettings ...string) *linphoneUA {
+// "tcp"; config lines follow the configuration's [sip] section: settings of
+// it, or another section's header and settings.
+func startLinphoneOver(t *testing.T, s *callServer, user, transport string, config ...string) *linphoneUA {
 	t.Helper()
 	bin, err := exec.LookPath("linphonec")
 	if err != nil {
@@ -207,17 +212,17 @@ func startLinphoneOver(t *testing.T, s *callServer, user, transport string, sipS
 	if transport == "tcp" {
 		udpPort, tcpPort = 0, -1
 	}
-	config := strings.Join([]string{
+	text := strings.Join([]string{
 		"[sip]",
 		fmt.Sprintf("sip_port=%d", udpPort),
 		fmt.Sprintf("sip_tcp_port=%d", tcpPort),
 		"sip_tls_port=0",
-		strings.Join(sipSettings, "\n"),
+		strings.Join(config, "\n"),
 		"[rtp]",
 		"audio_rtp_port=31000-32000", // above vox's 20000-30000, below the ephemeral ports
 		"video_rtp_port=0",
 	}, "\n") + "\n"
-	if err := os.WriteFile(rc, []byte(config), 0o600); err != nil {
+	if err := os.WriteFile(rc, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ua := &linphoneUA{user: user}
