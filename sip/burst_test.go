@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"vox/internal/porttest"
 	"vox/internal/sockbuf"
 )
 
@@ -17,11 +18,7 @@ import (
 func TestUDPBurstAnswered(t *testing.T) {
 	const burst = 3000
 	ts := startServer(t, Options{RequestRate: -1})
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := porttest.ListenUDP(t)
 	// The phones' side holds the answers as the server's holds the requests.
 	if _, err := sockbuf.Grow(conn, 8<<20); err != nil {
 		t.Fatal(err)

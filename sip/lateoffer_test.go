@@ -171,11 +171,7 @@ func TestLateOfferAnswerInAck(t *testing.T) {
 	launcher := newLateLauncher()
 	p, d := dialLate(t, launcher)
 	leg := <-launcher.legs
-	rtpConn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rtpConn.Close()
+	rtpConn := porttest.ListenUDP(t)
 	ctx := context.Background()
 	if err := leg.Play(ctx, runtime.Media{ToneScript: "425@-19;*(1/4/1)", Loop: true}); err != nil {
 		t.Fatal(err)
@@ -322,7 +318,7 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, log := startCallServer(t, scenario, tc.opts)
-			first, second := listenRTP(t), listenRTP(t)
+			first, second := porttest.ListenUDP(t), porttest.ListenUDP(t)
 			out, err := RunSIPp(t, srv.addr.String(), "late_offer.xml", "-s", "100", "-au", tc.user, "-ap", tc.password,
 				"-key", "caller", "alice", "-key", "domain", testRealm,
 				"-key", "rtp1", strconv.Itoa(udpPort(first)), "-key", "rtp2", strconv.Itoa(udpPort(second)),
@@ -342,16 +338,6 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 			}
 		})
 	}
-}
-
-func listenRTP(t *testing.T) *net.UDPConn {
-	t.Helper()
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
 }
 
 func udpPort(conn *net.UDPConn) int { return conn.LocalAddr().(*net.UDPAddr).Port }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"vox/internal/porttest"
 	"vox/media/rtp"
 	"vox/runtime"
 )
@@ -36,7 +37,7 @@ func dialRawUAS(t *testing.T) (*rawUAS, runtime.Leg, chan runtime.Event) {
 			t.Logf("server log:\n%s", srv.logs)
 		}
 	})
-	u := &rawUAS{conn: listenRTP(t), server: net.UDPAddrFromAddrPort(srv.addr)}
+	u := &rawUAS{conn: porttest.ListenUDP(t), server: net.UDPAddrFromAddrPort(srv.addr)}
 	leg, err := srv.Dial(context.Background(), runtime.DialRequest{ID: "out-1", Account: "acme", Kind: runtime.DialSIP,
 		To: "sip:bob@" + u.conn.LocalAddr().String()})
 	if err != nil {

@@ -3,13 +3,13 @@ package sip
 import (
 	"context"
 	"errors"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"vox/internal/porttest"
 	"vox/media/rtp"
 	"vox/runtime"
 )
@@ -78,7 +78,7 @@ func TestOverloadedServerTurnsCallsAway(t *testing.T) {
 // with a Warning that says so without naming the range, and no session
 // starts.
 func TestNoMediaPortTurnsCallAway(t *testing.T) {
-	lo := heldPortPair(t)
+	lo := porttest.HeldUDPPair(t)
 	ports, err := rtp.NewPortPool(rtp.PortPoolConfig{MinPort: lo, MaxPort: lo + 1})
 	if err != nil {
 		t.Fatal(err)
@@ -112,27 +112,4 @@ func dialRefused(t *testing.T, opts CallOptions, server string) (*rawPhone, errU
 		t.Fatalf("%s answered the call with %v, want 503", server, err)
 	}
 	return p, res
-}
-
-// heldPortPair binds an even UDP port on 127.0.0.1 and the odd one above it
-// for the rest of the test, and returns the even one: a range no port pool
-// can take.
-func heldPortPair(t *testing.T) int {
-	t.Helper()
-	for range 100 {
-		even, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := even.LocalAddr().(*net.UDPAddr).Port
-		if port%2 == 0 && port < 65535 {
-			if odd, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port + 1}); err == nil {
-				t.Cleanup(func() { even.Close(); odd.Close() })
-				return port
-			}
-		}
-		even.Close()
-	}
-	t.Fatal("no even UDP port with a free odd one above it in 100 tries")
-	return 0
 }

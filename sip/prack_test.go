@@ -11,6 +11,7 @@ import (
 
 	pionrtp "github.com/pion/rtp"
 
+	"vox/internal/porttest"
 	"vox/media/rtp"
 	"vox/runtime"
 )
@@ -195,11 +196,7 @@ func TestLateOfferEarlyMedia(t *testing.T) {
 		t.Fatalf("the 183 is not a reliable offer:\n%s", offer)
 	}
 	leg := <-launcher.legs
-	media, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer media.Close()
+	media := porttest.ListenUDP(t)
 	answer := answerSDP(media.LocalAddr().(*net.UDPAddr).Port, "8 101", "8 PCMA/8000", "101 telephone-event/8000")
 	if err := p.send(p.prackFor(offer, 3, answer)); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	pionrtp "github.com/pion/rtp"
 
+	"vox/internal/porttest"
 	"vox/runtime"
 )
 
@@ -39,7 +40,7 @@ func connectSilentCall(t *testing.T) *silentCall {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.conn.Close() })
-	c := &silentCall{p: p, launcher: launcher, rtp: listenRTP(t), cseq: 2}
+	c := &silentCall{p: p, launcher: launcher, rtp: porttest.ListenUDP(t), cseq: 2}
 	p.offer = answerSDP(udpPort(c.rtp), "0 101", "0 PCMU/8000", "101 telephone-event/8000")
 	c.d = p.mustDial(t)
 	if err := p.ackAnswer(c.d); err != nil {

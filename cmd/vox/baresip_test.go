@@ -301,11 +301,17 @@ func (s *callServer) waitBindings(t *testing.T, user string, n int) {
 // waitRegistered waits until every one of users has a binding.
 func (s *callServer) waitRegistered(t *testing.T, users ...string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	s.waitRegisteredWithin(t, 10*time.Second, users...)
+}
+
+// waitRegisteredWithin is waitRegistered allowing d for all of them.
+func (s *callServer) waitRegisteredWithin(t *testing.T, d time.Duration, users ...string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for _, u := range users {
 		for len(s.sip.Registrar().Bindings(sipRealm, u)) == 0 {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s did not register", u)
+				t.Fatalf("%s did not register in %v", u, d)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}

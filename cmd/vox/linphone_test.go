@@ -179,9 +179,9 @@ type linphoneUA struct {
 	stdin io.WriteCloser
 }
 
-// linphoneWait bounds each wait for linphonec. It brings its SIP transport
-// up only once it has found the network reachable, which takes it several
-// seconds after its start.
+// linphoneWait bounds the wait for linphonec to register. It brings its SIP
+// transport up only once it has found the network reachable, which takes it
+// several seconds after its start.
 const linphoneWait = 30 * time.Second
 
 // startLinphone runs linphonec with a home of its own (where it keeps its
@@ -249,30 +249,13 @@ func (ua *linphoneUA) send(t *testing.T, line string) {
 // waitOutput waits until linphonec has printed text.
 func (ua *linphoneUA) waitOutput(t *testing.T, text string) {
 	t.Helper()
-	deadline := time.Now().Add(linphoneWait)
-	for !strings.Contains(ua.out.String(), text) {
-		select {
-		case <-ua.done:
-			t.Fatalf("linphonec %s exited waiting for %q: %v", ua.user, text, ua.cmd.ProcessState)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("linphonec %s: no %q in %v", ua.user, text, linphoneWait)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitFor(t, ua.out, text, 1)
 }
 
 // waitRegistered waits until vox has the phone's binding.
 func (ua *linphoneUA) waitRegistered(t *testing.T, s *callServer) {
 	t.Helper()
-	deadline := time.Now().Add(linphoneWait)
-	for len(s.sip.Registrar().Bindings(sipRealm, ua.user)) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("linphonec %s did not register in %v", ua.user, linphoneWait)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.waitRegisteredWithin(t, linphoneWait, ua.user)
 }
 
 // stop quits linphonec, which un-registers and closes its recording, and

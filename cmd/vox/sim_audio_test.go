@@ -147,11 +147,5 @@ func TestSimListenIn(t *testing.T) {
 // soxRMS is sox stat's RMS amplitude of one channel.
 func soxRMS(t *testing.T, file string, channel int) float64 {
 	t.Helper()
-	out := soxOutput(t, file, "-n", "remix", strconv.Itoa(channel), "stat")
-	m := regexp.MustCompile(`RMS\s+amplitude:\s+([0-9.]+)`).FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("sox stat of %s channel %d printed no RMS:\n%s", file, channel, out)
-	}
-	rms, _ := strconv.ParseFloat(m[1], 64)
-	return rms
+	return soxStat(t, soxOutput(t, file, "-n", "remix", strconv.Itoa(channel), "stat"), "RMS     amplitude")
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"vox/internal/porttest"
 )
 
 // A grown socket holds a burst its reader has not got to yet, as many
@@ -13,7 +15,7 @@ import (
 // most of the same burst.
 func TestGrownSocketHoldsBurst(t *testing.T) {
 	const want = 8 << 20
-	grown := listen(t)
+	grown := porttest.ListenUDP(t)
 	got, err := Grow(grown, want)
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +34,7 @@ func TestGrownSocketHoldsBurst(t *testing.T) {
 	if held := sendBurst(t, grown, burst); held != burst {
 		t.Errorf("the grown socket (%+v) held %d of a burst of %d", got, held, burst)
 	}
-	if held := sendBurst(t, listen(t), 2000); held >= 2000 {
+	if held := sendBurst(t, porttest.ListenUDP(t), 2000); held >= 2000 {
 		t.Errorf("a socket with the default buffer held all of a burst of 2,000: the burst proves nothing")
 	}
 }
@@ -53,16 +55,6 @@ func TestShort(t *testing.T) {
 			t.Errorf("%+v: short %v, %q; want %v, saying %q", tc.got, short, why, tc.short, tc.says)
 		}
 	}
-}
-
-func listen(t *testing.T) *net.UDPConn {
-	t.Helper()
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
 }
 
 // sendBurst sends n datagrams of 1,000 bytes to conn before reading any, and

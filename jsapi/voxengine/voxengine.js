@@ -207,6 +207,9 @@ function joinCalls(call1, call2, onEstablished, direct) {
     call1.startEarlyMedia();
     bridge();
   });
+  // Bridged on the answer too: a call answered without early media (a
+  // browser, a phone that sent only 180) had no AudioStarted; after one,
+  // bridging again changes nothing.
   call2.addEventListener(CallEvents.Connected, (e) => {
     if (!live(call1)) return;
     call1.answer(e.headers);
