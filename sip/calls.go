@@ -154,6 +154,9 @@ type calls struct {
 	// the network any more.
 	closing chan struct{}
 
+	// joinMu makes attended transfers one at a time (join).
+	joinMu sync.Mutex
+
 	mu      sync.Mutex
 	closed  bool
 	dialogs map[dialogKey]*leg
@@ -223,6 +226,15 @@ func (c *calls) forget(l *leg, d *dialog) {
 	defer c.mu.Unlock()
 	delete(c.legs, l)
 	if d != nil && c.dialogs[d.key()] == l {
+		delete(c.dialogs, d.key())
+	}
+}
+
+// forgetDialog forgets d, a dialog of l, and not l.
+func (c *calls) forgetDialog(l *leg, d *dialog) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dialogs[d.key()] == l {
 		delete(c.dialogs, d.key())
 	}
 }

@@ -91,7 +91,10 @@ type leg struct {
 	transfersAsked int
 	// farHeld: the far end's last offer in the dialog put the call on hold.
 	farHeld bool
-	dlg     *dialog // inbound: from the INVITE; outbound: the answering fork's
+	// joined is the leg an attended transfer joined this one with
+	// (attended.go); the call's dialog with the phone is over then.
+	joined *leg
+	dlg    *dialog // inbound: from the INVITE; outbound: the answering fork's
 	// sdp is our side of offer/answer; last is the SDP we sent last (its
 	// version changes only when it does, RFC 3264 section 8).
 	sdp    sdp.Session
@@ -306,10 +309,15 @@ func (l *leg) SendMessage(ctx context.Context, text string) error {
 // background: what the far end answers is logged, not reported.
 func (l *leg) sendInDialog(method sipmsg.RequestMethod, contentType, body string, headers map[string]string) error {
 	l.mu.Lock()
-	d, state := l.dlg, l.state
+	d, state, partner := l.dlg, l.state, l.joined
 	l.mu.Unlock()
 	if state == stateEnded {
 		return errEnded
+	}
+	if partner != nil {
+		// The far end is the other session's party now.
+		partner.received(method, contentType, body, headers)
+		return nil
 	}
 	if d == nil || state < stateAnswered {
 		return errNoDialog
@@ -394,7 +402,7 @@ func (l *leg) endThen(name string, params map[string]any, then func()) bool {
 	if l.transfer != nil && l.transfer.expiry != nil {
 		l.transfer.expiry.Stop()
 	}
-	d, wait := l.dlg, l.awaiting
+	d, wait, partner := l.dlg, l.awaiting, l.joined
 	ch, ep, others := l.ch, l.ep, l.forksMedia()
 	l.mu.Unlock()
 	if wait != nil {
@@ -414,6 +422,11 @@ func (l *leg) endThen(name string, params map[string]any, then func()) bool {
 		l.c.forget(l, d)
 	}
 	l.post(name, params)
+	if partner != nil {
+		// The party of the other session is what hung up, as this
+		// session hears it.
+		partner.end(runtime.EventDisconnected, nil)
+	}
 	l.cancel()
 	l.self.Clear()
 	if ch == nil && ep == nil && len(others) == 0 && then == nil {
@@ -446,8 +459,10 @@ func (l *leg) byeWith(headers map[string]string, reason sipmsg.Header) {
 	l.mu.Lock()
 	d := l.dlg
 	wait := l.awaiting
+	joined := l.joined != nil
 	l.mu.Unlock()
-	if d == nil {
+	if d == nil || joined {
+		// A joined call's dialog is ended already (leaveDialog).
 		l.end(runtime.EventDisconnected, nil)
 		return
 	}
@@ -548,6 +563,17 @@ func (l *leg) inDialog(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	l.mu.Lock()
 	d := l.dlg
 	seq := req.CSeq().SeqNo
+	if l.joined != nil {
+		// The phone's dialog of a joined call is ending (leaveDialog):
+		// its BYE crossed ours.
+		l.mu.Unlock()
+		code, reason := 481, "Call/Transaction Does Not Exist"
+		if req.Method == sipmsg.BYE {
+			code, reason = 200, "OK"
+		}
+		l.c.srv.respond(tx, sipmsg.NewResponseFromRequest(req, code, reason, nil))
+		return
+	}
 	if d == nil || seq <= d.remoteCSeq {
 		// RFC 3261 section 12.2.2: out of order.
 		l.mu.Unlock()

@@ -160,7 +160,7 @@ func (l *leg) expired() {
 // UPDATE, else a re-INVITE with our SDP.
 func (l *leg) refresh() {
 	l.mu.Lock()
-	if l.state != stateConnected || l.dlg == nil {
+	if l.state != stateConnected || l.dlg == nil || l.joined != nil {
 		l.mu.Unlock()
 		return
 	}

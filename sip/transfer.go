@@ -98,19 +98,17 @@ func (l *leg) transferRequested(req *sipmsg.Request, tx sipmsg.ServerTransaction
 		return
 	}
 	target, ok := transferTarget(to)
-	switch {
-	case !ok:
+	if !ok {
 		refuse(416, "a transfer goes to a sip:, sips: or tel: URI")
-		return
-	case to.Headers.Has("Replaces"):
-		// An attended transfer: the target is to take over a call of
-		// its own (RFC 3891), which Vox does not do.
-		refuse(501, "attended transfer (Replaces) is not supported")
 		return
 	}
 	noSub := false
 	for h := range headersNamed(req, "Refer-Sub") {
 		noSub = strings.EqualFold(strings.TrimSpace(h.Value()), "false")
+	}
+	if replaces, ok := to.Headers.Get("Replaces"); ok {
+		l.attendedTransfer(req, tx, replaces, noSub)
+		return
 	}
 
 	l.mu.Lock()

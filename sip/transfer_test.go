@@ -72,7 +72,7 @@ func TestBlindTransferRequests(t *testing.T) {
 	send("REFER", "", "")
 	expect("a REFER without Refer-To", "SIP/2.0 400 ")
 	send("REFER", referTo("sip:phone69@"+testRealm+"?Replaces=abc%3Bto-tag%3D1%3Bfrom-tag%3D2"), "")
-	expect("an attended transfer", "SIP/2.0 501 ")
+	expect("an attended transfer of a call nobody knows", "SIP/2.0 481 ")
 	send("REFER", referTo("http://example.com/"), "")
 	expect("a transfer to an http: URI", "SIP/2.0 416 ")
 

@@ -164,6 +164,17 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 		out.addEventListener(CallEvents.Failed, (f) => call.reject(f.code));
 		break;
 	}
+	case "1300": case "1301": { // ring phone68 (1300) or phone69 (1301), bridge, and hang up together
+		const out = VoxEngine.callUser({username: e.destination === "1300" ? "phone68" : "phone69", callerid: e.callerid});
+		out.addEventListener(CallEvents.Connected, () => {
+			call.answer();
+			VoxEngine.sendMediaBetween(call, out);
+		});
+		out.addEventListener(CallEvents.Failed, (f) => call.reject(f.code));
+		out.addEventListener(CallEvents.Disconnected, () => call.hangup());
+		call.addEventListener(CallEvents.Disconnected, () => out.hangup());
+		break;
+	}
 	default:
 		call.reject(404);
 	}

@@ -171,6 +171,47 @@ func TestLinphoneDigits(t *testing.T) {
 	}
 }
 
+// Attended transfer: Linphone (phone67) calls phone68, holds it, and calls
+// phone69, each through a scenario that bridges the two; its transfer key
+// joins them (REFER with Replaces). phone68 and phone69, on baresip, then
+// hear each other, Linphone's calls end, and when phone68 hangs up, so does
+// phone69's call.
+func TestLinphoneAttendedTransfer(t *testing.T) {
+	const targetTone = 800.0 // Hz, what phone69 says
+	s := startCallServer(t)
+	dir := t.TempDir()
+	transferee := startBaresip(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto")
+	target := startBaresip(t, s, "phone69", toneWAV(t, dir, targetTone), "auto")
+	transferor := startLinphone(t, s, "phone67")
+	transferor.waitRegistered(t, s)
+	s.waitRegistered(t, "phone68", "phone69")
+	host := s.sipAddr.Addr().String()
+
+	transferor.send(t, "call sip:1300@"+host)
+	transferee.waitEvent(t, "CALL_ESTABLISHED")
+	transferor.waitOutput(t, "connected.")
+	transferor.send(t, "pause")
+	s.sessionLog(t, "Call.OnHold")
+	transferor.send(t, "call sip:1301@"+host)
+	target.waitEvent(t, "CALL_ESTABLISHED")
+	transferor.waitOutput(t, "sip:1301@"+host+" connected.")
+	transferor.send(t, "transfer 1 --to-call 2")
+	s.sessionLog(t, "Call.OffHold")
+	target.waitReceived(t, talk)
+	transferee.command(t, "hangup", "")
+	transferee.waitEvent(t, "CALL_CLOSED")
+	target.waitEvent(t, "CALL_CLOSED")
+	transferor.stop(t)
+	transferee.stop(t)
+	target.stop(t)
+
+	if !strings.Contains(s.logs.String(), "attended transfer") {
+		t.Errorf("vox did not log the transfer:\n%s", s.logs)
+	}
+	checkTone(t, "what phone69 received last", target.received(t), 0, true, calleeTone)
+	checkTone(t, "what phone68 received last", transferee.received(t), 0, true, targetTone)
+}
+
 // linphoneUA is a linphonec process registered as one SIP user, driven
 // through its standard input; what it prints is kept.
 type linphoneUA struct {
