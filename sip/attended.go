@@ -9,6 +9,7 @@ import (
 
 	sipmsg "github.com/emiago/sipgo/sip"
 
+	"vox/media/rtp"
 	"vox/runtime"
 )
 
@@ -24,9 +25,10 @@ import (
 // either session hangs up its leg, the other's leg is disconnected, as when a
 // party hangs up.
 //
-// The media of the two legs goes from one's RTP socket to the other's, so the
-// joined legs are plain RTP ones; a call over SRTP or from a browser is
-// refused the transfer.
+// The media of the two legs goes from one's RTP socket to the other's. Two
+// SRTP calls (keyed in SDP) are joined too: each leg then decrypts with the
+// other's key. A browser's call, or an SRTP call with a plain one, is refused
+// the transfer.
 
 // attendedTransfer takes a REFER whose Refer-To has replaces, the escaped
 // Replaces header naming the phone's other call.
@@ -126,6 +128,12 @@ func (c *calls) join(a, b *leg) (int, string) {
 		// Only the phone on both calls may join them: the tags of a
 		// call are no secret from the parties it connects.
 		return 403, "the call to join is not this phone's"
+	case (ma.sdes == nil) != (mb.sdes == nil):
+		return 488, "one call is SRTP and the other is not"
+	case ma.sdes != nil:
+		if err := ma.sdes.Join(mb.sdes, ma.media.Addr()); err != nil {
+			return 488, err.Error()
+		}
 	}
 	a.joinWith(b, mb.media)
 	b.joinWith(a, ma.media)
@@ -133,10 +141,11 @@ func (c *calls) join(a, b *leg) (int, string) {
 }
 
 // joinEnd is what joining needs of a leg: where its dialog's requests come
-// from, and its RTP address.
+// from, and its RTP address and SRTP.
 type joinEnd struct {
 	peer  string
 	media netip.AddrPort
+	sdes  *rtp.SDES
 }
 
 // joinable tells whether the leg can be joined, with what join needs.
@@ -148,10 +157,13 @@ func (l *leg) joinable() (joinEnd, int, string) {
 		return joinEnd{}, 403, "only a connected call can be transferred"
 	case l.joined != nil:
 		return joinEnd{}, 403, "the call was transferred already"
-	case l.ep == nil || l.sdes != nil || l.rtc != nil:
-		return joinEnd{}, 488, "attended transfer is for calls with plain RTP, not SRTP or a browser's"
+	case l.ep == nil || l.rtc != nil:
+		return joinEnd{}, 488, "attended transfer is for phones' calls, not a browser's"
 	}
 	addr := l.ep.LocalAddr()
+	if l.sdes != nil {
+		addr = l.sdes.LocalAddr()
+	}
 	if addr.Addr().IsUnspecified() {
 		loopback := netip.IPv6Loopback()
 		if addr.Addr().Is4() {
@@ -159,12 +171,13 @@ func (l *leg) joinable() (joinEnd, int, string) {
 		}
 		addr = netip.AddrPortFrom(loopback, addr.Port())
 	}
-	return joinEnd{peer: l.dlg.transport + " " + l.dlg.peer, media: addr}, 0, ""
+	return joinEnd{peer: l.dlg.transport + " " + l.dlg.peer, media: addr, sdes: l.sdes}, 0, ""
 }
 
 // joinWith makes other's RTP socket the far end of l's: each now sends what
-// its session plays or relays to the other. A call the phone held is taken off
-// hold, as its far end is now a party that talks.
+// its session plays or relays to the other (SRTP's were joined by join). A
+// call the phone held is taken off hold, as its far end is now a party that
+// talks.
 func (l *leg) joinWith(other *leg, media netip.AddrPort) {
 	l.mu.Lock()
 	l.joined = other

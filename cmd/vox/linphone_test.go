@@ -175,14 +175,27 @@ func TestLinphoneDigits(t *testing.T) {
 // phone69, each through a scenario that bridges the two; its transfer key
 // joins them (REFER with Replaces). phone68 and phone69, on baresip, then
 // hear each other, Linphone's calls end, and when phone68 hangs up, so does
-// phone69's call.
+// phone69's call. Linphone's calls are plain RTP, then SRTP.
 func TestLinphoneAttendedTransfer(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		config []string // linphonerc lines after its [sip] section's
+		logs   string   // what vox logs for Linphone's calls
+	}{
+		{name: "RTP", logs: "destination=1301 app=demo srtp=false"},
+		{name: "SRTP", config: []string{"media_encryption=srtp", "media_encryption_mandatory=1"}, logs: "destination=1301 app=demo srtp=true"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { linphoneAttendedTransfer(t, tc.config, tc.logs) })
+	}
+}
+
+func linphoneAttendedTransfer(t *testing.T, config []string, logs string) {
 	const targetTone = 800.0 // Hz, what phone69 says
 	s := startCallServer(t)
 	dir := t.TempDir()
 	transferee := startBaresip(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto")
 	target := startBaresip(t, s, "phone69", toneWAV(t, dir, targetTone), "auto")
-	transferor := startLinphone(t, s, "phone67")
+	transferor := startLinphoneOver(t, s, "phone67", "udp", config...)
 	transferor.waitRegistered(t, s)
 	s.waitRegistered(t, "phone68", "phone69")
 	host := s.sipAddr.Addr().String()
@@ -205,8 +218,10 @@ func TestLinphoneAttendedTransfer(t *testing.T) {
 	transferee.stop(t)
 	target.stop(t)
 
-	if !strings.Contains(s.logs.String(), "attended transfer") {
-		t.Errorf("vox did not log the transfer:\n%s", s.logs)
+	for _, want := range []string{logs, "attended transfer"} {
+		if !strings.Contains(s.logs.String(), want) {
+			t.Errorf("vox did not log %q:\n%s", want, s.logs)
+		}
 	}
 	checkTone(t, "what phone69 received last", target.received(t), 0, true, calleeTone)
 	checkTone(t, "what phone68 received last", transferee.received(t), 0, true, targetTone)

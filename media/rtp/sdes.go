@@ -141,6 +141,25 @@ func (s *SDES) Rekey(remote []byte) error {
 	return nil
 }
 
+// Join makes s and o each other's far end, both on this host: each sends to
+// the other's ports, at addr (the pool's address, or another of the host's
+// when that one is unspecified), and decrypts with the key the other
+// encrypts with. An attended transfer joins two calls so (package sip).
+func (s *SDES) Join(o *SDES, addr netip.Addr) error {
+	if s.profile != o.profile {
+		return fmt.Errorf("rtp: the two calls' SRTP suites differ (%s, %s)", s.profile, o.profile)
+	}
+	if err := s.Rekey(o.local); err != nil {
+		return err
+	}
+	if err := o.Rekey(s.local); err != nil {
+		return err
+	}
+	s.SetRemote(netip.AddrPortFrom(addr, uint16(o.port)), netip.AddrPortFrom(addr, uint16(o.port+1)))
+	o.SetRemote(netip.AddrPortFrom(addr, uint16(s.port)), netip.AddrPortFrom(addr, uint16(s.port+1)))
+	return nil
+}
+
 // ReadRTP implements Transport.
 func (s *SDES) ReadRTP(b []byte) (int, error) {
 	return s.read(s.rtpConn, s.rtpBuf, b, false)

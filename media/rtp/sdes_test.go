@@ -153,3 +153,36 @@ func TestSDESRefusesBadKeys(t *testing.T) {
 		t.Errorf("%d port pairs held after refusals", n)
 	}
 }
+
+// Two SDES transports joined (an attended transfer's two calls) send to each
+// other, and each decrypts what the other encrypts; suites that differ
+// cannot be joined.
+func TestSDESJoin(t *testing.T) {
+	pool := testPool(t)
+	open := func(suite string) (*SDES, *Endpoint) {
+		tx, err := OpenSDES(pool, suite, NewSDESKey(), NewSDESKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tx, newEndpoint(t, Config{Transport: tx})
+	}
+	a, ea := open("AES_CM_128_HMAC_SHA1_80")
+	b, eb := open("AES_CM_128_HMAC_SHA1_80")
+	other, _ := open("AES_CM_128_HMAC_SHA1_32")
+	if err := a.Join(other, netip.MustParseAddr("127.0.0.1")); err == nil {
+		t.Fatal("SRTP of different suites joined")
+	}
+	if err := a.Join(b, netip.MustParseAddr("127.0.0.1")); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []struct {
+		name     string
+		from, to *Endpoint
+	}{{"a to b", ea, eb}, {"b to a", eb, ea}} {
+		pb := dir.from.Play(context.Background(), &frames{n: 3, gen: ramp})
+		waitFor(t, dir.name, func() bool { return dir.to.Stats().PacketsReceived == 3 })
+		if err := pb.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
