@@ -171,7 +171,7 @@ func (l *leg) joinable() (joinEnd, int, string) {
 		}
 		addr = netip.AddrPortFrom(loopback, addr.Port())
 	}
-	return joinEnd{peer: l.dlg.transport + " " + l.dlg.peer, media: addr, sdes: l.sdes}, 0, ""
+	return joinEnd{peer: strings.ToUpper(l.dlg.transport) + " " + l.dlg.peer, media: addr, sdes: l.sdes}, 0, ""
 }
 
 // joinWith makes other's RTP socket the far end of l's: each now sends what

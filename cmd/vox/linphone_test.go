@@ -171,36 +171,51 @@ func TestLinphoneDigits(t *testing.T) {
 	}
 }
 
-// Attended transfer: Linphone (phone67) calls phone68, holds it, and calls
-// phone69, each through a scenario that bridges the two; its transfer key
-// joins them (REFER with Replaces). phone68 and phone69, on baresip, then
-// hear each other, Linphone's calls end, and when phone68 hangs up, so does
-// phone69's call. Linphone's calls are plain RTP, then SRTP.
+// Attended transfer: Linphone has a call with phone68 through a scenario
+// that bridges the two, holds it, and calls phone69 through another; its
+// transfer key joins the two calls (REFER with Replaces). phone68 and
+// phone69, on baresip, then hear each other, Linphone's calls end, and when
+// phone68 hangs up, so does phone69's call. Linphone's calls are plain RTP,
+// then SRTP; then, as a receptionist's, the call it transfers is one it
+// answered.
 func TestLinphoneAttendedTransfer(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		config []string // linphonerc lines after its [sip] section's
-		logs   string   // what vox logs for Linphone's calls
+		name    string
+		config  []string // linphonerc lines after its [sip] section's
+		logs    string   // what vox logs for Linphone's call to phone69
+		answers bool     // phone68 calls Linphone first, rather than the other way
 	}{
 		{name: "RTP", logs: "destination=1301 app=demo srtp=false"},
 		{name: "SRTP", config: []string{"media_encryption=srtp", "media_encryption_mandatory=1"}, logs: "destination=1301 app=demo srtp=true"},
+		{name: "a call it answered", answers: true, logs: "user=phone68 destination=1301 app=demo srtp=false"},
 	} {
-		t.Run(tc.name, func(t *testing.T) { linphoneAttendedTransfer(t, tc.config, tc.logs) })
+		t.Run(tc.name, func(t *testing.T) { linphoneAttendedTransfer(t, tc.config, tc.logs, tc.answers) })
 	}
 }
 
-func linphoneAttendedTransfer(t *testing.T, config []string, logs string) {
+func linphoneAttendedTransfer(t *testing.T, config []string, logs string, answers bool) {
 	const targetTone = 800.0 // Hz, what phone69 says
 	s := startCallServer(t)
 	dir := t.TempDir()
-	transferee := startBaresip(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto")
+	// The scenario rings phone68 for 1300, so when Linphone takes a call
+	// from phone68's baresip, Linphone is phone68 and baresip phone67.
+	linphoneUser, partyUser := "phone67", "phone68"
+	if answers {
+		linphoneUser, partyUser = "phone68", "phone67"
+	}
+	transferee := startBaresip(t, s, partyUser, toneWAV(t, dir, calleeTone), "auto")
 	target := startBaresip(t, s, "phone69", toneWAV(t, dir, targetTone), "auto")
-	transferor := startLinphoneOver(t, s, "phone67", "udp", config...)
+	transferor := startLinphoneOver(t, s, linphoneUser, "udp", config...)
 	transferor.waitRegistered(t, s)
-	s.waitRegistered(t, "phone68", "phone69")
+	s.waitRegistered(t, partyUser, "phone69")
 	host := s.sipAddr.Addr().String()
 
-	transferor.send(t, "call sip:1300@"+host)
+	if answers {
+		transferor.send(t, "autoanswer enable")
+		transferee.command(t, "dial", "1300")
+	} else {
+		transferor.send(t, "call sip:1300@"+host)
+	}
 	transferee.waitEvent(t, "CALL_ESTABLISHED")
 	transferor.waitOutput(t, "connected.")
 	transferor.send(t, "pause")
@@ -224,7 +239,7 @@ func linphoneAttendedTransfer(t *testing.T, config []string, logs string) {
 		}
 	}
 	checkTone(t, "what phone69 received last", target.received(t), 0, true, calleeTone)
-	checkTone(t, "what phone68 received last", transferee.received(t), 0, true, targetTone)
+	checkTone(t, "what "+partyUser+" received last", transferee.received(t), 0, true, targetTone)
 }
 
 // linphoneUA is a linphonec process registered as one SIP user, driven
