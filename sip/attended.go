@@ -130,14 +130,41 @@ func (c *calls) join(a, b *leg) (int, string) {
 		return 403, "the call to join is not this phone's"
 	case (ma.sdes == nil) != (mb.sdes == nil):
 		return 488, "one call is SRTP and the other is not"
-	case ma.sdes != nil:
+	case ma.sdes != nil && !ma.sdes.CanJoin(mb.sdes):
+		return 488, "the calls' SRTP suites differ"
+	}
+	if !pair(a, b) {
+		return 481, "the call ended meanwhile"
+	}
+	if ma.sdes != nil {
 		if err := ma.sdes.Join(mb.sdes, ma.media.Addr()); err != nil {
-			return 488, err.Error()
+			// CanJoin said it would: a key the pion context refuses.
+			a.log.Warn("sip: attended transfer: SRTP not joined", "err", err)
 		}
 	}
-	a.joinWith(b, mb.media)
-	b.joinWith(a, ma.media)
+	a.joinWith(mb.media)
+	b.joinWith(ma.media)
 	return 0, ""
+}
+
+// pair makes a and b each other's joined leg, unless one has ended: from
+// then on, the end of either ends the other (endThen).
+func pair(a, b *leg) bool {
+	// Both locks at once, in an order of their own, so that neither call
+	// ends between the check and the pairing.
+	first, second := a, b
+	if b.id < a.id {
+		first, second = b, a
+	}
+	first.mu.Lock()
+	defer first.mu.Unlock()
+	second.mu.Lock()
+	defer second.mu.Unlock()
+	if a.state != stateConnected || b.state != stateConnected {
+		return false
+	}
+	a.joined, b.joined = b, a
+	return true
 }
 
 // joinEnd is what joining needs of a leg: where its dialog's requests come
@@ -174,13 +201,12 @@ func (l *leg) joinable() (joinEnd, int, string) {
 	return joinEnd{peer: strings.ToUpper(l.dlg.transport) + " " + l.dlg.peer, media: addr, sdes: l.sdes}, 0, ""
 }
 
-// joinWith makes other's RTP socket the far end of l's: each now sends what
-// its session plays or relays to the other (SRTP's were joined by join). A
-// call the phone held is taken off hold, as its far end is now a party that
-// talks.
-func (l *leg) joinWith(other *leg, media netip.AddrPort) {
+// joinWith makes media, the RTP socket of the leg l is paired with, the far
+// end of l's: each now sends what its session plays or relays to the other
+// (SRTP's were joined by join). A call the phone held is taken off hold, as
+// its far end is now a party that talks.
+func (l *leg) joinWith(media netip.AddrPort) {
 	l.mu.Lock()
-	l.joined = other
 	if l.timer != nil {
 		// No dialog is left to refresh.
 		l.timer.Stop()

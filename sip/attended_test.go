@@ -63,7 +63,8 @@ func replacing(d rawDialog) string {
 // and both its calls get a BYE; the two sessions go on with their legs
 // joined: the first is taken off hold, its message and digits reach the
 // second, and the second hanging up disconnects the first. Only the phone
-// on both calls may join them, and only calls Vox knows.
+// on both calls may join them, only calls Vox knows, and not an SRTP call
+// with a plain one.
 func TestAttendedTransferJoinsTheCalls(t *testing.T) {
 	prog, err := runtime.Compile("test.js", joinScenario)
 	if err != nil {
@@ -108,6 +109,19 @@ func TestAttendedTransferJoinsTheCalls(t *testing.T) {
 	expect("joining a call nobody knows", "SIP/2.0 481 ")
 	refer(replacing(first))
 	expect("joining a call with itself", "SIP/2.0 400 ")
+	p.offer = srtpOffer("1 AES_CM_128_HMAC_SHA1_80 inline:" + phoneKey)
+	secure := dialAs(t, p, "secure")
+	p.offer = ""
+	waitLog(t, log, "secure connected")
+	refer(replacing(secure))
+	if res := expect("joining a plain call with an SRTP one", "SIP/2.0 488 "); !strings.Contains(headerOf(res, "Warning"), "SRTP") {
+		t.Errorf("the 488 does not say why:\n%s", res)
+	}
+	if err := p.inDialog(secure, "BYE", 3, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	expect("hanging up the SRTP call", "SIP/2.0 200 ")
+	waitLog(t, log, "secure disconnected")
 
 	other, err := newRawPhone(addr, 2)
 	if err != nil {
@@ -169,7 +183,7 @@ func TestAttendedTransferJoinsTheCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitLog(t, log, "other disconnected")
-	if n := strings.Count(log.String(), "Session terminated"); n != 3 {
-		t.Errorf("%d sessions terminated, want 3:\n%s", n, log)
+	if n := strings.Count(log.String(), "Session terminated"); n != 4 {
+		t.Errorf("%d sessions terminated, want 4:\n%s", n, log)
 	}
 }

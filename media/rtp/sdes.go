@@ -141,12 +141,15 @@ func (s *SDES) Rekey(remote []byte) error {
 	return nil
 }
 
+// CanJoin tells whether Join can join s and o: their suites are the same.
+func (s *SDES) CanJoin(o *SDES) bool { return s.profile == o.profile }
+
 // Join makes s and o each other's far end, both on this host: each sends to
 // the other's ports, at addr (the pool's address, or another of the host's
 // when that one is unspecified), and decrypts with the key the other
 // encrypts with. An attended transfer joins two calls so (package sip).
 func (s *SDES) Join(o *SDES, addr netip.Addr) error {
-	if s.profile != o.profile {
+	if !s.CanJoin(o) {
 		return fmt.Errorf("rtp: the two calls' SRTP suites differ (%s, %s)", s.profile, o.profile)
 	}
 	if err := s.Rekey(o.local); err != nil {
