@@ -72,13 +72,7 @@ func (l *leg) attendedTransfer(req *sipmsg.Request, tx sipmsg.ServerTransaction,
 	if !noSub {
 		l.notifyTransfer(d, t, "SIP/2.0 200 OK", "terminated;reason=noresource")
 	}
-	res := sipmsg.NewResponseFromRequest(req, 202, "Accepted", nil)
-	res.AppendHeader(sipmsg.HeaderClone(d.contact))
-	if noSub {
-		res.AppendHeader(sipmsg.NewHeader("Refer-Sub", "false"))
-	}
-	l.c.srv.respond(tx, res)
-	close(accepted)
+	l.acceptRefer(req, tx, d, noSub, accepted)
 	// The phone hangs up the transferred call itself once told the transfer
 	// worked, and the target ends the replaced one (RFC 3891); Vox is the
 	// target, and does not count on the phone for the other.

@@ -90,11 +90,7 @@ func TestAttendedTransferJoinsTheCalls(t *testing.T) {
 
 	expect := func(what, prefix string) string {
 		t.Helper()
-		msg, err := p.recv()
-		if err != nil || !strings.HasPrefix(msg, prefix) {
-			t.Fatalf("%s: %v\n%s\nwant %q; session log:\n%s", what, err, msg, prefix, log)
-		}
-		return msg
+		return p.expect(t, log, what, prefix)
 	}
 	refer := func(headers string) {
 		t.Helper()

@@ -145,6 +145,12 @@ func (l *leg) transferRequested(req *sipmsg.Request, tx sipmsg.ServerTransaction
 	}
 	// Queued before the answer, as info and message are.
 	l.post(runtime.EventBlindTransferRequested, map[string]any{"transferTo": target, "headers": headers})
+	l.acceptRefer(req, tx, d, noSub, accepted)
+}
+
+// acceptRefer answers a REFER taken with 202, then closes accepted, which
+// the subscription's first NOTIFY waits for.
+func (l *leg) acceptRefer(req *sipmsg.Request, tx sipmsg.ServerTransaction, d *dialog, noSub bool, accepted chan struct{}) {
 	res := sipmsg.NewResponseFromRequest(req, 202, "Accepted", nil)
 	res.AppendHeader(sipmsg.HeaderClone(d.contact))
 	if noSub {

@@ -39,11 +39,7 @@ func TestBlindTransferRequests(t *testing.T) {
 	}
 	expect := func(what, prefix string) string {
 		t.Helper()
-		msg, err := p.recv()
-		if err != nil || !strings.HasPrefix(msg, prefix) {
-			t.Fatalf("%s: %v\n%s\nwant %q; session log:\n%s", what, err, msg, prefix, log)
-		}
-		return msg
+		return p.expect(t, log, what, prefix)
 	}
 	// notified answers the next NOTIFY, which must carry status and
 	// subscription state.
@@ -186,4 +182,15 @@ func TestBlindTransferExpires(t *testing.T) {
 		t.Fatalf("after the expired transfer: %v\n%s", err, res)
 	}
 	waitLog(t, log, "Session terminated")
+}
+
+// expect reads the phone's next message, which must start with prefix; what
+// says what it answers, and the session log shows when it does not.
+func (p *rawPhone) expect(t *testing.T, log *syncBuffer, what, prefix string) string {
+	t.Helper()
+	msg, err := p.recv()
+	if err != nil || !strings.HasPrefix(msg, prefix) {
+		t.Fatalf("%s: %v\n%s\nwant %q; session log:\n%s", what, err, msg, prefix, log)
+	}
+	return msg
 }
