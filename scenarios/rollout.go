@@ -112,7 +112,7 @@ func (s *Store) changePolicy(ctx context.Context, app string, change func(p Poli
 		return Policy{}, err
 	}
 	var out Policy
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b, err := appBucket(tx, app)
 		if err != nil {
 			return err
@@ -216,6 +216,15 @@ func (s *Store) Resolve(ctx context.Context, account, app, trigger string) (*Rel
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
+	key := placementKey{account, app}
+	if placement, ok := s.placements.get(key); ok {
+		rel, err := s.cachedRelease(ctx, app, placement.Release)
+		if err != nil {
+			return nil, nil, err
+		}
+		return rel, &placement, nil
+	}
+	gen := s.placements.generation()
 	var (
 		placement Placement
 		moved     bool
@@ -252,7 +261,7 @@ func (s *Store) Resolve(ctx context.Context, account, app, trigger string) (*Rel
 		// Most calls find the account where it was; only a move writes, and
 		// the write decides again inside its own transaction in case a push or
 		// rollback happened in between.
-		err := s.db.Update(func(tx *bolt.Tx) error {
+		err := s.update(func(tx *bolt.Tx) error {
 			if err := read(tx); err != nil {
 				return err
 			}
@@ -274,7 +283,60 @@ func (s *Store) Resolve(ctx context.Context, account, app, trigger string) (*Rel
 	if err != nil {
 		return nil, nil, err
 	}
+	s.placements.put(gen, key, placement)
 	return rel, &placement, nil
+}
+
+// placementCache keeps what Resolve found for each account, so that a call
+// whose account has not moved costs no transaction and no JSON decoding. An
+// entry holds while the store is not written (Store.update), which is when
+// nothing it was decided from can have changed: the policy, the releases
+// and the placement are the store's, and the decision depends on nothing
+// else.
+type placementCache struct {
+	mu sync.Mutex
+	// gen counts the writes; a Resolve that read before one must not
+	// cache what it read.
+	gen uint64
+	m   map[placementKey]Placement
+}
+
+type placementKey struct{ account, app string }
+
+// maxCachedPlacements bounds the cache, which is cleared when full.
+const maxCachedPlacements = 100_000
+
+func (c *placementCache) get(k placementKey) (Placement, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.m[k]
+	return p, ok
+}
+
+func (c *placementCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put keeps p for k, unless the store was written since gen.
+func (c *placementCache) put(gen uint64, k placementKey, p Placement) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	if c.m == nil || len(c.m) >= maxCachedPlacements {
+		c.m = make(map[placementKey]Placement)
+	}
+	c.m[k] = p
+}
+
+func (c *placementCache) invalidate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.m = nil
 }
 
 // releaseCache keeps decoded releases: they never change, and decoding a release

@@ -51,9 +51,17 @@ type Options struct {
 
 // Store is the scenarios' part of the bbolt file.
 type Store struct {
-	db    *bolt.DB
-	opts  Options
-	cache releaseCache
+	db         *bolt.DB
+	opts       Options
+	cache      releaseCache
+	placements placementCache
+}
+
+// update is db.Update for every write to the store's buckets: whatever it
+// changed, Resolve's cached placements are forgotten.
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	defer s.placements.invalidate()
+	return s.db.Update(fn)
 }
 
 // Open prepares the scenarios buckets in db, migrating them to SchemaVersion. A
@@ -124,7 +132,7 @@ func (s *Store) Push(ctx context.Context, p Push) (*PushResult, error) {
 		return nil, err
 	}
 	rel := &Release{App: p.App, Files: p.Files, Rules: p.Rules, Author: p.Author, Message: p.Message, Created: s.opts.Now().UTC(), Draft: p.Draft}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		app, err := apps(tx).CreateBucketIfNotExists([]byte(p.App))
 		if err != nil {
 			return err
