@@ -9,6 +9,7 @@ import (
 	"iter"
 	"mime"
 	"mime/multipart"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -32,6 +33,12 @@ type dialog struct {
 	// Contact (see Binding).
 	transport, peer string
 	contact         *sipmsg.ContactHeader // ours
+	// routes is the dialog's route set (RFC 3261 section 12.1): the
+	// proxies that record-routed the call and see its every request, as
+	// our requests' Route headers. They go to peer all the same: the first
+	// of them is the proxy we exchange with, and an address taken from a
+	// message is never where Vox sends.
+	routes []sipmsg.Uri
 	cseq            atomic.Uint32
 	remoteCSeq      uint32 // guarded by the leg's mu
 	// allowsUpdate: the peer's Allow lists UPDATE, so a session refresh
@@ -56,6 +63,7 @@ func (c *calls) uasDialog(inv *sipmsg.Request, localTag string) *dialog {
 		callID: inv.CallID().Value(), local: &local, remote: &remote,
 		target: inv.Contact().Address, transport: inv.Transport(), peer: inv.Source(),
 		remoteCSeq: inv.CSeq().SeqNo, allowsUpdate: allows(inv, sipmsg.UPDATE),
+		routes: recordRoute(inv),
 	}
 	d.contact = c.contactFor(inv.Recipient, d.transport, peerAddr(d.peer))
 	d.cseq.Store(newCSeq())
@@ -73,9 +81,24 @@ func uacDialog(inv *sipmsg.Request, res *sipmsg.Response, transport, peer string
 	d := &dialog{
 		callID: inv.CallID().Value(), local: local, remote: remote, target: target,
 		transport: transport, peer: peer, contact: contact, allowsUpdate: allows(res, sipmsg.UPDATE),
+		routes: recordRoute(res),
 	}
+	// The response lists the proxies from the callee back to us: our
+	// requests name them the other way.
+	slices.Reverse(d.routes)
 	d.cseq.Store(inv.CSeq().SeqNo)
 	return d
+}
+
+// recordRoute is the Record-Route of m, in its order.
+func recordRoute(m headered) []sipmsg.Uri {
+	var routes []sipmsg.Uri
+	for h := range headersNamed(m, "Record-Route") {
+		if rr, ok := h.(*sipmsg.RecordRouteHeader); ok {
+			routes = append(routes, *rr.Address.Clone())
+		}
+	}
+	return routes
 }
 
 // request builds a request in the dialog with the next CSeq.
@@ -92,6 +115,9 @@ func (c *calls) requestCSeq(d *dialog, method sipmsg.RequestMethod, seq uint32) 
 	req.AppendHeader(&sipmsg.CSeqHeader{SeqNo: seq, MethodName: method})
 	mf := sipmsg.MaxForwardsHeader(70)
 	req.AppendHeader(&mf)
+	for _, r := range d.routes {
+		req.AppendHeader(&sipmsg.RouteHeader{Address: *r.Clone()})
+	}
 	if method == sipmsg.INVITE || method == sipmsg.UPDATE || method == sipmsg.NOTIFY {
 		req.AppendHeader(sipmsg.HeaderClone(d.contact))
 	}
