@@ -38,9 +38,9 @@ type dialog struct {
 	// our requests' Route headers. They go to peer all the same: the first
 	// of them is the proxy we exchange with, and an address taken from a
 	// message is never where Vox sends.
-	routes []sipmsg.Uri
-	cseq            atomic.Uint32
-	remoteCSeq      uint32 // guarded by the leg's mu
+	routes     []sipmsg.Uri
+	cseq       atomic.Uint32
+	remoteCSeq uint32 // guarded by the leg's mu
 	// allowsUpdate: the peer's Allow lists UPDATE, so a session refresh
 	// can go without SDP.
 	allowsUpdate bool
