@@ -38,8 +38,10 @@ demo: build
 # (SIPp) brings RFC 4733 captures, espeak-ng speaks for say(), baresip-core is
 # the softphone of the end-to-end call test, sipvicious (svwar) tries to
 # enumerate SIP users and must find none, chromium and firefox-esr run the
-# softphone page (Firefox in a network namespace the test makes with ip).
-DEB_TOOLS := node:nodejs npm:npm sox:sox sipp:sip-tester espeak-ng:espeak-ng baresip:baresip-core svwar:sipvicious chromium:chromium firefox-esr:firefox-esr ip:iproute2 linphonec:linphone-cli
+# softphone page (Firefox in a network namespace the test makes with ip),
+# linphone-cli is the second softphone, and kamailio plays a carrier that is a
+# record-routing proxy.
+DEB_TOOLS := node:nodejs npm:npm sox:sox sipp:sip-tester espeak-ng:espeak-ng baresip:baresip-core svwar:sipvicious chromium:chromium firefox-esr:firefox-esr ip:iproute2 linphonec:linphone-cli kamailio:kamailio
 
 deps:
 	@missing=""; for t in $(DEB_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"vox/internal/porttest"
+)
+
+// Many carriers are SIP proxies (Kamailio, OpenSIPS) rather than PBXs: they
+// keep a registrar of their customers, challenge every request, and
+// record-route the calls they pass, so that the calls' later requests go
+// through them too. Kamailio (Debian's kamailio) plays such a carrier here:
+// vox registers its trunk with it, and two baresip phones are the
+// carrier's customers.
+
+// kamailioConfig is the carrier: a registrar for the trunk and the phones,
+// digest for every new request, and two numbers, one ringing what vox
+// registered and one ringing phone68. In-dialog requests are loose-routed;
+// one that names no route through it is answered 404, as the usual
+// configuration does.
+const kamailioConfig = `#!KAMAILIO
+debug=2
+log_stderror=yes
+children=2
+disable_tcp=yes
+auto_aliases=no
+listen=udp:127.0.0.1:{{port}}
+alias="carrier.test"
+mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+
+loadmodule "kex.so"
+loadmodule "corex.so"
+loadmodule "tm.so"
+loadmodule "tmx.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "xlog.so"
+loadmodule "auth.so"
+
+modparam("usrloc", "db_mode", 0)
+
+request_route {
+	if (!mf_process_maxfwd_header("10")) {
+		sl_send_reply("483", "Too Many Hops");
+		exit;
+	}
+	if (has_totag()) {
+		if (loose_route()) {
+			t_relay();
+			exit;
+		}
+		if (is_method("ACK")) {
+			if (t_check_trans()) {
+				t_relay();
+			}
+			exit;
+		}
+		xlog("L_WARN", "carrier: $rm of no route through us, from $si:$sp\n");
+		sl_send_reply("404", "Not here");
+		exit;
+	}
+	if (is_method("CANCEL")) {
+		if (t_check_trans()) {
+			t_relay();
+		}
+		exit;
+	}
+	if (!is_present_hf("Authorization") && !is_present_hf("Proxy-Authorization")) {
+		auth_challenge("$fd", "1");
+		exit;
+	}
+	{{passwords}}
+	if (!pv_auth_check("$fd", "$var(pw)", "0", "0")) {
+		auth_challenge("$fd", "1");
+		exit;
+	}
+	consume_credentials();
+	if (is_method("REGISTER")) {
+		save("location");
+		exit;
+	}
+	if (!is_method("INVITE")) {
+		sl_send_reply("405", "Method Not Allowed");
+		exit;
+	}
+	record_route();
+	if ($rU == "74951234567") {
+		$var(aor) = "sip:vox-trunk@carrier.test";
+	} else if ($rU == "74957654321") {
+		$var(aor) = "sip:phone68@carrier.test";
+	} else {
+		sl_send_reply("404", "No such number");
+		exit;
+	}
+	if (!lookup("location", "$var(aor)")) {
+		sl_send_reply("480", "Temporarily Unavailable");
+		exit;
+	}
+	t_relay();
+}
+`
+
+// carrierScenario takes a call that came in on the trunk, calls the other
+// number out through the same trunk, and bridges the two; either side's
+// hangup ends both.
+const carrierScenario = `
+VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
+	const call = e.call;
+	Logger.write("alerting " + e.destination + " from " + e.callerid + " on a " + e.headers["VI-Client-Type"]);
+	const out = VoxEngine.callPSTN("74957654321", e.callerid);
+	out.addEventListener(CallEvents.Connected, () => {
+		call.answer();
+		VoxEngine.sendMediaBetween(call, out);
+	});
+	out.addEventListener(CallEvents.Failed, (f) => call.reject(f.code));
+	out.addEventListener(CallEvents.Disconnected, () => {
+		call.hangup();
+		VoxEngine.terminate();
+	});
+	call.addEventListener(CallEvents.Disconnected, () => {
+		out.hangup();
+		VoxEngine.terminate();
+	});
+});
+`
+
+// startKamailio runs the carrier on a free port with users' passwords and
+// waits until it answers.
+func startKamailio(t *testing.T, users map[string]string) (string, *peerProcess) {
+	t.Helper()
+	bin, err := exec.LookPath("kamailio")
+	if err != nil {
+		t.Fatalf("kamailio is not installed (make test installs Debian's kamailio): %v", err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(porttest.FreeUDP(t))
+	var pw strings.Builder
+	for user, password := range users {
+		pw.WriteString(`if ($au == "` + user + `") { $var(pw) = "` + password + `"; }` + "\n\t")
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	cfg := strings.NewReplacer("{{port}}", port, "{{passwords}}", pw.String()).Replace(kamailioConfig)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "kamailio.cfg")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// -DD: in the foreground, -E: logs on stderr, -Y: its runtime files
+	// here rather than in /run.
+	p := startPeer(t, "kamailio", exec.Command(bin, "-f", file, "-DD", "-E", "-Y", dir, "-m", "32", "-M", "8"))
+	waitSIPAnswer(t, addr)
+	return addr, p
+}
+
+// waitSIPAnswer waits until addr answers an OPTIONS, whatever it answers.
+func waitSIPAnswer(t *testing.T, addr string) {
+	t.Helper()
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	local := conn.LocalAddr().String()
+	options := "OPTIONS sip:" + addr + " SIP/2.0\r\nVia: SIP/2.0/UDP " + local + ";branch=z9hG4bK-probe\r\n" +
+		"From: <sip:probe@" + local + ">;tag=probe\r\nTo: <sip:" + addr + ">\r\nCall-ID: probe\r\nCSeq: 1 OPTIONS\r\n" +
+		"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	buf := make([]byte, 4096)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		conn.Write([]byte(options))
+		conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		if n, err := conn.Read(buf); err == nil && strings.HasPrefix(string(buf[:n]), "SIP/2.0 ") {
+			return
+		}
+	}
+	t.Fatalf("nothing answers SIP at %s", addr)
+}
+
+// A carrier that is a record-routing proxy: vox registers its trunk with
+// Kamailio; phone67, the carrier's customer, calls the number Kamailio
+// sends to what vox registered; the scenario calls phone68, another
+// customer, out through the trunk (answering Kamailio's challenge) and
+// bridges the two, who hear each other. Every later request of both calls
+// (the ACKs, the BYEs) goes through Kamailio by the route set: when phone67
+// hangs up, phone68's call ends too, and Kamailio saw no request it could
+// not route.
+func TestKamailioCarrier(t *testing.T) {
+	const trunkPassword = "trunk-secret"
+	carrier, kamailio := startKamailio(t, map[string]string{
+		"vox-trunk": trunkPassword, "phone67": testPasswords["phone67"], "phone68": testPasswords["phone68"],
+	})
+	s := startTrunkServer(t, trunksDoc{
+		Trunks: []trunkDoc{{
+			Name: "carrier", Account: demoAccount, Address: carrier, Domain: "carrier.test",
+			User: "vox-trunk", Password: trunkPassword, Register: true, AllowFrom: []string{"127.0.0.1/32"},
+		}},
+		Numbers: map[string]numberRoute{"74951234567": {Account: demoAccount, App: demoApp}},
+	}, "127.0.0.1:0")
+	s.pushScenario(t, "carrier.js", carrierScenario)
+	waitFor(t, s.logs, `msg="sip: trunk registered" trunk=carrier`, 1)
+
+	dir := t.TempDir()
+	callee := startBaresipOver(t, s.callServer, "phone68", toneWAV(t, dir, calleeTone), "auto", "udp", carrier, "", "")
+	caller := startBaresipOver(t, s.callServer, "phone67", toneWAV(t, dir, callerTone), "manual", "udp", carrier, "", "")
+	// Their registration's event may come before the test listens for
+	// events; what baresip prints stays.
+	waitFor(t, callee.out, "200 OK (kamailio", 1)
+	waitFor(t, caller.out, "200 OK (kamailio", 1)
+
+	caller.command(t, "dial", "74951234567")
+	caller.waitEvent(t, "CALL_ESTABLISHED")
+	callee.waitEvent(t, "CALL_ESTABLISHED")
+	callee.waitReceived(t, talk)
+	caller.command(t, "hangup", "")
+	caller.waitEvent(t, "CALL_CLOSED")
+	callee.waitEvent(t, "CALL_CLOSED")
+	s.sessionLog(t, "alerting 74951234567 from", "on a trunk", "CallPSTN", "Call.Connected", "SendMediaBetween", "Session terminated")
+	caller.stop(t)
+	callee.stop(t)
+
+	if out := kamailio.out.String(); strings.Contains(out, "of no route through us") {
+		t.Errorf("Kamailio got in-dialog requests it could not route:\n%s", out)
+	}
+	checkTone(t, "what phone68 received", callee.received(t), 0, false, callerTone)
+	checkTone(t, "what phone67 received last", caller.received(t), 0, true, calleeTone)
+}
