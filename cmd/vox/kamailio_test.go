@@ -33,7 +33,6 @@ disable_tcp=yes
 auto_aliases=no
 listen=udp:127.0.0.1:{{port}}
 alias="carrier.test"
-mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 
 loadmodule "kex.so"
 loadmodule "corex.so"
