@@ -246,3 +246,30 @@ func FuzzContacts(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseReplaces: whatever a REFER's Refer-To carries as Replaces, it is
+// read without a panic, and what is read, escaped again, reads the same.
+func FuzzParseReplaces(f *testing.F) {
+	f.Add("abc%3Bto-tag%3D1%3Bfrom-tag%3D2")
+	f.Add("5e1%40host%3Bfrom-tag%3Dx%3Bto-tag%3Dy%3Bearly-only")
+	f.Add("%zz")
+	f.Add(";to-tag=;from-tag=")
+	escape := strings.NewReplacer("%", "%25", ";", "%3B", "=", "%3D")
+	f.Fuzz(func(t *testing.T, escaped string) {
+		callID, tags, ok := parseReplaces(escaped)
+		if !ok {
+			return
+		}
+		if callID == "" || tags[0] == "" || tags[1] == "" {
+			t.Fatalf("%q read as %q %q without a part", escaped, callID, tags)
+		}
+		if strings.ContainsAny(callID+tags[0]+tags[1], ";") {
+			return // a part with ';' in it cannot be written back unambiguously
+		}
+		again := escape.Replace(callID) + "%3Bto-tag%3D" + escape.Replace(tags[0]) + "%3Bfrom-tag%3D" + escape.Replace(tags[1])
+		c2, t2, ok2 := parseReplaces(again)
+		if !ok2 || c2 != callID || t2 != tags {
+			t.Fatalf("%q read as %q %q, written back as %q, read as %q %q", escaped, callID, tags, again, c2, t2)
+		}
+	})
+}
