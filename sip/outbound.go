@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -491,6 +492,41 @@ func (l *leg) cancelDue(f *fork) *sipmsg.Request {
 	return f.inv
 }
 
+// moreAnswers takes the 2xx a fork's INVITE gets after the first, which
+// made d: d's again are acknowledged again. One with another To tag is
+// another callee answering, where a proxy on the way forked the INVITE
+// (RFC 3261 section 13.2.2.4): it is a dialog of its own, acknowledged, and
+// ended with a BYE, or that callee would hold a call nobody is on.
+func (c *calls) moreAnswers(f *fork, d *dialog, ack func(*dialog)) func(*sipmsg.Response) {
+	first := d.key().remote
+	var mu sync.Mutex
+	others := map[string]*dialog{}
+	return func(res *sipmsg.Response) {
+		tag, _ := res.To().Params.Get("tag")
+		if tag == first {
+			ack(d)
+			return
+		}
+		mu.Lock()
+		other, seen := others[tag]
+		if !seen {
+			other = c.forkDialog(f, res)
+			others[tag] = other
+		}
+		mu.Unlock()
+		ack(other)
+		if seen {
+			return
+		}
+		c.log.Info("sip: a second callee answered where a proxy forked the call; hanging it up", "call_id", d.callID)
+		c.goWork(func() {
+			ctx, cancel := context.WithTimeout(c.workCtx, transactionTimeout)
+			defer cancel()
+			c.send(ctx, c.request(other, sipmsg.BYE))
+		})
+	}
+}
+
 // forkAnswered: the first 2xx connects the call and cancels the other forks;
 // a 2xx that lost the race is acknowledged and hung up (RFC 3261 section
 // 13.2.2.4).
@@ -528,13 +564,15 @@ func (l *leg) forkAnswered(f *fork, tx sipmsg.ClientTransaction, res *sipmsg.Res
 	// The transaction keeps its callback for 64×T1 after the 2xx: it
 	// holds the log, not the leg (see afterFunc).
 	log := l.log
-	ack := func() {
+	ack := func(d *dialog) {
 		if err := c.ack(d, seq, nil); err != nil {
 			log.Debug("sip: ACK", "err", err)
 		}
 	}
-	ack()
-	tx.OnRetransmission(func(*sipmsg.Response) { ack() })
+	// Listening before the ACK goes: a second callee's 2xx that came in
+	// meanwhile would be dropped, and taken only when sent again.
+	tx.OnRetransmission(c.moreAnswers(f, d, ack))
+	ack(d)
 	for _, inv := range cancels {
 		c.goWork(func() { c.cancel(inv, true) })
 	}

@@ -169,3 +169,69 @@ func TestOutgoingCallPracksReliable183(t *testing.T) {
 	}
 	u.respond(t, bye, "200 OK", "", "")
 }
+
+// A proxy on the way forks the INVITE and two callees answer (RFC 3261
+// section 13.2.2.4): the first connects the call; the second's 200, with a
+// To tag of its own, is acknowledged in its own dialog and hung up, once
+// however often it comes; the call goes on with the first.
+func TestOutgoingCallHangsUpASecondAnswer(t *testing.T) {
+	u, leg, events := dialRawUAS(t)
+	inv := readSIP(t, u.conn, "INVITE ")
+	u.respond(t, inv, "200 OK", "", answerSDP(9, "0", "0 PCMU/8000"))
+	if ack := readSIP(t, u.conn, "ACK "); !strings.Contains(headerOf(ack, "To"), "tag=bob1") {
+		t.Fatalf("the first answer's ACK:\n%s", ack)
+	}
+	second := strings.Replace(inv, "\r\nTo: "+headerOf(inv, "To"), "\r\nTo: "+headerOf(inv, "To")+";tag=bob2", 1)
+	u.respond(t, second, "200 OK", "", answerSDP(9, "0", "0 PCMU/8000"))
+	var acks, byes int
+	for acks < 2 || byes < 1 {
+		msg := readSIP(t, u.conn, "")
+		if strings.HasPrefix(msg, "SIP/2.0 ") {
+			continue
+		}
+		if to := headerOf(msg, "To"); !strings.Contains(to, "tag=bob2") {
+			t.Fatalf("for the second answer, a request in another dialog:\n%s", msg)
+		}
+		switch {
+		case strings.HasPrefix(msg, "ACK "):
+			acks++
+			if acks == 1 {
+				// Its 200 again, as a callee does until its ACK: acknowledged
+				// again, not hung up again.
+				u.respond(t, second, "200 OK", "", answerSDP(9, "0", "0 PCMU/8000"))
+			}
+		case strings.HasPrefix(msg, "BYE "):
+			byes++
+			u.respond(t, msg, "200 OK", "", "")
+		default:
+			t.Fatalf("for the second answer:\n%s", msg)
+		}
+	}
+	u.conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	buf := make([]byte, 65536)
+	for {
+		n, err := u.conn.Read(buf)
+		if err != nil {
+			break
+		}
+		if msg := string(buf[:n]); strings.HasPrefix(msg, "BYE ") {
+			t.Fatalf("a second BYE:\n%s", msg)
+		}
+	}
+	for ev := range events {
+		if ev.Name == runtime.EventConnected {
+			break
+		}
+		if ev.Name == runtime.EventFailed || ev.Name == runtime.EventDisconnected {
+			t.Fatalf("the call ended: %s %v", ev.Name, ev.Params)
+		}
+	}
+	if err := leg.Hangup(context.Background(), 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	bye := readSIP(t, u.conn, "BYE ")
+	if !strings.Contains(headerOf(bye, "To"), "tag=bob1") {
+		t.Fatalf("the call's BYE is not the first answer's:\n%s", bye)
+	}
+	u.respond(t, bye, "200 OK", "", "")
+}

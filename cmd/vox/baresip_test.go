@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -507,6 +508,13 @@ func (ua *baresipUA) command(t *testing.T, name, params string) {
 func (ua *baresipUA) waitEvent(t *testing.T, typ string) {
 	t.Helper()
 	ua.wait(t, typ, func(m map[string]any) bool { return m["event"] == true && m["type"] == typ })
+}
+
+// has tells whether baresip has reported an event of type typ so far.
+func (ua *baresipUA) has(typ string) bool {
+	ua.mu.Lock()
+	defer ua.mu.Unlock()
+	return slices.ContainsFunc(ua.messages, func(m map[string]any) bool { return m["event"] == true && m["type"] == typ })
 }
 
 func (ua *baresipUA) wait(t *testing.T, what string, match func(map[string]any) bool) map[string]any {

@@ -186,15 +186,10 @@ func waitSIPAnswer(t *testing.T, addr string) {
 	t.Fatalf("nothing answers SIP at %s", addr)
 }
 
-// A carrier that is a record-routing proxy: vox registers its trunk with
-// Kamailio; phone67, the carrier's customer, calls the number Kamailio
-// sends to what vox registered; the scenario calls phone68, another
-// customer, out through the trunk (answering Kamailio's challenge) and
-// bridges the two, who hear each other. Every later request of both calls
-// (the ACKs, the BYEs) goes through Kamailio by the route set: when phone67
-// hangs up, phone68's call ends too, and Kamailio saw no request it could
-// not route.
-func TestKamailioCarrier(t *testing.T) {
+// startCarrier starts Kamailio as the carrier and a vox serve whose demo
+// account's trunk is registered with it, running carrierScenario.
+func startCarrier(t *testing.T) (*trunkServer, string, *peerProcess) {
+	t.Helper()
 	const trunkPassword = "trunk-secret"
 	carrier, kamailio := startKamailio(t, map[string]string{
 		"vox-trunk": trunkPassword, "phone67": testPasswords["phone67"], "phone68": testPasswords["phone68"],
@@ -208,14 +203,33 @@ func TestKamailioCarrier(t *testing.T) {
 	}, "127.0.0.1:0")
 	s.pushScenario(t, "carrier.js", carrierScenario)
 	waitFor(t, s.logs, `msg="sip: trunk registered" trunk=carrier`, 1)
+	return s, carrier, kamailio
+}
 
-	dir := t.TempDir()
-	callee := startBaresipOver(t, s.callServer, "phone68", toneWAV(t, dir, calleeTone), "auto", "udp", carrier, "", "")
-	caller := startBaresipOver(t, s.callServer, "phone67", toneWAV(t, dir, callerTone), "manual", "udp", carrier, "", "")
-	// Their registration's event may come before the test listens for
+// startCustomer starts baresip as one of the carrier's customers and waits
+// until the carrier has its binding.
+func startCustomer(t *testing.T, s *trunkServer, carrier, user, source, answermode string) *baresipUA {
+	t.Helper()
+	ua := startBaresipOver(t, s.callServer, user, source, answermode, "udp", carrier, "", "")
+	// Its registration's event may come before the test listens for
 	// events; what baresip prints stays.
-	waitFor(t, callee.out, "200 OK (kamailio", 1)
-	waitFor(t, caller.out, "200 OK (kamailio", 1)
+	waitFor(t, ua.out, "200 OK (kamailio", 1)
+	return ua
+}
+
+// A carrier that is a record-routing proxy: vox registers its trunk with
+// Kamailio; phone67, the carrier's customer, calls the number Kamailio
+// sends to what vox registered; the scenario calls phone68, another
+// customer, out through the trunk (answering Kamailio's challenge) and
+// bridges the two, who hear each other. Every later request of both calls
+// (the ACKs, the BYEs) goes through Kamailio by the route set: when phone67
+// hangs up, phone68's call ends too, and Kamailio saw no request it could
+// not route.
+func TestKamailioCarrier(t *testing.T) {
+	s, carrier, kamailio := startCarrier(t)
+	dir := t.TempDir()
+	callee := startCustomer(t, s, carrier, "phone68", toneWAV(t, dir, calleeTone), "auto")
+	caller := startCustomer(t, s, carrier, "phone67", toneWAV(t, dir, callerTone), "manual")
 
 	caller.command(t, "dial", "74951234567")
 	caller.waitEvent(t, "CALL_ESTABLISHED")
@@ -233,4 +247,46 @@ func TestKamailioCarrier(t *testing.T) {
 	}
 	checkTone(t, "what phone68 received", callee.received(t), 0, false, callerTone)
 	checkTone(t, "what phone67 received last", caller.received(t), 0, true, calleeTone)
+}
+
+// phone68 is on two phones, and Kamailio rings both at once for the call
+// vox places: both answer. vox keeps the first answer and hangs up the
+// second at once (RFC 3261 section 13.2.2.4), rather than leave that phone
+// in a call nobody is on until it gives up on its ACK; the first hears
+// phone67.
+func TestKamailioForkedCallAnsweredTwice(t *testing.T) {
+	s, carrier, _ := startCarrier(t)
+	dir := t.TempDir()
+	desk := startCustomer(t, s, carrier, "phone68", toneWAV(t, dir, calleeTone), "auto")
+	mobile := startCustomer(t, s, carrier, "phone68", toneWAV(t, dir, calleeTone), "auto")
+	caller := startCustomer(t, s, carrier, "phone67", toneWAV(t, dir, callerTone), "manual")
+
+	caller.command(t, "dial", "74951234567")
+	caller.waitEvent(t, "CALL_ESTABLISHED")
+	desk.waitEvent(t, "CALL_ESTABLISHED")
+	mobile.waitEvent(t, "CALL_ESTABLISHED")
+	waitFor(t, s.logs, "a second callee answered", 1)
+	// One of them is hung up, the other talks on: which is a race.
+	var kept *baresipUA
+	for deadline := time.Now().Add(10 * time.Second); kept == nil; time.Sleep(20 * time.Millisecond) {
+		switch {
+		case desk.has("CALL_CLOSED"):
+			kept = mobile
+		case mobile.has("CALL_CLOSED"):
+			kept = desk
+		case time.Now().After(deadline):
+			t.Fatal("neither answer was hung up")
+		}
+	}
+	kept.waitReceived(t, talk)
+	if kept.has("CALL_CLOSED") {
+		t.Fatal("both answers were hung up")
+	}
+	caller.command(t, "hangup", "")
+	caller.waitEvent(t, "CALL_CLOSED")
+	kept.waitEvent(t, "CALL_CLOSED")
+	for _, ua := range []*baresipUA{caller, desk, mobile} {
+		ua.stop(t)
+	}
+	checkTone(t, "what the phone kept received", kept.received(t), 0, false, callerTone)
 }
