@@ -497,7 +497,11 @@ func (l *leg) cancelDue(f *fork) *sipmsg.Request {
 // another callee answering, where a proxy on the way forked the INVITE
 // (RFC 3261 section 13.2.2.4): it is a dialog of its own, acknowledged, and
 // ended with a BYE, or that callee would hold a call nobody is on.
+//
+// It keeps what it needs of the fork, not the fork: the transaction keeps
+// it for 64×T1, and the fork keeps the leg.
 func (c *calls) moreAnswers(f *fork, d *dialog, ack func(*dialog)) func(*sipmsg.Response) {
+	inv, transport, peer := f.inv, f.transport, f.peer
 	first := d.key().remote
 	var mu sync.Mutex
 	others := map[string]*dialog{}
@@ -510,7 +514,7 @@ func (c *calls) moreAnswers(f *fork, d *dialog, ack func(*dialog)) func(*sipmsg.
 		mu.Lock()
 		other, seen := others[tag]
 		if !seen {
-			other = c.forkDialog(f, res)
+			other = uacDialog(inv, res, transport, peer, c.contactFor(inv.Recipient, transport, peerAddr(peer)))
 			others[tag] = other
 		}
 		mu.Unlock()
