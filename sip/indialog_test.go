@@ -2,12 +2,15 @@ package sip
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	sipmsg "github.com/emiago/sipgo/sip"
 
+	"vox/internal/porttest"
 	"vox/runtime"
 )
 
@@ -150,4 +153,45 @@ func TestHoldEvents(t *testing.T) {
 	if ev := c.launcher.next(t); ev.Name != runtime.EventDisconnected {
 		t.Errorf("after taking the call back: %s, want only %s", ev.Name, runtime.EventDisconnected)
 	}
+}
+
+// A phone that holds right after it answered sends its ACK and its
+// re-INVITE back to back, and Vox may take the re-INVITE first: it waits
+// for the ACK rather than answer 491, which some phones (Linphone) take as
+// the hold failing.
+func TestReinviteBeforeTheAck(t *testing.T) {
+	launcher := newLateLauncher()
+	_, addr := startRawCallServerWith(t, CallOptions{Launcher: launcher})
+	p, err := newRawPhone(addr, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.conn.Close() })
+	rtp := porttest.ListenUDP(t)
+	d := p.mustDial(t)
+	offer := strings.Replace(answerSDP(udpPort(rtp), "0", "0 PCMU/8000"), "a=sendrecv", "a=sendonly", 1)
+	branch := d.branch + "hold"
+	hold := "INVITE " + d.target + " SIP/2.0\r\nVia: SIP/2.0/UDP " + p.local + ";branch=" + branch + ";rport\r\n" +
+		"From: " + d.from + "\r\nTo: " + d.to + "\r\nCall-ID: " + d.callID + "\r\nCSeq: 3 INVITE\r\n" +
+		"Contact: <sip:alice@" + p.local + ">\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\n" +
+		"Content-Length: " + strconv.Itoa(len(offer)) + "\r\n\r\n" + offer
+	if err := p.send(hold); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := p.ackAnswer(d); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := p.recv(); err != nil || !strings.HasPrefix(res, "SIP/2.0 200 ") {
+		t.Fatalf("the hold that came before the ACK: %v\n%s", err, res)
+	}
+	if err := p.send(p.ack(d.target, d.callID, d.from, d.to, branch+"ack", 3)); err != nil {
+		t.Fatal(err)
+	}
+	launcher.event(t, runtime.EventConnected)
+	launcher.event(t, runtime.EventOnHold)
+	if err := p.inDialog(d, "BYE", 4, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	launcher.event(t, runtime.EventDisconnected)
 }

@@ -279,6 +279,32 @@ func (l *leg) refreshed(res *sipmsg.Response, err error, useUpdate bool) {
 // change, or a session refresh.
 func (l *leg) reinvite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	l.mu.Lock()
+	acking := l.awaiting
+	l.mu.Unlock()
+	if acking != nil {
+		// Our 2xx waits for its ACK, which the phone may well have sent
+		// before this re-INVITE: each is handled on a goroutine of its own,
+		// so they can pass each other here. A phone that holds right after
+		// it answers would get 491, and some (Linphone) give up on the hold
+		// then. So the re-INVITE waits for the ACK, up to T1, before it is
+		// answered.
+		l.c.goWork(func() {
+			select {
+			case <-acking.done:
+			case <-time.After(sipmsg.T1):
+			case <-l.c.closing:
+			}
+			l.reinviteNow(req, tx)
+		})
+		return
+	}
+	l.reinviteNow(req, tx)
+}
+
+// reinviteNow answers a re-INVITE: 491 while one of ours, or our 2xx's ACK,
+// is under way.
+func (l *leg) reinviteNow(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
+	l.mu.Lock()
 	busy := l.refreshing || l.awaiting != nil
 	l.mu.Unlock()
 	if busy {
