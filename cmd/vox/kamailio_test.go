@@ -29,9 +29,10 @@ const kamailioConfig = `#!KAMAILIO
 debug=2
 log_stderror=yes
 children=2
-disable_tcp=yes
+tcp_children=2
 auto_aliases=no
 listen=udp:127.0.0.1:{{port}}
+listen=tcp:127.0.0.1:{{port}}
 alias="carrier.test"
 
 loadmodule "kex.so"
@@ -52,6 +53,9 @@ loadmodule "auth.so"
 modparam("usrloc", "db_mode", 0)
 
 request_route {
+	if (is_method("REGISTER|INVITE")) {
+		xlog("L_INFO", "carrier: $rm of $fU to $rU over $pr\n");
+	}
 	if (!mf_process_maxfwd_header("10")) {
 		sl_send_reply("483", "Too Many Hops");
 		exit;
@@ -187,8 +191,9 @@ func waitSIPAnswer(t *testing.T, addr string) {
 }
 
 // startCarrier starts Kamailio as the carrier and a vox serve whose demo
-// account's trunk is registered with it, running carrierScenario.
-func startCarrier(t *testing.T) (*trunkServer, string, *peerProcess) {
+// account's trunk is registered with it over transport ("udp", "tcp"),
+// running carrierScenario.
+func startCarrier(t *testing.T, transport string) (*trunkServer, string, *peerProcess) {
 	t.Helper()
 	const trunkPassword = "trunk-secret"
 	carrier, kamailio := startKamailio(t, map[string]string{
@@ -196,7 +201,7 @@ func startCarrier(t *testing.T) (*trunkServer, string, *peerProcess) {
 	})
 	s := startTrunkServer(t, trunksDoc{
 		Trunks: []trunkDoc{{
-			Name: "carrier", Account: demoAccount, Address: carrier, Domain: "carrier.test",
+			Name: "carrier", Account: demoAccount, Address: carrier, Domain: "carrier.test", Transport: transport,
 			User: "vox-trunk", Password: trunkPassword, Register: true, AllowFrom: []string{"127.0.0.1/32"},
 		}},
 		Numbers: map[string]numberRoute{"74951234567": {Account: demoAccount, App: demoApp}},
@@ -226,7 +231,13 @@ func startCustomer(t *testing.T, s *trunkServer, carrier, user, source, answermo
 // hangs up, phone68's call ends too, and Kamailio saw no request it could
 // not route.
 func TestKamailioCarrier(t *testing.T) {
-	s, carrier, kamailio := startCarrier(t)
+	for _, transport := range []string{"udp", "tcp"} {
+		t.Run(transport, func(t *testing.T) { kamailioCarrier(t, transport) })
+	}
+}
+
+func kamailioCarrier(t *testing.T, transport string) {
+	s, carrier, kamailio := startCarrier(t, transport)
 	dir := t.TempDir()
 	callee := startCustomer(t, s, carrier, "phone68", toneWAV(t, dir, calleeTone), "auto")
 	caller := startCustomer(t, s, carrier, "phone67", toneWAV(t, dir, callerTone), "manual")
@@ -242,8 +253,15 @@ func TestKamailioCarrier(t *testing.T) {
 	caller.stop(t)
 	callee.stop(t)
 
-	if out := kamailio.out.String(); strings.Contains(out, "of no route through us") {
+	out := kamailio.out.String()
+	if strings.Contains(out, "of no route through us") {
 		t.Errorf("Kamailio got in-dialog requests it could not route:\n%s", out)
+	}
+	// What vox sent went over the trunk's transport.
+	for _, want := range []string{"carrier: REGISTER of vox-trunk to <null> over " + transport, "carrier: INVITE of phone67 to 74957654321 over " + transport} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Kamailio did not log %q:\n%s", want, out)
+		}
 	}
 	checkTone(t, "what phone68 received", callee.received(t), 0, false, callerTone)
 	checkTone(t, "what phone67 received last", caller.received(t), 0, true, calleeTone)
@@ -255,7 +273,7 @@ func TestKamailioCarrier(t *testing.T) {
 // in a call nobody is on until it gives up on its ACK; the first hears
 // phone67.
 func TestKamailioForkedCallAnsweredTwice(t *testing.T) {
-	s, carrier, _ := startCarrier(t)
+	s, carrier, _ := startCarrier(t, "udp")
 	dir := t.TempDir()
 	desk := startCustomer(t, s, carrier, "phone68", toneWAV(t, dir, calleeTone), "auto")
 	mobile := startCustomer(t, s, carrier, "phone68", toneWAV(t, dir, calleeTone), "auto")
@@ -289,4 +307,24 @@ func TestKamailioForkedCallAnsweredTwice(t *testing.T) {
 		ua.stop(t)
 	}
 	checkTone(t, "what the phone kept received", kept.received(t), 0, false, callerTone)
+}
+
+// phone67 gives up while phone68 rings: its CANCEL reaches vox through
+// Kamailio, and vox's CANCEL of the call it placed reaches phone68 the same
+// way, which stops ringing.
+func TestKamailioCallerGivesUp(t *testing.T) {
+	s, carrier, _ := startCarrier(t, "udp")
+	dir := t.TempDir()
+	callee := startCustomer(t, s, carrier, "phone68", toneWAV(t, dir, calleeTone), "manual")
+	caller := startCustomer(t, s, carrier, "phone67", toneWAV(t, dir, callerTone), "manual")
+
+	caller.command(t, "dial", "74951234567")
+	callee.waitEvent(t, "CALL_INCOMING")
+	caller.command(t, "hangup", "")
+	caller.waitEvent(t, "CALL_CLOSED")
+	callee.waitEvent(t, "CALL_CLOSED")
+	s.sessionLog(t, "CallPSTN", "Call.Disconnected", "Session terminated")
+	if callee.has("CALL_ESTABLISHED") {
+		t.Error("phone68's call was established")
+	}
 }
