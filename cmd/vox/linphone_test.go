@@ -22,6 +22,7 @@ func TestLinphoneCallsBaresipThroughTheDemo(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		transport string   // SIP's, "udp" or "tcp"
+		args      []string // linphonec's options
 		config    []string // linphonerc lines after its [sip] section's
 		logs      string   // what vox logs for the call
 	}{
@@ -33,17 +34,23 @@ func TestLinphoneCallsBaresipThroughTheDemo(t *testing.T) {
 		// default: vox answers without ICE, and Linphone falls back to the
 		// addresses in c= and m=.
 		{name: "ICE offered", transport: "udp", config: []string{"[net]", "firewall_policy=ice"}, logs: "srtp=false"},
+		// Video besides audio, from a stand-in camera, as a phone with a
+		// camera offers: vox answers audio and refuses the video stream
+		// in its place (m=video 0), so Linphone finds every stream it
+		// offered in the answer.
+		{name: "video offered", transport: "udp", args: []string{"-C"},
+			config: []string{"[video]", "enabled=1", "capture=1", "display=0", "automatically_initiate=1"}, logs: "srtp=false"},
 	} {
-		t.Run(tc.name, func(t *testing.T) { linphoneCallsBaresip(t, tc.transport, tc.config, tc.logs) })
+		t.Run(tc.name, func(t *testing.T) { linphoneCallsBaresip(t, tc.transport, tc.args, tc.config, tc.logs) })
 	}
 }
 
-func linphoneCallsBaresip(t *testing.T, transport string, config []string, logs string) {
+func linphoneCallsBaresip(t *testing.T, transport string, args, config []string, logs string) {
 	s := startCallServer(t)
 	s.pushBundledDemo(t)
 	dir := t.TempDir()
 	callee := startBaresip(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto")
-	caller := startLinphoneOver(t, s, "phone67", transport, config...)
+	caller := startLinphoneArgs(t, s, "phone67", transport, args, config...)
 	caller.waitRegistered(t, s)
 	s.waitRegistered(t, "phone68")
 	if b := s.sip.Registrar().Bindings(sipRealm, "phone67"); b[0].Transport != strings.ToUpper(transport) {
@@ -68,6 +75,9 @@ func linphoneCallsBaresip(t *testing.T, transport string, config []string, logs 
 
 	if want := "destination=100 app=demo " + logs; !strings.Contains(s.logs.String(), want) {
 		t.Errorf("vox did not log %q:\n%s", want, s.logs)
+	}
+	if out := caller.out.String(); strings.Contains(out, "Unable to find stream") {
+		t.Errorf("Linphone did not find its streams in vox's answer:\n%s", out)
 	}
 	checkTone(t, "what phone68 received", callee.received(t), 0, false, callerTone)
 	checkTone(t, "what Linphone received last", heard, 0, true, calleeTone)
@@ -270,6 +280,13 @@ func startLinphone(t *testing.T, s *callServer, user string) *linphoneUA {
 // it, or another section's header and settings.
 func startLinphoneOver(t *testing.T, s *callServer, user, transport string, config ...string) *linphoneUA {
 	t.Helper()
+	return startLinphoneArgs(t, s, user, transport, nil, config...)
+}
+
+// startLinphoneArgs is startLinphoneOver with more of linphonec's options
+// (-C: video from a stand-in camera).
+func startLinphoneArgs(t *testing.T, s *callServer, user, transport string, args []string, config ...string) *linphoneUA {
+	t.Helper()
 	bin, err := exec.LookPath("linphonec")
 	if err != nil {
 		t.Fatalf("linphonec is not installed (make test installs Debian's linphone-cli): %v", err)
@@ -291,13 +308,13 @@ func startLinphoneOver(t *testing.T, s *callServer, user, transport string, conf
 		strings.Join(config, "\n"),
 		"[rtp]",
 		"audio_rtp_port=31000-32000", // above vox's 20000-30000, below the ephemeral ports
-		"video_rtp_port=0",
+		"video_rtp_port=33000-34000",
 	}, "\n") + "\n"
 	if err := os.WriteFile(rc, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ua := &linphoneUA{user: user}
-	cmd := exec.Command(bin, "-c", rc, "-d", "0")
+	cmd := exec.Command(bin, append([]string{"-c", rc, "-d", "0"}, args...)...)
 	cmd.Dir = home
 	cmd.Env = append(os.Environ(), "HOME="+home)
 	if ua.stdin, err = cmd.StdinPipe(); err != nil {

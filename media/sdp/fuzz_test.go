@@ -9,13 +9,14 @@ import (
 // Whatever SDP a far end sends, Parse neither panics nor reads something an
 // Endpoint could not use: an RTP address with a port, G.711
 // codecs only, a positive ptime, one of the four directions; and our answer
-// to it reads back as the answer it is.
+// to it reads back as the answer it is, with the offer's m= lines.
 func FuzzParse(f *testing.F) {
 	f.Add(linphoneOffer)
 	f.Add(srtpOffer)
 	f.Add(sdpText("v=0", "o=- 1 1 IN IP6 ::1", "s=-", "c=IN IP6 ::1", "t=0 0", "m=audio 65535 RTP/AVP 8 0", "a=rtcp:9 IN IP4 192.0.2.1", "a=sendonly"))
 	f.Add(sdpText("v=0", "o=- 1 1 IN IP4 0.0.0.0", "s=-", "c=IN IP4 0.0.0.0", "t=0 0", "m=audio 4000 RTP/AVP 0", "a=ptime:0"))
 	f.Add(sdpText("v=0", "o=- 1 1 IN IP4 1.2.3.4", "s=-", "t=0 0", "m=video 4000 RTP/AVP 31", "m=audio 0 RTP/AVP 0"))
+	f.Add(sdpText("v=0", "o=- 1 1 IN IP4 1.2.3.4", "s=-", "c=IN IP4 1.2.3.4", "t=0 0", "m=image 6000 udptl t38", "m=audio 4000 RTP/AVP 0", "m=video 4002 RTP/AVP 96"))
 	local := netip.MustParseAddrPort("10.0.0.1:20000")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		a, err := Parse(b)
@@ -61,7 +62,8 @@ func FuzzParse(f *testing.F) {
 		}
 		back, err := Parse(answer)
 		if err != nil || back.Addr != local || len(back.Codecs) != 1 || back.Codecs[0] != m.Codec || back.EventPT != m.EventPT ||
-			back.Secure != a.Secure || a.Secure && (len(back.Crypto) != 1 || back.Crypto[0].Tag != m.Crypto.Tag) {
+			back.Secure != a.Secure || a.Secure && (len(back.Crypto) != 1 || back.Crypto[0].Tag != m.Crypto.Tag) ||
+			len(back.Streams) != len(a.Streams) || back.Index != a.Index {
 			t.Fatalf("our answer %+v reads back as %+v, %v:\n%s", m, back, err, answer)
 		}
 	})

@@ -181,6 +181,19 @@ type Audio struct {
 	// offer: SRTP if the answer has a key too, else plain RTP.
 	Secure bool
 	Crypto []Crypto
+	// Streams are all the m= lines of the description, in order, and Index
+	// the audio's among them: an answer has as many, in the same order
+	// (RFC 3264 section 6), the others refused with port 0.
+	Streams []Stream
+	Index   int
+}
+
+// Stream is what an answer repeats of an m= line it refuses: the media, the
+// transport protocol and a format.
+type Stream struct {
+	Media  string
+	Protos []string
+	Format string
 }
 
 // Media is the outcome of offer/answer: what to set on an rtp.Endpoint.
@@ -197,7 +210,7 @@ type Media struct {
 // Offer is our SDP offer.
 func (s Session) Offer() ([]byte, error) {
 	s.defaults()
-	return s.marshal(s.Codecs, s.eventPT(), s.Direction)
+	return s.marshal(s.Codecs, s.eventPT(), s.Direction, nil, 0)
 }
 
 func (s Session) eventPT() uint8 {
@@ -252,7 +265,7 @@ func (s Session) Answer(offer Audio) ([]byte, Media, error) {
 		ev = 0
 	}
 	dir := direction(s.Direction.Sends() && offer.Direction.Receives(), s.Direction.Receives() && offer.Direction.Sends())
-	b, err := s.marshal([]Codec{*chosen}, ev, dir)
+	b, err := s.marshal([]Codec{*chosen}, ev, dir, offer.Streams, offer.Index)
 	if err != nil {
 		return nil, Media{}, err
 	}
@@ -292,7 +305,9 @@ func (s Session) Negotiate(answer Audio) (Media, error) {
 	return Media{}, ErrNoCodec
 }
 
-func (s Session) marshal(codecs []Codec, eventPT uint8, dir Direction) ([]byte, error) {
+// marshal describes our audio stream; in an answer, at index among the
+// offer's streams, which are refused.
+func (s Session) marshal(codecs []Codec, eventPT uint8, dir Direction, streams []Stream, index int) ([]byte, error) {
 	addr := s.Addr.Addr().Unmap()
 	if !addr.IsValid() {
 		return nil, fmt.Errorf("%w: %s", ErrAddress, s.Addr)
@@ -332,20 +347,37 @@ func (s Session) marshal(codecs []Codec, eventPT uint8, dir Direction) ([]byte, 
 		TimeDescriptions:      []psdp.TimeDescription{{}},
 		MediaDescriptions:     []*psdp.MediaDescription{m},
 	}
+	if len(streams) > 1 {
+		d.MediaDescriptions = make([]*psdp.MediaDescription, len(streams))
+		for i, st := range streams {
+			d.MediaDescriptions[i] = &psdp.MediaDescription{
+				MediaName: psdp.MediaName{Media: st.Media, Port: psdp.RangedPort{Value: 0}, Protos: st.Protos, Formats: []string{st.Format}},
+			}
+		}
+		d.MediaDescriptions[index] = m
+	}
 	return d.Marshal()
 }
 
 // Parse reads the first audio stream of a session description.
 func Parse(b []byte) (Audio, error) {
+	b, foreign := standIns(b)
 	var d psdp.SessionDescription
 	if err := d.Unmarshal(b); err != nil {
 		return Audio{}, fmt.Errorf("sdp: %w", err)
 	}
 	var m *psdp.MediaDescription
-	for _, md := range d.MediaDescriptions {
-		if md.MediaName.Media == "audio" {
-			m = md
-			break
+	index := 0
+	streams := make([]Stream, len(d.MediaDescriptions))
+	for i, md := range d.MediaDescriptions {
+		streams[i] = Stream{Media: md.MediaName.Media, Protos: md.MediaName.Protos, Format: "0"}
+		if len(md.MediaName.Formats) > 0 {
+			streams[i].Format = md.MediaName.Formats[0]
+		}
+		if st, ok := foreign[i]; ok {
+			streams[i] = st
+		} else if m == nil && md.MediaName.Media == "audio" {
+			m, index = md, i
 		}
 	}
 	if m == nil {
@@ -366,7 +398,7 @@ func Parse(b []byte) (Audio, error) {
 		return Audio{}, fmt.Errorf("%w: %q", ErrAddress, conn.Address.Address)
 	}
 	port := uint16(m.MediaName.Port.Value)
-	a := Audio{Ptime: DefaultPtime, Direction: SendRecv, Secure: slices.Contains(m.MediaName.Protos, "SAVP")}
+	a := Audio{Ptime: DefaultPtime, Direction: SendRecv, Secure: slices.Contains(m.MediaName.Protos, "SAVP"), Streams: streams, Index: index}
 	if !ip.IsUnspecified() {
 		a.Addr = netip.AddrPortFrom(ip, port)
 		a.RTCP = netip.AddrPortFrom(ip, port+1)
@@ -417,6 +449,59 @@ func Parse(b []byte) (Audio, error) {
 		a.Direction = direction(a.Direction.Sends(), false)
 	}
 	return a, nil
+}
+
+// pion's parser takes only the media and transports registered when it was
+// written, though RFC 4566 lets both grow. A fax gateway's T.38 stream
+// (m=image 6000 udptl t38) fails it, and with it the whole offer, whose
+// audio Vox could have taken.
+var (
+	pionMedia  = []string{"audio", "video", "text", "application", "message"}
+	pionProtos = []string{"UDP", "RTP", "AVP", "SAVP", "SAVPF", "TLS", "DTLS", "SCTP", "AVPF", "TCP", "MSRP", "BFCP", "UDT", "IX", "MRCPv2", "FEC"}
+)
+
+// standIns replaces the m= lines pion cannot parse with stand-ins it can,
+// which are not audio, and returns the streams they stood for, by index.
+func standIns(b []byte) ([]byte, map[int]Stream) {
+	var foreign map[int]Stream
+	lines := strings.Split(string(b), "\n")
+	index := -1
+	for i, line := range lines {
+		rest, ok := strings.CutPrefix(line, "m=")
+		if !ok {
+			continue
+		}
+		index++
+		f := strings.Fields(rest)
+		if len(f) < 3 {
+			continue // pion says what is wrong with it
+		}
+		protos := strings.Split(f[2], "/")
+		known := slices.Contains(pionMedia, f[0])
+		for _, p := range protos {
+			known = known && slices.Contains(pionProtos, p)
+		}
+		if known {
+			continue
+		}
+		if foreign == nil {
+			foreign = map[int]Stream{}
+		}
+		st := Stream{Media: f[0], Protos: protos, Format: "0"}
+		if len(f) > 3 {
+			st.Format = f[3]
+		}
+		foreign[index] = st
+		standIn := "m=application " + f[1] + " UDP " + st.Format
+		if strings.HasSuffix(line, "\r") {
+			standIn += "\r"
+		}
+		lines[i] = standIn
+	}
+	if foreign == nil {
+		return b, nil
+	}
+	return []byte(strings.Join(lines, "\n")), foreign
 }
 
 // rtcpAttr reads a=rtcp:port [IN IP4 addr] (RFC 3605).

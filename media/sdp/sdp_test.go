@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -365,5 +366,48 @@ func TestSRTPOffer(t *testing.T) {
 	best.Crypto = &Crypto{Tag: 2, Suite: ours.Suite, Key: ours.Key}
 	if m, err := best.Negotiate(avp); err != nil || m.Crypto == nil || m.Crypto.Tag != 2 {
 		t.Errorf("our best-effort re-offer answered with keys on RTP/AVP: %+v, %v", m, err)
+	}
+}
+
+// An answer has as many m= lines as the offer, in its order (RFC 3264
+// section 6): the audio where the offer had it, every other stream refused
+// with port 0 and the offer's first format. A phone offering video (Linphone
+// with a camera, a video desk phone) or a fax gateway's T.38 image stream
+// would otherwise read our audio as the answer to its first line.
+func TestAnswerKeepsTheOffersLines(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		lines []string // the offer's m= lines and their attributes
+		want  []string // the answer's m= lines
+	}{
+		{"audio alone", []string{"m=audio 4000 RTP/AVP 0"}, []string{"m=audio 20000 RTP/AVP 0"}},
+		{"audio, then video", []string{"m=audio 4000 RTP/AVP 0", "m=video 5000 RTP/AVP 96 97", "a=rtpmap:96 VP8/90000"},
+			[]string{"m=audio 20000 RTP/AVP 0", "m=video 0 RTP/AVP 96"}},
+		{"video, then audio", []string{"m=video 5000 RTP/AVP 96", "m=audio 4000 RTP/AVP 8"},
+			[]string{"m=video 0 RTP/AVP 96", "m=audio 20000 RTP/AVP 8"}},
+		{"two audio streams and an image", []string{"m=audio 4000 RTP/AVP 0", "m=audio 4002 RTP/AVP 8", "m=image 6000 udptl t38"},
+			[]string{"m=audio 20000 RTP/AVP 0", "m=audio 0 RTP/AVP 8", "m=image 0 udptl t38"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			offer, err := Parse(sdpText(append([]string{"v=0", "o=- 1 2 IN IP4 1.2.3.4", "s=-", "c=IN IP4 1.2.3.4", "t=0 0"}, tc.lines...)...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ses := NewSession(netip.MustParseAddrPort("10.0.0.1:20000"))
+			ses.NoEvents = true
+			answer, _, err := ses.Answer(offer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, line := range strings.Split(string(answer), "\r\n") {
+				if strings.HasPrefix(line, "m=") {
+					got = append(got, line)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("the answer's m= lines are %q, want %q:\n%s", got, tc.want, answer)
+			}
+		})
 	}
 }
