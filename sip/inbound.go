@@ -248,6 +248,7 @@ func (l *leg) answerFirstOffer(offer sdp.Audio) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.sdp.Feedback = offer.Feedback // our next offer keeps the profile
 	l.last = answer
 	l.applyMedia(m)
 	return answer, nil

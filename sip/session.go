@@ -418,6 +418,7 @@ func (l *leg) answerOffer(body []byte) ([]byte, error) {
 		ans, m, err = ses.Answer(offer)
 	}
 	if err == nil {
+		ses.Feedback = offer.Feedback // our next offer keeps the profile
 		l.sdp, l.last = ses, ans
 	}
 	l.mu.Unlock()

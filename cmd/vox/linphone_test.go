@@ -40,6 +40,14 @@ func TestLinphoneCallsBaresipThroughTheDemo(t *testing.T) {
 		// offered in the answer.
 		{name: "video offered", transport: "udp", args: []string{"-C"},
 			config: []string{"[video]", "enabled=1", "capture=1", "display=0", "automatically_initiate=1"}, logs: "srtp=false"},
+		// RTCP feedback (RFC 4585), the profile Linphone offers when its
+		// account is set to AVPF: RTP/AVPF, or RTP/SAVPF with SRTP. vox
+		// answers in the same profile. Linphone let an RTP/AVP answer to
+		// RTP/AVPF pass, but aborted the call as incompatible when
+		// RTP/SAVPF was answered RTP/AVP, without SRTP.
+		{name: "AVPF", transport: "udp", config: []string{"[rtp]", "avpf=1", "[proxy_default_values]", "avpf=1"}, logs: "srtp=false"},
+		{name: "SRTP with AVPF", transport: "udp", config: []string{"media_encryption=srtp", "media_encryption_mandatory=1",
+			"[rtp]", "avpf=1", "[proxy_default_values]", "avpf=1"}, logs: "srtp=true"},
 	} {
 		t.Run(tc.name, func(t *testing.T) { linphoneCallsBaresip(t, tc.transport, tc.args, tc.config, tc.logs) })
 	}

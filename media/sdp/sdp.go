@@ -95,6 +95,10 @@ type Session struct {
 	// far end offered its keys there, as phones set to "SRTP optional"
 	// do, ready for plain RTP from a peer that ignores them.
 	KeysOnAVP bool
+	// Feedback makes the profile RTP/AVPF (RTP/SAVPF with Crypto, RFC 4585):
+	// an answer takes it from the offer, and the leg keeps it for its own
+	// later offers, which must not change the profile under the far end.
+	Feedback bool
 }
 
 // Crypto is one a=crypto line (RFC 4568 section 9.1) with a single master
@@ -176,11 +180,16 @@ type Audio struct {
 	EventPT   uint8          // telephone-event at 8 kHz; 0 when absent
 	Direction Direction
 	Ptime     int // ms; DefaultPtime when absent
-	// Secure is an SRTP profile (RTP/SAVP); Crypto the usable a=crypto
-	// lines, in the order given. Crypto lines on RTP/AVP are a best-effort
-	// offer: SRTP if the answer has a key too, else plain RTP.
+	// Secure is an SRTP profile (RTP/SAVP, RTP/SAVPF); Crypto the usable
+	// a=crypto lines, in the order given. Crypto lines on RTP/AVP are a
+	// best-effort offer: SRTP if the answer has a key too, else plain RTP.
 	Secure bool
 	Crypto []Crypto
+	// Feedback is the profile with RTCP feedback (RTP/AVPF, RTP/SAVPF, RFC
+	// 4585), which Linphone offers when it is set to. An answer keeps the
+	// offer's profile; Vox sends no feedback messages, which the profile
+	// allows.
+	Feedback bool
 	// Streams are all the m= lines of the description, in order, and Index
 	// the audio's among them: an answer has as many, in the same order
 	// (RFC 3264 section 6), the others refused with port 0.
@@ -265,6 +274,7 @@ func (s Session) Answer(offer Audio) ([]byte, Media, error) {
 		ev = 0
 	}
 	dir := direction(s.Direction.Sends() && offer.Direction.Receives(), s.Direction.Receives() && offer.Direction.Sends())
+	s.Feedback = offer.Feedback
 	b, err := s.marshal([]Codec{*chosen}, ev, dir, offer.Streams, offer.Index)
 	if err != nil {
 		return nil, Media{}, err
@@ -324,6 +334,9 @@ func (s Session) marshal(codecs []Codec, eventPT uint8, dir Direction, streams [
 			m.MediaName.Protos[1] = "SAVP"
 		}
 		m.Attributes = append(m.Attributes, s.Crypto.attribute())
+	}
+	if s.Feedback {
+		m.MediaName.Protos[1] += "F"
 	}
 	for _, c := range codecs {
 		m.MediaName.Formats = append(m.MediaName.Formats, strconv.Itoa(int(c.PT)))
@@ -398,7 +411,12 @@ func Parse(b []byte) (Audio, error) {
 		return Audio{}, fmt.Errorf("%w: %q", ErrAddress, conn.Address.Address)
 	}
 	port := uint16(m.MediaName.Port.Value)
-	a := Audio{Ptime: DefaultPtime, Direction: SendRecv, Secure: slices.Contains(m.MediaName.Protos, "SAVP"), Streams: streams, Index: index}
+	protos := m.MediaName.Protos
+	a := Audio{
+		Ptime: DefaultPtime, Direction: SendRecv, Streams: streams, Index: index,
+		Secure:   slices.Contains(protos, "SAVP") || slices.Contains(protos, "SAVPF"),
+		Feedback: slices.Contains(protos, "AVPF") || slices.Contains(protos, "SAVPF"),
+	}
 	if !ip.IsUnspecified() {
 		a.Addr = netip.AddrPortFrom(ip, port)
 		a.RTCP = netip.AddrPortFrom(ip, port+1)

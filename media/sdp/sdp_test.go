@@ -411,3 +411,51 @@ func TestAnswerKeepsTheOffersLines(t *testing.T) {
 		})
 	}
 }
+
+// An offer with RTCP feedback (RTP/AVPF, RTP/SAVPF: Linphone set to AVPF)
+// is answered in its profile, which the session keeps for its own later
+// offers; SAVPF is SRTP. Answered RTP/AVP, Linphone aborts the call as
+// incompatible.
+func TestAnswerKeepsTheFeedbackProfile(t *testing.T) {
+	key := []byte("0123456789abcdefghijklmnopqrst")
+	for _, tc := range []struct {
+		name, proto string
+		crypto      bool
+	}{
+		{"AVPF", "RTP/AVPF", false},
+		{"SAVPF", "RTP/SAVPF", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lines := []string{"v=0", "o=- 1 2 IN IP4 1.2.3.4", "s=-", "c=IN IP4 1.2.3.4", "t=0 0", "m=audio 4000 " + tc.proto + " 0", "a=rtcp-fb:* nack"}
+			if tc.crypto {
+				lines = append(lines, "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"+base64.StdEncoding.EncodeToString(key))
+			}
+			offer, err := Parse(sdpText(lines...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !offer.Feedback || offer.Secure != tc.crypto {
+				t.Fatalf("parsed %+v", offer)
+			}
+			ses := NewSession(netip.MustParseAddrPort("10.0.0.1:20000"))
+			if tc.crypto {
+				ses.Crypto = &Crypto{Tag: 1, Suite: "AES_CM_128_HMAC_SHA1_80", Key: key}
+			}
+			answer, _, err := ses.Answer(offer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(answer), "\r\nm=audio 20000 "+tc.proto+" ") {
+				t.Fatalf("the answer is not %s:\n%s", tc.proto, answer)
+			}
+			ses.Feedback = offer.Feedback // as the leg keeps it
+			again, err := ses.Offer()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(again), "\r\nm=audio 20000 "+tc.proto+" ") {
+				t.Fatalf("our next offer is not %s:\n%s", tc.proto, again)
+			}
+		})
+	}
+}
