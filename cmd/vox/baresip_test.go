@@ -82,6 +82,8 @@ func TestBaresipOverTLS(t *testing.T) {
 		{name: "callee requiring SRTP", callerEnc: "srtp-mand", calleeEnc: "srtp-mand", calleeSRTP: true},
 		// "SRTP optional": the caller's keys come on RTP/AVP.
 		{name: "caller with optional SRTP", callerEnc: "srtp", calleeEnc: "srtp-mand", calleeSRTP: true},
+		// SRTP on RTP/SAVPF (RTCP feedback): answered in that profile.
+		{name: "caller with SRTP and RTCP feedback", callerEnc: "srtp-mandf", calleeEnc: "srtp-mand", calleeSRTP: true},
 		{name: "callee requiring SRTP and a plain phone", callerEnc: "srtp-mand", calleeEnc: "srtp-mand", calleeSRTP: true, plainPhone: true},
 		{name: "callee without SRTP and a plain phone", callerEnc: "srtp-mand", calleeEnc: "", plainPhone: true},
 	} {
