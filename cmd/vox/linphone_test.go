@@ -366,3 +366,36 @@ func (ua *linphoneUA) stop(t *testing.T) {
 		ua.kill()
 	}
 }
+
+// Blind transfer from Linphone: phone67 calls a scenario that rings phone68
+// (Linphone) and takes its transfers; Linphone transfers the call to
+// phone69, which the scenario rings and bridges with phone67, and Linphone,
+// told the transfer worked, hangs up.
+func TestLinphoneBlindTransfer(t *testing.T) {
+	const targetTone = 800.0 // Hz, what phone69 says
+	s := startCallServer(t)
+	dir := t.TempDir()
+	transferor := startLinphone(t, s, "phone68")
+	transferor.send(t, "autoanswer enable")
+	target := startBaresip(t, s, "phone69", toneWAV(t, dir, targetTone), "auto")
+	caller := startBaresip(t, s, "phone67", toneWAV(t, dir, callerTone), "manual")
+	transferor.waitRegistered(t, s)
+	s.waitRegistered(t, "phone67", "phone69")
+
+	caller.command(t, "dial", "1000")
+	caller.waitEvent(t, "CALL_ESTABLISHED")
+	transferor.waitOutput(t, "connected.")
+	transferor.send(t, "transfer 1 sip:phone69@"+s.sipAddr.Addr().String())
+	target.waitEvent(t, "CALL_ESTABLISHED")
+	transferor.waitOutput(t, "ended")
+	target.waitReceived(t, talk)
+	caller.command(t, "hangup", "")
+	caller.waitEvent(t, "CALL_CLOSED")
+	target.waitEvent(t, "CALL_CLOSED")
+	s.sessionLog(t, "Call.BlindTransferRequested", "transfer to phone69", "NotifyBlindTransfer", "Session terminated")
+	transferor.stop(t)
+	caller.stop(t)
+	target.stop(t)
+	checkTone(t, "what phone69 received", target.received(t), 0, false, callerTone)
+	checkTone(t, "what phone67 received last", caller.received(t), 0, true, targetTone)
+}
