@@ -56,8 +56,8 @@ type fork struct {
 	// rtc is the WebRTC session offered to a browser; the fork's own, as
 	// each browser needs one. nil for a SIP phone's fork.
 	rtc BrowserMedia
-	// plainFallback: see target.
-	plainFallback bool
+	// plainFallback, srtpFallback: see target.
+	plainFallback, srtpFallback bool
 	// srtp is the fork's own SRTP offer, for a phone on TLS among a user's
 	// several phones; nil when the fork offers the leg's media.
 	srtp *sdesMedia
@@ -78,6 +78,11 @@ type target struct {
 	// plainFallback: offer plain RTP again when the far end refuses SRTP
 	// (488), for a phone whose SRTP we only guessed from its TLS.
 	plainFallback bool
+	// srtpFallback: offer SRTP when the far end refuses plain RTP (488),
+	// for a phone off TLS set to require SRTP (Linphone can be), which
+	// vox would otherwise never reach, though it takes that phone's own
+	// SRTP calls.
+	srtpFallback bool
 	// caller is the From user when the target wants its own (a trunk's
 	// caller ID); authUser and password answer its digest challenge.
 	caller, authUser, password string
@@ -171,7 +176,10 @@ func (c *calls) dial(ctx context.Context, req runtime.DialRequest) (runtime.Leg,
 			offeredSRTP++
 		}
 		f := &fork{l: l, transport: t.transport, peer: t.peer, authUser: t.authUser, password: t.password,
-			plainFallback: secure && t.plainFallback, secure: t.srtp}
+			plainFallback: secure && t.plainFallback, secure: t.srtp,
+			// The new offer replaces the leg's media: only for a fork
+			// that has the leg's media to itself.
+			srtpFallback: t.srtpFallback && !secure && !l.lazy && len(targets) == 1}
 		if !isWebSocket(t.transport) {
 			forkOffer := offer
 			if ownSRTP(t) {
@@ -263,11 +271,17 @@ func (c *calls) userTargets(ctx context.Context, req runtime.DialRequest) ([]tar
 		return nil, &runtime.DialError{Code: 480, Reason: "Temporarily Unavailable"}
 	}
 	for i := range out {
-		if out[i].transport == "TLS" {
+		switch {
+		case out[i].transport == "TLS":
 			// A phone on TLS may well want SRTP (one set to require it
 			// refuses anything else), and the keys in our SDP go over
 			// TLS. One that refuses it gets plain RTP next.
 			out[i].srtp, out[i].plainFallback = true, true
+		case !isWebSocket(out[i].transport):
+			// Off TLS the keys would cross the network in the clear, so
+			// plain RTP comes first; a phone that requires SRTP anyway
+			// gets it next.
+			out[i].srtpFallback = true
 		}
 	}
 	return out, nil
@@ -405,6 +419,18 @@ func (f *fork) run() {
 				return
 			}
 			l.log.Info("sip: the phone refused SRTP; offering plain RTP", "peer", f.peer)
+			retry = inviteAgain(inv)
+			retry.SetBody(offer)
+			tx, err = c.client.TransactionRequest(ctx, retry, sipgo.ClientRequestAddVia)
+		case code == 488 && f.srtpFallback:
+			f.srtpFallback = false
+			offer, mediaErr := l.replaceMedia(true)
+			if mediaErr != nil {
+				l.log.Warn("sip: no SRTP after plain RTP was refused", "err", mediaErr)
+				l.forkFailed(f, failure{code: code, reason: res.Reason, headers: failureHeaders(res)})
+				return
+			}
+			l.log.Info("sip: the phone refused plain RTP; offering SRTP", "peer", f.peer)
 			retry = inviteAgain(inv)
 			retry.SetBody(offer)
 			tx, err = c.client.TransactionRequest(ctx, retry, sipgo.ClientRequestAddVia)

@@ -127,6 +127,40 @@ func TestBaresipCallsLinphoneWhoHolds(t *testing.T) {
 	checkTone(t, "what phone67 received last", caller.received(t), 0, true, calleeTone)
 }
 
+// Linphone set to require SRTP, registered over UDP, refuses the plain RTP
+// vox offers a phone off TLS first (488); vox offers it SRTP next, and the
+// call goes through: each side hears the other.
+func TestLinphoneRequiringSRTPIsCalled(t *testing.T) {
+	s := startCallServer(t)
+	s.pushBundledDemo(t)
+	dir := t.TempDir()
+	callee := startLinphoneOver(t, s, "phone68", "udp", "media_encryption=srtp", "media_encryption_mandatory=1")
+	callee.send(t, "autoanswer enable")
+	caller := startBaresip(t, s, "phone67", toneWAV(t, dir, callerTone), "manual")
+	callee.waitRegistered(t, s)
+	s.waitRegistered(t, "phone67")
+
+	caller.command(t, "dial", "100")
+	caller.waitEvent(t, "CALL_ESTABLISHED")
+	callee.waitOutput(t, "connected.")
+	heard := filepath.Join(dir, "linphone-received.wav")
+	callee.send(t, "record "+heard)
+	callee.send(t, "play "+toneWAV(t, dir, calleeTone))
+	s.sessionLog(t, "SendMediaBetween")
+	time.Sleep(talk)
+	caller.command(t, "hangup", "")
+	caller.waitEvent(t, "CALL_CLOSED")
+	callee.waitOutput(t, "ended")
+	callee.stop(t)
+	caller.stop(t)
+
+	if want := "the phone refused plain RTP; offering SRTP"; !strings.Contains(s.logs.String(), want) {
+		t.Errorf("vox did not log %q:\n%s", want, s.logs)
+	}
+	checkTone(t, "what Linphone received", heard, 0, false, callerTone)
+	checkTone(t, "what phone67 received last", caller.received(t), 0, true, calleeTone)
+}
+
 // callUser rings every phone of a user: phone68 on Linphone, which answers
 // by itself, and on baresip, which rings until then and is cancelled. The
 // caller and Linphone hear each other.
