@@ -410,27 +410,28 @@ func (f *fork) run() {
 			authTried = true
 			retry = inv.Clone()
 			tx, err = c.client.TransactionDigestAuth(ctx, retry, res, sipgo.DigestAuth{Username: f.authUser, Password: f.password})
-		case code == 488 && f.plainFallback:
-			f.plainFallback = false
-			offer, mediaErr := l.plainOffer(f)
+		case code == 488 && (f.plainFallback || f.srtpFallback):
+			// The phone refused the kind of media offered: the other
+			// kind next, once.
+			secure := f.srtpFallback
+			f.plainFallback, f.srtpFallback = false, false
+			var offer []byte
+			var mediaErr error
+			if secure {
+				offer, mediaErr = l.replaceMedia(true)
+			} else {
+				offer, mediaErr = l.plainOffer(f)
+			}
 			if mediaErr != nil {
-				l.log.Warn("sip: no plain RTP after SRTP was refused", "err", mediaErr)
+				l.log.Warn("sip: no other media after an offer was refused", "srtp", secure, "err", mediaErr)
 				l.forkFailed(f, failure{code: code, reason: res.Reason, headers: failureHeaders(res)})
 				return
 			}
-			l.log.Info("sip: the phone refused SRTP; offering plain RTP", "peer", f.peer)
-			retry = inviteAgain(inv)
-			retry.SetBody(offer)
-			tx, err = c.client.TransactionRequest(ctx, retry, sipgo.ClientRequestAddVia)
-		case code == 488 && f.srtpFallback:
-			f.srtpFallback = false
-			offer, mediaErr := l.replaceMedia(true)
-			if mediaErr != nil {
-				l.log.Warn("sip: no SRTP after plain RTP was refused", "err", mediaErr)
-				l.forkFailed(f, failure{code: code, reason: res.Reason, headers: failureHeaders(res)})
-				return
+			if secure {
+				l.log.Info("sip: the phone refused plain RTP; offering SRTP", "peer", f.peer)
+			} else {
+				l.log.Info("sip: the phone refused SRTP; offering plain RTP", "peer", f.peer)
 			}
-			l.log.Info("sip: the phone refused plain RTP; offering SRTP", "peer", f.peer)
 			retry = inviteAgain(inv)
 			retry.SetBody(offer)
 			tx, err = c.client.TransactionRequest(ctx, retry, sipgo.ClientRequestAddVia)

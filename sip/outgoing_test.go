@@ -48,6 +48,25 @@ func dialRawUAS(t *testing.T) (*rawUAS, runtime.Leg, chan runtime.Event) {
 	return u, leg, events
 }
 
+// waitConnected waits a few seconds at most for the call's Call.Connected,
+// and fails the test if the call ends first.
+func waitConnected(t *testing.T, events <-chan runtime.Event) {
+	t.Helper()
+	for {
+		select {
+		case ev := <-events:
+			switch ev.Name {
+			case runtime.EventConnected:
+				return
+			case runtime.EventFailed, runtime.EventDisconnected:
+				t.Fatalf("the call ended: %s %v", ev.Name, ev.Params)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("the call did not connect")
+		}
+	}
+}
+
 // readSIP is the next SIP message on conn that starts with prefix; others
 // (RTP, retransmissions) are skipped.
 func readSIP(t *testing.T, conn *net.UDPConn, prefix string) string {
@@ -106,14 +125,7 @@ func TestOutgoingCallRetriesAfter422(t *testing.T) {
 	}
 	u.respond(t, again, "200 OK", "", answerSDP(9, "0", "0 PCMU/8000"))
 	readSIP(t, u.conn, "ACK ")
-	for ev := range events {
-		if ev.Name == runtime.EventConnected {
-			break
-		}
-		if ev.Name == runtime.EventFailed {
-			t.Fatalf("the call failed: %v", ev.Params)
-		}
-	}
+	waitConnected(t, events)
 	if err := leg.Hangup(context.Background(), 0, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -218,14 +230,7 @@ func TestOutgoingCallHangsUpASecondAnswer(t *testing.T) {
 			t.Fatalf("a second BYE:\n%s", msg)
 		}
 	}
-	for ev := range events {
-		if ev.Name == runtime.EventConnected {
-			break
-		}
-		if ev.Name == runtime.EventFailed || ev.Name == runtime.EventDisconnected {
-			t.Fatalf("the call ended: %s %v", ev.Name, ev.Params)
-		}
-	}
+	waitConnected(t, events)
 	if err := leg.Hangup(context.Background(), 0, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -104,11 +104,7 @@ func TestEndedOutgoingCallIsNotHeldByItsTransaction(t *testing.T) {
 	out = nil
 	u.respond(t, readSIP(t, u.conn, "INVITE "), "200 OK", "", answerSDP(9, "0", "0 PCMU/8000"))
 	readSIP(t, u.conn, "ACK ")
-	for ev := range events {
-		if ev.Name == runtime.EventConnected {
-			break
-		}
-	}
+	waitConnected(t, events)
 	if err := l.Value().Hangup(context.Background(), 0, nil); err != nil {
 		t.Fatal(err)
 	}

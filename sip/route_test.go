@@ -72,14 +72,7 @@ func TestRouteSetOfAnOutgoingCall(t *testing.T) {
 	if got := headersOf(ack, "Route"); !slices.Equal(got, want) {
 		t.Errorf("the ACK's Route is %q, want %q:\n%s", got, want, ack)
 	}
-	for ev := range events {
-		if ev.Name == runtime.EventConnected {
-			break
-		}
-		if ev.Name == runtime.EventFailed {
-			t.Fatalf("the call failed: %v", ev.Params)
-		}
-	}
+	waitConnected(t, events)
 	if err := leg.Hangup(context.Background(), 0, nil); err != nil {
 		t.Fatal(err)
 	}
