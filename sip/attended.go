@@ -154,12 +154,17 @@ func pair(a, b *leg) bool {
 	defer first.mu.Unlock()
 	second.mu.Lock()
 	defer second.mu.Unlock()
-	if a.state != stateConnected || b.state != stateConnected {
+	if !joinableState(a.state) || !joinableState(b.state) {
 		return false
 	}
 	a.joined, b.joined = b, a
 	return true
 }
+
+// joinableState: the call is answered. Its ACK may still be on the way:
+// a phone sends its REFER right after the ACK of the call it names, and the
+// two are handled on goroutines of their own.
+func joinableState(s legState) bool { return s == stateAnswered || s == stateConnected }
 
 // joinEnd is what joining needs of a leg: where its dialog's requests come
 // from, and its RTP address and SRTP.
@@ -174,8 +179,8 @@ func (l *leg) joinable() (joinEnd, int, string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
-	case l.state != stateConnected:
-		return joinEnd{}, 403, "only a connected call can be transferred"
+	case !joinableState(l.state):
+		return joinEnd{}, 403, "only an answered call can be transferred"
 	case l.joined != nil:
 		return joinEnd{}, 403, "the call was transferred already"
 	case l.ep == nil || l.rtc != nil:
@@ -221,12 +226,19 @@ func (l *leg) joinWith(media netip.AddrPort) {
 // tells an answered call: joined tells the dialog is over.
 func (l *leg) leaveDialog(after <-chan struct{}) {
 	l.mu.Lock()
-	d := l.dlg
+	d, wait := l.dlg, l.awaiting
 	l.mu.Unlock()
 	l.c.goWork(func() {
 		if after != nil {
 			select {
 			case <-after:
+			case <-l.c.closing:
+			}
+		}
+		if wait != nil {
+			// RFC 3261 section 15: not before the ACK of our 2xx.
+			select {
+			case <-wait.done:
 			case <-l.c.closing:
 			}
 		}
