@@ -371,7 +371,6 @@ func startBaresipOver(t *testing.T, s *callServer, user, source, answermode, tra
 	if err := os.Mkdir(ua.snd, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	ctrl := freeTCPPort(t)
 	// The modules are loaded from the one directory the Debian package
 	// fills; the player is an aubridge device that nobody reads, since
 	// sndfile already has what arrives.
@@ -397,7 +396,6 @@ func startBaresipOver(t *testing.T, s *callServer, user, source, answermode, tra
 		"module_app account.so",
 		"module_app menu.so",
 		"module_app ctrl_tcp.so",
-		"ctrl_tcp_listen 127.0.0.1:" + strconv.Itoa(ctrl),
 		"snd_path " + ua.snd,
 	}, "\n") + "\n"
 	if cafile != "" {
@@ -410,15 +408,31 @@ func startBaresipOver(t *testing.T, s *callServer, user, source, answermode, tra
 		account += ";mediaenc=" + mediaenc
 	}
 	account += "\n"
-	for name, text := range map[string]string{"config": config, "accounts": account} {
-		if err := os.WriteFile(filepath.Join(conf, name), []byte(text), 0o600); err != nil {
-			t.Fatal(err)
+	// The ctrl_tcp port was free when freeTCPPort looked, and may be taken
+	// (by a connection's ephemeral port) before baresip binds it; baresip
+	// then goes on without ctrl_tcp, and another process may listen there.
+	// So baresip is started again on another port when its output says so,
+	// which it does before it says it is ready.
+	for attempt := 1; ; attempt++ {
+		ctrl := freeTCPPort(t)
+		files := map[string]string{"config": config + "ctrl_tcp_listen 127.0.0.1:" + strconv.Itoa(ctrl) + "\n", "accounts": account}
+		for name, text := range files {
+			if err := os.WriteFile(filepath.Join(conf, name), []byte(text), 0o600); err != nil {
+				t.Fatal(err)
+			}
 		}
+		// -s traces SIP into the output, which the log shows if the test fails.
+		ua.peerProcess = startPeer(t, "baresip "+user, exec.Command(bin, "-f", conf, "-s"))
+		waitFor(t, ua.out, "baresip is ready.", 1)
+		if !strings.Contains(ua.out.String(), "ctrl_tcp: failed to listen") {
+			ua.connect(t, ctrl)
+			return ua
+		}
+		if attempt == 3 {
+			t.Fatalf("baresip %s: no ctrl_tcp port in %d attempts:\n%s", user, attempt, ua.out)
+		}
+		ua.kill()
 	}
-	// -s traces SIP into the output, which the log shows if the test fails.
-	ua.peerProcess = startPeer(t, "baresip "+user, exec.Command(bin, "-f", conf, "-s"))
-	ua.connect(t, ctrl)
-	return ua
 }
 
 // freeTCPPort is a TCP port free on 127.0.0.1 now.
