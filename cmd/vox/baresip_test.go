@@ -171,6 +171,20 @@ func TestBaresipBlindTransfer(t *testing.T) {
 	checkTone(t, "what phone67 received last", caller.received(t), 0, true, targetTone)
 }
 
+// Two baresip phones over IPv6 (vox serve --sip [::1]:0) call each other
+// through the demo: SDP with IN IP6, RTP on ::1, and each hears the other.
+func TestBaresipOverIPv6(t *testing.T) {
+	s := startCallServerWith(t, func(c *serveConfig) { c.SIP = "[::1]:0" })
+	s.pushBundledDemo(t)
+	dir := t.TempDir()
+	callee := startBaresipOver(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto", "udp", s.sipAddr.String(), "", "")
+	caller := startBaresipOver(t, s, "phone67", toneWAV(t, dir, callerTone), "manual", "udp", s.sipAddr.String(), "", "")
+	s.waitRegistered(t, "phone67", "phone68")
+	callThroughTheDemo(t, s, caller, callee)
+	checkTone(t, "what phone68 received", callee.received(t), 0, false, callerTone)
+	checkTone(t, "what phone67 received last", caller.received(t), 0, true, calleeTone)
+}
+
 // A supervisor listens in: phone67 calls through a scenario that bridges it
 // with phone68 and has phone69 hear phone67, one way (Call.sendMediaTo).
 // phone69 hears phone67, and phone67 still hears phone68, not phone69.
@@ -371,13 +385,18 @@ func startBaresipOver(t *testing.T, s *callServer, user, source, answermode, tra
 	if err := os.Mkdir(ua.snd, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	// baresip listens on the loopback of the registrar's family.
+	listen, iface := "127.0.0.1:0", "127.0.0.1"
+	if strings.HasPrefix(addr, "[") {
+		listen, iface = "[::1]:0", "::1"
+	}
 	// The modules are loaded from the one directory the Debian package
 	// fills; the player is an aubridge device that nobody reads, since
 	// sndfile already has what arrives.
 	config := strings.Join([]string{
 		"poll_method epoll",
-		"sip_listen 127.0.0.1:0",
-		"net_interface 127.0.0.1",
+		"sip_listen " + listen,
+		"net_interface " + iface,
 		"call_local_timeout 20",
 		"audio_source aufile," + source,
 		"audio_player aubridge," + user,
