@@ -48,6 +48,12 @@ func TestLinphoneCallsBaresipThroughTheDemo(t *testing.T) {
 		{name: "AVPF", transport: "udp", config: []string{"[rtp]", "avpf=1", "[proxy_default_values]", "avpf=1"}, logs: "srtp=false"},
 		{name: "SRTP with AVPF", transport: "udp", config: []string{"media_encryption=srtp", "media_encryption_mandatory=1",
 			"[rtp]", "avpf=1", "[proxy_default_values]", "avpf=1"}, logs: "srtp=true"},
+		// All of it at once, as a user of Linphone's apps may have it:
+		// SRTP required, ICE, AVPF, RTCP on the RTP port, and video.
+		{name: "everything offered", transport: "udp", args: []string{"-C"}, config: []string{
+			"media_encryption=srtp", "media_encryption_mandatory=1", "[net]", "firewall_policy=ice",
+			"[rtp]", "avpf=1", "rtcp_mux=1", "[proxy_default_values]", "avpf=1",
+			"[video]", "enabled=1", "capture=1", "display=0", "automatically_initiate=1"}, logs: "srtp=true"},
 	} {
 		t.Run(tc.name, func(t *testing.T) { linphoneCallsBaresip(t, tc.transport, tc.args, tc.config, tc.logs) })
 	}
