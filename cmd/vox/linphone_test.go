@@ -60,7 +60,11 @@ func TestLinphoneCallsBaresipThroughTheDemo(t *testing.T) {
 }
 
 func linphoneCallsBaresip(t *testing.T, transport string, args, config []string, logs string) {
-	s := startCallServer(t)
+	linphoneCallsBaresipOn(t, startCallServer(t), transport, args, config, logs)
+}
+
+// linphoneCallsBaresipOn is linphoneCallsBaresip through s.
+func linphoneCallsBaresipOn(t *testing.T, s *callServer, transport string, args, config []string, logs string) {
 	s.pushBundledDemo(t)
 	dir := t.TempDir()
 	callee := startBaresip(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto")
@@ -110,34 +114,8 @@ func TestLinphoneOverTLS(t *testing.T) {
 	s := startCallServerWith(t, func(cfg *serveConfig) {
 		cfg.TLSCert, cfg.TLSKey, cfg.SIPTLS = certFile, keyFile, "127.0.0.1:0"
 	})
-	s.pushBundledDemo(t)
-	callee := startBaresip(t, s, "phone68", toneWAV(t, dir, calleeTone), "auto")
-	caller := startLinphoneOver(t, s, "phone67", "tls", "root_ca="+certFile, "verify_server_certs=1", "verify_server_cn=0",
-		"media_encryption=srtp", "media_encryption_mandatory=1")
-	caller.waitRegistered(t, s)
-	s.waitRegistered(t, "phone68")
-	if b := s.sip.Registrar().Bindings(sipRealm, "phone67"); b[0].Transport != "TLS" {
-		t.Fatalf("Linphone registered over %s", b[0].Transport)
-	}
-
-	caller.send(t, "call sip:100@"+s.sipAddr.Addr().String())
-	caller.waitOutput(t, "connected.")
-	heard := filepath.Join(dir, "linphone-received.wav")
-	caller.send(t, "record "+heard)
-	caller.send(t, "play "+toneWAV(t, dir, callerTone))
-	callee.waitEvent(t, "CALL_ESTABLISHED")
-	callee.waitReceived(t, talk)
-	caller.send(t, "terminate")
-	caller.waitOutput(t, "ended")
-	callee.waitEvent(t, "CALL_CLOSED")
-	caller.stop(t)
-	callee.stop(t)
-
-	if want := "destination=100 app=demo srtp=true"; !strings.Contains(s.logs.String(), want) {
-		t.Errorf("vox did not log %q:\n%s", want, s.logs)
-	}
-	checkTone(t, "what phone68 received", callee.received(t), 0, false, callerTone)
-	checkTone(t, "what Linphone received last", heard, 0, true, calleeTone)
+	linphoneCallsBaresipOn(t, s, "tls", nil, []string{"root_ca=" + certFile, "verify_server_certs=1", "verify_server_cn=0",
+		"media_encryption=srtp", "media_encryption_mandatory=1"}, "srtp=true")
 }
 
 // baresip calls the demo, which rings Linphone; Linphone answers, holds the
