@@ -531,7 +531,7 @@ func (c *calls) moreAnswers(f *fork, d *dialog, ack func(*dialog)) func(*sipmsg.
 	inv, transport, peer := f.inv, f.transport, f.peer
 	first := d.key().remote
 	var mu sync.Mutex
-	others := map[string]*dialog{}
+	var others map[string]*dialog // made for a second callee, which few calls have
 	return func(res *sipmsg.Response) {
 		tag, _ := res.To().Params.Get("tag")
 		if tag == first {
@@ -542,6 +542,9 @@ func (c *calls) moreAnswers(f *fork, d *dialog, ack func(*dialog)) func(*sipmsg.
 		other, seen := others[tag]
 		if !seen {
 			other = uacDialog(inv, res, transport, peer, c.contactFor(inv.Recipient, transport, peerAddr(peer)))
+			if others == nil {
+				others = map[string]*dialog{}
+			}
 			others[tag] = other
 		}
 		mu.Unlock()

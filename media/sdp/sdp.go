@@ -6,6 +6,7 @@
 package sdp
 
 import (
+	"bytes"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -479,29 +480,34 @@ var (
 )
 
 // standIns replaces the m= lines pion cannot parse with stand-ins it can,
-// which are not audio, and returns the streams they stood for, by index.
+// which are not audio, and returns the streams they stood for, by index. It
+// runs on every offer and answer, so it copies nothing unless one needs
+// standing in for, which hardly any does.
 func standIns(b []byte) ([]byte, map[int]Stream) {
 	var foreign map[int]Stream
-	lines := strings.Split(string(b), "\n")
-	index := -1
-	for i, line := range lines {
-		rest, ok := strings.CutPrefix(line, "m=")
+	var out []byte
+	index, done := -1, 0 // done: how much of b is in out
+	for start := 0; start < len(b); {
+		end := len(b)
+		if i := bytes.IndexByte(b[start:], '\n'); i >= 0 {
+			end = start + i
+		}
+		line := b[start:end]
+		lineStart := start
+		start = end + 1
+		rest, ok := bytes.CutPrefix(line, []byte("m="))
 		if !ok {
 			continue
 		}
 		index++
-		f := strings.Fields(rest)
+		if pionKnows(rest) {
+			continue
+		}
+		f := strings.Fields(string(rest))
 		if len(f) < 3 {
 			continue // pion says what is wrong with it
 		}
 		protos := strings.Split(f[2], "/")
-		known := slices.Contains(pionMedia, f[0])
-		for _, p := range protos {
-			known = known && slices.Contains(pionProtos, p)
-		}
-		if known {
-			continue
-		}
 		if foreign == nil {
 			foreign = map[int]Stream{}
 		}
@@ -510,16 +516,35 @@ func standIns(b []byte) ([]byte, map[int]Stream) {
 			st.Format = f[3]
 		}
 		foreign[index] = st
-		standIn := "m=application " + f[1] + " UDP " + st.Format
-		if strings.HasSuffix(line, "\r") {
-			standIn += "\r"
+		out = append(out, b[done:lineStart]...)
+		out = append(out, "m=application "+f[1]+" UDP "+st.Format...)
+		if bytes.HasSuffix(line, []byte("\r")) {
+			out = append(out, '\r')
 		}
-		lines[i] = standIn
+		done = end
 	}
 	if foreign == nil {
 		return b, nil
 	}
-	return []byte(strings.Join(lines, "\n")), foreign
+	return append(out, b[done:]...), foreign
+}
+
+// pionKnows tells whether pion parses the media and transport of an m= line
+// (after "m="): one it does not, or a line too short to tell, is looked at
+// closer.
+func pionKnows(line []byte) bool {
+	media, rest, _ := bytes.Cut(bytes.TrimLeft(line, " "), []byte(" "))
+	_, rest, _ = bytes.Cut(bytes.TrimLeft(rest, " "), []byte(" ")) // the port
+	proto, _, _ := bytes.Cut(bytes.TrimLeft(rest, " "), []byte(" "))
+	if len(proto) == 0 || !slices.Contains(pionMedia, string(media)) {
+		return false
+	}
+	for p := range bytes.SplitSeq(bytes.TrimRight(proto, "\r"), []byte("/")) {
+		if !slices.Contains(pionProtos, string(p)) {
+			return false
+		}
+	}
+	return true
 }
 
 // rtcpAttr reads a=rtcp:port [IN IP4 addr] (RFC 3605).
