@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"vox/internal/porttest"
-	"vox/runtime"
 )
 
 // joinScenario answers both of a phone's calls; X-Role tells them apart in
@@ -66,18 +65,7 @@ func replacing(d rawDialog) string {
 // come before the ACK of the call it names. Only the phone on both calls may
 // join them, only calls Vox knows, and not an SRTP call with a plain one.
 func TestAttendedTransferJoinsTheCalls(t *testing.T) {
-	prog, err := runtime.Compile("test.js", joinScenario)
-	if err != nil {
-		t.Fatal(err)
-	}
-	launcher := &scriptLauncher{prog: prog, log: &syncBuffer{}}
-	_, addr := startRawCallServerWith(t, CallOptions{Launcher: launcher})
-	log := launcher.log
-	p, err := newRawPhone(addr, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.conn.Close() })
+	p, log := scenarioPhone(t, joinScenario, CallOptions{})
 	first := dialAs(t, p, "first")
 	waitLog(t, log, "first connected")
 	cseq := 2
@@ -121,7 +109,7 @@ func TestAttendedTransferJoinsTheCalls(t *testing.T) {
 	expect("hanging up the SRTP call", "SIP/2.0 200 ")
 	waitLog(t, log, "secure disconnected")
 
-	other, err := newRawPhone(addr, 2)
+	other, err := newRawPhone(p.server, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

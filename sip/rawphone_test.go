@@ -364,6 +364,18 @@ func callScenario(t *testing.T, scenario string) (*rawPhone, rawDialog, *syncBuf
 // callScenarioWith is callScenario on a server with more call options.
 func callScenarioWith(t *testing.T, scenario string, opts CallOptions) (*rawPhone, rawDialog, *syncBuffer) {
 	t.Helper()
+	p, log := scenarioPhone(t, scenario, opts)
+	d := p.mustDial(t)
+	if err := p.ackAnswer(d); err != nil {
+		t.Fatal(err)
+	}
+	return p, d, log
+}
+
+// scenarioPhone is a raw phone of a server whose calls run scenario, and
+// the session log; the phone has placed no call yet.
+func scenarioPhone(t *testing.T, scenario string, opts CallOptions) (*rawPhone, *syncBuffer) {
+	t.Helper()
 	prog, err := runtime.Compile("test.js", scenario)
 	if err != nil {
 		t.Fatal(err)
@@ -376,9 +388,5 @@ func callScenarioWith(t *testing.T, scenario string, opts CallOptions) (*rawPhon
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.conn.Close() })
-	d := p.mustDial(t)
-	if err := p.ackAnswer(d); err != nil {
-		t.Fatal(err)
-	}
-	return p, d, launcher.log
+	return p, launcher.log
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"vox/runtime"
 )
 
 // headersOf is every value of a header of msg, in order.
@@ -26,21 +25,11 @@ func headersOf(msg, name string) []string {
 // BYE names them in Route headers in the same order, to the phone's Contact,
 // sent where the call came from.
 func TestRouteSetOfAnIncomingCall(t *testing.T) {
-	prog, err := runtime.Compile("test.js", `VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
+	p, log := scenarioPhone(t, `VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 		e.call.addEventListener(CallEvents.Connected, () => e.call.hangup());
 		e.call.addEventListener(CallEvents.Disconnected, () => VoxEngine.terminate());
 		e.call.answer();
-	});`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	launcher := &scriptLauncher{prog: prog, log: &syncBuffer{}}
-	_, addr := startRawCallServerWith(t, CallOptions{Launcher: launcher})
-	p, err := newRawPhone(addr, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.conn.Close() })
+	});`, CallOptions{})
 	routes := []string{"<sip:edge.carrier.test;lr>", "<sip:core.carrier.test:5070;transport=udp;lr;ftag=x1>"}
 	p.extra = "Record-Route: " + routes[0] + "\r\nRecord-Route: " + routes[1] + "\r\n"
 	d := p.mustDial(t)
@@ -50,7 +39,7 @@ func TestRouteSetOfAnIncomingCall(t *testing.T) {
 	if err := p.ackAnswer(d); err != nil {
 		t.Fatal(err)
 	}
-	bye := p.expect(t, launcher.log, "the scenario's hangup", "BYE sip:alice@"+p.local+" SIP/2.0")
+	bye := p.expect(t, log, "the scenario's hangup", "BYE sip:alice@"+p.local+" SIP/2.0")
 	if got := headersOf(bye, "Route"); !slices.Equal(got, routes) {
 		t.Errorf("the BYE's Route is %q, want %q:\n%s", got, routes, bye)
 	}
