@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -107,7 +108,7 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if !browser && !lateOffer {
 		var err error
 		if offer, err = sdp.Parse(body); err != nil {
-			c.refuse(req, tx, 488, err.Error())
+			c.refuseOffer(req, tx, err)
 			return
 		}
 	}
@@ -179,7 +180,7 @@ func (c *calls) invite(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 		}
 		if err != nil {
 			l.end(runtime.EventDisconnected, nil)
-			c.refuse(req, tx, 488, err.Error())
+			c.refuseOffer(req, tx, err)
 			return
 		}
 	}
@@ -275,10 +276,26 @@ func (c *calls) refuse(req *sipmsg.Request, tx sipmsg.ServerTransaction, code in
 	c.srv.respond(tx, refusal(req, code, why))
 }
 
+// refuseOffer answers with 488 an offer Vox cannot take. A codec mismatch
+// gets the Warning code RFC 3261 has for it (305, incompatible media
+// format), which phones show to their users; anything else 399.
+func (c *calls) refuseOffer(req *sipmsg.Request, tx sipmsg.ServerTransaction, err error) {
+	warn := 399
+	if errors.Is(err, sdp.ErrNoCodec) {
+		warn = 305
+	}
+	c.srv.badLog.Warn("sip: call refused", "source", req.Source(), "code", 488, "why", err.Error())
+	c.srv.respond(tx, warnedRefusal(req, 488, warn, err.Error()))
+}
+
 // refusal is the final response code to req, with a Warning saying why.
 func refusal(req *sipmsg.Request, code int, why string) *sipmsg.Response {
+	return warnedRefusal(req, code, 399, why)
+}
+
+func warnedRefusal(req *sipmsg.Request, code, warn int, why string) *sipmsg.Response {
 	res := sipmsg.NewResponseFromRequest(req, code, reasonPhrase(code), nil)
-	res.AppendHeader(sipmsg.NewHeader("Warning", `399 vox "`+strings.ReplaceAll(trimForLog(why), `"`, "'")+`"`))
+	res.AppendHeader(sipmsg.NewHeader("Warning", strconv.Itoa(warn)+` vox "`+strings.ReplaceAll(trimForLog(why), `"`, "'")+`"`))
 	return res
 }
 

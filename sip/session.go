@@ -330,7 +330,7 @@ func (l *leg) reinviteNow(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	} else {
 		var err error
 		if body, err = l.answerOffer(body); err != nil {
-			l.c.refuse(req, tx, 488, err.Error())
+			l.c.refuseOffer(req, tx, err)
 			return
 		}
 	}
@@ -358,7 +358,7 @@ func (l *leg) update(req *sipmsg.Request, tx sipmsg.ServerTransaction) {
 	if body != nil {
 		var err error
 		if body, err = l.answerOffer(body); err != nil {
-			l.c.refuse(req, tx, 488, err.Error())
+			l.c.refuseOffer(req, tx, err)
 			return
 		}
 	}

@@ -67,6 +67,20 @@ func TestSRTPOfferRefused(t *testing.T) {
 	}
 }
 
+// A phone set to codecs Vox does not carry (Opus, G.729) gets 488 with the
+// Warning code of RFC 3261 for it, 305, naming both sides' formats.
+func TestOfferWithoutG711Refused(t *testing.T) {
+	p := phoneFor(t, hangupLauncher{})
+	p.offer = "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" +
+		"m=audio 9 RTP/AVP 96 18 101\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n"
+	_, err := p.dial()
+	var res errUnexpected
+	want := `305 vox "sdp: no codec in common: they have opus/48000/2, G729/8000; vox has PCMU/8000, PCMA/8000"`
+	if !errors.As(err, &res) || !strings.HasPrefix(string(res), "SIP/2.0 488 ") || headerOf(string(res), "Warning") != want {
+		t.Fatalf("dial: %v; want 488 with the Warning %s:\n%s", err, want, res)
+	}
+}
+
 // A phone set to "SRTP optional" offers its keys on RTP/AVP: Vox answers
 // there with a key of its own, so the call is SRTP; an offer whose keys Vox
 // cannot use is answered plain, as it would be by a peer without SRTP,

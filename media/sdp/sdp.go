@@ -178,6 +178,7 @@ type Audio struct {
 	Addr      netip.AddrPort // where it receives RTP; invalid when it is on hold the RFC 2543 way (c=0.0.0.0)
 	RTCP      netip.AddrPort // where it receives RTCP: a=rtcp (RFC 3605), else the RTP port + 1
 	Codecs    []Codec        // the G.711 codecs it lists, in its order; others are left out
+	Others    []string       // the formats it lists that Vox does not carry, as named there ("opus/48000/2"), for errors
 	EventPT   uint8          // telephone-event at 8 kHz; 0 when absent
 	Direction Direction
 	Ptime     int // ms; DefaultPtime when absent
@@ -268,7 +269,7 @@ func (s Session) Answer(offer Audio) ([]byte, Media, error) {
 		}
 	}
 	if chosen == nil {
-		return nil, Media{}, ErrNoCodec
+		return nil, Media{}, s.noCodec(offer)
 	}
 	ev := offer.EventPT
 	if s.NoEvents {
@@ -313,7 +314,22 @@ func (s Session) Negotiate(answer Audio) (Media, error) {
 		dir := direction(s.Direction.Sends() && answer.Direction.Receives(), s.Direction.Receives() && answer.Direction.Sends())
 		return Media{Remote: answer.Addr, RemoteRTCP: answer.RTCP, Codec: c, EventPT: ev, Direction: dir, Crypto: theirs}, nil
 	}
-	return Media{}, ErrNoCodec
+	return Media{}, s.noCodec(answer)
+}
+
+// noCodec is ErrNoCodec naming both sides' formats, for the Warning of a
+// 488 and the log: a phone set to Opus or G.729 alone is a common mistake,
+// and the bare error left its user guessing which side lacked what.
+func (s Session) noCodec(theirs Audio) error {
+	ours := make([]string, len(s.Codecs))
+	for i, c := range s.Codecs {
+		ours[i] = c.Name + "/" + strconv.Itoa(c.Rate)
+	}
+	offered := "no format"
+	if len(theirs.Others) > 0 {
+		offered = strings.Join(theirs.Others, ", ")
+	}
+	return fmt.Errorf("%w: they have %s; vox has %s", ErrNoCodec, offered, strings.Join(ours, ", "))
 }
 
 // marshal describes our audio stream; in an answer, at index among the
@@ -423,7 +439,9 @@ func Parse(b []byte) (Audio, error) {
 		a.RTCP = netip.AddrPortFrom(ip, port+1)
 	}
 
-	names := map[uint8]string{0: "PCMU/8000", 8: "PCMA/8000"} // static, RFC 3551
+	// The static payload types of RFC 3551 section 6 that phones still offer
+	// without an rtpmap.
+	names := map[uint8]string{0: "PCMU/8000", 3: "GSM/8000", 4: "G723/8000", 8: "PCMA/8000", 9: "G722/8000", 18: "G729/8000"}
 	for _, at := range append(slices.Clone(d.Attributes), m.Attributes...) {
 		switch at.Key {
 		case "rtpmap":
@@ -458,8 +476,14 @@ func Parse(b []byte) (Audio, error) {
 			a.Codecs = append(a.Codecs, Codec{PT: pt, Name: PCMU.Name, Rate: 8000})
 		case strings.EqualFold(enc, "PCMA") && rate == "8000":
 			a.Codecs = append(a.Codecs, Codec{PT: pt, Name: PCMA.Name, Rate: 8000})
-		case strings.EqualFold(enc, eventName) && rate == "8000" && a.EventPT == 0:
-			a.EventPT = pt
+		case strings.EqualFold(enc, eventName):
+			if rate == "8000" && a.EventPT == 0 {
+				a.EventPT = pt
+			}
+		case enc != "":
+			a.Others = append(a.Others, names[pt])
+		default:
+			a.Others = append(a.Others, "payload type "+f)
 		}
 	}
 	if !a.Addr.IsValid() {

@@ -184,14 +184,25 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// An offer without G.711 is refused naming what each side has, so that the
+// user of a phone set to Opus or G.729 alone learns what to change: formats
+// by their rtpmap, static ones without it by RFC 3551's name, others by
+// number; telephone-event is no codec and is left out.
 func TestNoCommonCodec(t *testing.T) {
 	t.Parallel()
-	offer, err := Parse(sdpText("v=0", "o=- 1 2 IN IP4 1.2.3.4", "s=-", "c=IN IP4 1.2.3.4", "t=0 0", "m=audio 4000 RTP/AVP 18", "a=rtpmap:18 G729/8000"))
+	offer, err := Parse(sdpText("v=0", "o=- 1 2 IN IP4 1.2.3.4", "s=-", "c=IN IP4 1.2.3.4", "t=0 0",
+		"m=audio 4000 RTP/AVP 96 18 97 101", "a=rtpmap:96 opus/48000/2", "a=rtpmap:101 telephone-event/8000"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := (Session{Addr: netip.MustParseAddrPort("127.0.0.1:20000")}).Answer(offer); !errors.Is(err, ErrNoCodec) {
-		t.Fatalf("err = %v", err)
+	_, _, err = (Session{Addr: netip.MustParseAddrPort("127.0.0.1:20000")}).Answer(offer)
+	want := "sdp: no codec in common: they have opus/48000/2, G729/8000, payload type 97; vox has PCMU/8000, PCMA/8000"
+	if !errors.Is(err, ErrNoCodec) || err.Error() != want {
+		t.Fatalf("err = %v, want %q", err, want)
+	}
+	answer := offer
+	if _, err := (Session{Codecs: []Codec{PCMA}}).Negotiate(answer); !errors.Is(err, ErrNoCodec) || !strings.HasSuffix(err.Error(), "; vox has PCMA/8000") {
+		t.Fatalf("negotiating an answer without G.711: %v", err)
 	}
 	if _, err := (Session{}).Offer(); !errors.Is(err, ErrAddress) {
 		t.Fatalf("offer without an address: %v", err)
