@@ -167,11 +167,77 @@ VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
 });
 `
 
+// bareCallHost is the least a plain goja runtime needs to run
+// benchCallScenario: the globals it names, listeners kept per call, and
+// __dispatch handing an event to them; the commands do nothing.
+const bareCallHost = `"use strict";
+var AppEvents = { CallAlerting: "Application.CallAlerting" };
+var CallEvents = { Connected: "Call.Connected", Disconnected: "Call.Disconnected" };
+var __app = {};
+function __on(table, name, fn) { (table[name] = table[name] || []).push(fn); }
+function __Call(id) { this._id = id; this._on = {}; }
+__Call.prototype = {
+  addEventListener: function (name, fn) { __on(this._on, name, fn); },
+  answer: function () {}, playProgressTone: function () {}, hangup: function () {},
+};
+var VoxEngine = { addEventListener: function (name, fn) { __on(__app, name, fn); }, terminate: function () {} };
+var __call;
+function __dispatch(event) {
+  var table = __app;
+  if (event.name === AppEvents.CallAlerting) {
+    __call = event.call = new __Call(event.id);
+  } else {
+    table = __call._on;
+  }
+  var list = table[event.name] || [];
+  for (var i = 0; i < list.length; i++) {
+    list[i](event);
+  }
+}
+`
+
 // BenchmarkSessionCall is one whole call of the SIP load test as the session
 // sees it, from New to Done: boot, Started, CallAlerting, the answer, Connected,
 // the tone, the timer, the hangup, Disconnected and the session's end. The leg
 // answers and hangs up at once, so what is measured is the session's own work.
+//
+// The bare peer is a fresh goja runtime doing the scenario's own work for
+// the same events, with bareCallHost for the VoxEngine layer, a timer that
+// is only called, and none of Vox's guards, budgets, log or commands: what
+// any server running this scenario in a fresh goja VM per call pays at
+// least.
 func BenchmarkSessionCall(b *testing.B) {
+	b.Run("vox", benchmarkSessionCall)
+	b.Run("bare", func(b *testing.B) {
+		host := goja.MustCompile("bare-call-host.js", bareCallHost, true)
+		prog := goja.MustCompile("call.js", benchCallScenario, true)
+		b.ReportAllocs()
+		for b.Loop() {
+			vm := goja.New()
+			var timer goja.Callable
+			err := vm.Set("setTimeout", func(fn goja.Callable, _ int64) int64 { timer = fn; return 1 })
+			for _, p := range []*goja.Program{host, prog} {
+				if err == nil {
+					_, err = vm.RunProgram(p)
+				}
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			deliverBare(b, vm, map[string]any{"name": runtime.EventCallAlerting, "id": "caller"})
+			deliverBare(b, vm, map[string]any{"name": "Call.Connected", "id": "caller"})
+			if timer == nil {
+				b.Fatal("the scenario set no timer")
+			}
+			if _, err := timer(goja.Undefined()); err != nil {
+				b.Fatal(err)
+			}
+			deliverBare(b, vm, map[string]any{"name": "Call.Disconnected", "id": "caller"})
+		}
+	})
+}
+
+func benchmarkSessionCall(b *testing.B) {
 	prog, err := runtime.Compile("call.js", benchCallScenario)
 	if err != nil {
 		b.Fatal(err)

@@ -183,6 +183,9 @@ var callSources = []callSource{
 type sourceResult struct {
 	callSource
 	vox, ceiling, same rateStep
+	// baseline and baselineSame are the plain sipgo UAS's best rate and its
+	// step at vox's best rate (sipbaseline.go), for a carrier's calls.
+	baseline, baselineSame rateStep
 }
 
 func benchSIP(out io.Writer) error {
@@ -215,7 +218,7 @@ func benchSIP(out io.Writer) error {
 
 	fmt.Fprintln(out)
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "calls from\tname\tvox\tSIPp uas\tvox/ceiling\tgoal\tmet")
+	fmt.Fprintln(w, "calls from\tname\tvox\tSIPp uas\tsipgo UAS\tvox/ceiling\tgoal\tmet")
 	ratio := func(a, b float64) string {
 		if a == 0 || b == 0 {
 			return "—"
@@ -228,34 +231,75 @@ func benchSIP(out io.Writer) error {
 		}
 		return num(ms(d)) + " ms"
 	}
+	// baseline shows the sipgo UAS's figure where it ran, "—" elsewhere.
+	baseline := func(r sourceResult, f func(rateStep) string) string {
+		if !r.carrier {
+			return "—"
+		}
+		return f(r.baseline)
+	}
+	baselineSame := func(r sourceResult, f func(rateStep) string) string {
+		if r.baselineSame.Rate == 0 {
+			return "—"
+		}
+		return f(r.baselineSame)
+	}
+	callerCPU := func(s rateStep) time.Duration { return s.Stats.CPU / time.Duration(max(1, s.Stats.Created)) }
 	for _, r := range results {
 		vox, ceiling, same := r.vox, r.ceiling, r.same
 		met := "not met"
 		if vox.Rate >= goalCallRate {
 			met = "met"
 		}
-		fmt.Fprintf(w, "%s\tcalls per second, < 0.1%% failed\t%d /s\t%d /s\t%s\t≥ %d /s\t%s\n", r.name, vox.Rate, ceiling.Rate,
+		fmt.Fprintf(w, "%s\tcalls per second, < 0.1%% failed\t%d /s\t%d /s\t%s\t%s\t≥ %d /s\t%s\n", r.name, vox.Rate, ceiling.Rate,
+			baseline(r, func(s rateStep) string { return fmt.Sprintf("%d /s", s.Rate) }),
 			ratio(float64(vox.Rate), float64(ceiling.Rate)), goalCallRate, met)
-		fmt.Fprintf(w, "\tfailed calls at that rate\t%d of %d\t%d of %d\t—\t< 0.1%%\t—\n", vox.Stats.Failed, vox.Stats.Created, ceiling.Stats.Failed, ceiling.Stats.Created)
+		fmt.Fprintf(w, "\tfailed calls at that rate\t%d of %d\t%d of %d\t%s\t—\t< 0.1%%\t—\n", vox.Stats.Failed, vox.Stats.Created, ceiling.Stats.Failed, ceiling.Stats.Created,
+			baseline(r, func(s rateStep) string { return fmt.Sprintf("%d of %d", s.Stats.Failed, s.Stats.Created) }))
 		if same.Rate == 0 {
 			continue
 		}
 		at := fmt.Sprintf(" at %d/s", vox.Rate)
-		fmt.Fprintf(w, "\tCPU per call%s\t%s µs\t%s µs\t%s\t—\t—\n", at, num(micros(vox.cpuPerCall())), num(micros(same.cpuPerCall())),
+		fmt.Fprintf(w, "\tCPU per call%s\t%s µs\t%s µs\t%s\t%s\t—\t—\n", at, num(micros(vox.cpuPerCall())), num(micros(same.cpuPerCall())),
+			baselineSame(r, func(s rateStep) string { return num(micros(s.cpuPerCall())) + " µs" }),
 			ratio(float64(vox.cpuPerCall()), float64(same.cpuPerCall())))
-		fmt.Fprintf(w, "\tmemory per call%s (see below)\t%s KiB\t%s KiB\t—\t—\t—\n", at, num(vox.HeapKB), num(same.HeapKB))
-		fmt.Fprintf(w, "\tsetup, INVITE to 200, mean%s\t%s\t%s\t%s\t—\t—\n", at, setup(vox.Stats.Setup), setup(same.Stats.Setup),
+		fmt.Fprintf(w, "\tmemory per call%s (see below)\t%s KiB\t%s KiB\t—\t—\t—\t—\n", at, num(vox.HeapKB), num(same.HeapKB))
+		fmt.Fprintf(w, "\tsetup, INVITE to 200, mean%s\t%s\t%s\t%s\t%s\t—\t—\n", at, setup(vox.Stats.Setup), setup(same.Stats.Setup),
+			baselineSame(r, func(s rateStep) string { return setup(s.Stats.Setup) }),
 			ratio(float64(vox.Stats.Setup), float64(same.Stats.Setup)))
-		fmt.Fprintf(w, "\tthe caller's (SIPp's) CPU per call\t%.0f µs\t%.0f µs\t—\t—\t—\n",
-			micros(vox.Stats.CPU/time.Duration(max(1, vox.Stats.Created))), micros(same.Stats.CPU/time.Duration(max(1, same.Stats.Created))))
+		fmt.Fprintf(w, "\tthe caller's (SIPp's) CPU per call\t%.0f µs\t%.0f µs\t%s\t—\t—\t—\n",
+			micros(callerCPU(vox)), micros(callerCPU(same)),
+			baselineSame(r, func(s rateStep) string { return fmt.Sprintf("%.0f µs", micros(callerCPU(s))) }))
 	}
 	w.Flush()
-	fmt.Fprintf(out, "(CPU: vox's is its process's, the ceiling's the uas's.\n")
+	for _, r := range results {
+		if r.baselineSame.Rate > 0 {
+			printGoalBudget(out, r)
+		}
+	}
+	fmt.Fprintf(out, "(CPU: vox's is its process's, the ceiling's the uas's, the sipgo UAS's its process's: a plain sipgo UAS\n")
+	fmt.Fprintf(out, " doing the carrier call's SIP and sending its %s of RTP in Go, with no scenario (sipbaseline.go).\n", hold)
 	fmt.Fprintf(out, " memory: vox's is the live Go heap over the idle server's in the middle of the run, per call placed until then: all of them are\n")
 	fmt.Fprintf(out, " still held, as sipgo keeps an answered INVITE's transaction, and what it refers to, for 64×T1 = 32 s after the call. The\n")
 	fmt.Fprintf(out, " ceiling's is the uas's peak RSS over its idle RSS per call open at the caller at its peak: SIPp frees a call when it ends.\n")
 	fmt.Fprintf(out, " A rate is held when under 0.1%% of its calls failed and SIPp placed them at %.0f%% of it or more.)\n", heldRate*100)
 	return registerBench(out)
+}
+
+// printGoalBudget says what the goal's rate leaves a server for r's calls
+// on this machine beside SIPp's caller, how much of it a plain sipgo UAS
+// takes, and how much vox takes over that: its scenario's JS session,
+// and its own SIP and media code.
+func printGoalBudget(out io.Writer, r sourceResult) {
+	cores := time.Duration(goruntime.NumCPU()) * time.Second
+	caller := r.vox.Stats.CPU / time.Duration(max(1, r.vox.Stats.Created))
+	budget := cores/goalCallRate - caller
+	baseline := r.baselineSame.cpuPerCall()
+	fmt.Fprintf(out, "at %d calls/s from a %s, %d cores leave a server %.0f µs of CPU per call beside SIPp's caller (%.0f µs a call); the\n",
+		goalCallRate, r.name, goruntime.NumCPU(), micros(budget), micros(caller))
+	fmt.Fprintf(out, "plain sipgo UAS with the same SIP and RTP takes %.0f µs of them, which leaves %.0f µs for the scenario's session and the rest\n",
+		micros(baseline), micros(budget-baseline))
+	fmt.Fprintf(out, "of vox; vox takes %.0f µs over that UAS now.\n", micros(r.vox.cpuPerCall()-baseline))
 }
 
 // benchSource searches the best rate of vox and of the ceiling for the calls
@@ -283,6 +327,16 @@ func benchSource(out io.Writer, work string, src callSource, hold time.Duration)
 		s, err := ceilingStep(work, uas, caller, rate, stepCalls(rate), hold)
 		if rate == r.vox.Rate {
 			r.same = s
+		}
+		return s, err
+	})
+	if err != nil || !src.carrier {
+		return r, err
+	}
+	r.baseline, err = searchRate(out, "sipgo", max(*sipFirst, r.vox.Rate), func(rate int) (rateStep, error) {
+		s, err := baselineStepProcess(baselineRequest{Work: work, Caller: caller, Rate: rate, Calls: stepCalls(rate), Hold: hold})
+		if rate == r.vox.Rate {
+			r.baselineSame = s
 		}
 		return s, err
 	})
