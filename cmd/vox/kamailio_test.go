@@ -2,6 +2,7 @@ package main
 
 import (
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,9 +52,13 @@ loadmodule "xlog.so"
 loadmodule "auth.so"
 
 modparam("usrloc", "db_mode", 0)
+# Linphone takes a GRUU when the registrar offers one and answers calls with
+# it as its Contact; this carrier relays in-dialog requests by their
+# Request-URI alone and resolves no GRUU, so it offers none.
+modparam("registrar", "gruu_enabled", 0)
 
 request_route {
-	if (is_method("REGISTER|INVITE")) {
+	if (is_method("REGISTER|INVITE|PRACK")) {
 		xlog("L_INFO", "carrier: $rm of $fU to $rU over $pr\n");
 	}
 	if (!mf_process_maxfwd_header("10")) {
@@ -92,7 +97,9 @@ request_route {
 	}
 	consume_credentials();
 	if (is_method("REGISTER")) {
-		save("location");
+		if (save("location")) {
+			xlog("L_INFO", "carrier: $fU registered\n");
+		}
 		exit;
 	}
 	if (!is_method("INVITE")) {
@@ -280,6 +287,40 @@ func kamailioCarrier(t *testing.T, transport string) {
 	}
 	checkTone(t, "what phone68 received", callee.received(t), 0, false, callerTone)
 	checkTone(t, "what phone67 received last", caller.received(t), 0, true, calleeTone)
+}
+
+// A customer's phone that rings reliably (RFC 3262): Linphone, registered
+// with the carrier and set to require 100rel, answers vox's call with a
+// reliable 180. vox's PRACK is a request of the early dialog, so it must
+// name the route the 180's Record-Route gives, or the proxy cannot route it
+// (RFC 3261 section 12.1.2); Linphone answers once it has it, and the
+// caller and Linphone are bridged.
+func TestKamailioReliableRinging(t *testing.T) {
+	s, carrier, kamailio := startCarrier(t, "udp")
+	dir := t.TempDir()
+	callee := startLinphoneAt(t, netip.MustParseAddrPort(carrier), "phone68", "udp", nil, "100rel_support_level=2")
+	waitFor(t, kamailio.out, "carrier: phone68 registered", 1)
+	caller := startCustomer(t, s, carrier, "phone67", toneWAV(t, dir, callerTone), "manual")
+
+	caller.command(t, "dial", "74951234567")
+	callee.waitOutput(t, "Receiving new incoming call")
+	waitFor(t, kamailio.out, "carrier: PRACK of phone67 to phone68", 1)
+	callee.send(t, "answer")
+	caller.waitEvent(t, "CALL_ESTABLISHED")
+	callee.waitOutput(t, "connected.")
+	heard := filepath.Join(dir, "linphone-received.wav")
+	callee.send(t, "record "+heard)
+	time.Sleep(talk)
+	caller.command(t, "hangup", "")
+	caller.waitEvent(t, "CALL_CLOSED")
+	callee.waitOutput(t, "ended")
+	callee.stop(t)
+	caller.stop(t)
+
+	if out := kamailio.out.String(); strings.Contains(out, "of no route through us") {
+		t.Errorf("Kamailio got in-dialog requests it could not route:\n%s", out)
+	}
+	checkTone(t, "what Linphone received", heard, 0, false, callerTone)
 }
 
 // phone68 is on two phones, and Kamailio rings both at once for the call

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -244,6 +245,41 @@ func TestLinphoneDigits(t *testing.T) {
 	}
 }
 
+// chatScenario answers, and answers each in-call message with one of its
+// own (S20).
+const chatScenario = `"use strict";
+VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
+	const call = e.call;
+	call.addEventListener(CallEvents.MessageReceived, (m) => {
+		Logger.write("message: " + m.text);
+		call.sendMessage("pong " + m.text);
+	});
+	call.addEventListener(CallEvents.Disconnected, () => VoxEngine.terminate());
+	call.answer();
+});
+`
+
+// Linphone set to chat within its calls sends a SIP MESSAGE in the call's
+// dialog, with its digest credentials, as the seed's softphone sends its
+// commands: the scenario gets it as Call.MessageReceived, and its reply,
+// call.sendMessage, shows in Linphone's chat.
+func TestLinphoneChatsInCall(t *testing.T) {
+	s := startCallServer(t)
+	s.pushScenario(t, "chat.js", chatScenario)
+	caller := startLinphoneOver(t, s, "phone67", "udp", "chat_use_call_dialogs=1")
+	caller.waitRegistered(t, s)
+	to := "sip:100@" + s.sipAddr.Addr().String()
+	caller.send(t, "call "+to)
+	caller.waitOutput(t, "connected.")
+	caller.send(t, "chat "+to+" hello-vox")
+	s.sessionLog(t, "message: hello-vox")
+	caller.waitOutput(t, ": pong hello-vox")
+	caller.send(t, "terminate")
+	caller.waitOutput(t, "ended")
+	s.sessionLog(t, "Session terminated")
+	caller.stop(t)
+}
+
 // Attended transfer: Linphone has a call with phone68 through a scenario
 // that bridges the two, holds it, and calls phone69 through another; its
 // transfer key joins the two calls (REFER with Replaces). phone68 and
@@ -350,6 +386,17 @@ func startLinphoneOver(t *testing.T, s *callServer, user, transport string, conf
 // (-C: video from a stand-in camera).
 func startLinphoneArgs(t *testing.T, s *callServer, user, transport string, args []string, config ...string) *linphoneUA {
 	t.Helper()
+	registrar := s.sipAddr
+	if transport == "tls" {
+		registrar = s.sip.TLSAddrs()[0]
+	}
+	return startLinphoneAt(t, registrar, user, transport, args, config...)
+}
+
+// startLinphoneAt is startLinphoneArgs registering with registrar, which
+// may be another server than vox (a carrier's).
+func startLinphoneAt(t *testing.T, registrar netip.AddrPort, user, transport string, args []string, config ...string) *linphoneUA {
+	t.Helper()
 	bin, err := exec.LookPath("linphonec")
 	if err != nil {
 		t.Fatalf("linphonec is not installed (make test installs Debian's linphone-cli): %v", err)
@@ -360,14 +407,12 @@ func startLinphoneArgs(t *testing.T, s *callServer, user, transport string, args
 	}
 	rc := filepath.Join(home, "linphonerc")
 	udpPort, tcpPort, tlsPort := -1, 0, 0 // -1: a random port; 0: none
-	registrar := s.sipAddr
 	switch transport {
 	case "tcp":
 		udpPort, tcpPort = 0, -1
 	case "tls":
 		// The test's config names the authority (root_ca).
 		udpPort, tlsPort = 0, -1
-		registrar = s.sip.TLSAddrs()[0]
 	}
 	text := strings.Join([]string{
 		"[sip]",
