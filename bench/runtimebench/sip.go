@@ -361,27 +361,57 @@ type stepRequest struct {
 	Overload  time.Duration
 }
 
-func init() {
-	spec := os.Getenv(sipStepEnv)
+func init() { childStep(sipStepEnv, voxStepChild) }
+
+// childStep is a child process's side of stepInChild: when env is set, it
+// runs step on the request env holds, prints what step measured as JSON and
+// exits.
+func childStep[R any](env string, step func(R) (rateStep, error)) {
+	spec := os.Getenv(env)
 	if spec == "" {
 		return
 	}
-	s, err := voxStepChild(spec)
+	var req R
+	err := json.Unmarshal([]byte(spec), &req)
+	var s rateStep
+	if err == nil {
+		s, err = step(req)
+	}
 	if err == nil {
 		err = json.NewEncoder(os.Stdout).Encode(s)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "sip step:", err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", env, err)
 		os.Exit(1)
 	}
 	os.Exit(0)
 }
 
-func voxStepChild(spec string) (rateStep, error) {
-	var req stepRequest
-	if err := json.Unmarshal([]byte(spec), &req); err != nil {
+// stepInChild runs one step in a child process, this binary again with env
+// set to req as JSON, and returns what the child measured; its CPU is then
+// its process's alone.
+func stepInChild(env string, req any) (rateStep, error) {
+	self, err := os.Executable()
+	if err != nil {
 		return rateStep{}, err
 	}
+	spec, err := json.Marshal(req)
+	if err != nil {
+		return rateStep{}, err
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), env+"="+string(spec))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return rateStep{}, err
+	}
+	var s rateStep
+	return s, json.Unmarshal(out, &s)
+}
+
+func voxStepChild(req stepRequest) (rateStep, error) {
 	var tune []voxTune
 	if req.Carrier {
 		tune = append(tune, fromCarrier)
@@ -405,25 +435,12 @@ func voxStepChild(spec string) (rateStep, error) {
 }
 
 func voxStepProcess(req stepRequest) (rateStep, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return rateStep{}, err
-	}
 	req.GCPercent, req.Overload = *sipGCPercent, *sipOverload
-	spec, err := json.Marshal(req)
+	s, err := stepInChild(sipStepEnv, req)
 	if err != nil {
-		return rateStep{}, err
+		return s, fmt.Errorf("vox at %d calls/s: %w", req.Rate, err)
 	}
-	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), sipStepEnv+"="+string(spec))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return rateStep{}, fmt.Errorf("vox at %d calls/s: %w", req.Rate, err)
-	}
-	var s rateStep
-	return s, json.Unmarshal(out, &s)
+	return s, nil
 }
 
 // voxStep offers rate to vox for calls calls and measures its CPU and, in the

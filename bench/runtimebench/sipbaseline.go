@@ -3,19 +3,15 @@ package main
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -41,50 +37,19 @@ type baselineRequest struct {
 	Hold         time.Duration
 }
 
-func init() {
-	spec := os.Getenv(sipBaselineEnv)
-	if spec == "" {
-		return
-	}
-	s, err := baselineStepChild(spec)
-	if err == nil {
-		err = json.NewEncoder(os.Stdout).Encode(s)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "sip baseline step:", err)
-		os.Exit(1)
-	}
-	os.Exit(0)
-}
+func init() { childStep(sipBaselineEnv, baselineStepChild) }
 
-// baselineStepProcess runs one rate against a baseline UAS in a child process, as
-// voxStepProcess does for vox: its CPU is then the process's alone.
+// baselineStepProcess runs one rate against a fresh baseline UAS in a
+// child process, as voxStepProcess does for vox.
 func baselineStepProcess(req baselineRequest) (rateStep, error) {
-	self, err := os.Executable()
+	s, err := stepInChild(sipBaselineEnv, req)
 	if err != nil {
-		return rateStep{}, err
+		return s, fmt.Errorf("sipgo baseline at %d calls/s: %w", req.Rate, err)
 	}
-	spec, err := json.Marshal(req)
-	if err != nil {
-		return rateStep{}, err
-	}
-	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), sipBaselineEnv+"="+string(spec))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return rateStep{}, fmt.Errorf("sipgo baseline at %d calls/s: %w", req.Rate, err)
-	}
-	var s rateStep
-	return s, json.Unmarshal(out, &s)
+	return s, nil
 }
 
-func baselineStepChild(spec string) (rateStep, error) {
-	var req baselineRequest
-	if err := json.Unmarshal([]byte(spec), &req); err != nil {
-		return rateStep{}, err
-	}
+func baselineStepChild(req baselineRequest) (rateStep, error) {
 	raiseFileLimit()
 	f, err := startBaseline(req.Hold)
 	if err != nil {

@@ -310,17 +310,11 @@ func TestKamailioReliableRinging(t *testing.T) {
 	callee.waitOutput(t, "connected.")
 	heard := filepath.Join(dir, "linphone-received.wav")
 	callee.send(t, "record "+heard)
-	time.Sleep(talk)
-	caller.command(t, "hangup", "")
-	caller.waitEvent(t, "CALL_CLOSED")
-	callee.waitOutput(t, "ended")
-	callee.stop(t)
-	caller.stop(t)
-
+	callee.send(t, "play "+toneWAV(t, dir, calleeTone))
+	hangUpAndCheck(t, callee, caller, heard)
 	if out := kamailio.out.String(); strings.Contains(out, "of no route through us") {
 		t.Errorf("Kamailio got in-dialog requests it could not route:\n%s", out)
 	}
-	checkTone(t, "what Linphone received", heard, 0, false, callerTone)
 }
 
 // phone68 is on two phones, and Kamailio rings both at once for the call
