@@ -178,7 +178,6 @@ type Audio struct {
 	Addr      netip.AddrPort // where it receives RTP; invalid when it is on hold the RFC 2543 way (c=0.0.0.0)
 	RTCP      netip.AddrPort // where it receives RTCP: a=rtcp (RFC 3605), else the RTP port + 1
 	Codecs    []Codec        // the G.711 codecs it lists, in its order; others are left out
-	Others    []string       // the formats it lists that Vox does not carry, as named there ("opus/48000/2"), for errors
 	EventPT   uint8          // telephone-event at 8 kHz; 0 when absent
 	Direction Direction
 	Ptime     int // ms; DefaultPtime when absent
@@ -197,6 +196,10 @@ type Audio struct {
 	// (RFC 3264 section 6), the others refused with port 0.
 	Streams []Stream
 	Index   int
+	// formats and names are the stream's payload types and their names,
+	// kept as parsed for an error that names them (noCodec).
+	formats []string
+	names   map[uint8]string
 }
 
 // Stream is what an answer repeats of an m= line it refuses: the media, the
@@ -325,9 +328,23 @@ func (s Session) noCodec(theirs Audio) error {
 	for i, c := range s.Codecs {
 		ours[i] = c.Name + "/" + strconv.Itoa(c.Rate)
 	}
+	var others []string
+	for _, f := range theirs.formats {
+		n, err := strconv.ParseUint(f, 10, 7)
+		if err != nil {
+			continue
+		}
+		enc, _, _ := strings.Cut(theirs.names[uint8(n)], "/")
+		switch {
+		case enc == "":
+			others = append(others, "payload type "+f)
+		case !strings.EqualFold(enc, eventName):
+			others = append(others, theirs.names[uint8(n)])
+		}
+	}
 	offered := "no format"
-	if len(theirs.Others) > 0 {
-		offered = strings.Join(theirs.Others, ", ")
+	if len(others) > 0 {
+		offered = strings.Join(others, ", ")
 	}
 	return fmt.Errorf("%w: they have %s; vox has %s", ErrNoCodec, offered, strings.Join(ours, ", "))
 }
@@ -463,6 +480,7 @@ func Parse(b []byte) (Audio, error) {
 			a.Direction = Direction(at.Key)
 		}
 	}
+	a.formats, a.names = m.MediaName.Formats, names
 	for _, f := range m.MediaName.Formats {
 		n, err := strconv.ParseUint(f, 10, 7)
 		if err != nil {
@@ -476,14 +494,8 @@ func Parse(b []byte) (Audio, error) {
 			a.Codecs = append(a.Codecs, Codec{PT: pt, Name: PCMU.Name, Rate: 8000})
 		case strings.EqualFold(enc, "PCMA") && rate == "8000":
 			a.Codecs = append(a.Codecs, Codec{PT: pt, Name: PCMA.Name, Rate: 8000})
-		case strings.EqualFold(enc, eventName):
-			if rate == "8000" && a.EventPT == 0 {
-				a.EventPT = pt
-			}
-		case enc != "":
-			a.Others = append(a.Others, names[pt])
-		default:
-			a.Others = append(a.Others, "payload type "+f)
+		case strings.EqualFold(enc, eventName) && rate == "8000" && a.EventPT == 0:
+			a.EventPT = pt
 		}
 	}
 	if !a.Addr.IsValid() {
