@@ -75,6 +75,11 @@ func (r rateStep) cpuPerCall() time.Duration {
 	return r.CPU / time.Duration(r.Stats.Created)
 }
 
+// callerCPUPerCall is the caller's (SIPp's) CPU per call it placed.
+func (r rateStep) callerCPUPerCall() time.Duration {
+	return r.Stats.CPU / time.Duration(max(1, r.Stats.Created))
+}
+
 func (r rateStep) String() string {
 	verdict := "held"
 	if !r.held() {
@@ -231,20 +236,14 @@ func benchSIP(out io.Writer) error {
 		}
 		return num(ms(d)) + " ms"
 	}
-	// baseline shows the sipgo UAS's figure where it ran, "—" elsewhere.
-	baseline := func(r sourceResult, f func(rateStep) string) string {
-		if !r.carrier {
+	// baseline shows a figure of the sipgo UAS's step s where it ran, "—"
+	// elsewhere.
+	baseline := func(s rateStep, f func(rateStep) string) string {
+		if s.Rate == 0 {
 			return "—"
 		}
-		return f(r.baseline)
+		return f(s)
 	}
-	baselineSame := func(r sourceResult, f func(rateStep) string) string {
-		if r.baselineSame.Rate == 0 {
-			return "—"
-		}
-		return f(r.baselineSame)
-	}
-	callerCPU := func(s rateStep) time.Duration { return s.Stats.CPU / time.Duration(max(1, s.Stats.Created)) }
 	for _, r := range results {
 		vox, ceiling, same := r.vox, r.ceiling, r.same
 		met := "not met"
@@ -252,24 +251,24 @@ func benchSIP(out io.Writer) error {
 			met = "met"
 		}
 		fmt.Fprintf(w, "%s\tcalls per second, < 0.1%% failed\t%d /s\t%d /s\t%s\t%s\t≥ %d /s\t%s\n", r.name, vox.Rate, ceiling.Rate,
-			baseline(r, func(s rateStep) string { return fmt.Sprintf("%d /s", s.Rate) }),
+			baseline(r.baseline, func(s rateStep) string { return fmt.Sprintf("%d /s", s.Rate) }),
 			ratio(float64(vox.Rate), float64(ceiling.Rate)), goalCallRate, met)
 		fmt.Fprintf(w, "\tfailed calls at that rate\t%d of %d\t%d of %d\t%s\t—\t< 0.1%%\t—\n", vox.Stats.Failed, vox.Stats.Created, ceiling.Stats.Failed, ceiling.Stats.Created,
-			baseline(r, func(s rateStep) string { return fmt.Sprintf("%d of %d", s.Stats.Failed, s.Stats.Created) }))
+			baseline(r.baseline, func(s rateStep) string { return fmt.Sprintf("%d of %d", s.Stats.Failed, s.Stats.Created) }))
 		if same.Rate == 0 {
 			continue
 		}
 		at := fmt.Sprintf(" at %d/s", vox.Rate)
 		fmt.Fprintf(w, "\tCPU per call%s\t%s µs\t%s µs\t%s\t%s\t—\t—\n", at, num(micros(vox.cpuPerCall())), num(micros(same.cpuPerCall())),
-			baselineSame(r, func(s rateStep) string { return num(micros(s.cpuPerCall())) + " µs" }),
+			baseline(r.baselineSame, func(s rateStep) string { return num(micros(s.cpuPerCall())) + " µs" }),
 			ratio(float64(vox.cpuPerCall()), float64(same.cpuPerCall())))
 		fmt.Fprintf(w, "\tmemory per call%s (see below)\t%s KiB\t%s KiB\t—\t—\t—\t—\n", at, num(vox.HeapKB), num(same.HeapKB))
 		fmt.Fprintf(w, "\tsetup, INVITE to 200, mean%s\t%s\t%s\t%s\t%s\t—\t—\n", at, setup(vox.Stats.Setup), setup(same.Stats.Setup),
-			baselineSame(r, func(s rateStep) string { return setup(s.Stats.Setup) }),
+			baseline(r.baselineSame, func(s rateStep) string { return setup(s.Stats.Setup) }),
 			ratio(float64(vox.Stats.Setup), float64(same.Stats.Setup)))
 		fmt.Fprintf(w, "\tthe caller's (SIPp's) CPU per call\t%.0f µs\t%.0f µs\t%s\t—\t—\t—\n",
-			micros(callerCPU(vox)), micros(callerCPU(same)),
-			baselineSame(r, func(s rateStep) string { return fmt.Sprintf("%.0f µs", micros(callerCPU(s))) }))
+			micros(vox.callerCPUPerCall()), micros(same.callerCPUPerCall()),
+			baseline(r.baselineSame, func(s rateStep) string { return fmt.Sprintf("%.0f µs", micros(s.callerCPUPerCall())) }))
 	}
 	w.Flush()
 	for _, r := range results {
@@ -292,7 +291,7 @@ func benchSIP(out io.Writer) error {
 // and its own SIP and media code.
 func printGoalBudget(out io.Writer, r sourceResult) {
 	cores := time.Duration(goruntime.NumCPU()) * time.Second
-	caller := r.vox.Stats.CPU / time.Duration(max(1, r.vox.Stats.Created))
+	caller := r.vox.callerCPUPerCall()
 	budget := cores/goalCallRate - caller
 	baseline := r.baselineSame.cpuPerCall()
 	fmt.Fprintf(out, "at %d calls/s from a %s, %d cores leave a server %.0f µs of CPU per call beside SIPp's caller (%.0f µs a call); the\n",
@@ -334,7 +333,7 @@ func benchSource(out io.Writer, work string, src callSource, hold time.Duration)
 		return r, err
 	}
 	r.baseline, err = searchRate(out, "sipgo", max(*sipFirst, r.vox.Rate), func(rate int) (rateStep, error) {
-		s, err := baselineStepProcess(baselineRequest{Work: work, Caller: caller, Rate: rate, Calls: stepCalls(rate), Hold: hold})
+		s, err := baselineStepProcess(stepRequest{Work: work, Caller: caller, Rate: rate, Calls: stepCalls(rate), Hold: hold, Carrier: true})
 		if rate == r.vox.Rate {
 			r.baselineSame = s
 		}

@@ -30,18 +30,11 @@ import (
 
 const sipBaselineEnv = "VOX_BENCH_SIP_BASELINE"
 
-// baselineRequest is one rate offered to a fresh baseline process.
-type baselineRequest struct {
-	Work, Caller string
-	Rate, Calls  int
-	Hold         time.Duration
-}
-
 func init() { childStep(sipBaselineEnv, baselineStepChild) }
 
 // baselineStepProcess runs one rate against a fresh baseline UAS in a
 // child process, as voxStepProcess does for vox.
-func baselineStepProcess(req baselineRequest) (rateStep, error) {
+func baselineStepProcess(req stepRequest) (rateStep, error) {
 	s, err := stepInChild(sipBaselineEnv, req)
 	if err != nil {
 		return s, fmt.Errorf("sipgo baseline at %d calls/s: %w", req.Rate, err)
@@ -49,7 +42,9 @@ func baselineStepProcess(req baselineRequest) (rateStep, error) {
 	return s, nil
 }
 
-func baselineStepChild(req baselineRequest) (rateStep, error) {
+// baselineStepChild is a step of a carrier's calls against the baseline;
+// the request's settings for vox (GCPercent, Overload) have no use here.
+func baselineStepChild(req stepRequest) (rateStep, error) {
 	raiseFileLimit()
 	f, err := startBaseline(req.Hold)
 	if err != nil {

@@ -123,27 +123,13 @@ request_route {
 }
 `
 
-// carrierScenario takes a call that came in on the trunk, calls the other
-// number out through the same trunk, and bridges the two; either side's
-// hangup ends both.
+// carrierScenario takes a call that came in on the trunk and joins it with
+// one to the other number, placed through the same trunk (easyProcess:
+// ringing and answer relayed, either side's hangup ends both).
 const carrierScenario = `
 VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {
-	const call = e.call;
 	Logger.write("alerting " + e.destination + " from " + e.callerid + " on a " + e.headers["VI-Client-Type"]);
-	const out = VoxEngine.callPSTN("74957654321", e.callerid);
-	out.addEventListener(CallEvents.Connected, () => {
-		call.answer();
-		VoxEngine.sendMediaBetween(call, out);
-	});
-	out.addEventListener(CallEvents.Failed, (f) => call.reject(f.code));
-	out.addEventListener(CallEvents.Disconnected, () => {
-		call.hangup();
-		VoxEngine.terminate();
-	});
-	call.addEventListener(CallEvents.Disconnected, () => {
-		out.hangup();
-		VoxEngine.terminate();
-	});
+	VoxEngine.easyProcess(e.call, VoxEngine.callPSTN("74957654321", e.callerid));
 });
 `
 
